@@ -1,0 +1,366 @@
+"""The bot's domain: `intents.yaml` parsed into typed models and validated.
+
+Every problem found is reported with the file, the line and the intent it belongs to, so
+a bot author can fix the file without reading a stack trace. See docs/intents.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+OOS = "oos"
+"""Intent name whose examples are out-of-scope: they teach the fallback, never an answer."""
+
+LANGUAGES = ("en", "ru")
+BUILTIN_ENTITIES = ("number", "email")
+_ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<entity>[A-Za-z_][\w-]*)\)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    intent: str | None
+    message: str
+
+
+class DomainError(Exception):
+    """`intents.yaml` cannot be used; `problems` lists every reason with its line."""
+
+    def __init__(self, path: str | Path, problems: list[Problem]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__("\n".join(self.format(p) for p in problems))
+
+    def format(self, problem: Problem) -> str:
+        where = self.path if problem.line is None else f"{self.path}:{problem.line}"
+        who = f" intent '{problem.intent}':" if problem.intent else ""
+        return f"{where}:{who} {problem.message}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Button(_Strict):
+    title: str = Field(min_length=1)
+    payload: str = Field(min_length=1)
+
+
+class Response(_Strict):
+    text: str = Field(min_length=1)
+    buttons: tuple[Button, ...] = ()
+
+    @field_validator("buttons", mode="before")
+    @classmethod
+    def _buttons_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
+        return value
+
+    @property
+    def slot_names(self) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(self.text) if name}
+
+
+class EntitySpec(_Strict):
+    values: dict[str, list[str]] = Field(default_factory=dict)
+    regex: tuple[str, ...] = ()
+    builtin: Literal["number", "email"] | None = None
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _list_or_mapping(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {v: [] for v in value}
+        return {k: (v or []) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class SlotSpec(_Strict):
+    entity: str | None = None
+    type: Literal["entity", "text"] = "entity"
+    scope: Literal["session", "user"] = "session"
+
+
+class Fallback(_Strict):
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    ambiguity_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    responses: tuple[Response, ...] = (
+        Response(text="Sorry, I didn't get that. Could you rephrase?"),
+    )
+
+    @field_validator("responses", mode="before")
+    @classmethod
+    def _responses_from_strings(cls, value: Any) -> Any:
+        return _responses(value)
+
+
+class Annotation(_Strict):
+    start: int
+    end: int
+    entity: str
+    text: str
+
+
+class Example(_Strict):
+    text: str
+    entities: tuple[Annotation, ...] = ()
+
+    @classmethod
+    def parse(cls, markup: str) -> Example:
+        """Strip `[text](entity)` marks, keeping the offsets of each entity in the plain text."""
+        parts: list[str] = []
+        entities: list[Annotation] = []
+        pos = 0
+        length = 0
+        for match in _ANNOTATION.finditer(markup):
+            before = markup[pos : match.start()]
+            parts.append(before)
+            length += len(before)
+            value = match["text"]
+            entities.append(
+                Annotation(start=length, end=length + len(value), entity=match["entity"], text=value)
+            )
+            parts.append(value)
+            length += len(value)
+            pos = match.end()
+        parts.append(markup[pos:])
+        return cls(text="".join(parts).strip(), entities=tuple(entities))
+
+
+class Intent(_Strict):
+    name: str
+    examples: tuple[Example, ...]
+    responses: tuple[Response, ...] = ()
+    slots: dict[str, str] = Field(default_factory=dict)
+    """Required slots in the order they are asked, each with its question."""
+
+
+class _RawIntent(_Strict):
+    examples: list[str] = Field(default_factory=list)
+    responses: list[Response] = Field(default_factory=list)
+    slots: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("responses", mode="before")
+    @classmethod
+    def _responses_from_strings(cls, value: Any) -> Any:
+        return _responses(value)
+
+
+class _RawDomain(_Strict):
+    version: Literal[1] = 1
+    language: str = "en"
+    fallback: Fallback = Fallback()
+    entities: dict[str, EntitySpec] = Field(default_factory=dict)
+    slots: dict[str, SlotSpec] = Field(default_factory=dict)
+    intents: dict[str, _RawIntent]
+
+
+class Domain(_Strict):
+    """Everything the bot knows: its language, intents, entities, slots and fallback."""
+
+    language: str
+    fallback: Fallback
+    entities: dict[str, EntitySpec]
+    slots: dict[str, SlotSpec]
+    intents: dict[str, Intent]
+    source: str = "<memory>"
+    sha256: str = ""
+
+    @property
+    def answerable(self) -> dict[str, Intent]:
+        """The intents the bot answers: all but the out-of-scope examples."""
+        return {name: i for name, i in self.intents.items() if name != OOS}
+
+    def training_examples(self) -> list[tuple[str, str]]:
+        return [(ex.text, name) for name, intent in self.intents.items() for ex in intent.examples]
+
+
+def _responses(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"text": r} if isinstance(r, str) else r for r in value]
+    return value
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]) -> Any:
+    """Build plain data from a YAML node, remembering the line of every key and item."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(_scalar(key_node))
+            if key in result:
+                problems.append(
+                    Problem(key_node.start_mark.line + 1, _intent_of(path + (key,)), f"duplicate key '{key}'")
+                )
+            result[key] = _to_python(value_node, path + (key,), lines, problems)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (i,), lines, problems) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _intent_of(path: Path_) -> str | None:
+    return str(path[1]) if len(path) > 1 and path[0] == "intents" else None
+
+
+def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def parse_domain(text: str, source: str = "<memory>") -> Domain:
+    """Parse and validate domain YAML; raise `DomainError` listing every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise DomainError(source, [Problem(line, None, f"YAML syntax error: {exc.problem}")]) from None
+    if root is None:
+        raise DomainError(source, [Problem(None, None, "the file is empty; it needs at least `intents:`")])
+
+    lines: dict[Path_, int] = {}
+    problems: list[Problem] = []
+    data = _to_python(root, (), lines, problems)
+    if not isinstance(data, dict):
+        raise DomainError(source, [Problem(1, None, "the top level must be a mapping with `intents:`")])
+    try:
+        raw = _RawDomain.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str"))))
+            field_name = ".".join(str(p) for p in loc)
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(Problem(_line_of(loc, lines), _intent_of(loc), f"{field_name}: {message}"))
+        raise DomainError(source, problems) from None
+
+    problems += _check(raw, lines)
+    if problems:
+        raise DomainError(source, sorted(problems, key=lambda p: (p.line or 0)))
+
+    intents = {
+        name: Intent(
+            name=name,
+            examples=tuple(Example.parse(e) for e in raw_intent.examples),
+            responses=tuple(raw_intent.responses),
+            slots=raw_intent.slots,
+        )
+        for name, raw_intent in raw.intents.items()
+    }
+    return Domain(
+        language=raw.language,
+        fallback=raw.fallback,
+        entities=raw.entities,
+        slots=raw.slots,
+        intents=intents,
+        source=source,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load_domain(path: str | Path) -> Domain:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DomainError(path, [Problem(None, None, "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise DomainError(path, [Problem(None, None, f"not UTF-8 text ({exc.reason})")]) from None
+    return parse_domain(text, source=str(path))
+
+
+def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
+    """The checks a schema cannot express: references between parts and duplicates."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        problems.append(Problem(_line_of(path, lines), _intent_of(path), message))
+
+    if raw.language not in LANGUAGES:
+        add(("language",), f"language '{raw.language}' is not supported; use one of {', '.join(LANGUAGES)}")
+
+    for name, spec in raw.entities.items():
+        if not (spec.values or spec.regex or spec.builtin):
+            add(("entities", name), f"entity '{name}' needs `values`, `regex` or `builtin`")
+        for i, pattern in enumerate(spec.regex):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                add(("entities", name, "regex", i), f"entity '{name}': invalid regex {pattern!r}: {exc}")
+
+    for name, slot in raw.slots.items():
+        if slot.type == "entity" and slot.entity is None:
+            add(("slots", name), f"slot '{name}' needs `entity:` (or `type: text` for free text)")
+        if slot.entity is not None and slot.entity not in raw.entities:
+            add(("slots", name, "entity"), f"slot '{name}' names undeclared entity '{slot.entity}'")
+
+    if not raw.fallback.responses:
+        add(("fallback", "responses"), "the fallback needs at least one response")
+    _check_templates(("fallback", "responses"), raw.fallback.responses, raw.slots, add)
+
+    seen: dict[str, tuple[str, int | None]] = {}
+    for name, intent in raw.intents.items():
+        base: Path_ = ("intents", name)
+        if len(intent.examples) < 2:
+            add(base + ("examples",), f"needs at least 2 examples, has {len(intent.examples)}")
+        if not intent.responses and name != OOS:
+            add(base, "has no responses; add `responses:` with at least one")
+        for i, markup in enumerate(intent.examples):
+            example = Example.parse(markup)
+            if not example.text:
+                add(base + ("examples", i), "empty example")
+                continue
+            for ann in example.entities:
+                if ann.entity not in raw.entities:
+                    add(base + ("examples", i), f"example {markup!r} marks undeclared entity '{ann.entity}'")
+            key = " ".join(example.text.casefold().split())
+            other = seen.get(key)
+            if other and other[0] != name:
+                add(
+                    base + ("examples", i),
+                    f"example {example.text!r} is also an example of intent '{other[0]}' (line {other[1]})",
+                )
+            elif not other:
+                seen[key] = (name, _line_of(base + ("examples", i), lines))
+        for slot_name in intent.slots:
+            if slot_name not in raw.slots:
+                add(base + ("slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
+        _check_templates(base + ("responses",), intent.responses, raw.slots, add)
+    return problems
+
+
+def _check_templates(path: Path_, responses: list[Response] | tuple[Response, ...], slots: dict[str, SlotSpec], add: Any) -> None:
+    for i, response in enumerate(responses):
+        try:
+            names = response.slot_names
+        except ValueError as exc:
+            add(path + (i,), f"response {response.text!r} is not a valid template: {exc}")
+            continue
+        for slot_name in sorted(names - slots.keys()):
+            add(path + (i,), f"response {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")

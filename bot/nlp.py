@@ -1,0 +1,195 @@
+"""spaCy preprocessing shared by training and serving: normalised text and entities.
+
+Pipelines come from `spacy.blank(language)` plus a lemmatizer whose data is installed as a
+package (spacy-lookups-data for English, pymorphy3 for Russian), so nothing is downloaded.
+This module lives outside the pickled model: training and serving call the same code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from bot.domain import EntitySpec
+
+NUM = "__num__"
+CODE = "__code__"
+EMAIL = "__email__"
+URL = "__url__"
+
+_LEMMATIZER_MODE = {"en": "lookup", "ru": "pymorphy3_lookup"}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_NUMBER_WORDS = {
+    "en": "zero one two three four five six seven eight nine ten eleven twelve".split(),
+    "ru": "ноль один два три четыре пять шесть семь восемь девять десять".split(),
+}
+
+
+class PreprocessingError(Exception):
+    """The language pipeline cannot be built (usually a missing lookup package)."""
+
+
+@Language.factory("lemma_norm")
+def make_lemma_norm(nlp: Language, name: str) -> LemmaNorm:
+    return LemmaNorm(nlp)
+
+
+class LemmaNorm:
+    """Set each token's NORM to its lower-cased lemma, so 'Laptops' and 'laptop' match.
+
+    English lookup tables are keyed by lower-case words and miss capitalised ones, so an
+    unchanged lemma is looked up again in lower case.
+    """
+
+    def __init__(self, nlp: Language) -> None:
+        self.nlp = nlp
+        self.table: dict[str, str] | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.table is None:
+            lemmatizer = self.nlp.get_pipe("lemmatizer")
+            tables = lemmatizer.lookups.tables if lemmatizer.mode == "lookup" else []
+            self.table = lemmatizer.lookups.get_table("lemma_lookup") if "lemma_lookup" in tables else {}
+        for token in doc:
+            lemma = token.lemma_ or token.text
+            if lemma == token.text and not lemma.islower():
+                lemma = self.table.get(lemma.lower(), lemma)
+            token.norm_ = lemma.lower()
+        return doc
+
+
+def make_nlp(language: str) -> Language:
+    """A blank pipeline with a lemmatizer from installed data; never downloads a model."""
+    if language not in _LEMMATIZER_MODE:
+        raise PreprocessingError(f"language '{language}' is not supported; use one of {', '.join(_LEMMATIZER_MODE)}")
+    nlp = spacy.blank(language)
+    nlp.add_pipe("lemmatizer", config={"mode": _LEMMATIZER_MODE[language]})
+    nlp.add_pipe("lemma_norm")
+    try:
+        nlp.initialize()
+    except (ValueError, ImportError) as exc:
+        package = "spacy-lookups-data" if language == "en" else "pymorphy3 pymorphy3-dicts-ru"
+        raise PreprocessingError(f"cannot load the {language} lemmatizer ({exc}); pip install {package}") from exc
+    return nlp
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity found in a message: `value` is canonical, `text` what the user wrote."""
+
+    entity: str
+    value: str | int | float
+    start: int
+    end: int
+    text: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end, "text": self.text}
+
+
+class Preprocessor:
+    """Turns raw text into the classifier's input and extracts the domain's entities."""
+
+    def __init__(self, language: str = "en", entities: Mapping[str, EntitySpec] | None = None) -> None:
+        self.language = language
+        self.nlp = make_nlp(language)
+        self.entities = dict(entities or {})
+        self._surface = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._lemma = PhraseMatcher(self.nlp.vocab, attr="NORM")
+        self._canonical: dict[str, dict[str, str]] = {}
+        self._regexes = [
+            (name, re.compile(pattern, re.IGNORECASE))
+            for name, spec in self.entities.items()
+            for pattern in spec.regex
+        ]
+        for name, spec in self.entities.items():
+            if not spec.values:
+                continue
+            terms = {term: canonical for canonical, synonyms in spec.values.items() for term in (canonical, *synonyms)}
+            self._canonical[name] = {term.lower(): canonical for term, canonical in terms.items()}
+            self._surface.add(name, [self.nlp.make_doc(t) for t in terms])
+            self._lemma.add(name, list(self.nlp.pipe(terms)))
+            for doc, canonical in zip(self.nlp.pipe(terms), terms.values()):
+                self._canonical[name].setdefault(_norm_key(doc), canonical)
+
+    def normalize(self, text: str) -> str:
+        return self._normalize_doc(self.nlp(text))
+
+    def normalize_many(self, texts: Iterable[str], batch_size: int = 256) -> list[str]:
+        return [self._normalize_doc(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+
+    def process(self, text: str) -> tuple[str, list[Entity]]:
+        """Normalised text and entities from one pass of the pipeline."""
+        doc = self.nlp(text)
+        return self._normalize_doc(doc), self._extract_doc(doc)
+
+    def extract(self, text: str) -> list[Entity]:
+        return self._extract_doc(self.nlp(text))
+
+    @staticmethod
+    def _normalize_doc(doc: Doc) -> str:
+        words: list[str] = []
+        for token in doc:
+            if token.is_space or (token.is_punct and token.text != "?"):
+                continue
+            if token.like_email:
+                words.append(EMAIL)
+            elif token.like_url:
+                words.append(URL)
+            elif any(c.isdigit() for c in token.text):
+                words.append(NUM if _NUMBER.fullmatch(token.text) else CODE)
+            else:
+                words.append(token.norm_)
+        return " ".join(words)
+
+    def _extract_doc(self, doc: Doc) -> list[Entity]:
+        found: list[Entity] = []
+        text = doc.text
+        for matcher in (self._surface, self._lemma):
+            for match_id, start, end in matcher(doc):
+                name = self.nlp.vocab.strings[match_id]
+                span = doc[start:end]
+                canonical = self._canonical[name].get(span.text.lower()) or self._canonical[name].get(_norm_key(span))
+                if canonical is not None:
+                    found.append(Entity(name, canonical, span.start_char, span.end_char, span.text))
+        for name, pattern in self._regexes:
+            for m in pattern.finditer(text):
+                if m.group():
+                    value = m.group("value") if "value" in pattern.groupindex else m.group()
+                    found.append(Entity(name, value, m.start(), m.end(), m.group()))
+        for name, spec in self.entities.items():
+            if spec.builtin == "email":
+                found += [Entity(name, m.group(), m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
+            elif spec.builtin == "number":
+                found += [e for token in doc if (e := self._number(name, token.text, token.idx)) is not None]
+        return _without_overlaps(found)
+
+    def _number(self, name: str, text: str, start: int) -> Entity | None:
+        if _NUMBER.fullmatch(text):
+            number = float(text.replace(",", "."))
+            value: int | float = int(number) if number.is_integer() else number
+        elif text.lower() in _NUMBER_WORDS.get(self.language, ()):
+            value = _NUMBER_WORDS[self.language].index(text.lower())
+        else:
+            return None
+        return Entity(name, value, start, start + len(text), text)
+
+
+def _norm_key(tokens: Iterable[spacy.tokens.Token]) -> str:
+    return " ".join(t.norm_ for t in tokens)
+
+
+def _without_overlaps(entities: list[Entity]) -> list[Entity]:
+    """Per entity type, keep the longest of overlapping matches; sort by position."""
+    kept: list[Entity] = []
+    for e in sorted(entities, key=lambda e: (e.start - e.end, e.start)):
+        if not any(k.entity == e.entity and k.start < e.end and e.start < k.end for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: (e.start, e.entity))
