@@ -107,6 +107,14 @@ class Fallback(_Strict):
         return _responses(value)
 
 
+class Forms(_Strict):
+    """How slot-filling forms talk: how to cancel one and what to say about bad values."""
+
+    cancel_intents: tuple[str, ...] = ("cancel", "stop")
+    cancelled: str = "Okay, I've stopped that. What else can I do for you?"
+    invalid: str = "Sorry, that doesn't look right."
+
+
 class Annotation(_Strict):
     start: int
     end: int
@@ -142,6 +150,8 @@ class Example(_Strict):
 
 class Intent(_Strict):
     name: str
+    title: str
+    """How buttons name the intent ("did you mean ...?"); defaults to the name humanised."""
     examples: tuple[Example, ...]
     responses: tuple[Response, ...] = ()
     slots: dict[str, str] = Field(default_factory=dict)
@@ -149,6 +159,7 @@ class Intent(_Strict):
 
 
 class _RawIntent(_Strict):
+    title: str | None = None
     examples: list[str] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
     slots: dict[str, str] = Field(default_factory=dict)
@@ -163,6 +174,7 @@ class _RawDomain(_Strict):
     version: Literal[1] = 1
     language: str = "en"
     fallback: Fallback = Fallback()
+    forms: Forms = Forms()
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     intents: dict[str, _RawIntent]
@@ -173,6 +185,7 @@ class Domain(_Strict):
 
     language: str
     fallback: Fallback
+    forms: Forms = Forms()
     entities: dict[str, EntitySpec]
     slots: dict[str, SlotSpec]
     intents: dict[str, Intent]
@@ -267,6 +280,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     intents = {
         name: Intent(
             name=name,
+            title=raw_intent.title or name.replace("_", " ").capitalize(),
             examples=tuple(Example.parse(e) for e in raw_intent.examples),
             responses=tuple(raw_intent.responses),
             slots=raw_intent.slots,
@@ -276,6 +290,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     return Domain(
         language=raw.language,
         fallback=raw.fallback,
+        forms=raw.forms,
         entities=raw.entities,
         slots=raw.slots,
         intents=intents,

@@ -1,0 +1,92 @@
+"""A thread that handles queued work in batches, for callers on an event loop.
+
+Two hot paths use it: the NLP worker (one vectorised predict for all waiting messages) and
+the log writer (one commit for all waiting turns). Whatever is queued while a batch runs
+forms the next batch, so batches grow with load and latency stays low when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+class WorkerStopped(Exception):
+    """The worker was stopped; the service is shutting down."""
+
+
+class BatchWorker(Generic[T, R]):
+    """Run `handle(batch) -> results` on a thread; one result (or exception) per item."""
+
+    def __init__(self, handle: Callable[[list[T]], Sequence[R | BaseException]], *, name: str, max_batch: int = 512) -> None:
+        self.handle = handle
+        self.name = name
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[T, Future[R]] | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then end the thread."""
+        if self._started:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._started = False
+
+    def submit(self, item: T) -> Future[R]:
+        future: Future[R] = Future()
+        if not self._started:
+            future.set_exception(WorkerStopped(f"{self.name} is not running"))
+        else:
+            self._queue.put((item, future))
+        return future
+
+    async def run(self, item: T) -> R:
+        return await asyncio.wrap_future(self.submit(item))
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            self._handle(batch)  # type: ignore[arg-type]
+
+    def _handle(self, batch: list[tuple[T, Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results: Sequence[R | BaseException] = self.handle(items)
+        except Exception as exc:  # the whole batch failed: every caller hears why
+            log.exception("%s: batch of %d failed", self.name, len(items))
+            results = [exc] * len(items)
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

@@ -1,0 +1,65 @@
+"""Settings, read from the environment (prefix `BOT_`) or given to `create_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; `Settings()` reads `BOT_*` variables and `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    database_url: str = "sqlite:///bot.db"
+    intents_path: Path = Path("intents.yaml")
+    models_dir: Path = Path("models")
+    pipeline: Literal["light", "encoder"] = "light"
+    train_if_needed: bool = True
+    """Train at start-up when `models/latest` is missing or stale; off, a stale model is refused."""
+
+    allow_guests: bool = True
+    session_expiry_minutes: float = Field(default=30.0, gt=0)
+    max_message_chars: int = Field(default=2000, gt=0)
+    max_frame_bytes: int = Field(default=64 * 1024, gt=0)
+    max_bad_frames: int = Field(default=10, gt=0)
+    """Bad frames in a row before the connection is closed with 1008."""
+
+    rate_per_second: float = Field(default=5.0, gt=0)
+    rate_burst: int = Field(default=20, gt=0)
+    max_connections_per_ip: int = Field(default=100, gt=0)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins allowed to open the WebSocket besides the server's own; `*` allows any."""
+
+    token_ttl_hours: float = Field(default=24.0 * 7, gt=0)
+    login_attempts_per_minute: int = Field(default=10, gt=0)
+    admin_username: str | None = None
+    admin_password: str | None = None
+    mask_pii: bool = False
+    """Mask emails, phone and card numbers in the conversation log before storing."""
+
+    log_json: bool = False
+    log_level: str = "INFO"
+    writer_batch_max: int = Field(default=512, gt=0)
+    seed: int = 0
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("BOT_DATABASE_URL must be sqlite:///FILE or postgresql+psycopg://USER@HOST/DB")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value

@@ -1,0 +1,169 @@
+"""The dialogue policy: a pure function from (prediction, entities, state, domain) to a decision.
+
+Nothing here touches the network, the database or the clock, so every rule is tested with
+plain tables (tests/test_dialogue.py).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.classifier import Prediction
+from bot.domain import Domain, Intent, Response
+from bot.nlp import Entity
+
+INTENT_PAYLOAD_PREFIX = "/"
+"""A button payload `/intent_name` triggers that intent directly (no classification)."""
+
+
+@dataclass(frozen=True)
+class State:
+    """What a session remembers between turns."""
+
+    active_form: str | None = None
+    requested_slot: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+    """(title, payload) pairs for quick replies."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    messages: tuple[Say, ...]
+    state: State
+    intent: str | None
+    """The intent the bot acted on; None for a fallback."""
+    action: str
+    """respond, ask, reask, form_done, form_cancelled or fallback: for logs and analysis."""
+
+
+def decide(
+    text: str,
+    prediction: Prediction,
+    entities: Sequence[Entity],
+    state: State,
+    domain: Domain,
+    rng: random.Random,
+) -> Decision:
+    """Choose the bot's reply and the session's next state for one user message."""
+    slots = dict(state.slots)
+    filled = _fill_from_entities(entities, domain, slots)
+    turns = state.turns + 1
+
+    if state.active_form and state.active_form in domain.intents:
+        form = domain.intents[state.active_form]
+        wanted = state.requested_slot
+        spec = domain.slots.get(wanted) if wanted else None
+        if wanted and spec and spec.type == "text" and wanted not in filled and not _confident_other(prediction, form):
+            slots[wanted] = text.strip()
+            filled.add(wanted)
+        if wanted in filled:
+            return _continue_form(form, slots, turns, domain, rng)
+        if _confident_other(prediction, form):
+            if prediction.intent in domain.forms.cancel_intents:
+                return Decision(
+                    (Say(domain.forms.cancelled),),
+                    State(slots=slots, turns=turns),
+                    prediction.intent,
+                    "form_cancelled",
+                )
+            other = domain.intents[prediction.intent]
+            if other.slots:
+                return _start_form(other, filled, slots, turns, domain, rng)
+            # A digression: answer it, then ask the pending question again.
+            messages = (_respond(other, slots, rng), Say(form.slots[wanted])) if wanted else (_respond(other, slots, rng),)
+            return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")
+        question = form.slots[wanted] if wanted else ""
+        return Decision(
+            (Say(f"{domain.forms.invalid} {question}".strip()),),
+            replace(state, slots=slots, turns=turns),
+            form.name,
+            "reask",
+        )
+
+    if prediction.is_fallback or prediction.intent not in domain.answerable:
+        response = rng.choice(domain.fallback.responses)
+        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()
+        return Decision(
+            (Say(_fill(response.text, slots), buttons or _buttons(response)),),
+            State(slots=slots, turns=turns),
+            None,
+            "fallback",
+        )
+
+    intent = domain.intents[prediction.intent]
+    if intent.slots:
+        return _start_form(intent, filled, slots, turns, domain, rng)
+    return Decision((_respond(intent, slots, rng),), State(slots=slots, turns=turns), intent.name, "respond")
+
+
+def _start_form(
+    form: Intent, filled: set[str], slots: dict[str, Any], turns: int, domain: Domain, rng: random.Random
+) -> Decision:
+    """Begin a form afresh: session slots it requires are asked again unless just given."""
+    for name in form.slots:
+        if domain.slots[name].scope == "session" and name not in filled:
+            slots.pop(name, None)
+    return _continue_form(form, slots, turns, domain, rng, starting=True)
+
+
+def _continue_form(
+    form: Intent, slots: dict[str, Any], turns: int, domain: Domain, rng: random.Random, starting: bool = False
+) -> Decision:
+    missing = [name for name in form.slots if name not in slots]
+    if missing:
+        state = State(active_form=form.name, requested_slot=missing[0], slots=slots, turns=turns)
+        return Decision((Say(form.slots[missing[0]]),), state, form.name, "ask")
+    action = "respond" if starting else "form_done"
+    return Decision((_respond(form, slots, rng),), State(slots=slots, turns=turns), form.name, action)
+
+
+def _confident_other(prediction: Prediction, form: Intent) -> bool:
+    return not prediction.is_fallback and prediction.intent != form.name and not prediction.ambiguous
+
+
+def _fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:
+    """Set every slot whose entity the message contains; return the names filled."""
+    filled: set[str] = set()
+    for name, spec in domain.slots.items():
+        for entity in entities:
+            if spec.entity == entity.entity:
+                slots[name] = entity.value
+                filled.add(name)
+                break
+    return filled
+
+
+def _respond(intent: Intent, slots: Mapping[str, Any], rng: random.Random) -> Say:
+    """A response variation whose slots are all known, chosen at random."""
+    usable = [r for r in intent.responses if r.slot_names <= slots.keys()] or list(intent.responses)
+    response = rng.choice(usable)
+    return Say(_fill(response.text, slots), _buttons(response))
+
+
+def _buttons(response: Response) -> tuple[tuple[str, str], ...]:
+    return tuple((b.title, b.payload) for b in response.buttons)
+
+
+def _did_you_mean(prediction: Prediction, domain: Domain) -> tuple[tuple[str, str], ...]:
+    names = [name for name, _ in prediction.ranking if name in domain.answerable][:2]
+    return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names)
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _fill(template: str, slots: Mapping[str, Any]) -> str:
+    return string.Formatter().vformat(template, (), _Blank(slots))

@@ -1,0 +1,138 @@
+"""The WebSocket wire protocol: every frame in and out, typed by its `type` field.
+
+docs/protocol.md describes the same frames for client authors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class ProtocolError(Exception):
+    """A frame the server cannot act on; becomes an `error` frame, the connection stays."""
+
+    def __init__(self, code: str, detail: str, reply_to: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.reply_to = reply_to
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- client -> server --------------------------------------------------------------------
+
+
+class Hello(_Frame):
+    """Opens or resumes a session; optional: a first `message` opens a guest session."""
+
+    type: Literal["hello"]
+    session_id: str | None = Field(default=None, max_length=64)
+    token: str | None = Field(default=None, max_length=256)
+    lang: str | None = Field(default=None, max_length=8)
+
+
+class UserMessage(_Frame):
+    type: Literal["message"]
+    text: str
+    id: str | None = Field(default=None, max_length=64)
+    """The client's id for the message: a resend with the same id is answered once."""
+
+
+class Feedback(_Frame):
+    type: Literal["feedback"]
+    message_id: int
+    value: Literal[-1, 0, 1]
+
+
+class Ping(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[Hello | UserMessage | Feedback | Ping, Field(discriminator="type")]
+_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+CLIENT_TYPES = ("hello", "message", "feedback", "ping")
+
+
+def parse_frame(raw: str | bytes, *, max_chars: int) -> Hello | UserMessage | Feedback | Ping:
+    """Validate one inbound text frame; raise `ProtocolError` saying what is wrong."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("bad_json", "frames must be JSON text, e.g. {\"type\": \"message\", \"text\": \"hi\"}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_frame", "a frame must be a JSON object with a \"type\" field")
+    reply_to = data.get("id") if isinstance(data.get("id"), str) else None
+    kind = data.get("type")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}", reply_to)
+    if kind == "message":
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError("bad_frame", "a message needs \"text\", a string", reply_to)
+        if not text.strip():
+            raise ProtocolError("empty_text", "the message text is empty", reply_to)
+        if len(text) > max_chars:
+            raise ProtocolError("too_long", f"the message has {len(text)} characters; the limit is {max_chars}", reply_to)
+    try:
+        return _client_frame.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "frame"
+        raise ProtocolError("bad_frame", f"{where}: {first['msg']}", reply_to) from None
+
+
+# -- server -> client --------------------------------------------------------------------
+
+
+class Button(_Frame):
+    title: str
+    payload: str
+
+
+class SessionInfo(_Frame):
+    type: Literal["session"] = "session"
+    session_id: str
+    resumed: bool
+    user: str | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+
+
+class Typing(_Frame):
+    type: Literal["typing"] = "typing"
+    reply_to: str | None = None
+
+
+class Reply(_Frame):
+    type: Literal["reply"] = "reply"
+    text: str
+    intent: str | None
+    confidence: float | None
+    reply_to: str | None = None
+    message_id: int | None = None
+    """The logged reply's id: send it back in a `feedback` frame."""
+    buttons: tuple[Button, ...] = ()
+    slots: dict[str, Any] = Field(default_factory=dict)
+    fallback: bool = False
+    duplicate: bool = False
+    time: str | None = None
+
+
+class Error(_Frame):
+    type: Literal["error"] = "error"
+    code: str
+    detail: str
+    reply_to: str | None = None
+
+
+class Pong(_Frame):
+    type: Literal["pong"] = "pong"
+
+
+def dump(frame: _Frame) -> str:
+    return orjson.dumps(frame.model_dump(mode="json")).decode()

@@ -1,0 +1,264 @@
+"""Everything the service reads from and writes to SQL.
+
+Writes go through one writer thread that commits whatever is queued in one transaction, so
+each turn is durable before its reply is sent without paying one commit per message. Reads
+are plain functions run on the thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.batching import BatchWorker
+from bot.tables import ChatSession, Message, User, utcnow
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or written; the turn was not stored."""
+
+
+class DuplicateMessage(Exception):
+    """A message with this client id was already stored for the session."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned per backend: SQLite in WAL mode with full fsync, PostgreSQL pooled."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creating it on an empty database)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass
+class TurnWrite:
+    """One turn: the session's new state and the messages in and out, stored together."""
+
+    session_id: str
+    state: dict[str, Any]
+    messages: list[dict[str, Any]]
+    """Rows for `Message`; the ids come back in the same order."""
+
+
+@dataclass
+class Op:
+    """Any other write: a function run inside the writer's transaction."""
+
+    run: Callable[[Connection], Any]
+    label: str = "write"
+
+
+@dataclass
+class _Batch:
+    turns: list[tuple[int, TurnWrite]] = field(default_factory=list)
+    ops: list[tuple[int, Op]] = field(default_factory=list)
+
+
+_SESSION_UPDATE = (
+    update(ChatSession)
+    .where(ChatSession.id == bindparam("b_id"))  # type: ignore[arg-type]
+    .values(
+        active_form=bindparam("active_form"),
+        requested_slot=bindparam("requested_slot"),
+        slots=bindparam("slots"),
+        turns=bindparam("turns"),
+        user_id=bindparam("user_id"),
+        last_active=bindparam("last_active"),
+    )
+)
+
+
+class Store:
+    """The database behind the service; call `start()` before writing."""
+
+    def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
+        self.engine = engine
+        self.writer: BatchWorker[TurnWrite | Op, Any] = BatchWorker(self._commit, name="log-writer", max_batch=batch_max)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def write(self, item: TurnWrite | Op) -> Any:
+        return await self.writer.run(item)
+
+    def _commit(self, items: list[TurnWrite | Op]) -> list[Any]:
+        try:
+            with self.engine.begin() as conn:
+                return self._apply(conn, items)
+        except (SQLAlchemyError, DBAPIError) as exc:
+            if len(items) == 1:
+                return [_domain_error(exc)]
+        results: list[Any] = []
+        for item in items:  # isolate the failing write so the others still land
+            try:
+                with self.engine.begin() as conn:
+                    results += self._apply(conn, [item])
+            except (SQLAlchemyError, DBAPIError) as exc:
+                results.append(_domain_error(exc))
+        return results
+
+    def _apply(self, conn: Connection, items: list[TurnWrite | Op]) -> list[Any]:
+        batch = _Batch()
+        for i, item in enumerate(items):
+            (batch.turns if isinstance(item, TurnWrite) else batch.ops).append((i, item))  # type: ignore[arg-type]
+        results: list[Any] = [None] * len(items)
+        for i, op in batch.ops:
+            results[i] = op.run(conn)
+        if batch.turns:
+            conn.execute(_SESSION_UPDATE, [{"b_id": t.session_id, **t.state} for _, t in batch.turns])
+            rows = [row for _, t in batch.turns for row in t.messages]
+            ids = list(
+                conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).scalars()
+            )
+            pos = 0
+            for i, turn in batch.turns:
+                results[i] = ids[pos : pos + len(turn.messages)]
+                pos += len(turn.messages)
+        return results
+
+    async def create_session(self, user_id: int | None, slots: dict[str, Any] | None = None) -> ChatSession:
+        session = ChatSession(id=uuid.uuid4().hex, user_id=user_id, slots=slots or {})
+        row = session.model_dump()
+
+        def run(conn: Connection) -> None:
+            conn.execute(insert(ChatSession), [row])
+
+        await self.write(Op(run, "create session"))
+        return session
+
+    async def end_session(self, session_id: str) -> None:
+        def run(conn: Connection) -> None:
+            conn.execute(update(ChatSession).where(ChatSession.id == session_id).values(ended_at=utcnow()))  # type: ignore[arg-type]
+
+        await self.write(Op(run, "end session"))
+
+    async def close_expired(self, idle: timedelta) -> int:
+        """Give every session idle for longer than `idle` its end time."""
+        now = utcnow()
+
+        def run(conn: Connection) -> int:
+            result = conn.execute(
+                update(ChatSession)
+                .where(ChatSession.ended_at.is_(None), ChatSession.last_active < now - idle)  # type: ignore[union-attr,operator]
+                .values(ended_at=now)
+            )
+            return result.rowcount
+
+        return await self.write(Op(run, "close expired"))
+
+    async def set_feedback(self, session_ids: Sequence[str], message_id: int, value: int) -> bool:
+        """Store thumbs on a bot reply that belongs to one of the given sessions."""
+
+        def run(conn: Connection) -> bool:
+            result = conn.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.direction == "out", Message.session_id.in_(session_ids))  # type: ignore[arg-type,union-attr]
+                .values(feedback=value or None)
+            )
+            return result.rowcount > 0
+
+        return await self.write(Op(run, "feedback"))
+
+    async def set_user_slots(self, user_id: int, slots: dict[str, Any]) -> None:
+        def run(conn: Connection) -> None:
+            conn.execute(update(User).where(User.id == user_id).values(slots=slots))  # type: ignore[arg-type]
+
+        await self.write(Op(run, "user slots"))
+
+    async def adopt_session(self, session_id: str, user_id: int) -> None:
+        """A guest who logs in keeps the conversation: the session becomes the user's."""
+
+        def run(conn: Connection) -> None:
+            conn.execute(
+                update(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id.is_(None)).values(user_id=user_id)  # type: ignore[arg-type,union-attr]
+            )
+            conn.execute(update(Message).where(Message.session_id == session_id).values(user_id=user_id))  # type: ignore[arg-type]
+
+        await self.write(Op(run, "adopt session"))
+
+    # -- reads (blocking: run them on the thread pool) -------------------------------------
+
+    def get_session(self, session_id: str) -> ChatSession | None:
+        with Session(self.engine) as db:
+            return db.get(ChatSession, session_id)
+
+    def replies_by_client_id(self, session_id: str, limit: int = 200) -> dict[str, list[Message]]:
+        """The bot's replies to the session's latest client ids, to answer a resend again."""
+        with Session(self.engine) as db:
+            inbound = db.execute(
+                select(Message)
+                .where(Message.session_id == session_id, Message.direction == "in", Message.client_id.is_not(None))  # type: ignore[arg-type,union-attr]
+                .order_by(Message.id.desc())  # type: ignore[union-attr]
+                .limit(limit)
+            ).scalars().all()
+            if not inbound:
+                return {}
+            outbound = db.execute(
+                select(Message)
+                .where(Message.session_id == session_id, Message.direction == "out", Message.client_id.in_([m.client_id for m in inbound]))  # type: ignore[arg-type,union-attr]
+                .order_by(Message.id)  # type: ignore[arg-type]
+            ).scalars().all()
+        replies: dict[str, list[Message]] = {m.client_id: [] for m in inbound if m.client_id}
+        for m in outbound:
+            replies.setdefault(m.client_id or "", []).append(m)
+        return replies
+
+    def history(self, session_id: str, *, offset: int = 0, limit: int = 50) -> tuple[list[Message], int]:
+        with Session(self.engine) as db:
+            total = db.execute(select(func.count()).select_from(Message).where(Message.session_id == session_id)).scalar_one()  # type: ignore[arg-type]
+            rows = db.execute(
+                select(Message).where(Message.session_id == session_id).order_by(Message.id).offset(offset).limit(limit)  # type: ignore[arg-type]
+            ).scalars().all()
+        return list(rows), total
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, DBAPIError):
+            return False
+
+
+def _domain_error(exc: Exception) -> Exception:
+    if isinstance(exc, IntegrityError):
+        return DuplicateMessage(str(exc.orig))
+    log.warning("database write failed: %s", exc.__class__.__name__)
+    return DatabaseUnavailable(f"the database is unavailable ({exc.__class__.__name__}); try again shortly")

@@ -1,0 +1,120 @@
+"""SQL tables (SQLModel): users, tokens, chat sessions and the conversation log.
+
+Schema changes go through Alembic migrations in `bot/migrations`, so an upgrade keeps data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend; SQLite would otherwise hand back naive times."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _time(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs), default_factory=utcnow)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    username_key: str = Field(max_length=64, unique=True, index=True)
+    """The name case-folded: names are unique regardless of case."""
+    password_hash: str
+    role: str = Field(default="user", max_length=16)
+    slots: dict[str, Any] = _json()
+    """User-level slots (such as their name) that follow the user into every session."""
+    created_at: datetime = _time(nullable=False)
+
+
+class AuthToken(SQLModel, table=True):
+    __tablename__ = "auth_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class ChatSession(SQLModel, table=True):
+    __tablename__ = "chat_session"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    created_at: datetime = _time(nullable=False)
+    last_active: datetime = _time(nullable=False)
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    active_form: str | None = None
+    requested_slot: str | None = None
+    slots: dict[str, Any] = _json()
+    turns: int = 0
+
+
+class Message(SQLModel, table=True):
+    """One line of the conversation log: a user's message or a bot's reply."""
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "direction", "client_id", name="uq_message_client_id"),
+        Index("ix_message_session_order", "session_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="chat_session.id")
+    user_id: int | None = Field(default=None, index=True)
+    direction: str = Field(max_length=3)
+    """`in` from the user, `out` from the bot."""
+    text: str
+    client_id: str | None = Field(default=None, max_length=64)
+    intent: str | None = Field(default=None, max_length=128, index=True)
+    confidence: float | None = None
+    ranking: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entities: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    slots: dict[str, Any] = _json()
+    buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fallback: bool = False
+    model_version: str | None = Field(default=None, max_length=64)
+    latency_ms: float | None = None
+    feedback: int | None = None
+    """+1 or -1 from the user's thumbs on a bot reply."""
+    created_at: datetime = _time(nullable=False, index=True)
+
+
+class ReviewedExample(SQLModel, table=True):
+    """A logged message an analyst labelled; training adds these to `intents.yaml`."""
+
+    __tablename__ = "reviewed_example"
+    __table_args__ = (UniqueConstraint("text", name="uq_reviewed_text"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str
+    intent: str = Field(max_length=128)
+    message_id: int | None = None
+    created_at: datetime = _time(nullable=False)
