@@ -33,3 +33,26 @@ def load_examples(path: str | Path) -> list[tuple[str, str]]:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise DataError(f"{path}:{number}: expected {{\"text\": ..., \"intent\": ...}} ({exc})") from None
     return examples
+
+
+def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
+    """Messages an analyst labelled (`python -m training.review import`), checked against the domain."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from bot.store import make_engine
+    from bot.tables import ReviewedExample
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as db:
+            rows = db.execute(select(ReviewedExample.text, ReviewedExample.intent).order_by(ReviewedExample.id)).all()
+    except SQLAlchemyError as exc:
+        raise DataError(f"cannot read reviewed examples from {database_url}: {exc.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+    unknown = sorted({intent for _, intent in rows if intent not in known})
+    if unknown:
+        raise DataError(f"reviewed examples name intents that intents.yaml does not have: {', '.join(unknown)}")
+    return [(text, intent) for text, intent in rows]

@@ -1,0 +1,68 @@
+"""`python -m bot`: train if the model is missing or stale, then serve with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+
+import uvicorn
+
+from bot.config import Settings
+from bot.logs import configure_logging
+from bot.model import ModelError, check_model
+
+log = logging.getLogger("bot")
+
+
+def ensure_model(settings: Settings) -> None:
+    """Train when `models/latest` does not match intents.yaml (training lives in `training`)."""
+    try:
+        check_model(settings.models_dir, settings.intents_path)
+        return
+    except ModelError as exc:
+        if not settings.train_if_needed:
+            raise
+        print(f"{exc}\nTraining a model first ...", file=sys.stderr, flush=True)
+    command = [
+        sys.executable, "-m", "training.fit",
+        "--intents", str(settings.intents_path),
+        "--out", str(settings.models_dir),
+        "--pipeline", settings.pipeline,
+        "--quick",
+    ]
+    subprocess.run(command, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Serve the chat bot (settings: BOT_* variables).")
+    parser.add_argument("--host", help="address to listen on (BOT_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (BOT_PORT, default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (share one PostgreSQL for more than 1)")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = Settings(**overrides)
+    configure_logging(settings)
+    try:
+        ensure_model(settings)
+    except (ModelError, subprocess.CalledProcessError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+    print(f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)", flush=True)
+    uvicorn.run(
+        "bot.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The application factory: `create_app(settings)` wires everything; nothing runs on import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import api, ws
+from bot.auth import AttemptLimiter, UsernameTaken, create_user
+from bot.config import Settings
+from bot.deps import ConnectionLimit, Services
+from bot.model import load_model
+from bot.service import ChatService, Nlu
+from bot.store import Store, make_engine, migrate
+
+log = logging.getLogger(__name__)
+WEBUI = Path(__file__).resolve().parent.parent / "webui"
+SWEEP_SECONDS = 60.0
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+async def build_services(settings: Settings) -> Services:
+    """Open the database, migrate it, load the model: fail loudly if any of it cannot be done."""
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(migrate, engine)
+    model = await asyncio.to_thread(load_model, settings.models_dir, settings.intents_path)
+    store = Store(engine, batch_max=settings.writer_batch_max)
+    nlu = Nlu(model)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        nlu=nlu,
+        chat=ChatService(settings, store, nlu),
+        login_limiter=AttemptLimiter(settings.login_attempts_per_minute),
+        connections=ConnectionLimit(settings.max_connections_per_ip),
+    )
+    if settings.admin_username and settings.admin_password:
+        try:
+            await asyncio.to_thread(create_user, engine, settings.admin_username, settings.admin_password, "admin")
+            log.info("created admin %s from settings", settings.admin_username)
+        except UsernameTaken:
+            pass
+    return services
+
+
+async def _sweep_expired(services: Services) -> None:
+    idle = timedelta(minutes=services.settings.session_expiry_minutes)
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        with contextlib.suppress(Exception):
+            await services.store.close_expired(idle)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services = await build_services(app.state.settings)
+    services.store.start()
+    services.nlu.worker.start()
+    sweeper = asyncio.create_task(_sweep_expired(services))
+    app.state.services = services
+    log.info("ready: model %s, database %s", services.nlu.model.version, services.engine.url.render_as_string())
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        services.nlu.worker.stop()
+        services.store.stop()
+        services.engine.dispose()
+        app.state.services = None
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response (plain ASGI: WebSockets pass untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in self.headers if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings default to the environment (`BOT_*`)."""
+    app = FastAPI(title="Chat bot", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.state.services = None
+    app.add_middleware(SecurityHeaders)
+    app.include_router(api.router)
+    app.include_router(ws.router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        page = WEBUI / "index.html"
+        return FileResponse(page) if page.is_file() else RedirectResponse("/docs")
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_js() -> FileResponse:
+        return FileResponse(WEBUI / "widget.js", media_type="text/javascript")
+
+    @app.get("/widget.css", include_in_schema=False)
+    async def widget_css() -> FileResponse:
+        return FileResponse(WEBUI / "widget.css", media_type="text/css")
+
+    return app

@@ -1,0 +1,173 @@
+"""A trained model on disk: `models/<version>/` with the classifier, its domain and metadata.
+
+The folder holds `model.joblib` (the scikit-learn classifier), `intents.yaml` (the domain it
+was trained on, so responses and model always switch together) and `metadata.json` (data
+hash, labels, threshold, library versions, scores). `models/latest` points at the one served.
+Loading a pickle runs code, so only folders under our own models directory are loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from bot.classifier import IntentClassifier, Prediction
+from bot.domain import Domain, DomainError, load_domain
+from bot.nlp import Entity, Preprocessor
+
+LATEST = "latest"
+FIT_COMMAND = "python -m training.fit"
+_VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib")
+
+
+class ModelError(Exception):
+    """No usable model: the message says what to run."""
+
+
+class ModelNotFound(ModelError):
+    pass
+
+
+class ModelStale(ModelError):
+    pass
+
+
+class ModelIncompatible(ModelError):
+    pass
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the bot made of one message."""
+
+    text: str
+    normalized: str
+    entities: list[Entity]
+    prediction: Prediction
+
+
+@dataclass(frozen=True)
+class Model:
+    version: str
+    path: Path
+    domain: Domain
+    preprocessor: Preprocessor
+    classifier: IntentClassifier
+    metadata: dict[str, Any]
+
+    def understand(self, texts: list[str]) -> list[Understanding]:
+        """Preprocess and classify a batch at once: one vectorised predict for all."""
+        processed = [self.preprocessor.process(t) for t in texts]
+        normalized = [n for n, _ in processed]
+        predictions = self.classifier.predict(texts, normalized)
+        return [
+            Understanding(text, norm, entities, prediction)
+            for text, (norm, entities), prediction in zip(texts, processed, predictions, strict=True)
+        ]
+
+
+def library_versions() -> dict[str, str]:
+    versions = {name: package_version(name) for name in _VERSIONED}
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def domain_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_model(
+    classifier: IntentClassifier, domain: Domain, domain_text: str, models_dir: Path, metadata: dict[str, Any]
+) -> Path:
+    """Write a new version folder; `promote` makes it the one served."""
+    created = datetime.now(UTC)
+    version = f"{created:%Y%m%d-%H%M%S}-{domain.sha256[:8]}"
+    path = models_dir / version
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = models_dir / f"{version}-{suffix}"
+    tmp = models_dir / f".{path.name}.tmp"
+    tmp.mkdir(parents=True)
+    joblib.dump(classifier, tmp / "model.joblib", compress=3)
+    (tmp / "intents.yaml").write_text(domain_text, encoding="utf-8")
+    meta = {
+        "version": path.name,
+        "created_at": created.isoformat(),
+        "pipeline": classifier.kind,
+        "language": domain.language,
+        "domain_sha256": domain.sha256,
+        "labels": [str(c) for c in classifier.classes_],
+        "threshold": float(classifier.threshold_),
+        "versions": library_versions(),
+        **metadata,
+    }
+    (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.rename(path)
+    return path
+
+
+def promote(models_dir: Path, version: str) -> Path:
+    """Point `models/latest` at a version, atomically (a symlink swapped by rename)."""
+    target = models_dir / version
+    if not (target / "model.joblib").is_file():
+        raise ModelNotFound(f"no model version '{version}' in {models_dir}; see `ls {models_dir}`")
+    link = models_dir / f".{LATEST}.tmp"
+    link.unlink(missing_ok=True)
+    link.symlink_to(version)
+    os.replace(link, models_dir / LATEST)
+    return target
+
+
+def current_version(models_dir: Path) -> str | None:
+    latest = models_dir / LATEST
+    return os.readlink(latest) if latest.is_symlink() else None
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelNotFound(f"{path} has no metadata.json; run `{FIT_COMMAND}`") from None
+
+
+def check_model(models_dir: Path, intents_path: Path | None = None, version: str = LATEST) -> Path:
+    """The folder of a usable model, or a `ModelError` that names the fix."""
+    path = (models_dir / version).resolve()
+    if not (path / "model.joblib").is_file():
+        raise ModelNotFound(f"no trained model at {models_dir / version}; run `{FIT_COMMAND}`")
+    meta = read_metadata(path)
+    installed = library_versions()
+    for name in _VERSIONED:
+        if meta.get("versions", {}).get(name) != installed[name]:
+            raise ModelIncompatible(
+                f"model {meta.get('version')} was trained with {name} {meta.get('versions', {}).get(name)}, "
+                f"this environment has {installed[name]}; run `{FIT_COMMAND}`"
+            )
+    if intents_path is not None and meta.get("domain_sha256") != domain_hash(intents_path):
+        raise ModelStale(f"model {meta.get('version')} is stale: {intents_path} changed since it was trained; run `{FIT_COMMAND}`")
+    return path
+
+
+def load_model(models_dir: Path, intents_path: Path | None = None, version: str = LATEST) -> Model:
+    """Load a model and its domain, checked against the installed libraries and intents.yaml."""
+    path = check_model(models_dir, intents_path, version)
+    meta = read_metadata(path)
+    try:
+        domain = load_domain(path / "intents.yaml")
+    except DomainError as exc:
+        raise ModelIncompatible(f"model {path.name} has an unreadable domain ({exc}); run `{FIT_COMMAND}`") from exc
+    classifier = joblib.load(path / "model.joblib")
+    if not isinstance(classifier, IntentClassifier):
+        raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
+    preprocessor = Preprocessor(domain.language, domain.entities)
+    return Model(meta["version"], path, domain, preprocessor, classifier, meta)

@@ -1,0 +1,118 @@
+"""intents.yaml validation: every problem names the file, the line and the intent."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.domain import DomainError, Example, load_domain, parse_domain
+
+DATA = Path(__file__).parent / "data"
+
+VALID = """\
+language: en
+entities:
+  city:
+    values: {Paris: [paname]}
+slots:
+  dest: {entity: city}
+intents:
+  greet:
+    examples: [hi, hello]
+    responses: ["Hello!"]
+  fly:
+    examples:
+      - fly to [Paris](city)
+      - book a flight
+    responses: ["Flying to {dest}."]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(DomainError) as info:
+        parse_domain(text, source="intents.yaml")
+    return str(info.value).splitlines()
+
+
+def test_valid_domain_parses_examples_and_entities() -> None:
+    domain = parse_domain(VALID)
+    fly = domain.intents["fly"]
+    assert fly.examples[0] == Example.parse("fly to [Paris](city)")
+    assert fly.examples[0].text == "fly to Paris"
+    (ann,) = fly.examples[0].entities
+    assert (ann.start, ann.end, ann.entity, ann.text) == (7, 12, "city", "Paris")
+    assert fly.title == "Fly"
+    assert domain.entities["city"].values == {"Paris": ["paname"]}
+    assert len(domain.sha256) == 64
+
+
+def test_yaml_syntax_error_names_line() -> None:
+    (message,) = problems("intents:\n  greet:\n    examples: [hi, hello\n")
+    assert message.startswith("intents.yaml:4:") and "YAML syntax error" in message
+
+
+def test_unknown_key_names_line_and_intent() -> None:
+    text = VALID.replace('    responses: ["Hello!"]', '    responses: ["Hello!"]\n    respones: ["typo"]')
+    (message,) = problems(text)
+    assert message == "intents.yaml:11: intent 'greet': intents.greet.respones: unknown key"
+
+
+def test_too_few_examples() -> None:
+    (message,) = problems(VALID.replace("examples: [hi, hello]", "examples: [hi]"))
+    assert message == "intents.yaml:9: intent 'greet': needs at least 2 examples, has 1"
+
+
+def test_same_example_under_two_intents() -> None:
+    (message,) = problems(VALID.replace("- book a flight", "- Hello"))
+    assert message == "intents.yaml:14: intent 'fly': example 'Hello' is also an example of intent 'greet' (line 9)"
+
+
+def test_annotation_of_undeclared_entity() -> None:
+    (message,) = problems(VALID.replace("- book a flight", "- go to [Rome](town)"))
+    assert message == "intents.yaml:14: intent 'fly': example 'go to [Rome](town)' marks undeclared entity 'town'"
+
+
+def test_response_slot_not_declared() -> None:
+    (message,) = problems(VALID.replace("Flying to {dest}.", "Flying to {destination}."))
+    assert message == (
+        "intents.yaml:15: intent 'fly': response 'Flying to {destination}.' uses {destination} "
+        "but no slot 'destination' is declared"
+    )
+
+
+def test_invalid_regex() -> None:
+    text = VALID.replace("    values: {Paris: [paname]}", "    regex: '([A-Z'")
+    (message,) = problems(text)
+    assert message.startswith("intents.yaml:4: entity 'city': invalid regex '([A-Z'")
+
+
+def test_no_responses() -> None:
+    (message,) = problems(VALID.replace('    responses: ["Hello!"]\n', ""))
+    assert message == "intents.yaml:8: intent 'greet': has no responses; add `responses:` with at least one"
+
+
+def test_oos_intent_needs_no_responses() -> None:
+    domain = parse_domain(VALID + "  oos:\n    examples: [what is the weather, tell me a joke]\n")
+    assert "oos" in domain.intents and "oos" not in domain.answerable
+
+
+def test_unsupported_language_and_duplicate_key() -> None:
+    text = VALID.replace("language: en", "language: xx") + "  greet:\n    examples: [a, b]\n    responses: [c]\n"
+    messages = problems(text)
+    assert any("language 'xx' is not supported" in m for m in messages)
+    assert any("intent 'greet': duplicate key 'greet'" in m for m in messages)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = VALID.replace("examples: [hi, hello]", "examples: [hi]").replace("Flying to {dest}.", "To {nowhere}.")
+    assert len(problems(text)) == 2
+
+
+def test_missing_file() -> None:
+    with pytest.raises(DomainError, match="nope.yaml: file not found"):
+        load_domain("nope.yaml")
+
+
+@pytest.mark.parametrize("path", [DATA / "shop.yaml", Path("intents.yaml"), Path("examples/ru/intents.yaml")])
+def test_shipped_domains_are_valid(path: Path) -> None:
+    domain = load_domain(path)
+    assert len(domain.answerable) >= 6

@@ -1,0 +1,55 @@
+"""Preprocessing in English and Russian, and entity extraction to canonical values."""
+
+import pytest
+
+from bot.domain import EntitySpec
+from bot.nlp import CODE, EMAIL, NUM, URL, Preprocessor
+
+
+@pytest.fixture(scope="module")
+def english() -> Preprocessor:
+    return Preprocessor(
+        "en",
+        {
+            "product": EntitySpec(values={"laptop": ["notebook", "macbook"], "phone": ["cell phone", "smartphone"]}),
+            "order": EntitySpec(regex=(r"\b[A-Z]{2}\d{6}\b",)),
+            "guests": EntitySpec(builtin="number"),
+            "mail": EntitySpec(builtin="email"),
+        },
+    )
+
+
+def test_english_normalisation_lemmatises_and_masks(english: Preprocessor) -> None:
+    text = "I was Booking flights for 3 people, order AB123456, mail me@example.com or see https://example.com!"
+    assert english.normalize(text) == (
+        f"i be book flight for {NUM} people order {CODE} mail {EMAIL} or see {URL}"
+    )
+
+
+def test_normalize_many_matches_normalize(english: Preprocessor) -> None:
+    texts = ["Where are my Orders?", "opening hours", "Cancel order 12"]
+    assert english.normalize_many(texts) == [english.normalize(t) for t in texts]
+
+
+def test_synonyms_map_to_canonical_values_with_offsets(english: Preprocessor) -> None:
+    text = "Do you sell Laptops, a MacBook or cell phones?"
+    found = [(e.entity, e.value, text[e.start : e.end]) for e in english.extract(text)]
+    assert found == [("product", "laptop", "Laptops"), ("product", "laptop", "MacBook"), ("product", "phone", "cell phones")]
+
+
+def test_regex_number_and_email(english: Preprocessor) -> None:
+    text = "order ab123456 for two guests, write to a.b@shop.example"
+    found = {(e.entity, e.value) for e in english.extract(text)}
+    assert found == {("order", "ab123456"), ("guests", 2), ("mail", "a.b@shop.example")}
+
+
+def test_russian_lemmas_and_inflected_synonyms() -> None:
+    ru = Preprocessor("ru", {"city": EntitySpec(values={"Москва": ["мск"]}), "day": EntitySpec(values={"понедельник": ["пн"]})})
+    normalized, entities = ru.process("Хочу записаться в Москве на понедельник, 2 человека")
+    assert normalized == f"хотеть записаться в москва на понедельник {NUM} человек"
+    assert [(e.entity, e.value, e.text) for e in entities] == [("city", "Москва", "Москве"), ("day", "понедельник", "понедельник")]
+
+
+def test_unsupported_language() -> None:
+    with pytest.raises(Exception, match="language 'xx' is not supported"):
+        Preprocessor("xx")
