@@ -154,7 +154,8 @@ class Connection:
         if command in COMMANDS:
             await self.command(command, frame)
             return
-        await self.send(Typing(reply_to=frame.id))
+        if frame.id is None or frame.id not in self.conv.answered:
+            await self.send(Typing(reply_to=frame.id))
         try:
             replies = await self.services.chat.handle(self.conv, frame.text, frame.id)
         except DuplicateMessage:

@@ -1,0 +1,292 @@
+"""WebSocket load benchmark: the bot against its own ceilings, in one run, on loopback only.
+
+    python bench/ws_load.py [--connections 1,10,100,1000] [--seconds 5] [--idle 10000]
+
+Starts the bot (`python -m bot`, SQLite, the demo intents.yaml) pinned to one core with
+taskset, drives it from this process pinned to the other, and measures in the same run:
+- a bare echo WebSocket under the same uvicorn settings (the transport's ceiling);
+- the classifier alone, one utterance at a time in a plain loop (the NLU ceiling);
+- cold start (process start to /readyz), memory, and N idle connections held.
+Every loop is bounded in count and time. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVER_CORE = "0"
+CLIENT_CORE = "1"
+MESSAGES = [
+    "hi",
+    "what are your opening hours",
+    "where is my order AB123456",
+    "I want to talk to a human",
+    "do you have laptops in stock",
+    "thanks a lot",
+    "how can I pay",
+    "what is the meaning of life",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def taskset(core: str) -> list[str]:
+    return ["taskset", "-c", core] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+@dataclass
+class Result:
+    name: str
+    connections: int
+    messages: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
+
+async def drive(url: str, connections: int, seconds: float, max_messages: int, reply_type: str) -> Result:
+    """Each client sends, waits for its reply, repeats; bounded by time and count."""
+    import websockets
+
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.monotonic() + seconds
+    rng = random.Random(0)
+
+    async def client(i: int) -> None:
+        nonlocal errors, sent
+        local = f"127.0.{(i // 250) % 250}.{i % 250 + 1}"
+        try:
+            async with websockets.connect(url, max_size=2**20, compression=None, local_addr=(local, 0), open_timeout=60) as ws:
+                n = 0
+                while time.monotonic() < deadline and sent < max_messages:
+                    text = rng.choice(MESSAGES)
+                    started = time.perf_counter()
+                    await ws.send(json.dumps({"type": "message", "text": text, "id": f"{i}-{n}"}))
+                    while True:
+                        frame = json.loads(await ws.recv())
+                        if frame["type"] == reply_type:
+                            break
+                        if frame["type"] == "error":
+                            errors += 1
+                            break
+                    latencies.append(time.perf_counter() - started)
+                    sent += 1
+                    n += 1
+        except Exception:
+            errors += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(connections)))
+    return Result(url, connections, len(latencies), time.monotonic() - started, latencies, errors)
+
+
+async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
+    """Open `count` connections that say hello and then stay silent; the server's RSS then."""
+    import websockets
+
+    opened: list[object] = []
+    errors = 0
+    sem = asyncio.Semaphore(200)
+
+    async def open_one(i: int) -> None:
+        nonlocal errors
+        local = f"127.1.{(i // 250) % 250}.{i % 250 + 1}"
+        async with sem:
+            try:
+                ws = await websockets.connect(url, compression=None, local_addr=(local, 0), open_timeout=60)
+                await ws.send(json.dumps({"type": "ping"}))
+                await ws.recv()
+                opened.append(ws)
+            except Exception:
+                errors += 1
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    await asyncio.sleep(1)
+    memory = rss_mb(pid)
+    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)  # type: ignore[attr-defined]
+    return len(opened), memory, errors
+
+
+def classifier_ceiling(models_dir: Path, seconds: float) -> tuple[float, float]:
+    """Utterances a second, one at a time in a plain loop (spaCy included), and p50 in ms."""
+    os.sched_setaffinity(0, {int(CLIENT_CORE)}) if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
+    from bot.model import load_model
+
+    model = load_model(models_dir)
+    times: list[float] = []
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and i < 200_000:
+        started = time.perf_counter()
+        model.understand([MESSAGES[i % len(MESSAGES)]])
+        times.append(time.perf_counter() - started)
+        i += 1
+    return len(times) / sum(times), statistics.median(times) * 1000
+
+
+ECHO_APP = """
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+import orjson
+
+async def echo(ws):
+    await ws.accept()
+    while True:
+        event = await ws.receive()
+        if event["type"] == "websocket.disconnect":
+            return
+        data = orjson.loads(event["text"])
+        await ws.send_text(orjson.dumps({"type": "reply", "text": data.get("text")}).decode())
+
+app = Starlette(routes=[WebSocketRoute("/ws", echo)])
+"""
+
+
+def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+    import httpx
+
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = started + 120
+    path = "/readyz" if "bot" in cmd else "/"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd} exited:\n{log.read_text()[-2000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            if path == "/" or httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
+                return proc, time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start:\n{log.read_text()[-2000:]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", default="1,10,100,1000", help="comma-separated client counts")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load step")
+    parser.add_argument("--max-messages", type=int, default=200_000, help="cap on messages per step")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0 skips)")
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="models dir (trained if stale)")
+    parser.add_argument("--intents", type=Path, default=ROOT / "intents.yaml")
+    args = parser.parse_args()
+    raise_fd_limit()
+    counts = [int(c) for c in args.connections.split(",") if c]
+
+    from bot.model import ModelError, check_model
+
+    try:
+        check_model(args.models, args.intents)
+    except ModelError:
+        subprocess.run([sys.executable, "-m", "training.fit", "--intents", str(args.intents), "--out", str(args.models), "--quick"], cwd=ROOT, check=True)
+
+    work = Path(tempfile.mkdtemp(prefix="ws-load-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    bot_port, echo_port = free_port(), free_port()
+    env.update(
+        BOT_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
+        BOT_MODELS_DIR=str(args.models),
+        BOT_INTENTS_PATH=str(args.intents),
+        BOT_PORT=str(bot_port),
+        BOT_RATE_PER_SECOND="100000",
+        BOT_RATE_BURST="100000",
+        BOT_MAX_CONNECTIONS_PER_IP="100000",
+        BOT_LOG_LEVEL="WARNING",
+    )
+    (work / "echo_app.py").write_text(ECHO_APP)
+    bot_cmd = [*taskset(SERVER_CORE), sys.executable, "-m", "bot"]
+    echo_cmd = [
+        *taskset(SERVER_CORE), sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", str(work),
+        "--port", str(echo_port), "--log-level", "warning", "--ws-per-message-deflate", "false",
+    ]
+    rows: list[tuple[str, Result]] = []
+    bot, cold = start(bot_cmd, env, bot_port, work / "bot.log")
+    try:
+        idle_rss = rss_mb(bot.pid)
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(0, {int(CLIENT_CORE)})
+        for n in counts:
+            result = asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply"))
+            rows.append(("bot", result))
+        loaded_rss = rss_mb(bot.pid)
+        idle = asyncio.run(hold_idle(f"ws://127.0.0.1:{bot_port}/ws", args.idle, bot.pid)) if args.idle else None
+    finally:
+        bot.terminate()
+        bot.wait(30)
+    echo, _ = start(echo_cmd, env, echo_port, work / "echo.log")
+    try:
+        for n in counts:
+            rows.append(("echo", asyncio.run(drive(f"ws://127.0.0.1:{echo_port}/ws", n, args.seconds, args.max_messages, "reply"))))
+    finally:
+        echo.terminate()
+        echo.wait(30)
+    nlu_rate, nlu_p50 = classifier_ceiling(args.models, min(args.seconds, 5.0))
+
+    echo_rate = {r.connections: r.rate for name, r in rows if name == "echo"}
+    print(f"\ncold start to ready: {cold:.2f} s; server RSS idle {idle_rss:.0f} MB, after load {loaded_rss:.0f} MB")
+    print(f"classifier ceiling (one at a time, spaCy included, one core): {nlu_rate:,.0f} msg/s, p50 {nlu_p50:.3f} ms")
+    if idle:
+        print(f"idle connections held: {idle[0]:,} of {args.idle:,} ({idle[2]} errors), server RSS {idle[1]:.0f} MB")
+    print(f"\n{'server':<6} {'conns':>6} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}")
+    for name, r in rows:
+        vs_echo = r.rate / echo_rate[r.connections] if echo_rate.get(r.connections) else float("nan")
+        vs_nlu = r.rate / nlu_rate if name == "bot" else float("nan")
+        print(
+            f"{name:<6} {r.connections:>6} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
+            f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
