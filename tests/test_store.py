@@ -1,0 +1,134 @@
+"""Sessions, slots and the conversation log round-tripped on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.store import DatabaseUnavailable, DuplicateMessage, Store, TurnWrite, make_engine, migrate
+from bot.tables import utcnow
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    store = Store(engine)
+    store.start()
+    yield store
+    store.stop()
+    engine.dispose()
+
+
+def row(session_id: str, direction: str, text: str, client_id: str | None = None, **extra: object) -> dict[str, object]:
+    return {
+        "session_id": session_id, "user_id": None, "direction": direction, "text": text, "client_id": client_id,
+        "intent": extra.get("intent"), "confidence": extra.get("confidence"), "ranking": [["greet", 0.9]],
+        "entities": [{"entity": "day", "value": "monday", "start": 0, "end": 6, "text": "Monday"}],
+        "slots": {"day": "monday"}, "buttons": [], "fallback": False, "model_version": "v1", "latency_ms": 1.5,
+        "created_at": utcnow(),
+    }
+
+
+def state(turns: int, **slots: object) -> dict[str, object]:
+    return {"active_form": "book", "requested_slot": "name", "slots": dict(slots), "turns": turns, "user_id": None, "last_active": utcnow()}
+
+
+def test_migrations_create_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"user", "auth_token", "chat_session", "message", "reviewed_example", "alembic_version"} <= tables
+    migrate(store.engine)  # idempotent
+
+
+def test_turns_round_trip(store: Store) -> None:
+    async def scenario() -> tuple[str, list[int], list[int]]:
+        session = await store.create_session(None)
+        first = await store.write(TurnWrite(session.id, state(1, day="monday"), [row(session.id, "in", "Monday", "c1", intent="book", confidence=0.8), row(session.id, "out", "Name?", "c1")]))
+        second = await store.write(TurnWrite(session.id, state(2, day="monday", name="Ada"), [row(session.id, "in", "Ada", "c2"), row(session.id, "out", "Booked.", "c2")]))
+        return session.id, first, second
+
+    session_id, first, second = asyncio.run(scenario())
+    assert first[1] == first[0] + 1 and second[0] > first[1]
+    loaded = store.get_session(session_id)
+    assert loaded is not None
+    assert (loaded.active_form, loaded.requested_slot, loaded.turns, loaded.slots) == ("book", "name", 2, {"day": "monday", "name": "Ada"})
+    assert loaded.last_active.tzinfo is not None
+    messages, total = store.history(session_id)
+    assert total == 4 and [m.text for m in messages] == ["Monday", "Name?", "Ada", "Booked."]
+    assert messages[0].entities[0]["value"] == "monday" and messages[0].ranking == [["greet", 0.9]]
+    assert messages[0].confidence == 0.8 and messages[0].model_version == "v1"
+    page, _ = store.history(session_id, offset=1, limit=2)
+    assert [m.text for m in page] == ["Name?", "Ada"]
+    answered = store.replies_by_client_id(session_id)
+    assert {k: [m.text for m in v] for k, v in answered.items()} == {"c1": ["Name?"], "c2": ["Booked."]}
+
+
+def test_concurrent_turns_are_batched_and_each_gets_its_ids(store: Store) -> None:
+    async def scenario() -> list[list[int]]:
+        sessions = [await store.create_session(None) for _ in range(20)]
+        writes = [
+            store.write(TurnWrite(s.id, state(1), [row(s.id, "in", f"hi {i}", "x"), row(s.id, "out", f"hello {i}", "x")]))
+            for i, s in enumerate(sessions)
+        ]
+        return list(await asyncio.gather(*writes))
+
+    ids = asyncio.run(scenario())
+    flat = [i for pair in ids for i in pair]
+    assert len(set(flat)) == 40
+    with store.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, text FROM message")).all())
+    for i, (inbound, outbound) in enumerate(ids):
+        assert rows[inbound] == f"hi {i}" and rows[outbound] == f"hello {i}"
+
+
+def test_duplicate_client_id_fails_alone(store: Store) -> None:
+    async def scenario() -> list[object]:
+        session = await store.create_session(None)
+        await store.write(TurnWrite(session.id, state(1), [row(session.id, "in", "a", "dup")]))
+        other = await store.create_session(None)
+        return await asyncio.gather(
+            store.write(TurnWrite(session.id, state(2), [row(session.id, "in", "b", "dup")])),
+            store.write(TurnWrite(other.id, state(1), [row(other.id, "in", "c", "dup")])),
+            return_exceptions=True,
+        )
+
+    duplicate, fine = asyncio.run(scenario())
+    assert isinstance(duplicate, DuplicateMessage)
+    assert isinstance(fine, list) and len(fine) == 1
+
+
+def test_expired_sessions_are_closed(store: Store) -> None:
+    async def scenario() -> tuple[str, int]:
+        session = await store.create_session(None)
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE chat_session SET last_active = :t WHERE id = :id"), {"t": utcnow() - timedelta(hours=2), "id": session.id})
+        return session.id, await store.close_expired(timedelta(minutes=30))
+
+    session_id, closed = asyncio.run(scenario())
+    assert closed == 1
+    loaded = store.get_session(session_id)
+    assert loaded is not None and loaded.ended_at is not None
+
+
+def test_unreachable_database_is_a_domain_error() -> None:
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    store = Store(engine)
+    store.start()
+    try:
+        with pytest.raises(DatabaseUnavailable, match="database is unavailable"):
+            asyncio.run(store.create_session(None))
+        assert store.ping() is False
+    finally:
+        store.stop()

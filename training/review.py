@@ -1,0 +1,426 @@
+"""`python -m training.review`: a review queue of logged messages the bot may have misunderstood.
+
+    python -m training.review export --out review.csv      # 1. the messages worth a look
+    (edit review.csv: fill `label` with the right intent, or `oos`; leave it empty to skip)
+    python -m training.review import review.csv            # 2. store the labels
+    python -m training.fit --database-url URL              # 3. retrain with them
+
+The queue is a CSV file (columns text, predicted, confidence, reason, count, message_id,
+label) because every spreadsheet opens it and a diff shows what an analyst changed. Labels
+are stored in the `reviewed_example` table (one row per text); `training.fit --database-url`
+adds them to the examples of intents.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain import OOS, DomainError, load_domain
+from bot.store import make_engine, migrate
+from bot.tables import Message, ReviewedExample, utcnow
+
+COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
+REASONS = ("thumbs_down", "fallback", "low_confidence", "close_top2")
+"""Why a message is in the queue, most telling first."""
+DEFAULT_LOW_CONFIDENCE = 0.5
+DEFAULT_MARGIN = 0.1
+_PAYLOAD = re.compile(r"^/\w+$")
+"""A button's `/intent` payload: it names its intent, the classifier is not involved."""
+
+
+class ReviewError(Exception):
+    """The labelled file cannot be imported; `problems` lists every line at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def normalize(text: str) -> str:
+    """The key under which texts count as the same: case-folded, whitespace collapsed."""
+    return " ".join(text.casefold().split())
+
+
+def database_url(url: str | None = None, base: Path | None = None) -> str:
+    """The given URL or `BOT_DATABASE_URL` (Settings' default), in the form SQLAlchemy wants.
+
+    A relative SQLite path is taken relative to `base` when given (notebooks run in notebooks/).
+    """
+    from bot.config import Settings
+
+    resolved = Settings(database_url=url).database_url if url else Settings().database_url
+    prefix = "sqlite:///"
+    if base is not None and resolved.startswith(prefix) and not resolved.startswith(prefix + "/"):
+        path = resolved.removeprefix(prefix)
+        if path and path != ":memory:":
+            resolved = prefix + str((base / path).resolve())
+    return resolved
+
+
+# -- choosing the messages --------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One text in the queue, standing for every flagged message with the same normalised text."""
+
+    text: str
+    predicted: str | None
+    confidence: float | None
+    message_id: int | None
+    reasons: set[str] = field(default_factory=set)
+    count: int = 0
+
+    @property
+    def reason(self) -> str:
+        return "+".join(r for r in REASONS if r in self.reasons)
+
+    def row(self) -> dict[str, Any]:
+        confidence = "" if self.confidence is None else f"{self.confidence:.4f}"
+        return {
+            "text": self.text,
+            "predicted": self.predicted or "",
+            "confidence": confidence,
+            "reason": self.reason,
+            "count": self.count,
+            "message_id": self.message_id if self.message_id is not None else "",
+            "label": "",
+        }
+
+
+def _by_session(rows: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
+    """Consecutive rows of one session (rows come ordered by session, then id)."""
+    batch: list[Mapping[str, Any]] = []
+    for row in rows:
+        if batch and row["session_id"] != batch[0]["session_id"]:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def _replies(session: list[Mapping[str, Any]]) -> tuple[dict[int, Mapping[str, Any]], set[int]]:
+    """For each user message: the bot's first reply, and which messages got a thumbs down.
+
+    A reply answers the user message of the same session with its client id, or else the
+    nearest earlier user message (replies without a client id, or to a resend).
+    """
+    first_reply: dict[int, Mapping[str, Any]] = {}
+    thumbs_down: set[int] = set()
+    last_in: Mapping[str, Any] | None = None
+    by_client: dict[str, Mapping[str, Any]] = {}
+    for m in session:
+        if m["direction"] == "in":
+            last_in = m
+            if m.get("client_id"):
+                by_client[m["client_id"]] = m
+            continue
+        asked = by_client.get(m.get("client_id") or "") or last_in
+        if asked is None:
+            continue
+        first_reply.setdefault(asked["id"], m)
+        if m.get("feedback") == -1:
+            thumbs_down.add(asked["id"])
+    return first_reply, thumbs_down
+
+
+def reasons_for(
+    message: Mapping[str, Any], reply: Mapping[str, Any] | None, thumbs_down: bool, *, low_confidence: float, margin: float
+) -> set[str]:
+    """Why one user message deserves a look (empty: it does not).
+
+    A message the dialogue took as a form answer (a fallback or an unsure prediction whose
+    reply was not a fallback, like an order number) was understood, so only thumbs count.
+    """
+    reasons = {"thumbs_down"} if thumbs_down else set()
+    if _PAYLOAD.match(message["text"].strip()):
+        return reasons
+    fell_back = bool(message.get("fallback")) or bool(reply and reply.get("fallback"))
+    form_answer = reply is not None and not reply.get("fallback") and (
+        bool(message.get("fallback")) or reply.get("intent") != message.get("intent")
+    )
+    if form_answer:
+        return reasons
+    if fell_back:
+        reasons.add("fallback")
+    confidence = message.get("confidence")
+    if confidence is not None and confidence == confidence and confidence < low_confidence:
+        reasons.add("low_confidence")
+    ranking = message.get("ranking") or []
+    if len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
+        reasons.add("close_top2")
+    return reasons
+
+
+def find_candidates(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    reviewed: Iterable[str] = (),
+    low_confidence: float = DEFAULT_LOW_CONFIDENCE,
+    margin: float = DEFAULT_MARGIN,
+) -> list[Candidate]:
+    """The review queue from log rows ordered by (session_id, id), most frequent first.
+
+    Texts whose normalised form is in `reviewed` were labelled already and are left out.
+    """
+    done = {normalize(t) for t in reviewed}
+    found: dict[str, Candidate] = {}
+    for session in _by_session(rows):
+        first_reply, thumbs_down = _replies(session)
+        for m in session:
+            if m["direction"] != "in":
+                continue
+            reasons = reasons_for(m, first_reply.get(m["id"]), m["id"] in thumbs_down, low_confidence=low_confidence, margin=margin)
+            key = normalize(m["text"])
+            if not reasons or not key or key in done:
+                continue
+            candidate = found.get(key)
+            if candidate is None:
+                candidate = found[key] = Candidate(m["text"].strip(), m.get("intent"), m.get("confidence"), m["id"])
+            elif m["id"] > (candidate.message_id or 0):  # describe it by its latest occurrence
+                candidate.predicted, candidate.confidence, candidate.message_id = m.get("intent"), m.get("confidence"), m["id"]
+            candidate.reasons |= reasons
+            candidate.count += 1
+    return sorted(found.values(), key=lambda c: (-c.count, c.confidence if c.confidence is not None else -1.0, c.message_id or 0))
+
+
+_COLUMNS_READ = (Message.id, Message.session_id, Message.direction, Message.text, Message.client_id, Message.intent,
+                 Message.confidence, Message.ranking, Message.fallback, Message.feedback)
+
+
+def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The conversation log as dicts ordered by session and id, streamed."""
+    query = select(*_COLUMNS_READ).order_by(Message.session_id, Message.id)  # type: ignore[arg-type]
+    if since is not None:
+        query = query.where(Message.created_at >= since)  # type: ignore[arg-type,operator]
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+            yield dict(row)
+
+
+def reviewed_texts(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ReviewedExample.text)).scalars())
+
+
+def export_queue(
+    engine: Engine, since: datetime | None = None, *, low_confidence: float = DEFAULT_LOW_CONFIDENCE, margin: float = DEFAULT_MARGIN
+) -> list[Candidate]:
+    """Read the log and return the review queue (see `find_candidates`)."""
+    return find_candidates(log_rows(engine, since), reviewed=reviewed_texts(engine), low_confidence=low_confidence, margin=margin)
+
+
+def write_csv(candidates: Iterable[Candidate], out: Any) -> int:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    n = 0
+    for candidate in candidates:
+        writer.writerow(candidate.row())
+        n += 1
+    return n
+
+
+# -- reading the labels back ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Label:
+    line: int
+    text: str
+    intent: str
+    message_id: int | None
+
+
+def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
+    """The labelled rows of a review file and how many were left unlabelled.
+
+    Raises `ReviewError` naming every line with an unknown label (not an intent of the
+    domain, nor `oos`), an empty text or a text labelled two different ways.
+    """
+    problems: list[str] = []
+    labels: dict[str, Label] = {}
+    skipped = 0
+    with path.open(encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheets like a BOM
+        reader = csv.reader(f)
+        header = next(reader, None)
+        columns = [c.strip().lower() for c in header or []]
+        missing = [c for c in ("text", "label") if c not in columns]
+        if missing:
+            raise ReviewError([f"{path}:1: the header needs the column(s) {', '.join(missing)}; it has {', '.join(columns) or 'none'}"])
+        index = {name: columns.index(name) for name in columns}
+        while True:
+            line = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                break
+            if not any(cell.strip() for cell in record):
+                continue
+            cell = {name: (record[i].strip() if i < len(record) else "") for name, i in index.items()}
+            label, text = cell["label"], cell["text"]
+            if not label:
+                skipped += 1
+                continue
+            if not text:
+                problems.append(f"{path}:{line}: the text is empty but labelled '{label}'")
+                continue
+            if label not in known:
+                close = difflib.get_close_matches(label, sorted(known), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (use an intent of the domain or '{OOS}')"
+                problems.append(f"{path}:{line}: unknown label '{label}'{hint}")
+                continue
+            message_id = cell.get("message_id") or ""
+            if message_id and not message_id.isdigit():
+                problems.append(f"{path}:{line}: message_id must be a number, not '{message_id}'")
+                continue
+            earlier = labels.get(normalize(text))
+            if earlier is not None and earlier.intent != label:
+                problems.append(f"{path}:{line}: '{text}' is labelled '{label}' here but '{earlier.intent}' on line {earlier.line}")
+                continue
+            labels[normalize(text)] = Label(line, text, label, int(message_id) if message_id else None)
+    if problems:
+        raise ReviewError(problems)
+    return list(labels.values()), skipped
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def store_labels(engine: Engine, labels: Iterable[Label]) -> ImportCounts:
+    """Upsert the labels into `reviewed_example` by text, in one transaction."""
+    added = updated = unchanged = 0
+    table = ReviewedExample.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        for label in labels:
+            existing = conn.execute(select(table.c.id, table.c.intent).where(table.c.text == label.text)).first()
+            if existing is None:
+                conn.execute(table.insert().values(text=label.text, intent=label.intent, message_id=label.message_id, created_at=utcnow()))
+                added += 1
+            elif existing.intent != label.intent:
+                conn.execute(table.update().where(table.c.id == existing.id).values(intent=label.intent, message_id=label.message_id))
+                updated += 1
+            else:
+                unchanged += 1
+    return ImportCounts(added, updated, unchanged)
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def _since(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-05-01 or 2026-05-01T12:00, not {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError("expected a number between 0 and 1")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.review", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,import}")
+    url_help = "the bot's database (default: BOT_DATABASE_URL, else sqlite:///bot.db)"
+
+    export = commands.add_parser("export", help="write the messages worth a look to a CSV file to label",
+                                 description="Write user messages that fell back, were classified with low confidence, had a close "
+                                             "second intent or whose reply got a thumbs down; one row per distinct text "
+                                             "(case and spacing ignored), texts already reviewed left out.")
+    export.add_argument("--since", type=_since, metavar="ISO_DATE", help="only messages from this date/time on (UTC unless it says otherwise)")
+    export.add_argument("--out", default="review.csv", metavar="FILE", help="the CSV file to write; - for standard output (default: review.csv)")
+    export.add_argument("--database-url", metavar="URL", help=url_help)
+    export.add_argument("--low-confidence", type=_fraction, default=DEFAULT_LOW_CONFIDENCE, metavar="P",
+                        help=f"flag predictions less confident than this (default {DEFAULT_LOW_CONFIDENCE})")
+    export.add_argument("--margin", type=_fraction, default=DEFAULT_MARGIN, metavar="D",
+                        help=f"flag messages whose top two intents score closer than this (default {DEFAULT_MARGIN})")
+
+    imp = commands.add_parser("import", help="store the labels of an edited CSV file as reviewed examples",
+                              description="Store each row with a `label` (an intent of the domain, or `oos`) in reviewed_example, "
+                                          "replacing an earlier label of the same text. Any unknown label stops the import: "
+                                          "nothing is stored and every bad line is listed.")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the CSV file written by `export`, with `label` filled in")
+    imp.add_argument("--intents", type=Path, default=Path("intents.yaml"), metavar="PATH", help="the domain whose intents the labels must name (default: intents.yaml)")
+    imp.add_argument("--database-url", metavar="URL", help=url_help)
+    return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    url = database_url(args.database_url)
+    engine = make_engine(url)
+    try:
+        candidates = export_queue(engine, args.since, low_confidence=args.low_confidence, margin=args.margin)
+    except SQLAlchemyError as exc:
+        print(f"error: cannot read the conversation log from {engine.url.render_as_string()}: {exc.__class__.__name__} "
+              "(is this the bot's database?)", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if args.out == "-":
+        n = write_csv(candidates, sys.stdout)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            n = write_csv(candidates, f)
+    reasons = {r: sum(r in c.reasons for c in candidates) for r in REASONS}
+    flagged = sum(c.count for c in candidates)
+    print(f"{n} distinct texts ({flagged} messages) to review -> {args.out}; "
+          + ", ".join(f"{k} {v}" for k, v in reasons.items()), file=sys.stderr if args.out == "-" else sys.stdout)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        domain = load_domain(args.intents)
+    except DomainError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not args.file.is_file():
+        print(f"error: {args.file}: file not found", file=sys.stderr)
+        return 2
+    try:
+        labels, skipped = read_labels(args.file, set(domain.intents) | {OOS})
+    except ReviewError as exc:
+        print(exc, file=sys.stderr)
+        print(f"nothing stored: fix the {len(exc.problems)} line(s) above and import again", file=sys.stderr)
+        return 1
+    engine = make_engine(database_url(args.database_url))
+    try:
+        migrate(engine)
+        counts = store_labels(engine, labels)
+    except SQLAlchemyError as exc:
+        print(f"error: cannot store the labels in {engine.url.render_as_string()}: {exc.__class__.__name__}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"{len(labels)} labelled: {counts.added} added, {counts.updated} relabelled, {counts.unchanged} unchanged; "
+          f"{skipped} rows without a label skipped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_export(args) if args.command == "export" else run_import(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

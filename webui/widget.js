@@ -1,0 +1,1084 @@
+/*
+ * The embeddable chat widget: plain JavaScript, no build step.
+ *
+ *   <script src="https://HOST/widget.js" data-server="wss://HOST/ws" defer></script>
+ *
+ * data-server  the WebSocket URL (default: ws[s]://<the script's origin>/ws)
+ * data-lang    "en" (default) or "ru"
+ * data-open    "true" opens the panel at load
+ *
+ * The HTTP API (login, history) and widget.css are taken from the script's own origin.
+ * The widget lives in a shadow root, so the host page's CSS does not leak in; theme it with
+ * the --cbw-* custom properties (see widget.css), set on any ancestor, e.g. :root.
+ *
+ * Nothing typed is lost: every message has a client id and sits in an outbox (kept in
+ * localStorage) until the bot's reply to that id arrives; the outbox is sent again, with the
+ * same ids, after every reconnect, and replies the server marks as duplicates (or that were
+ * already shown) are not shown twice. All user and bot text is rendered with textContent.
+ */
+(function () {
+  'use strict';
+
+  if (window.ChatWidget && window.ChatWidget.version) return; // included twice
+
+  // -- configuration from the <script> tag ---------------------------------------------------
+
+  function findScript() {
+    var scripts = document.querySelectorAll('script[src]');
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/\/widget\.js([?#]|$)/.test(scripts[i].src)) return scripts[i];
+    }
+    return null;
+  }
+
+  var script = document.currentScript || findScript();
+  var scriptUrl = new URL(script ? script.src : location.href, location.href);
+  var data = (script && script.dataset) || {};
+  var ORIGIN = scriptUrl.origin;
+  var API = ORIGIN;
+  var WS_URL = data.server || ORIGIN.replace(/^http/i, 'ws') + '/ws';
+  var LANG = /^ru/i.test(data.lang || '') ? 'ru' : 'en';
+  var OPEN_AT_LOAD = data.open === 'true' || data.open === '';
+  var MAX_CHARS = 2000;
+  var RETRY_FIRST_MS = 250;
+  var RETRY_MAX_MS = 5000;
+  var PING_EVERY_MS = 25000;
+  var PONG_TIMEOUT_MS = 10000;
+  var HISTORY_PAGE = 200;
+
+  // -- strings ---------------------------------------------------------------------------------
+
+  var STRINGS = {
+    en: {
+      widget: 'Chat',
+      title: 'Chat with us',
+      open: 'Open chat',
+      openUnread: 'Open chat (new messages)',
+      close: 'Close chat',
+      messages: 'Messages',
+      empty: 'Hi! Ask a question to start the conversation.',
+      inputLabel: 'Message',
+      placeholder: 'Type a message…',
+      inputHint: 'Press Enter to send, Shift+Enter for a new line.',
+      send: 'Send',
+      youSaid: 'You said:',
+      botSaid: 'Bot said:',
+      notice: 'Notice:',
+      typing: 'The bot is typing…',
+      offline: 'You are offline. Reconnecting… Messages you type will be sent when the connection is back.',
+      queued: 'Waiting for the connection',
+      sending: 'Sending…',
+      failed: 'Not sent: ',
+      suggested: 'Suggested replies',
+      rate: 'Rate this reply',
+      helpful: 'Helpful',
+      notHelpful: 'Not helpful',
+      login: 'Log in',
+      logout: 'Log out',
+      register: 'Create account',
+      cancel: 'Cancel',
+      authTitle: 'Log in or create an account',
+      username: 'User name',
+      password: 'Password',
+      loggedInAs: 'Logged in as ',
+      loggedIn: 'You are logged in as ',
+      loggedOut: 'You are logged out.',
+      relogin: 'Your login is no longer valid. Please log in again.',
+      newConversation: 'A new conversation has started.',
+      badCredentials: 'Wrong user name or password.',
+      nameTaken: 'This user name is taken.',
+      cannotRegister: 'Cannot create the account: ',
+      tooMany: 'Too many attempts. Try again in a minute.',
+      network: 'Cannot reach the server. Check the connection and try again.',
+      fillIn: 'Enter a user name and a password.',
+      working: 'Please wait…',
+      link: ' (opens in a new tab)'
+    },
+    ru: {
+      widget: 'Чат',
+      title: 'Напишите нам',
+      open: 'Открыть чат',
+      openUnread: 'Открыть чат (новые сообщения)',
+      close: 'Закрыть чат',
+      messages: 'Сообщения',
+      empty: 'Здравствуйте! Задайте вопрос, чтобы начать разговор.',
+      inputLabel: 'Сообщение',
+      placeholder: 'Введите сообщение…',
+      inputHint: 'Enter — отправить, Shift+Enter — новая строка.',
+      send: 'Отправить',
+      youSaid: 'Вы написали:',
+      botSaid: 'Бот ответил:',
+      notice: 'Уведомление:',
+      typing: 'Бот печатает…',
+      offline: 'Нет связи. Переподключаемся… Новые сообщения отправятся, когда связь вернётся.',
+      queued: 'Ждёт подключения',
+      sending: 'Отправляется…',
+      failed: 'Не отправлено: ',
+      suggested: 'Варианты ответа',
+      rate: 'Оцените ответ',
+      helpful: 'Полезно',
+      notHelpful: 'Бесполезно',
+      login: 'Войти',
+      logout: 'Выйти',
+      register: 'Зарегистрироваться',
+      cancel: 'Отмена',
+      authTitle: 'Вход или регистрация',
+      username: 'Имя пользователя',
+      password: 'Пароль',
+      loggedInAs: 'Вы вошли как ',
+      loggedIn: 'Вы вошли как ',
+      loggedOut: 'Вы вышли из аккаунта.',
+      relogin: 'Вход больше не действителен. Войдите снова.',
+      newConversation: 'Начат новый разговор.',
+      badCredentials: 'Неверное имя пользователя или пароль.',
+      nameTaken: 'Это имя пользователя уже занято.',
+      cannotRegister: 'Не удалось создать аккаунт: ',
+      tooMany: 'Слишком много попыток. Попробуйте через минуту.',
+      network: 'Сервер недоступен. Проверьте подключение и попробуйте снова.',
+      fillIn: 'Введите имя пользователя и пароль.',
+      working: 'Подождите…',
+      link: ' (откроется в новой вкладке)'
+    }
+  };
+  var T = STRINGS[LANG];
+
+  // -- storage (localStorage, or memory where it is unavailable) --------------------------------
+
+  var PREFIX = 'chatwidget:' + WS_URL + ':';
+  var memory = {};
+  var store = {
+    get: function (key) {
+      try {
+        var raw = window.localStorage.getItem(PREFIX + key);
+        return raw == null ? null : JSON.parse(raw);
+      } catch (e) {
+        return key in memory ? memory[key] : null;
+      }
+    },
+    set: function (key, value) {
+      memory[key] = value;
+      try {
+        if (value == null) window.localStorage.removeItem(PREFIX + key);
+        else window.localStorage.setItem(PREFIX + key, JSON.stringify(value));
+      } catch (e) { /* private mode, quota: memory only */ }
+    }
+  };
+  var session = {
+    get: function (key) {
+      try { return window.sessionStorage.getItem(PREFIX + key); } catch (e) { return null; }
+    },
+    set: function (key, value) {
+      try { window.sessionStorage.setItem(PREFIX + key, value); } catch (e) { /* ignore */ }
+    }
+  };
+
+  function outbox() {
+    var list = store.get('outbox');
+    return Array.isArray(list) ? list.filter(function (e) { return e && typeof e.id === 'string' && typeof e.text === 'string'; }) : [];
+  }
+  function setOutbox(list) { store.set('outbox', list.length ? list : null); }
+  function outboxAdd(entry) {
+    var list = outbox();
+    if (!list.some(function (e) { return e.id === entry.id; })) list.push(entry);
+    setOutbox(list);
+  }
+  function outboxRemove(id) {
+    setOutbox(outbox().filter(function (e) { return e.id !== id; }));
+  }
+  function inOutbox(id) {
+    return outbox().some(function (e) { return e.id === id; });
+  }
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') {
+      try { return window.crypto.randomUUID(); } catch (e) { /* insecure context */ }
+    }
+    var bytes = new Uint8Array(16);
+    if (window.crypto && window.crypto.getRandomValues) window.crypto.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join('');
+    return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' + hex.slice(16, 20) + '-' + hex.slice(20);
+  }
+
+  // -- state -----------------------------------------------------------------------------------
+
+  var S = {
+    open: false,
+    ws: null,
+    ready: false,         // the server's `session` frame arrived on this connection
+    helloSent: false,
+    everOnline: false,
+    attempts: 0,
+    retryTimer: 0,
+    pingTimer: 0,
+    pongTimer: 0,
+    sessionId: store.get('session'),
+    token: store.get('token'),
+    user: store.get('user'),
+    historyLoaded: false,
+    inflight: new Set(),  // client ids sent on this connection, reply pending
+    answered: new Set(),  // client ids that got a reply (shown or in the history)
+    shown: new Set(),     // message_ids of bot replies on screen
+    feedback: new Map(),  // message_id -> value not yet sent
+    retries: new Map(),   // client id -> timer, after rate_limited / unavailable
+    userRows: new Map(),  // client id -> the user's message row
+    unread: false,
+    authBusy: false
+  };
+
+  // -- DOM helpers (no innerHTML anywhere) -------------------------------------------------------
+
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value == null || value === false) return;
+        if (key === 'text') el.textContent = value;
+        else if (key.slice(0, 2) === 'on') el.addEventListener(key.slice(2), value);
+        else el.setAttribute(key, value === true ? '' : String(value));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child == null || child === false) continue;
+      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return el;
+  }
+
+  var ICONS = {
+    chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
+    close: 'M6 6l12 12M18 6L6 18',
+    send: 'M3 11.5L21 3l-8.5 18-2-7.5z',
+    up: 'M7 10v11H3V10zm2 11h9.3a2 2 0 0 0 2-1.6l1.5-7A2 2 0 0 0 19.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z',
+    down: 'M7 14V3H3v11zm2-11h9.3a2 2 0 0 1 2 1.6l1.5 7a2 2 0 0 1-2 2.4H14v4.5a2.5 2.5 0 0 1-2.5 2.5L9 14z'
+  };
+
+  function icon(name) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('class', 'cbw-icon cbw-icon--' + name);
+    var path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+  /** Append text to el, with http(s) URLs as links; every piece is a text node. */
+  function appendRichText(el, text) {
+    var last = 0;
+    var match;
+    URL_RE.lastIndex = 0;
+    while ((match = URL_RE.exec(text)) !== null) {
+      var raw = match[0];
+      // Trailing punctuation belongs to the sentence; a ')' only when unbalanced.
+      while (/[.,;:!?'"\]}>]$/.test(raw) || (/\)$/.test(raw) && raw.split('(').length < raw.split(')').length)) {
+        raw = raw.slice(0, -1);
+      }
+      var href = null;
+      try {
+        var url = new URL(raw);
+        if (url.protocol === 'http:' || url.protocol === 'https:') href = url.href;
+      } catch (e) { href = null; }
+      if (!href) continue;
+      if (match.index > last) el.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var a = document.createElement('a');
+      a.href = href;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer nofollow';
+      a.textContent = raw;
+      a.appendChild(h('span', { class: 'cbw-sr', text: T.link }));
+      el.appendChild(a);
+      last = match.index + raw.length;
+      URL_RE.lastIndex = last;
+    }
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function parseTime(value) {
+    if (!value) return new Date();
+    var s = String(value);
+    // A time without a zone is UTC (the server logs UTC).
+    if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s)) s += 'Z';
+    var d = new Date(s);
+    return isNaN(d.getTime()) ? new Date() : d;
+  }
+
+  function timeElement(date) {
+    var now = new Date();
+    var opts = { hour: '2-digit', minute: '2-digit' };
+    if (date.toDateString() !== now.toDateString()) {
+      opts.day = 'numeric';
+      opts.month = 'short';
+    }
+    var label;
+    try { label = date.toLocaleString(LANG, opts); } catch (e) { label = date.toISOString().slice(11, 16); }
+    return h('time', { class: 'cbw-time', datetime: date.toISOString(), text: label });
+  }
+
+  // -- building the widget -----------------------------------------------------------------------
+
+  var host = h('div', { id: 'chatwidget-host', 'data-chatwidget': '' });
+  var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
+  var stylesheet = h('link', { rel: 'stylesheet', href: ORIGIN + '/widget.css' + scriptUrl.search });
+
+  var launcher = h('button', {
+    type: 'button', class: 'cbw-launcher', 'aria-controls': 'cbw-panel', 'aria-expanded': 'false', 'aria-label': T.open,
+    onclick: function () { toggle(); }
+  }, icon('chat'), h('span', { class: 'cbw-badge', 'aria-hidden': 'true' }));
+
+  var titleEl = h('h2', { class: 'cbw-title', id: 'cbw-title', text: T.title });
+  var whoEl = h('p', { class: 'cbw-who', hidden: true });
+  var loginBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.login, 'aria-controls': 'cbw-auth', 'aria-expanded': 'false', onclick: function () { showAuth(true); } });
+  var logoutBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.logout, hidden: true, onclick: function () { logout(); } });
+  var closeBtn = h('button', { type: 'button', class: 'cbw-icon-btn', 'aria-label': T.close, onclick: function () { close(true); } }, icon('close'));
+  var header = h('div', { class: 'cbw-header' },
+    h('div', { class: 'cbw-heading' }, titleEl, whoEl),
+    h('div', { class: 'cbw-header-actions' }, loginBtn, logoutBtn, closeBtn));
+
+  var banner = h('div', { class: 'cbw-banner', role: 'status' });
+
+  var userInput = h('input', { id: 'cbw-user', name: 'username', type: 'text', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', maxlength: '64', required: true });
+  var passInput = h('input', { id: 'cbw-pass', name: 'password', type: 'password', autocomplete: 'current-password', maxlength: '256', required: true });
+  var authError = h('p', { class: 'cbw-auth-error', role: 'alert' });
+  var authLoginBtn = h('button', { type: 'submit', class: 'cbw-btn cbw-btn--primary', text: T.login });
+  var authRegisterBtn = h('button', { type: 'button', class: 'cbw-btn', text: T.register, onclick: function () { submitAuth('register'); } });
+  var authCancelBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--link', text: T.cancel, onclick: function () { showAuth(false); } });
+  var authForm = h('form', { class: 'cbw-auth', id: 'cbw-auth', hidden: true, novalidate: true, 'aria-labelledby': 'cbw-auth-title',
+    onsubmit: function (ev) { ev.preventDefault(); submitAuth('login'); } },
+    h('h3', { class: 'cbw-auth-title', id: 'cbw-auth-title', text: T.authTitle }),
+    h('div', { class: 'cbw-field' }, h('label', { for: 'cbw-user', text: T.username }), userInput),
+    h('div', { class: 'cbw-field' }, h('label', { for: 'cbw-pass', text: T.password }), passInput),
+    authError,
+    h('div', { class: 'cbw-auth-actions' }, authLoginBtn, authRegisterBtn, authCancelBtn));
+
+  var emptyEl = h('p', { class: 'cbw-empty', text: T.empty });
+  var log = h('div', { class: 'cbw-log', id: 'cbw-log', role: 'region', 'aria-label': T.messages, tabindex: '0' }, emptyEl);
+  var typingEl = h('div', { class: 'cbw-typing', hidden: true },
+    h('span', { class: 'cbw-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
+    h('span', { class: 'cbw-typing-text', text: T.typing }));
+
+  var input = h('textarea', { id: 'cbw-input', class: 'cbw-input', rows: '1', maxlength: String(MAX_CHARS), placeholder: T.placeholder,
+    'aria-describedby': 'cbw-hint', autocomplete: 'off', enterkeyhint: 'send' });
+  var sendBtn = h('button', { type: 'submit', class: 'cbw-send', 'aria-label': T.send }, icon('send'));
+  var composer = h('form', { class: 'cbw-composer', novalidate: true, onsubmit: function (ev) { ev.preventDefault(); submitInput(); } },
+    h('label', { class: 'cbw-sr', for: 'cbw-input', text: T.inputLabel }),
+    input,
+    h('span', { class: 'cbw-sr', id: 'cbw-hint', text: T.inputHint }),
+    sendBtn);
+
+  var live = h('div', { class: 'cbw-sr cbw-live', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+  var chatArea = h('div', { class: 'cbw-chat' }, log, typingEl, composer);
+
+  var panel = h('div', { class: 'cbw-panel', id: 'cbw-panel', role: 'dialog', 'aria-labelledby': 'cbw-title', hidden: true },
+    header, banner, authForm, chatArea);
+  var root = h('aside', { class: 'cbw', lang: LANG, 'aria-label': T.widget }, panel, launcher, live);
+  root.style.visibility = 'hidden'; // until widget.css is in (CSSOM, not an inline style attribute)
+
+  function showRoot() { root.style.visibility = ''; }
+  stylesheet.addEventListener('load', showRoot);
+  stylesheet.addEventListener('error', showRoot);
+  setTimeout(showRoot, 3000);
+
+  shadow.appendChild(stylesheet);
+  shadow.appendChild(root);
+
+  // -- panel, focus and keyboard -----------------------------------------------------------------
+
+  function open(focus) {
+    if (S.open) { if (focus) input.focus(); return; }
+    S.open = true;
+    session.set('open', '1');
+    panel.hidden = false;
+    root.classList.add('cbw--open');
+    launcher.setAttribute('aria-expanded', 'true');
+    launcher.setAttribute('aria-label', T.close);
+    setUnread(false);
+    connect();
+    scrollToEnd(true);
+    if (focus) (authForm.hidden ? input : userInput).focus();
+  }
+
+  function close(returnFocus) {
+    if (!S.open) return;
+    S.open = false;
+    session.set('open', '0');
+    panel.hidden = true;
+    root.classList.remove('cbw--open');
+    launcher.setAttribute('aria-expanded', 'false');
+    setUnread(false);
+    if (returnFocus) launcher.focus();
+  }
+
+  function toggle() { if (S.open) close(true); else open(true); }
+
+  function setUnread(on) {
+    S.unread = on && !S.open;
+    root.classList.toggle('cbw--unread', S.unread);
+    launcher.setAttribute('aria-label', S.open ? T.close : S.unread ? T.openUnread : T.open);
+  }
+
+  root.addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Escape' || !S.open) return;
+    if (!authForm.hidden) { ev.preventDefault(); showAuth(false); return; }
+    if (panel.contains(ev.target) || ev.target === launcher) { ev.preventDefault(); close(true); }
+  });
+
+  input.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      submitInput();
+    }
+  });
+  input.addEventListener('input', autosize);
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight, 160) + 'px';
+  }
+
+  function submitInput() {
+    var text = input.value;
+    if (!text.trim()) { input.focus(); return; }
+    input.value = '';
+    autosize();
+    sendMessage(text.slice(0, MAX_CHARS), null);
+    input.focus();
+  }
+
+  // -- the message list --------------------------------------------------------------------------
+
+  function nearEnd() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
+
+  function scrollToEnd(force) {
+    if (force || nearEnd()) log.scrollTop = log.scrollHeight;
+  }
+
+  function append(row) {
+    var stick = nearEnd();
+    if (emptyEl.parentNode) emptyEl.remove();
+    log.appendChild(row);
+    scrollToEnd(stick);
+  }
+
+  function announce(text) {
+    var p = h('p', { text: text });
+    live.appendChild(p);
+    while (live.childNodes.length > 4) live.removeChild(live.firstChild);
+  }
+
+  function renderUser(clientId, text, date, status) {
+    var statusEl = h('span', { class: 'cbw-status' });
+    var row = h('div', { class: 'cbw-msg cbw-msg--user', 'data-client-id': clientId || null },
+      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.youSaid + ' ' })),
+      h('div', { class: 'cbw-meta' }, timeElement(date), statusEl));
+    appendRichText(row.firstChild, text);
+    if (clientId) S.userRows.set(clientId, row);
+    setStatus(row, status);
+    append(row);
+    return row;
+  }
+
+  function setStatus(rowOrId, status, detail) {
+    var row = typeof rowOrId === 'string' ? S.userRows.get(rowOrId) : rowOrId;
+    if (!row) return;
+    var el = row.querySelector('.cbw-status');
+    row.classList.toggle('cbw-msg--pending', status === 'queued' || status === 'sending');
+    row.classList.toggle('cbw-msg--failed', status === 'failed');
+    el.textContent = status === 'queued' ? T.queued : status === 'sending' ? T.sending : status === 'failed' ? T.failed + (detail || '') : '';
+  }
+
+  function renderBot(m, opts) {
+    var row = h('div', { class: 'cbw-msg cbw-msg--bot', 'data-message-id': m.messageId == null ? null : String(m.messageId) },
+      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.botSaid + ' ' })));
+    appendRichText(row.firstChild, m.text);
+    var meta = h('div', { class: 'cbw-meta' }, timeElement(m.date));
+    if (m.messageId != null) meta.appendChild(feedbackGroup(m.messageId, m.feedback || 0));
+    row.appendChild(meta);
+    if (m.buttons && m.buttons.length && opts.buttons) {
+      var group = h('div', { class: 'cbw-quick', role: 'group', 'aria-label': T.suggested });
+      m.buttons.forEach(function (b) {
+        group.appendChild(h('button', { type: 'button', class: 'cbw-chip', text: b.title, onclick: function () { sendMessage(b.payload, b.title); } }));
+      });
+      row.appendChild(group);
+    }
+    if (m.messageId != null) S.shown.add(m.messageId);
+    append(row);
+    if (opts.announce) {
+      var said = T.botSaid + ' ' + m.text;
+      if (m.buttons && m.buttons.length && opts.buttons) said += ' ' + T.suggested + ': ' + m.buttons.map(function (b) { return b.title; }).join(', ') + '.';
+      announce(said);
+      if (!S.open) setUnread(true);
+    }
+    return row;
+  }
+
+  function renderNotice(text) {
+    append(h('div', { class: 'cbw-msg cbw-msg--notice' }, h('p', { class: 'cbw-notice' }, h('span', { class: 'cbw-sr', text: T.notice + ' ' }), text)));
+    announce(text);
+  }
+
+  function feedbackGroup(messageId, value) {
+    var up = h('button', { type: 'button', class: 'cbw-fb cbw-fb--up', 'aria-label': T.helpful, 'aria-pressed': String(value === 1) }, icon('up'));
+    var down = h('button', { type: 'button', class: 'cbw-fb cbw-fb--down', 'aria-label': T.notHelpful, 'aria-pressed': String(value === -1) }, icon('down'));
+    function choose(v) {
+      var current = up.getAttribute('aria-pressed') === 'true' ? 1 : down.getAttribute('aria-pressed') === 'true' ? -1 : 0;
+      var next = current === v ? 0 : v;
+      up.setAttribute('aria-pressed', String(next === 1));
+      down.setAttribute('aria-pressed', String(next === -1));
+      S.feedback.set(messageId, next);
+      flushFeedback();
+    }
+    up.addEventListener('click', function () { choose(1); });
+    down.addEventListener('click', function () { choose(-1); });
+    return h('span', { class: 'cbw-feedback', role: 'group', 'aria-label': T.rate }, up, down);
+  }
+
+  function removeQuickReplies() {
+    var groups = log.querySelectorAll('.cbw-quick');
+    for (var i = 0; i < groups.length; i++) groups[i].remove();
+  }
+
+  function clearLog() {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    log.appendChild(emptyEl);
+    S.userRows.clear();
+    S.shown.clear();
+    S.answered.clear();
+    typingEl.hidden = true;
+  }
+
+  function hasConversation() { return log.querySelector('.cbw-msg--user, .cbw-msg--bot') !== null; }
+
+  function updateTyping() {
+    typingEl.hidden = !(S.ready && S.inflight.size > 0);
+    if (!typingEl.hidden) scrollToEnd(false);
+  }
+
+  // -- sending -----------------------------------------------------------------------------------
+
+  function isOpenSocket() { return S.ws && S.ws.readyState === 1; }
+
+  function sendFrame(frame) {
+    if (!isOpenSocket()) return false;
+    try { S.ws.send(JSON.stringify(frame)); return true; } catch (e) { return false; }
+  }
+
+  function sendHello() {
+    S.helloSent = sendFrame({ type: 'hello', session_id: S.sessionId || null, token: S.token || null, lang: LANG });
+  }
+
+  function sendMessage(text, label) {
+    if (!text || !String(text).trim()) return;
+    var entry = { id: newId(), text: String(text), label: label || null, at: new Date().toISOString() };
+    outboxAdd(entry);
+    removeQuickReplies();
+    renderUser(entry.id, entry.label || entry.text, new Date(entry.at), 'queued');
+    scrollToEnd(true);
+    if (S.ready) transmit(entry);
+    else if (isOpenSocket()) { if (!S.helloSent) sendHello(); }
+    else connect();
+  }
+
+  function transmit(entry) {
+    if (!S.ready || S.inflight.has(entry.id) || S.retries.has(entry.id)) return;
+    if (sendFrame({ type: 'message', text: entry.text, id: entry.id })) {
+      S.inflight.add(entry.id);
+      setStatus(entry.id, 'sending');
+      updateTyping();
+    }
+  }
+
+  function flushOutbox() {
+    if (!S.ready) return;
+    outbox().forEach(function (entry) {
+      if (!S.userRows.has(entry.id) && !S.answered.has(entry.id)) renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued');
+      transmit(entry);
+    });
+  }
+
+  function flushFeedback() {
+    if (!S.ready) return;
+    S.feedback.forEach(function (value, messageId) {
+      if (sendFrame({ type: 'feedback', message_id: messageId, value: value })) S.feedback.delete(messageId);
+    });
+  }
+
+  function settle(clientId) {
+    S.answered.add(clientId);
+    S.inflight.delete(clientId);
+    var timer = S.retries.get(clientId);
+    if (timer) { clearTimeout(timer); S.retries.delete(clientId); }
+    outboxRemove(clientId);
+    setStatus(clientId, 'done');
+    updateTyping();
+  }
+
+  // -- the connection ----------------------------------------------------------------------------
+
+  function wantHello() { return !!(S.sessionId || S.token || outbox().length); }
+
+  function connect() {
+    if (S.ws && (S.ws.readyState === 0 || S.ws.readyState === 1)) return;
+    clearTimeout(S.retryTimer);
+    S.retryTimer = 0;
+    var sock;
+    try {
+      sock = new WebSocket(WS_URL);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    S.ws = sock;
+    S.ready = false;
+    S.helloSent = false;
+    sock.onopen = function () {
+      if (sock !== S.ws) return;
+      S.everOnline = true;
+      updateBanner();
+      startHeartbeat();
+      if (wantHello()) sendHello();
+      else S.attempts = 0;
+    };
+    sock.onmessage = function (ev) {
+      if (sock !== S.ws) return;
+      gotFrame();
+      var frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      if (frame && typeof frame === 'object') handleFrame(frame, sock);
+    };
+    sock.onclose = function (ev) {
+      if (sock !== S.ws) return;
+      lost(ev.code);
+    };
+  }
+
+  function lost(code) {
+    var sock = S.ws;
+    if (sock) {
+      sock.onopen = sock.onmessage = sock.onclose = null;
+      try { sock.close(); } catch (e) { /* already closed */ }
+    }
+    S.ws = null;
+    S.ready = false;
+    S.helloSent = false;
+    S.inflight.clear();
+    stopHeartbeat();
+    S.retries.forEach(function (timer) { clearTimeout(timer); });
+    S.retries.clear();
+    outbox().forEach(function (entry) { setStatus(entry.id, 'queued'); });
+    updateTyping();
+    updateBanner(true);
+    if (code === 1008 || code === 1013) S.attempts = Math.max(S.attempts, 5); // refused: no hammering
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(S.retryTimer);
+    var base = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * Math.pow(2, S.attempts));
+    var delay = base / 2 + Math.random() * base / 2; // "equal jitter"
+    S.attempts += 1;
+    S.retryTimer = setTimeout(connect, delay);
+  }
+
+  function reconnectNow() {
+    if (S.ws && (S.ws.readyState === 0 || S.ws.readyState === 1)) return;
+    if (!S.everOnline && !S.open && !outbox().length) return;
+    S.attempts = 0;
+    connect();
+  }
+
+  /** Drop the current connection on purpose (login, logout) and open a new one at once. */
+  function reopen() {
+    var sock = S.ws;
+    S.ws = null;
+    if (sock) {
+      sock.onopen = sock.onmessage = sock.onclose = null;
+      try { sock.close(1000); } catch (e) { /* ignore */ }
+    }
+    S.ready = false;
+    S.helloSent = false;
+    S.inflight.clear();
+    stopHeartbeat();
+    S.attempts = 0;
+    connect();
+  }
+
+  function startHeartbeat() {
+    stopHeartbeat();
+    S.pingTimer = setInterval(function () {
+      if (!sendFrame({ type: 'ping' })) return;
+      clearTimeout(S.pongTimer);
+      S.pongTimer = setTimeout(function () { lost(4000); }, PONG_TIMEOUT_MS);
+    }, PING_EVERY_MS);
+  }
+  function stopHeartbeat() { clearInterval(S.pingTimer); clearTimeout(S.pongTimer); }
+  function gotFrame() { clearTimeout(S.pongTimer); }
+
+  function updateBanner(closed) {
+    var offline = !isOpenSocket() && (S.everOnline || closed || S.attempts > 0);
+    banner.textContent = offline ? T.offline : '';
+    root.classList.toggle('cbw--offline', offline);
+  }
+
+  window.addEventListener('online', reconnectNow);
+  document.addEventListener('visibilitychange', function () { if (!document.hidden) reconnectNow(); });
+
+  // -- frames from the server --------------------------------------------------------------------
+
+  function handleFrame(f, sock) {
+    switch (f.type) {
+      case 'session': onSession(f, sock); break;
+      case 'typing': if (f.reply_to && S.inflight.has(f.reply_to)) { typingEl.hidden = false; scrollToEnd(false); } break;
+      case 'reply': onReply(f); break;
+      case 'error': onError(f); break;
+      default: break; // pong and anything new
+    }
+  }
+
+  function onSession(f, sock) {
+    var previous = S.sessionId;
+    S.sessionId = f.session_id;
+    store.set('session', S.sessionId);
+    if (S.token && !f.user) setAuth(null, null); // the token went away (e.g. the /logout command)
+    else if (f.user && f.user !== S.user) setAuth(S.token, f.user);
+    var ready = function () {
+      if (sock !== S.ws) return;
+      S.historyLoaded = true;
+      S.ready = true;
+      S.attempts = 0;
+      updateBanner();
+      flushOutbox();
+      flushFeedback();
+    };
+    if (f.resumed && (!S.historyLoaded || previous !== f.session_id)) {
+      loadHistory().then(ready, ready);
+      return;
+    }
+    if (!f.resumed && previous && previous !== f.session_id && hasConversation()) renderNotice(T.newConversation);
+    ready();
+  }
+
+  function onReply(f) {
+    var cid = typeof f.reply_to === 'string' ? f.reply_to : null;
+    var mid = typeof f.message_id === 'number' ? f.message_id : null;
+    var seen = mid != null ? S.shown.has(mid) : !!(cid && S.answered.has(cid) && (f.duplicate || !S.inflight.has(cid)));
+    if (cid && !S.userRows.has(cid) && !S.answered.has(cid)) {
+      // A reply to a message of ours not on screen (another tab): show it once, first.
+      var entry = outbox().filter(function (e) { return e.id === cid; })[0];
+      if (entry) renderUser(cid, entry.label || entry.text, parseTime(entry.at), 'done');
+    }
+    if (!seen) {
+      var buttons = Array.isArray(f.buttons) ? f.buttons.filter(function (b) { return b && typeof b.title === 'string' && typeof b.payload === 'string'; }) : [];
+      renderBot({ text: String(f.text == null ? '' : f.text), date: parseTime(f.time), messageId: mid, buttons: buttons }, { buttons: true, announce: true });
+    }
+    if (cid) settle(cid);
+  }
+
+  function onError(f) {
+    var cid = typeof f.reply_to === 'string' ? f.reply_to : null;
+    var code = f.code;
+    if (code === 'token_expired' || code === 'token_revoked' || code === 'token_invalid') {
+      setAuth(null, null);
+      S.sessionId = null;
+      store.set('session', null);
+      renderNotice(T.relogin);
+      S.helloSent = false;
+      if (wantHello()) sendHello();
+      return;
+    }
+    if (code === 'unauthorized') {
+      if (S.open) showAuth(true);
+      return;
+    }
+    if (!cid || !inOutbox(cid)) return;
+    S.inflight.delete(cid);
+    if (code === 'rate_limited' || code === 'unavailable') {
+      setStatus(cid, 'queued');
+      var wait = code === 'rate_limited' ? 1000 + Math.random() * 1000 : 2000 + Math.random() * 2000;
+      S.retries.set(cid, setTimeout(function () {
+        S.retries.delete(cid);
+        var entry = outbox().filter(function (e) { return e.id === cid; })[0];
+        if (entry) transmit(entry);
+      }, wait));
+      updateTyping();
+      return;
+    }
+    if (code === 'duplicate') {
+      // Answered on another connection (one of ours that died): the reply is in the log.
+      settle(cid);
+      recoverReplies(cid);
+      return;
+    }
+    outboxRemove(cid);
+    setStatus(cid, 'failed', String(f.detail || code || ''));
+    updateTyping();
+  }
+
+  // -- HTTP: history and accounts -----------------------------------------------------------------
+
+  function api(path, options) {
+    options = options || {};
+    var headers = { Accept: 'application/json' };
+    if (options.body) headers['Content-Type'] = 'application/json';
+    if (options.auth !== false && S.token) headers.Authorization = 'Bearer ' + S.token;
+    return fetch(API + path, {
+      method: options.method || 'GET',
+      headers: headers,
+      body: options.body ? JSON.stringify(options.body) : undefined,
+      credentials: 'omit',
+      cache: 'no-store',
+      keepalive: !!options.keepalive
+    }).then(function (res) {
+      var type = res.headers.get('content-type') || '';
+      var body = type.indexOf('json') >= 0 ? res.json().catch(function () { return null; }) : Promise.resolve(null);
+      return body.then(function (json) { return { status: res.status, ok: res.ok, data: json, headers: res.headers }; });
+    });
+  }
+
+  function fetchPage(id, offset) {
+    return api('/api/sessions/' + encodeURIComponent(id) + '/messages?offset=' + offset + '&limit=' + HISTORY_PAGE);
+  }
+
+  var historyJob = null; // one history request at a time per session
+
+  /** Replace the list with the session's log, then the outbox entries not in it. */
+  function loadHistory() {
+    var id = S.sessionId;
+    if (!id) { S.historyLoaded = true; return Promise.resolve(); }
+    if (historyJob && historyJob.id === id) return historyJob.promise;
+    var promise = fetchHistory(id);
+    var job = { id: id, promise: promise };
+    historyJob = job;
+    var done = function () { if (historyJob === job) historyJob = null; };
+    promise.then(done, done);
+    return promise;
+  }
+
+  function fetchHistory(id) {
+    return fetchPage(id, 0).then(function (res) {
+      if (res.ok && res.data && res.data.total > res.data.offset + res.data.items.length) {
+        return fetchPage(id, Math.max(0, res.data.total - HISTORY_PAGE));
+      }
+      return res;
+    }).then(function (res) {
+      if (id !== S.sessionId) return;
+      if (res.status === 401) { // the token is no longer valid
+        setAuth(null, null);
+        renderNotice(T.relogin);
+        return;
+      }
+      if (res.status === 404) { // not ours, or gone
+        S.historyLoaded = true;
+        return;
+      }
+      if (!res.ok || !res.data || !Array.isArray(res.data.items)) throw new Error('history ' + res.status);
+      renderHistory(res.data.items);
+      S.historyLoaded = true;
+    });
+  }
+
+  function renderHistory(items) {
+    var stick = true;
+    clearLog();
+    var lastIn = -1;
+    items.forEach(function (m, i) { if (m.direction === 'in') lastIn = i; });
+    var previousButtons = [];
+    items.forEach(function (m, i) {
+      if (m.direction === 'in') {
+        var shownText = m.text;
+        previousButtons.forEach(function (b) { if (b.payload === m.text) shownText = b.title; });
+        renderUser(m.client_id || null, shownText, parseTime(m.created_at), 'done');
+        if (m.client_id) S.answered.add(m.client_id);
+        previousButtons = [];
+      } else {
+        var buttons = (m.buttons || []).map(function (b) {
+          return Array.isArray(b) ? { title: String(b[0]), payload: String(b[1]) } : { title: String(b.title), payload: String(b.payload) };
+        });
+        previousButtons = previousButtons.concat(buttons);
+        renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons, feedback: m.feedback || 0 },
+          { buttons: i > lastIn, announce: false });
+      }
+    });
+    // Messages still in the outbox and not in the log come last, in the order typed.
+    outbox().forEach(function (entry) {
+      if (S.answered.has(entry.id)) {
+        var hasReply = items.some(function (m) { return m.direction === 'out' && m.client_id === entry.id; });
+        if (hasReply) outboxRemove(entry.id);
+        return;
+      }
+      renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued');
+    });
+    scrollToEnd(stick);
+  }
+
+  function recoverReplies(clientId) {
+    if (!S.sessionId) return;
+    fetchPage(S.sessionId, 0).then(function (res) {
+      if (res.ok && res.data && res.data.total > res.data.items.length) return fetchPage(S.sessionId, Math.max(0, res.data.total - HISTORY_PAGE));
+      return res;
+    }).then(function (res) {
+      if (!res.ok || !res.data) return;
+      res.data.items.forEach(function (m) {
+        if (m.direction === 'out' && m.client_id === clientId && !S.shown.has(m.id)) {
+          var buttons = (m.buttons || []).map(function (b) { return { title: String(b[0]), payload: String(b[1]) }; });
+          renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons }, { buttons: true, announce: true });
+        }
+      });
+    }).catch(function () { /* best effort */ });
+  }
+
+  function setAuth(token, user) {
+    S.token = token;
+    S.user = token ? user : null;
+    store.set('token', S.token);
+    store.set('user', S.user);
+    updateAccount();
+  }
+
+  function updateAccount() {
+    var inside = !!S.token;
+    loginBtn.hidden = inside;
+    logoutBtn.hidden = !inside;
+    whoEl.hidden = !inside;
+    whoEl.textContent = inside ? T.loggedInAs + (S.user || '') : '';
+  }
+
+  function showAuth(show) {
+    authForm.hidden = !show;
+    chatArea.hidden = show;
+    loginBtn.setAttribute('aria-expanded', String(show));
+    authError.textContent = '';
+    if (show) {
+      if (!S.open) open(false);
+      userInput.focus();
+    } else {
+      passInput.value = '';
+      (S.token ? input : loginBtn.hidden ? input : loginBtn).focus();
+    }
+  }
+
+  function authMessage(res, action) {
+    if (!res) return T.network;
+    if (res.status === 401) return T.badCredentials;
+    if (res.status === 409) return T.nameTaken;
+    if (res.status === 429) return T.tooMany;
+    var detail = res.data && typeof res.data.detail === 'string' ? res.data.detail : '';
+    if (action === 'register' && (res.status === 422 || res.status === 400)) return T.cannotRegister + (detail || res.status);
+    return detail || T.network;
+  }
+
+  function submitAuth(action) {
+    if (S.authBusy) return;
+    var username = userInput.value.trim();
+    var password = passInput.value;
+    if (!username || !password) {
+      authError.textContent = T.fillIn;
+      (username ? passInput : userInput).focus();
+      return;
+    }
+    S.authBusy = true;
+    authForm.setAttribute('aria-busy', 'true');
+    authLoginBtn.disabled = authRegisterBtn.disabled = true;
+    authError.textContent = '';
+    var creds = { username: username, password: password };
+    var step = action === 'register'
+      ? api('/api/register', { method: 'POST', body: creds, auth: false }).then(function (res) {
+          if (res.status !== 201) throw res;
+          return api('/api/login', { method: 'POST', body: creds, auth: false });
+        })
+      : api('/api/login', { method: 'POST', body: creds, auth: false });
+    step.then(function (res) {
+      if (!res.ok || !res.data || !res.data.token) throw res;
+      return loggedIn(res.data.token, (res.data.user && res.data.user.username) || username);
+    }).then(function () {
+      showAuth(false);
+    }, function (res) {
+      authError.textContent = authMessage(res && typeof res.status === 'number' ? res : null, action);
+      if (res && res.status === 401) passInput.select();
+    }).then(function () {
+      S.authBusy = false;
+      authForm.removeAttribute('aria-busy');
+      authLoginBtn.disabled = authRegisterBtn.disabled = false;
+    });
+  }
+
+  /** After a login: keep this conversation (the server adopts it) or continue the user's latest. */
+  function loggedIn(token, username) {
+    setAuth(token, username);
+    var pick = hasConversation() || outbox().length
+      ? Promise.resolve(null)
+      : api('/api/sessions?limit=10').then(function (res) {
+          if (!res.ok || !Array.isArray(res.data) || !res.data.length) return null;
+          var live = res.data.filter(function (s) { return !s.ended_at && s.turns > 0; });
+          return (live[0] || res.data.filter(function (s) { return s.turns > 0; })[0] || null);
+        }).catch(function () { return null; });
+    return pick.then(function (latest) {
+      if (latest && latest.id !== S.sessionId) {
+        S.sessionId = latest.id;
+        store.set('session', S.sessionId);
+        return loadHistory().catch(function () { S.historyLoaded = false; });
+      }
+    }).then(function () {
+      renderNotice(T.loggedIn + username + '.');
+      reopen();
+    });
+  }
+
+  function logout() {
+    var token = S.token;
+    if (token) api('/api/logout', { method: 'POST', keepalive: true }).catch(function () { /* revoked or not: forget it here */ });
+    setAuth(null, null);
+    S.sessionId = null;
+    store.set('session', null);
+    setOutbox([]);
+    S.feedback.clear();
+    clearLog();
+    S.historyLoaded = true;
+    renderNotice(T.loggedOut);
+    reopen();
+    input.focus();
+  }
+
+  // -- start -------------------------------------------------------------------------------------
+
+  function start() {
+    document.body.appendChild(host);
+    updateAccount();
+    var pending = outbox();
+    if (S.sessionId) {
+      loadHistory().catch(function () {
+        // Offline at load: show what is still to be sent; the log is fetched after reconnecting.
+        S.historyLoaded = false;
+        outbox().forEach(function (entry) {
+          if (!S.userRows.has(entry.id)) renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued');
+        });
+      });
+    } else {
+      S.historyLoaded = true;
+      pending.forEach(function (entry) { renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued'); });
+    }
+    var remembered = session.get('open');
+    if (OPEN_AT_LOAD || remembered === '1') open(false);
+    else if (pending.length) connect();
+  }
+
+  window.ChatWidget = {
+    version: '1.0.0',
+    open: function () { open(true); },
+    close: function () { close(false); },
+    toggle: toggle,
+    send: function (text) { sendMessage(String(text), null); }
+  };
+
+  if (document.body) start();
+  else document.addEventListener('DOMContentLoaded', start);
+})();
