@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -138,6 +139,12 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database else 503)
 
 
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+async def metrics(services: ServicesDep) -> PlainTextResponse:
+    """Prometheus text format: messages by intent, latency, connections, fallbacks, model."""
+    return PlainTextResponse(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 @router.post("/api/register", status_code=status.HTTP_201_CREATED, tags=["accounts"])
 async def register(body: Credentials, services: ServicesDep) -> UserPublic:
     try:
@@ -242,6 +249,7 @@ async def reload_model(_: AdminDep, services: ServicesDep) -> ReloadResult:
     """Serve `models/latest` now; a model that fails to load leaves the old one serving."""
     try:
         previous, version = await services.nlu.reload(services.settings.models_dir)
+        services.metrics.serve_model(version)
     except ModelError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"reload failed, still serving {services.nlu.model.version}: {exc}") from None
     return ReloadResult(version=version, previous=previous)

@@ -18,6 +18,7 @@ from bot import api, ws
 from bot.auth import AttemptLimiter, UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import ConnectionLimit, Services
+from bot.metrics import Metrics
 from bot.model import load_model
 from bot.service import ChatService, Nlu
 from bot.store import Store, make_engine, migrate
@@ -44,13 +45,16 @@ async def build_services(settings: Settings) -> Services:
     model = await asyncio.to_thread(load_model, settings.models_dir, settings.intents_path)
     store = Store(engine, batch_max=settings.writer_batch_max)
     nlu = Nlu(model)
+    metrics = Metrics()
+    metrics.serve_model(model.version)
     services = Services(
         settings=settings,
         engine=engine,
         store=store,
         nlu=nlu,
-        chat=ChatService(settings, store, nlu),
+        chat=ChatService(settings, store, nlu, metrics),
         login_limiter=AttemptLimiter(settings.login_attempts_per_minute),
+        metrics=metrics,
         connections=ConnectionLimit(settings.max_connections_per_ip),
     )
     if settings.admin_username and settings.admin_password:

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection
 
 from bot.auth import AttemptLimiter
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.service import ChatService, Nlu
 from bot.store import Store
 
@@ -47,6 +48,7 @@ class Services:
     nlu: Nlu
     chat: ChatService
     login_limiter: AttemptLimiter
+    metrics: Metrics
     connections: ConnectionLimit = field(default_factory=lambda: ConnectionLimit(100))
 
 

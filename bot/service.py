@@ -22,6 +22,7 @@ from bot.batching import BatchWorker
 from bot.classifier import Prediction
 from bot.config import Settings
 from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, Say, State, decide
+from bot.metrics import Metrics
 from bot.model import Model, Understanding, load_model
 from bot.privacy import mask_pii
 from bot.protocol import Button, Reply
@@ -88,10 +89,11 @@ class Nlu:
 class ChatService:
     """Sessions and turns; shared by every connection of the process."""
 
-    def __init__(self, settings: Settings, store: Store, nlu: Nlu, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, nlu: Nlu, metrics: Metrics, rng: random.Random | None = None) -> None:
         self.settings = settings
         self.store = store
         self.nlu = nlu
+        self.metrics = metrics
         self.rng = rng or random.Random(settings.seed)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -135,6 +137,7 @@ class ChatService:
             decision = decide(text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng)
             latency_ms = (time.perf_counter() - started) * 1000
             replies = await self._log(conv, model, understanding, decision, client_id, latency_ms)
+            self.metrics.answered(decision.intent, decision.action == "fallback", time.perf_counter() - started)
             conv.state = decision.state
             await self._remember_user_slots(conv, model)
         if client_id is not None:

@@ -82,6 +82,7 @@ class Connection:
         await self.ws.send_text(dump(frame))  # type: ignore[arg-type]
 
     async def error(self, code: str, detail: str, reply_to: str | None = None) -> None:
+        self.services.metrics.errors.labels(code=code).inc()
         await self.send(Error(code=code, detail=detail, reply_to=reply_to))
 
     async def serve(self) -> None:
@@ -206,10 +207,12 @@ async def chat(websocket: WebSocket) -> None:
     if not services.connections.acquire(client):
         await websocket.close(status.WS_1013_TRY_AGAIN_LATER)
         return
+    services.metrics.connections.inc()
     try:
         await websocket.accept()
         await Connection(websocket, services).serve()
     except WebSocketDisconnect:
         pass
     finally:
+        services.metrics.connections.dec()
         services.connections.release(client)

@@ -177,3 +177,16 @@ def test_ping(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         ws.send_text('{"type": "ping"}')
         assert ws.receive_json() == {"type": "pong"}
+
+
+def test_metrics(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        say(ws, "/hours")
+        ws.send_text("nope")
+        ws.receive_json()
+        text = client.get("/metrics").text
+    assert 'bot_messages_total{intent="hours"} 1.0' in text
+    assert "bot_open_connections 1.0" in text
+    assert 'bot_error_frames_total{code="bad_json"} 1.0' in text
+    assert "bot_reply_latency_seconds_count 1.0" in text
+    assert "bot_model_info{version=" in text

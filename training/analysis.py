@@ -127,8 +127,10 @@ def misunderstood(
     return frame
 
 
-def _filled(slots: Any, names: list[str]) -> bool:
-    return isinstance(slots, dict) and all(slots.get(n) not in (None, "") for n in names)
+def _sessions_with(replies: pd.DataFrame, names: list[str]) -> int:
+    """Sessions where one of the replies carries a value for every slot in `names`."""
+    mask = [isinstance(s, dict) and all(s.get(n) not in (None, "") for n in names) for s in replies["slots"]]
+    return int(replies.loc[pd.Series(mask, index=replies.index, dtype=bool), "session_id"].nunique())
 
 
 def form_funnel(messages: pd.DataFrame, sessions: pd.DataFrame, domain: Domain) -> pd.DataFrame:
@@ -146,14 +148,13 @@ def form_funnel(messages: pd.DataFrame, sessions: pd.DataFrame, domain: Domain) 
         if not slots:
             continue
         of_form = replies[replies["intent"] == name]
-        started = of_form["session_id"].nunique()
         stuck = sessions[sessions["active_form"] == name] if not sessions.empty else sessions
         for k, slot in enumerate(slots):
-            reached = of_form[[_filled(s, slots[:k]) for s in of_form["slots"]]]["session_id"].nunique() if k else started
-            given = of_form[[_filled(s, slots[: k + 1]) for s in of_form["slots"]]]["session_id"].nunique()
+            reached = _sessions_with(of_form, slots[:k])
+            given = _sessions_with(of_form, slots[: k + 1])
             waiting = int((stuck["requested_slot"] == slot).sum()) if not stuck.empty else 0
             rows.append({"form": name, "step": slot, "reached": reached, "given": given, "waiting": waiting})
-        completed = of_form[[_filled(s, slots) for s in of_form["slots"]]]["session_id"].nunique()
+        completed = _sessions_with(of_form, slots)
         rows.append({"form": name, "step": "(completed)", "reached": completed, "given": completed, "waiting": 0})
     funnel = pd.DataFrame(rows, columns=["form", "step", "reached", "given", "waiting"])
     starts = funnel.groupby("form")["reached"].transform("first")

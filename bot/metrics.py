@@ -1,0 +1,35 @@
+"""Prometheus metrics, one registry per app (no module-level collectors)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """What an operator graphs: traffic by intent, latency, connections, fallbacks, model."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.messages = Counter("bot_messages", "User messages answered, by intent", ["intent"], registry=self.registry)
+        self.fallbacks = Counter("bot_fallbacks", "Messages answered with the fallback", registry=self.registry)
+        self.latency = Histogram(
+            "bot_reply_latency_seconds", "From a message's arrival to its logged reply", buckets=LATENCY_BUCKETS, registry=self.registry
+        )
+        self.connections = Gauge("bot_open_connections", "Open WebSocket connections", registry=self.registry)
+        self.errors = Counter("bot_error_frames", "Error frames sent, by code", ["code"], registry=self.registry)
+        self.model = Gauge("bot_model_info", "The model version being served", ["version"], registry=self.registry)
+
+    def serve_model(self, version: str) -> None:
+        self.model.clear()
+        self.model.labels(version=version).set(1)
+
+    def answered(self, intent: str | None, fallback: bool, seconds: float) -> None:
+        self.messages.labels(intent=intent or "fallback").inc()
+        if fallback:
+            self.fallbacks.inc()
+        self.latency.observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,165 @@
+"""End to end: a real uvicorn on loopback (`python -m bot`), a real WebSocket client."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import LiveServer
+
+
+class Chat:
+    """A small synchronous client for the protocol in docs/protocol.md."""
+
+    def __init__(self, url: str, session_id: str | None = None, token: str | None = None) -> None:
+        self.ws: ClientConnection = connect(url, open_timeout=10)
+        self.ws.send(json.dumps({"type": "hello", "session_id": session_id, "token": token}))
+        self.session = self.recv()
+        self.session_id: str = self.session["session_id"]
+
+    def recv(self, timeout: float = 10) -> dict[str, Any]:
+        return dict(json.loads(self.ws.recv(timeout)))
+
+    def say(self, text: str, id: str | None = None) -> dict[str, Any]:
+        self.ws.send(json.dumps({"type": "message", "text": text, "id": id}))
+        return self.reply()
+
+    def reply(self) -> dict[str, Any]:
+        while True:
+            frame = self.recv()
+            if frame["type"] in ("reply", "error"):
+                return frame
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def history(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{server.url}/api/sessions/{session_id}/messages?limit=500").json()["items"])
+
+
+def test_form_filled_over_several_turns(live_server: LiveServer) -> None:
+    chat = Chat(live_server.ws_url)
+    assert chat.say("hello there")["intent"] == "greet"
+    assert chat.say("I want to book an appointment")["text"] == "Which day suits you?"
+    assert chat.say("on tuesday please")["text"] == "What name should I put it under?"
+    done = chat.say("Grace Hopper")
+    chat.close()
+    assert done["text"] == "Booked for Grace Hopper on tuesday."
+    assert done["slots"] == {"day": "tuesday", "name": "Grace Hopper"}
+    assert len(history(live_server, chat.session_id)) == 8
+
+
+def test_reconnect_resumes_the_session(live_server: LiveServer) -> None:
+    chat = Chat(live_server.ws_url)
+    assert chat.say("where is my order", "q1")["text"] == "What is your order number?"
+    chat.close()
+    again = Chat(live_server.ws_url, session_id=chat.session_id)
+    assert again.session["resumed"] is True and again.session_id == chat.session_id
+    assert again.say("AB123456", "q2")["text"] == "Order AB123456 is on its way."
+    again.close()
+
+
+def test_restart_keeps_session_and_slots(live_server: LiveServer) -> None:
+    chat = Chat(live_server.ws_url)
+    chat.say("book an appointment for monday", "r1")
+    chat.close()
+    live_server.restart()
+    again = Chat(live_server.ws_url, session_id=chat.session_id)
+    assert again.session["resumed"] is True and again.session["slots"] == {"day": "monday"}
+    assert again.say("Ada", "r2")["text"] == "Booked for Ada on monday."
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{oops", "bad_json"),
+        ("[]", "bad_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "message"}', "bad_frame"),
+        ('{"type": "message", "text": ["a"]}', "bad_frame"),
+        ('{"type": "message", "text": "  "}', "empty_text"),
+        (json.dumps({"type": "message", "text": "z" * 2001}), "too_long"),
+        (b"\x89PNG", "binary_frame"),
+    ],
+)
+def test_bad_input_over_a_real_connection(live_server: LiveServer, raw: str | bytes, code: str) -> None:
+    chat = Chat(live_server.ws_url)
+    chat.ws.send(raw)
+    assert chat.recv()["code"] == code
+    assert chat.say("thanks")["type"] == "reply"
+    chat.close()
+
+
+def test_flood_of_bad_frames_closes_with_1008(live_server: LiveServer) -> None:
+    chat = Chat(live_server.ws_url)
+    for _ in range(10):
+        chat.ws.send("nope")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            chat.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+def test_oversized_frame_closes_with_1009_and_server_lives(live_server: LiveServer) -> None:
+    chat = Chat(live_server.ws_url)
+    chat.ws.send("x" * (2 * 1024 * 1024))
+    with pytest.raises(ConnectionClosed) as closed:
+        chat.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    fresh = Chat(live_server.ws_url)
+    assert fresh.say("thanks")["type"] == "reply"
+    fresh.close()
+
+
+def test_sigterm_closes_with_1012_and_loses_nothing(live_server: LiveServer) -> None:
+    """A turn in flight at shutdown is logged; the client resends its id and gets that reply."""
+    chat = Chat(live_server.ws_url)
+    chat.ws.send(json.dumps({"type": "message", "text": "where is my order", "id": "inflight"}))
+    stopper = threading.Thread(target=live_server.stop)
+    stopper.start()
+    codes = []
+    try:
+        while True:
+            chat.recv()
+    except ConnectionClosed as closed:
+        codes.append(closed.rcvd.code if closed.rcvd else None)
+    stopper.join()
+    assert codes == [1012]
+    live_server.start()
+    again = Chat(live_server.ws_url, session_id=chat.session_id)
+    reply = again.say("where is my order", "inflight")
+    again.close()
+    assert reply["text"] == "What is your order number?"
+    inbound = [m for m in history(live_server, chat.session_id) if m["direction"] == "in"]
+    assert [m["client_id"] for m in inbound] == ["inflight"]
+
+
+def test_sigkill_loses_no_acknowledged_message(live_server: LiveServer) -> None:
+    db = live_server.env["BOT_DATABASE_URL"].removeprefix("sqlite:///")
+    chats = [Chat(live_server.ws_url) for _ in range(5)]
+    acknowledged: list[tuple[str, str]] = []
+    for turn in range(6):
+        for i, chat in enumerate(chats):
+            reply = chat.say(f"when are you open {i}-{turn}", f"{i}-{turn}")
+            if reply["type"] == "reply":
+                acknowledged.append((chat.session_id, f"{i}-{turn}"))
+    chats[0].ws.send(json.dumps({"type": "message", "text": "thanks", "id": "last"}))
+    live_server.kill()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = {(s, c) for s, c in conn.execute("SELECT session_id, client_id FROM message WHERE direction = 'out'")}
+    assert set(acknowledged) <= stored and len(acknowledged) == 30
+    live_server.start()
+    again = Chat(live_server.ws_url, session_id=chats[1].session_id)
+    assert again.session["resumed"] is True
+    again.close()
