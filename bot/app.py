@@ -10,7 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,7 +22,7 @@ from bot.deps import ConnectionLimit, Services
 from bot.metrics import Metrics
 from bot.model import load_model
 from bot.service import ChatService, Nlu
-from bot.store import Store, make_engine, migrate
+from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
 log = logging.getLogger(__name__)
 WEBUI = Path(__file__).resolve().parent.parent / "webui"
@@ -113,12 +114,20 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def database_unavailable(request: object, exc: Exception) -> JSONResponse:
+    """A database that is down is a 503 the client can retry, not a crash."""
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503, headers={"Retry-After": "5"})
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings default to the environment (`BOT_*`)."""
     app = FastAPI(title="Chat bot", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings or Settings()
     app.state.services = None
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)
+    app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.include_router(api.router)
     app.include_router(ws.router)
 

@@ -26,11 +26,12 @@ from bot.metrics import Metrics
 from bot.model import Model, Understanding, load_model
 from bot.privacy import mask_pii
 from bot.protocol import Button, Reply
-from bot.store import Store, TurnWrite
+from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, utcnow
 
 log = logging.getLogger(__name__)
 ANSWERED_CACHE = 256
+MAX_STALE_RETRIES = 5
 
 
 class SessionNotFound(Exception):
@@ -134,9 +135,17 @@ class ChatService:
         async with lock:
             started = time.perf_counter()
             model, understanding = await self._understand(text)
-            decision = decide(text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng)
-            latency_ms = (time.perf_counter() - started) * 1000
-            replies = await self._log(conv, model, understanding, decision, client_id, latency_ms)
+            for attempt in range(MAX_STALE_RETRIES):
+                decision = decide(text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng)
+                latency_ms = (time.perf_counter() - started) * 1000
+                try:
+                    replies = await self._log(conv, model, understanding, decision, client_id, latency_ms)
+                    break
+                except StaleSession:
+                    # Another connection or instance moved the session on: decide again on its state.
+                    await self._refresh(conv)
+            else:
+                raise StaleSession(f"session {conv.session_id} keeps changing; try again")
             self.metrics.answered(decision.intent, decision.action == "fallback", time.perf_counter() - started)
             conv.state = decision.state
             await self._remember_user_slots(conv, model)
@@ -145,6 +154,11 @@ class ChatService:
             while len(conv.answered) > ANSWERED_CACHE:
                 conv.answered.popitem(last=False)
         return replies
+
+    async def _refresh(self, conv: Conversation) -> None:
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        if row is not None:
+            conv.state = _state_of(row, conv.principal)
 
     async def _understand(self, text: str) -> tuple[Model, Understanding]:
         """Classify, unless the text is a button's `/intent` payload naming an intent."""
@@ -193,7 +207,7 @@ class ChatService:
             "user_id": user_id,
             "last_active": now,
         }
-        ids = await self.store.write(TurnWrite(conv.session_id, state, [inbound, *outbound]))
+        ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
         return [
             Reply(
                 text=say.text,
@@ -224,8 +238,20 @@ class ChatService:
             conv.principal = replace(conv.principal, user_slots=merged)
 
     async def reset(self, conv: Conversation) -> None:
-        """Forget the form and the session's slots (user-level slots stay)."""
-        conv.state = State(slots=dict(conv.principal.user_slots), turns=conv.state.turns)
+        """Forget the form and the session's slots (user-level slots stay); stored at once."""
+        async with self._locks.setdefault(conv.session_id, asyncio.Lock()):
+            await self._refresh(conv)
+            fresh = State(slots=dict(conv.principal.user_slots), turns=conv.state.turns + 1)
+            state = {
+                "active_form": None,
+                "requested_slot": None,
+                "slots": dict(fresh.slots),
+                "turns": fresh.turns,
+                "user_id": conv.principal.user_id,
+                "last_active": utcnow(),
+            }
+            await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, []))
+            conv.state = fresh
 
 
 def _state_of(row: ChatSession, principal: Principal) -> State:

@@ -32,6 +32,10 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or written; the turn was not stored."""
 
 
+class StaleSession(Exception):
+    """The session changed since its state was read; read it again and redo the turn."""
+
+
 class DuplicateMessage(Exception):
     """A message with this client id was already stored for the session."""
 
@@ -64,9 +68,15 @@ def migrate(engine: Engine) -> None:
 
 @dataclass
 class TurnWrite:
-    """One turn: the session's new state and the messages in and out, stored together."""
+    """One turn: the session's new state and the messages in and out, stored together.
+
+    `expected_turns` is the turn count the state was computed from: if another connection
+    or instance moved the session on meanwhile, the write is refused with `StaleSession`
+    and nothing of it is stored (optimistic concurrency: turns apply in order).
+    """
 
     session_id: str
+    expected_turns: int
     state: dict[str, Any]
     messages: list[dict[str, Any]]
     """Rows for `Message`; the ids come back in the same order."""
@@ -88,13 +98,13 @@ class _Batch:
 
 _SESSION_UPDATE = (
     update(ChatSession)
-    .where(ChatSession.id == bindparam("b_id"))  # type: ignore[arg-type]
+    .where(ChatSession.id == bindparam("b_id"), ChatSession.turns == bindparam("b_expected"))  # type: ignore[arg-type]
     .values(
         active_form=bindparam("active_form"),
         requested_slot=bindparam("requested_slot"),
         slots=bindparam("slots"),
         turns=bindparam("turns"),
-        user_id=bindparam("user_id"),
+        user_id=func.coalesce(bindparam("user_id"), ChatSession.user_id),
         last_active=bindparam("last_active"),
     )
 )
@@ -142,13 +152,21 @@ class Store:
         for i, op in batch.ops:
             results[i] = op.run(conn)
         if batch.turns:
-            conn.execute(_SESSION_UPDATE, [{"b_id": t.session_id, **t.state} for _, t in batch.turns])
-            rows = [row for _, t in batch.turns for row in t.messages]
-            ids = list(
-                conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).scalars()
+            current = []
+            for i, turn in batch.turns:
+                params = {"b_id": turn.session_id, "b_expected": turn.expected_turns, **turn.state}
+                if conn.execute(_SESSION_UPDATE, params).rowcount == 1:
+                    current.append((i, turn))
+                else:
+                    results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
+            rows = [row for _, t in current for row in t.messages]
+            ids = (
+                list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).scalars())
+                if rows
+                else []
             )
             pos = 0
-            for i, turn in batch.turns:
+            for i, turn in current:
                 results[i] = ids[pos : pos + len(turn.messages)]
                 pos += len(turn.messages)
         return results

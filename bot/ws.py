@@ -12,6 +12,7 @@ import time
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
 
 from bot.auth import AuthError, resolve_token, revoke_token
@@ -115,8 +116,9 @@ class Connection:
                 await self.error(exc.code, exc.detail, exc.reply_to)
             except AuthError as exc:
                 await self.error(exc.code, str(exc))
-            except DatabaseUnavailable as exc:
-                await self.error("unavailable", str(exc), getattr(frame, "id", None))
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:
+                detail = str(exc) if isinstance(exc, DatabaseUnavailable) else "the database is unavailable; try again shortly"
+                await self.error("unavailable", detail, getattr(frame, "id", None))
 
     async def dispatch(self, frame: Hello | UserMessage | Feedback | Ping) -> None:
         if isinstance(frame, Ping):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.store import DatabaseUnavailable, DuplicateMessage, Store, TurnWrite, make_engine, migrate
+from bot.store import DatabaseUnavailable, DuplicateMessage, StaleSession, Store, TurnWrite, make_engine, migrate
 from bot.tables import utcnow
 
 
@@ -55,8 +55,8 @@ def test_migrations_create_every_table(store: Store) -> None:
 def test_turns_round_trip(store: Store) -> None:
     async def scenario() -> tuple[str, list[int], list[int]]:
         session = await store.create_session(None)
-        first = await store.write(TurnWrite(session.id, state(1, day="monday"), [row(session.id, "in", "Monday", "c1", intent="book", confidence=0.8), row(session.id, "out", "Name?", "c1")]))
-        second = await store.write(TurnWrite(session.id, state(2, day="monday", name="Ada"), [row(session.id, "in", "Ada", "c2"), row(session.id, "out", "Booked.", "c2")]))
+        first = await store.write(TurnWrite(session.id, 0, state(1, day="monday"), [row(session.id, "in", "Monday", "c1", intent="book", confidence=0.8), row(session.id, "out", "Name?", "c1")]))
+        second = await store.write(TurnWrite(session.id, 1, state(2, day="monday", name="Ada"), [row(session.id, "in", "Ada", "c2"), row(session.id, "out", "Booked.", "c2")]))
         return session.id, first, second
 
     session_id, first, second = asyncio.run(scenario())
@@ -79,7 +79,7 @@ def test_concurrent_turns_are_batched_and_each_gets_its_ids(store: Store) -> Non
     async def scenario() -> list[list[int]]:
         sessions = [await store.create_session(None) for _ in range(20)]
         writes = [
-            store.write(TurnWrite(s.id, state(1), [row(s.id, "in", f"hi {i}", "x"), row(s.id, "out", f"hello {i}", "x")]))
+            store.write(TurnWrite(s.id, 0, state(1), [row(s.id, "in", f"hi {i}", "x"), row(s.id, "out", f"hello {i}", "x")]))
             for i, s in enumerate(sessions)
         ]
         return list(await asyncio.gather(*writes))
@@ -96,11 +96,11 @@ def test_concurrent_turns_are_batched_and_each_gets_its_ids(store: Store) -> Non
 def test_duplicate_client_id_fails_alone(store: Store) -> None:
     async def scenario() -> list[object]:
         session = await store.create_session(None)
-        await store.write(TurnWrite(session.id, state(1), [row(session.id, "in", "a", "dup")]))
+        await store.write(TurnWrite(session.id, 0, state(1), [row(session.id, "in", "a", "dup")]))
         other = await store.create_session(None)
         return await asyncio.gather(
-            store.write(TurnWrite(session.id, state(2), [row(session.id, "in", "b", "dup")])),
-            store.write(TurnWrite(other.id, state(1), [row(other.id, "in", "c", "dup")])),
+            store.write(TurnWrite(session.id, 1, state(2), [row(session.id, "in", "b", "dup")])),
+            store.write(TurnWrite(other.id, 0, state(1), [row(other.id, "in", "c", "dup")])),
             return_exceptions=True,
         )
 
@@ -132,3 +132,23 @@ def test_unreachable_database_is_a_domain_error() -> None:
         assert store.ping() is False
     finally:
         store.stop()
+
+
+def test_a_stale_turn_is_refused_whole(store: Store) -> None:
+    """Two writers computed turn 2 from turn 1: the second is refused and stores nothing."""
+
+    async def scenario() -> tuple[str, list[object]]:
+        session = await store.create_session(None)
+        await store.write(TurnWrite(session.id, 0, state(1), [row(session.id, "in", "a", "1")]))
+        results = await asyncio.gather(
+            store.write(TurnWrite(session.id, 1, state(2, day="monday"), [row(session.id, "in", "b", "2")])),
+            store.write(TurnWrite(session.id, 1, state(2, day="tuesday"), [row(session.id, "in", "c", "3")])),
+            return_exceptions=True,
+        )
+        return session.id, list(results)
+
+    session_id, (first, second) = asyncio.run(scenario())
+    assert isinstance(first, list) and isinstance(second, StaleSession)
+    loaded = store.get_session(session_id)
+    assert loaded is not None and loaded.turns == 2 and loaded.slots == {"day": "monday"}
+    assert [m.text for m in store.history(session_id)[0]] == ["a", "b"]

@@ -190,3 +190,16 @@ def test_metrics(client: TestClient) -> None:
     assert 'bot_error_frames_total{code="bad_json"} 1.0' in text
     assert "bot_reply_latency_seconds_count 1.0" in text
     assert "bot_model_info{version=" in text
+
+
+def test_two_connections_on_one_session_apply_turns_in_order(client: TestClient) -> None:
+    """B's copy of the state is stale after A's turn: B's turn is decided on the stored state."""
+    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
+        a.send_text(json.dumps({"type": "hello"}))
+        session_id = a.receive_json()["session_id"]
+        b.send_text(json.dumps({"type": "hello", "session_id": session_id}))
+        assert b.receive_json()["resumed"] is True
+        assert replies(say(a, "book an appointment on monday")) == ["What name should I put it under?"]
+        assert replies(say(b, "Ada")) == ["Booked for Ada on monday."]
+    items = client.get(f"/api/sessions/{session_id}/messages").json()["items"]
+    assert [m["text"] for m in items] == ["book an appointment on monday", "What name should I put it under?", "Ada", "Booked for Ada on monday."]
