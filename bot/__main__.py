@@ -12,6 +12,8 @@ import uvicorn
 from bot.config import Settings
 from bot.logs import configure_logging
 from bot.model import ModelError, check_model
+from bot.store import make_engine, migrate
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("bot")
 
@@ -46,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         ensure_model(settings)
-    except (ModelError, subprocess.CalledProcessError) as exc:
+        engine = make_engine(settings.database_url)
+        migrate(engine)  # once here, so that workers start on an up-to-date schema
+        engine.dispose()
+    except (ModelError, subprocess.CalledProcessError, SQLAlchemyError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     print(f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)", flush=True)

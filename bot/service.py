@@ -31,7 +31,7 @@ from bot.tables import ChatSession, utcnow
 
 log = logging.getLogger(__name__)
 ANSWERED_CACHE = 256
-MAX_STALE_RETRIES = 5
+MAX_STALE_RETRIES = 20
 
 
 class SessionNotFound(Exception):
@@ -143,6 +143,7 @@ class ChatService:
                     break
                 except StaleSession:
                     # Another connection or instance moved the session on: decide again on its state.
+                    await asyncio.sleep(0.002 * attempt)
                     await self._refresh(conv)
             else:
                 raise StaleSession(f"session {conv.session_id} keeps changing; try again")

@@ -32,7 +32,7 @@ from bot.protocol import (
     parse_frame,
 )
 from bot.service import Conversation, Principal
-from bot.store import DatabaseUnavailable, DuplicateMessage
+from bot.store import DatabaseUnavailable, DuplicateMessage, StaleSession
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -116,6 +116,8 @@ class Connection:
                 await self.error(exc.code, exc.detail, exc.reply_to)
             except AuthError as exc:
                 await self.error(exc.code, str(exc))
+            except StaleSession as exc:
+                await self.error("conflict", f"{exc}: send the message again", getattr(frame, "id", None))
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 detail = str(exc) if isinstance(exc, DatabaseUnavailable) else "the database is unavailable; try again shortly"
                 await self.error("unavailable", detail, getattr(frame, "id", None))

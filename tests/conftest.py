@@ -149,11 +149,10 @@ class LiveServer:
         return self.start()
 
 
-@pytest.fixture
-def server_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
+def make_server_env(folder: Path, models_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
-        BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}",
+        BOT_DATABASE_URL=f"sqlite:///{folder / 'live.db'}",
         BOT_INTENTS_PATH=str(SHOP),
         BOT_MODELS_DIR=str(models_dir),
         BOT_TRAIN_IF_NEEDED="false",
@@ -165,16 +164,31 @@ def server_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[LiveServer]:
-    """A real uvicorn on loopback, started; tests may restart or kill it."""
+def server_env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
+    return make_server_env(tmp_path, models_dir)
+
+
+def run_server(folder: Path, env: dict[str, str]) -> Iterator[LiveServer]:
     port = free_port()
-    env = {**server_env, "BOT_PORT": str(port)}
-    server = LiveServer(env=env, port=port, log_path=tmp_path / "server.log")
+    server = LiveServer(env={**env, "BOT_PORT": str(port)}, port=port, log_path=folder / "server.log")
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[LiveServer]:
+    """A real uvicorn on loopback, for one test: it may restart or kill it."""
+    yield from run_server(tmp_path, server_env)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[LiveServer]:
+    """A real uvicorn shared by a module's tests that leave it running."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    yield from run_server(folder, make_server_env(folder, models_dir))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -19,7 +20,8 @@ class Chat:
     """A small synchronous client for the protocol in docs/protocol.md."""
 
     def __init__(self, url: str, session_id: str | None = None, token: str | None = None) -> None:
-        self.ws: ClientConnection = connect(url, open_timeout=10)
+        self._stack = contextlib.ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(connect(url, open_timeout=10))
         self.ws.send(json.dumps({"type": "hello", "session_id": session_id, "token": token}))
         self.session = self.recv()
         self.session_id: str = self.session["session_id"]
@@ -38,15 +40,15 @@ class Chat:
                 return frame
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
 
 def history(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
     return list(httpx.get(f"{server.url}/api/sessions/{session_id}/messages?limit=500").json()["items"])
 
 
-def test_form_filled_over_several_turns(live_server: LiveServer) -> None:
-    chat = Chat(live_server.ws_url)
+def test_form_filled_over_several_turns(shared_server: LiveServer) -> None:
+    chat = Chat(shared_server.ws_url)
     assert chat.say("hello there")["intent"] == "greet"
     assert chat.say("I want to book an appointment")["text"] == "Which day suits you?"
     assert chat.say("on tuesday please")["text"] == "What name should I put it under?"
@@ -54,14 +56,14 @@ def test_form_filled_over_several_turns(live_server: LiveServer) -> None:
     chat.close()
     assert done["text"] == "Booked for Grace Hopper on tuesday."
     assert done["slots"] == {"day": "tuesday", "name": "Grace Hopper"}
-    assert len(history(live_server, chat.session_id)) == 8
+    assert len(history(shared_server, chat.session_id)) == 8
 
 
-def test_reconnect_resumes_the_session(live_server: LiveServer) -> None:
-    chat = Chat(live_server.ws_url)
+def test_reconnect_resumes_the_session(shared_server: LiveServer) -> None:
+    chat = Chat(shared_server.ws_url)
     assert chat.say("where is my order", "q1")["text"] == "What is your order number?"
     chat.close()
-    again = Chat(live_server.ws_url, session_id=chat.session_id)
+    again = Chat(shared_server.ws_url, session_id=chat.session_id)
     assert again.session["resumed"] is True and again.session_id == chat.session_id
     assert again.say("AB123456", "q2")["text"] == "Order AB123456 is on its way."
     again.close()
@@ -91,32 +93,32 @@ def test_restart_keeps_session_and_slots(live_server: LiveServer) -> None:
         (b"\x89PNG", "binary_frame"),
     ],
 )
-def test_bad_input_over_a_real_connection(live_server: LiveServer, raw: str | bytes, code: str) -> None:
-    chat = Chat(live_server.ws_url)
+def test_bad_input_over_a_real_connection(shared_server: LiveServer, raw: str | bytes, code: str) -> None:
+    chat = Chat(shared_server.ws_url)
     chat.ws.send(raw)
     assert chat.recv()["code"] == code
     assert chat.say("thanks")["type"] == "reply"
     chat.close()
 
 
-def test_flood_of_bad_frames_closes_with_1008(live_server: LiveServer) -> None:
-    chat = Chat(live_server.ws_url)
+def test_flood_of_bad_frames_closes_with_1008(shared_server: LiveServer) -> None:
+    chat = Chat(shared_server.ws_url)
     for _ in range(10):
         chat.ws.send("nope")
     with pytest.raises(ConnectionClosed) as closed:
         while True:
             chat.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+    assert httpx.get(f"{shared_server.url}/healthz").status_code == 200
 
 
-def test_oversized_frame_closes_with_1009_and_server_lives(live_server: LiveServer) -> None:
-    chat = Chat(live_server.ws_url)
+def test_oversized_frame_closes_with_1009_and_server_lives(shared_server: LiveServer) -> None:
+    chat = Chat(shared_server.ws_url)
     chat.ws.send("x" * (2 * 1024 * 1024))
     with pytest.raises(ConnectionClosed) as closed:
         chat.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-    fresh = Chat(live_server.ws_url)
+    fresh = Chat(shared_server.ws_url)
     assert fresh.say("thanks")["type"] == "reply"
     fresh.close()
 

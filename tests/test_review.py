@@ -19,7 +19,9 @@ from training.fit import main as fit
 from training.review import COLUMNS, find_candidates, main as review, normalize
 
 UNKNOWN = "is the shop staffed at weekends"
-"""No word of it is in the shop domain's examples: the trained model falls back on it."""
+"""No word of it is in the shop domain's examples: the model guesses, with a close second."""
+JOKE = "tell me a joke"
+"""Out of scope, yet the shop model (trained without `oos` examples) answers it confidently."""
 
 
 def chat(client: TestClient, *texts: str, thumbs_down_on: int | None = None) -> list[list[dict[str, Any]]]:
@@ -56,40 +58,41 @@ def write_queue(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 @pytest.mark.slow
-def test_labelled_fallback_is_understood_after_retraining(client: TestClient, settings: Settings, tmp_path: Path) -> None:
+def test_labels_change_predictions_after_retraining(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     url = settings.database_url
-    first = chat(client, UNKNOWN, "where is my order", "AB123456", "hello", thumbs_down_on=3)
-    assert first[0][0]["fallback"] is True, "the test needs a message the shop model falls back on"
+    first = chat(client, UNKNOWN, "where is my order", "AB123456", JOKE, thumbs_down_on=3)
+    assert first[0][0]["intent"] != "hours" and first[3][0]["fallback"] is False
     assert first[2][0]["fallback"] is False  # the order number answered the form: not a misunderstanding
     chat(client, "  IS the shop   staffed at WEEKENDS ")  # the same text, typed differently
 
     queue = tmp_path / "review.csv"
     assert review(["export", "--database-url", url, "--out", str(queue)]) == 0
     rows = {normalize(r["text"]): r for r in read_queue(queue)}
-    assert "ab123456" not in rows
-    assert rows[UNKNOWN]["count"] == "2" and "fallback" in rows[UNKNOWN]["reason"]
-    assert rows["hello"]["reason"] == "thumbs_down"
+    assert "ab123456" not in rows and "where is my order" not in rows
+    assert rows[UNKNOWN]["count"] == "2" and rows[UNKNOWN]["reason"] and rows[UNKNOWN]["predicted"] == first[0][0]["intent"]
+    assert rows[JOKE]["reason"] == "thumbs_down"
     assert all(r["label"] == "" for r in rows.values())
 
     rows[UNKNOWN]["label"] = "hours"
+    rows[JOKE]["label"] = "oos"
     write_queue(queue, list(rows.values()))
     assert review(["import", str(queue), "--intents", str(SHOP), "--database-url", url]) == 0
     engine = make_engine(url)
     with engine.connect() as conn:
         stored = conn.execute(select(ReviewedExample.text, ReviewedExample.intent)).all()
     engine.dispose()
-    assert [(normalize(t), i) for t, i in stored] == [(UNKNOWN, "hours")]
+    assert sorted((normalize(t), i) for t, i in stored) == [(UNKNOWN, "hours"), (JOKE, "oos")]
 
     again = tmp_path / "again.csv"
     assert review(["export", "--database-url", url, "--out", str(again)]) == 0
-    assert UNKNOWN not in {normalize(r["text"]) for r in read_queue(again)}  # reviewed texts leave the queue
+    assert not {UNKNOWN, JOKE} & {normalize(r["text"]) for r in read_queue(again)}  # reviewed texts leave the queue
 
-    before = load_model(settings.models_dir).understand([UNKNOWN])[0].prediction
     out = tmp_path / "models"
     assert fit(["--intents", str(SHOP), "--out", str(out), "--quick", "--database-url", url]) == 0
-    after = load_model(out).understand([UNKNOWN])[0].prediction
-    assert before.is_fallback
-    assert not after.is_fallback and after.intent == "hours"
+    before = [u.prediction for u in load_model(settings.models_dir).understand([UNKNOWN, JOKE])]
+    after = [u.prediction for u in load_model(out).understand([UNKNOWN, JOKE])]
+    assert before[0].intent != "hours" and (after[0].intent, after[0].is_fallback) == ("hours", False)
+    assert not before[1].is_fallback and after[1].is_fallback
 
 
 def test_import_refuses_unknown_labels_with_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,6 +159,10 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
         row(14, "b", "out", "9 to 5", "c3", intent="hours"),
         row(15, "b", "in", "already done", "c4", intent="greet", confidence=0.1, fallback=True),
         row(16, "b", "out", "Sorry?", "c4", fallback=True),
+        row(17, "b", "in", "book a visit", "c5", intent="book", confidence=0.9),
+        row(18, "b", "out", "What name should I put it under?", "c5", intent="book", slots={"day": "monday"}),
+        row(19, "b", "in", "Ada", "c6", intent="book", confidence=0.3, slots={"day": "monday", "name": "Ada"}),  # a name
+        row(20, "b", "out", "Booked for Ada on monday.", "c6", intent="book", slots={"day": "monday", "name": "Ada"}),
     ]
     found = {c.text: c for c in find_candidates(rows, reviewed=["ALREADY  done"])}
     assert set(found) == {"Hi", "opening   time", "AB123456", "blorp"}

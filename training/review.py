@@ -112,52 +112,67 @@ def _by_session(rows: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str,
         yield batch
 
 
-def _replies(session: list[Mapping[str, Any]]) -> tuple[dict[int, Mapping[str, Any]], set[int]]:
-    """For each user message: the bot's first reply, and which messages got a thumbs down.
+def _replies(session: list[Mapping[str, Any]]) -> tuple[dict[int, Mapping[str, Any]], dict[int, Mapping[str, Any]], set[int]]:
+    """For each user message: the bot's reply before it and its first reply, and which got a thumbs down.
 
     A reply answers the user message of the same session with its client id, or else the
     nearest earlier user message (replies without a client id, or to a resend).
     """
+    before: dict[int, Mapping[str, Any]] = {}
     first_reply: dict[int, Mapping[str, Any]] = {}
     thumbs_down: set[int] = set()
     last_in: Mapping[str, Any] | None = None
+    last_out: Mapping[str, Any] | None = None
     by_client: dict[str, Mapping[str, Any]] = {}
     for m in session:
         if m["direction"] == "in":
             last_in = m
+            if last_out is not None:
+                before[m["id"]] = last_out
             if m.get("client_id"):
                 by_client[m["client_id"]] = m
             continue
+        last_out = m
         asked = by_client.get(m.get("client_id") or "") or last_in
         if asked is None:
             continue
         first_reply.setdefault(asked["id"], m)
         if m.get("feedback") == -1:
             thumbs_down.add(asked["id"])
-    return first_reply, thumbs_down
+    return before, first_reply, thumbs_down
 
 
 def reasons_for(
-    message: Mapping[str, Any], reply: Mapping[str, Any] | None, thumbs_down: bool, *, low_confidence: float, margin: float
+    message: Mapping[str, Any],
+    reply: Mapping[str, Any] | None,
+    thumbs_down: bool,
+    *,
+    before: Mapping[str, Any] | None = None,
+    low_confidence: float,
+    margin: float,
 ) -> set[str]:
     """Why one user message deserves a look (empty: it does not).
 
-    A message the dialogue took as a form answer (a fallback or an unsure prediction whose
-    reply was not a fallback, like an order number) was understood, so only thumbs count.
+    A message the dialogue took as a form answer was understood, so only thumbs count: one
+    that filled a slot of the form the bot was in (like a name), or a fallback or another
+    intent's prediction the form answered anyway (like an order number).
     """
     reasons = {"thumbs_down"} if thumbs_down else set()
     if _PAYLOAD.match(message["text"].strip()):
         return reasons
-    fell_back = bool(message.get("fallback")) or bool(reply and reply.get("fallback"))
-    form_answer = reply is not None and not reply.get("fallback") and (
-        bool(message.get("fallback")) or reply.get("intent") != message.get("intent")
-    )
-    if form_answer:
-        return reasons
-    if fell_back:
+    if reply is not None and not reply.get("fallback"):
+        gave_slot = (
+            before is not None
+            and reply.get("intent") is not None
+            and before.get("intent") == reply.get("intent")
+            and (message.get("slots") or {}) != (before.get("slots") or {})
+        )
+        if gave_slot or message.get("fallback") or reply.get("intent") != message.get("intent"):
+            return reasons
+    if message.get("fallback") or (reply is not None and reply.get("fallback")):
         reasons.add("fallback")
     confidence = message.get("confidence")
-    if confidence is not None and confidence == confidence and confidence < low_confidence:
+    if confidence is not None and confidence == confidence and confidence < low_confidence:  # NaN from pandas is no value
         reasons.add("low_confidence")
     ranking = message.get("ranking") or []
     if len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
@@ -179,11 +194,12 @@ def find_candidates(
     done = {normalize(t) for t in reviewed}
     found: dict[str, Candidate] = {}
     for session in _by_session(rows):
-        first_reply, thumbs_down = _replies(session)
+        before, first_reply, thumbs_down = _replies(session)
         for m in session:
             if m["direction"] != "in":
                 continue
-            reasons = reasons_for(m, first_reply.get(m["id"]), m["id"] in thumbs_down, low_confidence=low_confidence, margin=margin)
+            reasons = reasons_for(m, first_reply.get(m["id"]), m["id"] in thumbs_down, before=before.get(m["id"]),
+                                  low_confidence=low_confidence, margin=margin)
             key = normalize(m["text"])
             if not reasons or not key or key in done:
                 continue
@@ -198,7 +214,7 @@ def find_candidates(
 
 
 _COLUMNS_READ = (Message.id, Message.session_id, Message.direction, Message.text, Message.client_id, Message.intent,
-                 Message.confidence, Message.ranking, Message.fallback, Message.feedback)
+                 Message.confidence, Message.ranking, Message.slots, Message.fallback, Message.feedback)
 
 
 def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -223,14 +239,10 @@ def export_queue(
     return find_candidates(log_rows(engine, since), reviewed=reviewed_texts(engine), low_confidence=low_confidence, margin=margin)
 
 
-def write_csv(candidates: Iterable[Candidate], out: Any) -> int:
+def write_csv(candidates: list[Candidate], out: Any) -> None:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    n = 0
-    for candidate in candidates:
-        writer.writerow(candidate.row())
-        n += 1
-    return n
+    writer.writerows(c.row() for c in candidates)
 
 
 # -- reading the labels back ----------------------------------------------------------------------
@@ -377,13 +389,13 @@ def run_export(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.out == "-":
-        n = write_csv(candidates, sys.stdout)
+        write_csv(candidates, sys.stdout)
     else:
         with open(args.out, "w", encoding="utf-8", newline="") as f:
-            n = write_csv(candidates, f)
+            write_csv(candidates, f)
     reasons = {r: sum(r in c.reasons for c in candidates) for r in REASONS}
     flagged = sum(c.count for c in candidates)
-    print(f"{n} distinct texts ({flagged} messages) to review -> {args.out}; "
+    print(f"{len(candidates)} distinct texts ({flagged} messages) to review -> {args.out}; "
           + ", ".join(f"{k} {v}" for k, v in reasons.items()), file=sys.stderr if args.out == "-" else sys.stdout)
     return 0
 

@@ -178,9 +178,13 @@ class Speaker:
         pool = [e.text for e in self.domain.intents[OOS].examples] if OOS in self.domain.intents else []
         return perturb(self.rng.choice(pool + OUT_OF_SCOPE[self.lang]), self.rng)
 
-    def cancel(self) -> str | None:
+    def cancel(self) -> tuple[str, str] | None:
+        """Something that cancels a form, and the intent it is an example of."""
         cancels = [self.domain.intents[n] for n in self.domain.forms.cancel_intents if n in self.domain.intents]
-        return self.example(self.rng.choice(cancels)) if cancels else None
+        if not cancels:
+            return None
+        intent = self.rng.choice(cancels)
+        return self.example(intent), intent.name
 
     def asked(self, replies: list[dict[str, Any]]) -> tuple[Intent, str] | None:
         """The form and slot the bot's last reply asks for, if it asks one."""
@@ -213,29 +217,35 @@ class Speaker:
 
 
 def converse(chat: Chat, speaker: Speaker, rng: random.Random, summary: Summary) -> None:
-    """One conversation: a few topics; forms answered slot by slot unless abandoned."""
+    """One conversation: a few topics; forms answered slot by slot unless abandoned.
 
-    def react(replies: list[dict[str, Any]]) -> None:
+    Users know what they meant: a reply to the wrong intent (or an answer to an off-topic
+    question) often gets a thumbs down, a right one now and then a thumbs up.
+    """
+
+    def react(replies: list[dict[str, Any]], meant: str | None) -> None:
         if not replies:
             return
         last = replies[-1]
+        wrong = not last.get("fallback") if meant is None else bool(last.get("fallback")) or last.get("intent") != meant
         roll = rng.random()
-        if roll < (0.5 if last.get("fallback") else 0.06):
+        if roll < (0.5 if wrong else 0.03):
             chat.thumbs(last, -1)
-        elif roll > 0.9 and not last.get("fallback"):
+        elif roll > 0.9 and not wrong:
             chat.thumbs(last, 1)
 
     for _ in range(rng.choice([1, 1, 2, 2, 3, 4])):
         if rng.random() < 0.12:
-            react(chat.say(speaker.out_of_scope()))
+            react(chat.say(speaker.out_of_scope()), None)
             continue
         intent = rng.choice(speaker.topics)
         replies = chat.say(speaker.example(intent))
-        react(replies)
+        react(replies, intent.name)
         asked = speaker.asked(replies)
-        if asked:
-            summary.forms_started += 1
-        for _ in range(6):  # at most a few answers per form, even if the bot keeps asking
+        if asked is None or asked[0].name != intent.name:
+            continue  # no form, or one the user did not mean: on to something else
+        summary.forms_started += 1
+        for _ in range(2 * len(intent.slots) + 2):  # the bot may ask again, but not forever
             if asked is None:
                 break
             form, slot = asked
@@ -244,11 +254,11 @@ def converse(chat: Chat, speaker: Speaker, rng: random.Random, summary: Summary)
                 cancel = speaker.cancel() if rng.random() < 0.5 else None
                 if cancel is None:
                     return  # the user just leaves
-                react(chat.say(cancel))
+                react(chat.say(cancel[0]), cancel[1])
                 break
             text = rng.choice(UNSURE[speaker.lang]) if rng.random() < 0.08 else speaker.answer(form, slot)
             replies = chat.say(text)
-            react(replies)
+            react(replies, form.name)
             asked = speaker.asked(replies)
 
 
@@ -315,35 +325,38 @@ def in_process(settings: Any) -> Iterator[Connect]:
         yield opened
 
 
-def spread_over_days(url: str, session_ids: list[str], days: float, seed: int) -> None:
-    """Move the simulated sessions back in time, oldest first, spread over the last `days` days.
+def spread_over_days(url: str, session_ids: list[str], days: float, seed: int, expiry: timedelta = timedelta(minutes=30)) -> None:
+    """Move the simulated sessions back in time, oldest first, over the last `days` days.
 
-    Real logs span weeks; this lets per-day charts show something. Only the given sessions change.
+    Real logs span weeks and users take seconds to type: this lets per-day charts show a
+    history. Turns get human gaps, sessions end `expiry` after their last turn (as the bot's
+    sweeper would end them). Only the given sessions change.
     """
-    from sqlalchemy import Engine
-
     from bot.store import make_engine
-    from bot.tables import ChatSession, Message
+    from bot.tables import ChatSession, Message, utcnow
 
     if not session_ids or days <= 0:
         return
     rng = random.Random(seed)
-    engine: Engine = make_engine(url)
+    engine = make_engine(url)
     message, chat = Message.__table__, ChatSession.__table__  # type: ignore[attr-defined]
-    n = len(session_ids)
+    now, n = utcnow(), len(session_ids)
     try:
         with engine.begin() as conn:
             for i, session_id in enumerate(session_ids):
-                shift = timedelta(days=days * (n - 1 - i) / n, hours=rng.uniform(0, 6))
                 rows = conn.execute(select(message.c.id, message.c.created_at).where(message.c.session_id == session_id)).all()
+                turns = sorted({r.created_at for r in rows})  # a turn's messages share one time
+                gaps = [timedelta(seconds=rng.uniform(2, 10 if k == 0 else 45)) for k in range(len(turns))]
+                end = now - timedelta(days=days * (n - 1 - i) / n, hours=rng.uniform(0, 6))
+                start = end - sum(gaps, timedelta())
+                moved, at = {}, start
+                for turn, gap in zip(turns, gaps):
+                    at += gap
+                    moved[turn] = at
                 if rows:
                     conn.execute(update(message).where(message.c.id == bindparam("b_id")).values(created_at=bindparam("b_at")),
-                                 [{"b_id": r.id, "b_at": r.created_at - shift} for r in rows])
-                s = conn.execute(select(chat).where(chat.c.id == session_id)).first()
-                if s is not None:
-                    conn.execute(update(chat).where(chat.c.id == session_id).values(
-                        created_at=s.created_at - shift, last_active=s.last_active - shift,
-                        ended_at=s.ended_at - shift if s.ended_at else None))
+                                 [{"b_id": r.id, "b_at": moved[r.created_at]} for r in rows])
+                conn.execute(update(chat).where(chat.c.id == session_id).values(created_at=start, last_active=end, ended_at=end + expiry))
     finally:
         engine.dispose()
 

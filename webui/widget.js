@@ -189,6 +189,15 @@
     return outbox().some(function (e) { return e.id === id; });
   }
 
+  /** Button titles shown for the payloads sent, by client id, so the history shows them too. */
+  function rememberLabel(id, label) {
+    var labels = store.get('labels') || {};
+    labels[id] = label;
+    var keys = Object.keys(labels);
+    for (var i = 0; i < keys.length - 100; i++) delete labels[keys[i]];
+    store.set('labels', labels);
+  }
+
   function newId() {
     if (window.crypto && typeof window.crypto.randomUUID === 'function') {
       try { return window.crypto.randomUUID(); } catch (e) { /* insecure context */ }
@@ -477,10 +486,11 @@
 
   function renderUser(clientId, text, date, status) {
     var statusEl = h('span', { class: 'cbw-status' });
+    var body = h('span', { class: 'cbw-text' });
+    appendRichText(body, text);
     var row = h('div', { class: 'cbw-msg cbw-msg--user', 'data-client-id': clientId || null },
-      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.youSaid + ' ' })),
+      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.youSaid + ' ' }), body),
       h('div', { class: 'cbw-meta' }, timeElement(date), statusEl));
-    appendRichText(row.firstChild, text);
     if (clientId) S.userRows.set(clientId, row);
     setStatus(row, status);
     append(row);
@@ -497,16 +507,17 @@
   }
 
   function renderBot(m, opts) {
+    var body = h('span', { class: 'cbw-text' });
+    appendRichText(body, m.text);
     var row = h('div', { class: 'cbw-msg cbw-msg--bot', 'data-message-id': m.messageId == null ? null : String(m.messageId) },
-      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.botSaid + ' ' })));
-    appendRichText(row.firstChild, m.text);
+      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.botSaid + ' ' }), body));
     var meta = h('div', { class: 'cbw-meta' }, timeElement(m.date));
     if (m.messageId != null) meta.appendChild(feedbackGroup(m.messageId, m.feedback || 0));
     row.appendChild(meta);
     if (m.buttons && m.buttons.length && opts.buttons) {
       var group = h('div', { class: 'cbw-quick', role: 'group', 'aria-label': T.suggested });
       m.buttons.forEach(function (b) {
-        group.appendChild(h('button', { type: 'button', class: 'cbw-chip', text: b.title, onclick: function () { sendMessage(b.payload, b.title); } }));
+        group.appendChild(h('button', { type: 'button', class: 'cbw-chip', text: b.title, onclick: function () { sendMessage(b.payload, b.title); input.focus(); } }));
       });
       row.appendChild(group);
     }
@@ -580,6 +591,7 @@
     if (!text || !String(text).trim()) return;
     var entry = { id: newId(), text: String(text), label: label || null, at: new Date().toISOString() };
     outboxAdd(entry);
+    if (entry.label) rememberLabel(entry.id, entry.label);
     removeQuickReplies();
     renderUser(entry.id, entry.label || entry.text, new Date(entry.at), 'queued');
     scrollToEnd(true);
@@ -892,10 +904,14 @@
     var lastIn = -1;
     items.forEach(function (m, i) { if (m.direction === 'in') lastIn = i; });
     var previousButtons = [];
+    var labels = store.get('labels') || {};
     items.forEach(function (m, i) {
       if (m.direction === 'in') {
-        var shownText = m.text;
-        previousButtons.forEach(function (b) { if (b.payload === m.text) shownText = b.title; });
+        // A button's title for its payload: remembered on this device, or an "/intent" payload.
+        var shownText = (m.client_id && typeof labels[m.client_id] === 'string') ? labels[m.client_id] : m.text;
+        if (shownText === m.text && m.text.charAt(0) === '/') {
+          previousButtons.forEach(function (b) { if (b.payload === m.text) shownText = b.title; });
+        }
         renderUser(m.client_id || null, shownText, parseTime(m.created_at), 'done');
         if (m.client_id) S.answered.add(m.client_id);
         previousButtons = [];
@@ -1039,6 +1055,7 @@
     setAuth(null, null);
     S.sessionId = null;
     store.set('session', null);
+    store.set('labels', null);
     setOutbox([]);
     S.feedback.clear();
     clearLog();
