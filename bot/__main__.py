@@ -34,7 +34,8 @@ def ensure_model(settings: Settings) -> None:
         "--pipeline", settings.pipeline,
         "--quick",
     ]
-    subprocess.run(command, check=True)
+    if subprocess.run(command).returncode != 0:
+        raise ModelError(f"training failed (see above): fix {settings.intents_path} and start again")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         migrate(engine)  # once here, so that workers start on an up-to-date schema
         engine.dispose()
-    except (ModelError, subprocess.CalledProcessError, SQLAlchemyError) as exc:
+    except (ModelError, SQLAlchemyError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     print(f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)", flush=True)

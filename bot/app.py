@@ -20,13 +20,14 @@ from bot.auth import AttemptLimiter, UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import ConnectionLimit, Services
 from bot.metrics import Metrics
-from bot.model import load_model
+from bot.model import ModelError, current_version, load_model
 from bot.service import ChatService, Nlu
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
 log = logging.getLogger(__name__)
 WEBUI = Path(__file__).resolve().parent.parent / "webui"
 SWEEP_SECONDS = 60.0
+WATCH_SECONDS = 2.0
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -75,18 +76,37 @@ async def _sweep_expired(services: Services) -> None:
             await services.store.close_expired(idle)
 
 
+async def _watch_models(services: Services) -> None:
+    """Reload when `models/latest` changes; a model that fails to load is logged, not served."""
+    models_dir = services.settings.models_dir
+    seen = current_version(models_dir)
+    while True:
+        await asyncio.sleep(WATCH_SECONDS)
+        now = current_version(models_dir)
+        if now and now != seen:
+            seen = now
+            try:
+                _, version = await services.nlu.reload(models_dir)
+                services.metrics.serve_model(version)
+            except ModelError as exc:
+                log.error("not reloading %s: %s", now, exc)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = await build_services(app.state.settings)
     services.store.start()
     services.nlu.worker.start()
-    sweeper = asyncio.create_task(_sweep_expired(services))
+    tasks = [asyncio.create_task(_sweep_expired(services))]
+    if services.settings.watch_models:
+        tasks.append(asyncio.create_task(_watch_models(services)))
     app.state.services = services
     log.info("ready: model %s, database %s", services.nlu.model.version, services.engine.url.render_as_string())
     try:
         yield
     finally:
-        sweeper.cancel()
+        for task in tasks:
+            task.cancel()
         services.nlu.worker.stop()
         services.store.stop()
         services.engine.dispose()

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     train_if_needed: bool = True
     """Train at start-up when `models/latest` is missing or stale; off, a stale model is refused."""
 
+    watch_models: bool = False
+    """Reload by itself when `models/latest` points somewhere new (checked every 2 s)."""
+
     allow_guests: bool = True
     session_expiry_minutes: float = Field(default=30.0, gt=0)
     max_message_chars: int = Field(default=2000, gt=0)

@@ -119,7 +119,7 @@ def save_model(
 def promote(models_dir: Path, version: str) -> Path:
     """Point `models/latest` at a version, atomically (a symlink swapped by rename)."""
     target = models_dir / version
-    if not (target / "model.joblib").is_file():
+    if version == LATEST or target.is_symlink() or not (target / "model.joblib").is_file():
         raise ModelNotFound(f"no model version '{version}' in {models_dir}; see `ls {models_dir}`")
     link = models_dir / f".{LATEST}.tmp"
     link.unlink(missing_ok=True)
@@ -166,7 +166,10 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
         domain = load_domain(path / "intents.yaml")
     except DomainError as exc:
         raise ModelIncompatible(f"model {path.name} has an unreadable domain ({exc}); run `{FIT_COMMAND}`") from exc
-    classifier = joblib.load(path / "model.joblib")
+    try:
+        classifier = joblib.load(path / "model.joblib")
+    except Exception as exc:  # a truncated or foreign pickle can fail in many ways
+        raise ModelIncompatible(f"{path / 'model.joblib'} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`") from exc
     if not isinstance(classifier, IntentClassifier):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities)

@@ -1,0 +1,136 @@
+"""Hot reload: a new model goes live with connections open; a broken one leaves the old serving."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.auth import create_user
+from bot.config import Settings
+from bot.model import current_version, promote
+from tests.conftest import SHOP
+from tests.test_ws import replies, say
+from training.fit import main as fit
+
+EXTRA_INTENT = """
+  weather:
+    examples:
+      - what is the weather like
+      - will it rain today
+      - is it sunny outside
+      - weather forecast please
+      - how hot is it today
+      - do I need an umbrella
+    responses:
+      - "I only know about the shop, but take an umbrella just in case."
+"""
+
+
+@pytest.fixture
+def models(tmp_path: Path, models_dir: Path) -> Path:
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def admin_client(settings: Settings, models: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    app = create_app(settings.model_copy(update={"models_dir": models}))
+    with TestClient(app) as client:
+        create_user(app.state.services.engine, "boss", "boss-password", "admin")
+        token = client.post("/api/login", json={"username": "boss", "password": "boss-password"}).json()["token"]
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+def train_weather(tmp_path: Path, models: Path) -> str:
+    domain = tmp_path / "weather.yaml"
+    domain.write_text(SHOP.read_text() + EXTRA_INTENT)
+    old = current_version(models)
+    assert fit(["--intents", str(domain), "--out", str(models), "--quick"]) == 0
+    new = current_version(models)
+    assert new and new != old
+    return new
+
+
+def test_reload_switches_model_and_domain_with_connection_open(admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path) -> None:
+    client, admin = admin_client
+    with client.websocket_connect("/ws") as ws:
+        before = say(ws, "will it rain today")
+        assert before[-1]["intent"] != "weather"
+        old = current_version(models)
+        new = train_weather(tmp_path, models)
+        answer = client.post("/api/admin/reload", headers=admin)
+        assert answer.status_code == 200 and answer.json() == {"version": new, "previous": old}
+        after = say(ws, "will it rain today")
+        assert after[-1]["intent"] == "weather" and "umbrella" in after[-1]["text"]
+        session_id = before[0]["session_id"]
+    items = client.get(f"/api/sessions/{session_id}/messages").json()["items"]
+    assert [m["model_version"] for m in items] == [old, old, new, new]
+    assert client.get("/readyz").json()["model"] == new
+
+
+def test_broken_model_leaves_the_old_one_serving(admin_client: tuple[TestClient, dict[str, str]], models: Path) -> None:
+    client, admin = admin_client
+    serving = current_version(models)
+    broken = models / "broken"
+    shutil.copytree(models / str(serving), broken)
+    (broken / "model.joblib").write_bytes(b"not a pickle")
+    promote(models, "broken")
+    answer = client.post("/api/admin/reload", headers=admin)
+    assert answer.status_code == 409
+    assert f"still serving {serving}" in answer.json()["detail"] and "run `python -m training.fit`" in answer.json()["detail"]
+    with client.websocket_connect("/ws") as ws:
+        assert replies(say(ws, "thanks"))
+    assert client.get("/readyz").json()["model"] == serving
+
+
+def test_reloads_under_traffic_lose_and_duplicate_nothing(admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path) -> None:
+    client, admin = admin_client
+    versions = {current_version(models), train_weather(tmp_path, models)}
+    errors: list[str] = []
+    sessions: list[str] = []
+
+    def talk(worker: int) -> None:
+        with client.websocket_connect("/ws") as ws:
+            for i in range(25):
+                frames = say(ws, "what are your opening hours", f"{worker}-{i}")
+                if i == 0:
+                    sessions.append(frames[0]["session_id"])
+                if frames[-1]["type"] != "reply":
+                    errors.append(json.dumps(frames[-1]))
+
+    threads = [threading.Thread(target=talk, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(10):
+        older, newer = sorted(versions)
+        promote(models, older if current_version(models) == newer else newer)
+        assert client.post("/api/admin/reload", headers=admin).status_code == 200
+    for t in threads:
+        t.join()
+    assert errors == []
+    for session_id in sessions:
+        items = client.get(f"/api/sessions/{session_id}/messages?limit=500").json()["items"]
+        ids = [m["client_id"] for m in items if m["direction"] == "in"]
+        assert len(ids) == len(set(ids)) == 25
+        assert len([m for m in items if m["direction"] == "out"]) == 25
+        assert {m["model_version"] for m in items} <= versions
+
+
+def test_watch_models_reloads_by_itself(settings: Settings, models: Path, tmp_path: Path) -> None:
+    import time
+
+    app = create_app(settings.model_copy(update={"models_dir": models, "watch_models": True}))
+    with TestClient(app) as client:
+        new = train_weather(tmp_path, models)
+        deadline = time.monotonic() + 15
+        while client.get("/readyz").json()["model"] != new and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/readyz").json()["model"] == new
