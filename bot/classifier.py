@@ -17,8 +17,10 @@ statistics of a held-out fifth of the training data and the parts are summed; a 
 fit on that held-out data (correct top intent vs not) maps the sum to `confidence` in [0, 1].
 
 Threshold: when `fit(threshold=None)` the fallback threshold is the confidence below which
-`REJECT_RATE` of the held-out in-scope examples fall. It needs no oos examples, so a bot
-author's intents.yaml works as is. The held-out model is trained on the other four fifths
+a share of the held-out in-scope examples fall: `REJECT_SHARE` times the held-out error
+rate (a less accurate model has less separated scores and must reject more to catch
+off-topic text), clipped to `REJECT_RANGE`. It needs no oos examples, so a bot author's
+intents.yaml works as is. The held-out model is trained on the other four fifths
 of the rows (features are fitted once on all rows, so the encoder encodes each text once);
 the final model is then trained on everything.
 """
@@ -44,8 +46,9 @@ from sklearn.svm import LinearSVC
 
 FALLBACK = "fallback"
 OOS = "oos"
-REJECT_RATE = 0.02
-"""Share of held-out in-scope examples the automatic threshold sends to the fallback."""
+REJECT_SHARE = 0.3
+"""The automatic threshold rejects this many held-out in-scope examples per in-scope error."""
+REJECT_RANGE = (0.005, 0.05)
 HELD_OUT = 0.2
 NEIGHBOURS = 5
 TOP_K = 3
@@ -159,9 +162,9 @@ class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
 
     def score_parts(self, X: Any) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """(n, classes) decision values relative to oos, and (n,) neighbour similarity or None."""
-        d = self.svc_.decision_function(X)
-        if d.ndim == 1:  # two labels: sklearn returns one column for labels[1]
-            d = np.column_stack([-d, d])
+        d = np.asarray(X @ self.svc_.coef_.T) + self.svc_.intercept_  # as decision_function, minus validation
+        if len(self.svc_.classes_) == 2:  # two labels: sklearn returns one column for labels[1]
+            d = np.column_stack([-d[:, 0], d[:, 0]])
         rel = d[:, self.inscope_] - (d[:, self.oos_[0]][:, None] if len(self.oos_) else 0.0)
         if not self.neighbours:
             return rel, None
@@ -251,10 +254,26 @@ class IntentClassifier:
             return None
         return train, test
 
+    def features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
+        """Same result as `pipeline_[:-1].transform`, without sklearn's per-call validation.
+
+        That validation costs milliseconds per call, more than the model itself; a chat
+        message is one row, so serving takes this direct path.
+        """
+        rows = _rows(texts, normalized)
+        blocks = []
+        for name, step, column in self.pipeline_.named_steps["features"].transformers_:
+            if name == "remainder":
+                continue
+            if isinstance(step, TfidfVectorizer):
+                blocks.append(_tfidf(step, rows[:, column]))
+            else:
+                blocks.append(sparse.csr_matrix(step.transform(rows[:, column])))
+        return _l2_rows(sparse.hstack(blocks, format="csr"))
+
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
-        final: OutOfScopeSVC = self.pipeline_[-1]
-        rel, sims = final.score_parts(self.pipeline_[:-1].transform(_rows(texts, normalized)))
+        rel, sims = self.pipeline_[-1].score_parts(self.features(texts, normalized))
         return self._stats.confidence(rel, sims)
 
     def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
@@ -289,13 +308,14 @@ class _Stats:
     sim_std: float
     slope: float
     intercept: float
+    reject_rate: float
     auto_threshold: float
 
     @classmethod
     def default(cls) -> _Stats:
         """For tiny training sets: assume unit-scale margins; reject below a margin of -0.5."""
         slope, intercept = _DEFAULT_CALIBRATION
-        return cls(0.0, 1.0, 0.0, 1.0, slope, intercept, float(_sigmoid(slope * -1.5 + intercept)))
+        return cls(0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(_sigmoid(slope * -1.5 + intercept)))
 
     @classmethod
     def from_held_out(cls, model: OutOfScopeSVC, X: Any, y: NDArray[np.object_]) -> _Stats:
@@ -317,14 +337,45 @@ class _Stats:
             lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
             if lr.coef_[0, 0] > 0:
                 slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-        cut = float(np.quantile(z[inscope], REJECT_RATE))
-        return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, float(_sigmoid(slope * cut + intercept)))
+        error_rate = float(np.mean(~correct[inscope]))
+        rate = float(np.clip(REJECT_SHARE * error_rate, *REJECT_RANGE))
+        cut = float(np.quantile(z[inscope], rate))
+        return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(_sigmoid(slope * cut + intercept)))
 
     def confidence(self, rel: NDArray[np.float64], sims: NDArray[np.float64] | None) -> NDArray[np.float64]:
         z = (rel - self.rel_mean) / self.rel_std
         if sims is not None:
             z = (z + ((sims - self.sim_mean) / self.sim_std)[:, None]) / np.sqrt(2)
         return _sigmoid(self.slope * z + self.intercept)
+
+
+def _tfidf(vectorizer: TfidfVectorizer, docs: NDArray[np.object_]) -> sparse.csr_matrix:
+    """`vectorizer.transform(docs)` computed directly from its analyzer, vocabulary and idf."""
+    analyze, vocabulary = vectorizer.build_analyzer(), vectorizer.vocabulary_
+    indptr, indices, values = [0], [], []
+    for doc in docs:
+        counts: dict[int, int] = {}
+        for term in analyze(doc):
+            j = vocabulary.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        indices.extend(counts)
+        values.extend(counts.values())
+        indptr.append(len(indices))
+    X = sparse.csr_matrix((np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr)), shape=(len(docs), len(vocabulary)))
+    X.sort_indices()
+    if vectorizer.sublinear_tf:
+        np.log(X.data, out=X.data)
+        X.data += 1.0
+    if vectorizer.use_idf:
+        X.data *= vectorizer.idf_[X.indices]
+    return _l2_rows(X) if vectorizer.norm == "l2" else X
+
+
+def _l2_rows(X: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ X)
 
 
 def _sigmoid(x: Any) -> Any:

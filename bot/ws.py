@@ -121,6 +121,9 @@ class Connection:
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 detail = str(exc) if isinstance(exc, DatabaseUnavailable) else "the database is unavailable; try again shortly"
                 await self.error("unavailable", detail, getattr(frame, "id", None))
+            except Exception:  # a bug must cost one message, not the connection
+                log.exception("failed on a %s frame in session %s", frame.type, self.conv.session_id if self.conv else "-")
+                await self.error("internal", "the bot failed on this message; nothing was stored, try again", getattr(frame, "id", None))
 
     async def dispatch(self, frame: Hello | UserMessage | Feedback | Ping) -> None:
         if isinstance(frame, Ping):

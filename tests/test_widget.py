@@ -175,7 +175,9 @@ def test_conversation_with_buttons_and_a_form(shared_server: LiveServer, context
     items = history(shared_server, session_id)
     assert [m["text"] for m in items if m["direction"] == "in"] == ["hi", "where is my order", "AB123456"]
 
-    w.page.wait_for_timeout(300)  # let the typing dots settle for the picture
+    w.send("hi")  # quick replies in the picture
+    expect(w.button("Order status")).to_be_visible()
+    w.page.wait_for_timeout(300)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     w.page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 5_000
@@ -204,6 +206,9 @@ def test_register_chat_logout_then_history_on_another_device(shared_server: Live
     expect(w.bot.last).to_have_text(GREETING)
     w.send("where is my order")
     expect(w.bot.last).to_have_text(ASK_ORDER)
+    w.page.reload()  # logged in, the history comes with the bearer token
+    expect(w.page.get_by_text(f"Logged in as {username}", exact=True)).to_be_visible()
+    expect(w.bot).to_have_text([GREETING, ASK_ORDER])
     session_id = w.session_id()
     sessions = httpx.get(f"{shared_server.url}/api/sessions", headers={"Authorization": f"Bearer {token}"}).json()
     assert session_id in [s["id"] for s in sessions]  # the conversation is the user's
@@ -364,6 +369,43 @@ def test_lost_reply_is_recovered_and_duplicates_are_shown_once(shared_server: Li
     assert [m["text"] for m in items if m["direction"] == "in"] == ["when are you open", "hi", "where is my order"]
     page.wait_for_timeout(300)
     expect(w.bot).to_have_count(3)
+
+
+@pytest.mark.browser
+def test_outbox_survives_a_reload_while_offline(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+    """The page loads (HTTP works) but the WebSocket cannot connect: typed messages wait in localStorage."""
+    context = contexts()
+    line = {"down": False}
+
+    def route(ws: WebSocketRoute) -> None:
+        if line["down"]:
+            ws.close(code=1012)
+        else:
+            ws.connect_to_server()
+
+    context.route_web_socket(re.compile(r".*/ws$"), route)
+    w = open_widget(context, shared_server)
+    w.send("hi")
+    expect(w.bot).to_have_text([GREETING])
+    session_id = w.session_id()
+
+    line["down"] = True
+    w.page.reload()
+    expect(w.bot).to_have_text([GREETING])  # the history came over HTTP
+    expect(w.banner).to_be_visible()
+    w.send("when are you open")
+    w.send("thanks")
+    w.page.reload()
+    expect(w.user).to_have_text(["hi", "when are you open", "thanks"])
+    expect(w.log.locator(".cbw-msg--pending")).to_have_count(2)
+
+    line["down"] = False
+    expect(w.bot).to_have_count(3, timeout=15_000)
+    expect(w.bot.nth(1)).to_have_text(HOURS)
+    expect(w.log.locator(".cbw-msg--pending")).to_have_count(0)
+    items = history(shared_server, session_id)
+    assert [m["text"] for m in items if m["direction"] == "in"] == ["hi", "when are you open", "thanks"]
+    assert len([m for m in items if m["direction"] == "out"]) == 3
 
 
 # -- (e) text is text ------------------------------------------------------------------------------

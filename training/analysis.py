@@ -7,6 +7,7 @@ Functions take the frames `load_messages` and `load_sessions` return; nothing he
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,125 @@ def compare_versions(messages: pd.DataFrame) -> pd.DataFrame:
     table["thumbs_down_rate"] = (table["thumbs_down"] / table["replies"]).where(table["replies"] > 0, 0.0)
     table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]] = table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]].astype(float).round(3)
     return table.sort_values("first_seen")
+
+
+# -- model evaluation (notebooks/model_evaluation.ipynb) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationSetup:
+    """What to train and test on, as the evaluation notebook's environment variables say."""
+
+    train: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+    language: str
+    threshold: float | None
+    """The domain's fixed fallback threshold, or None to let training pick one (as `training.fit`)."""
+    entities: dict[str, Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    report: Any
+    """A `training.evaluate.Report`."""
+    test: list[tuple[str, str]]
+    predicted: list[str]
+    """Per test example: the predicted intent, or `oos` for a fallback."""
+    confidence: list[float]
+
+
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path
+
+
+def split_examples(examples: list[tuple[str, str]], test_size: float, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A train/test split, stratified by intent when every intent has two examples."""
+    from sklearn.model_selection import train_test_split
+
+    labels = [label for _, label in examples]
+    counts = pd.Series(labels).value_counts()
+    n_test = max(1, round(test_size * len(examples)))
+    stratify = labels if counts.min() >= 2 and n_test >= len(counts) else None
+    train, test = train_test_split(examples, test_size=n_test, random_state=seed, stratify=stratify)
+    return list(train), list(test)
+
+
+def evaluation_setup(
+    train: str | None = None, test: str | None = None, *, test_size: float | None = None, seed: int | None = None
+) -> EvaluationSetup:
+    """Training and test examples from arguments, else `EVAL_TRAIN`, `EVAL_TEST`, `EVAL_TEST_SIZE`, `EVAL_SEED`.
+
+    Training defaults to intents.yaml; without a test file a stratified share of the
+    training file (default 20%) is held out. Paths are relative to the repository. A YAML
+    training file brings its language, entities and fixed threshold, as `training.fit` uses them.
+    """
+    from bot.domain import load_domain
+    from training.data import load_examples
+
+    train_path = _path(train or os.environ.get("EVAL_TRAIN") or "intents.yaml")
+    test_value = test or os.environ.get("EVAL_TEST") or None
+    test_size = test_size if test_size is not None else float(os.environ.get("EVAL_TEST_SIZE", "0.2"))
+    seed = seed if seed is not None else int(os.environ.get("EVAL_SEED", "0"))
+    language, threshold, entities = os.environ.get("EVAL_LANGUAGE", "en"), None, {}
+    if train_path.suffix in {".yaml", ".yml"}:
+        domain = load_domain(train_path)
+        language, threshold, entities = domain.language, domain.fallback.threshold, dict(domain.entities)
+    examples = load_examples(train_path)
+    if test_value:
+        test_path = _path(test_value)
+        return EvaluationSetup(examples, load_examples(test_path), language, threshold, entities,
+                               f"train on {train_path.name} ({len(examples)}), test on {test_path.name}")
+    fit_on, held_out = split_examples(examples, test_size, seed)
+    return EvaluationSetup(fit_on, held_out, language, threshold, entities,
+                           f"{train_path.name}: train on {len(fit_on)}, test on a held-out {test_size:.0%} ({len(held_out)})")
+
+
+def run_evaluation(setup: EvaluationSetup, pipeline: str = "light", seed: int = 0) -> Evaluation:
+    """Train and score with `training.evaluate.evaluate`, keeping every test prediction."""
+    from bot.classifier import OOS
+    from bot.nlp import Preprocessor
+    from training.evaluate import evaluate
+
+    pre = Preprocessor(setup.language, setup.entities)
+    report, clf = evaluate(setup.train, setup.test, pipeline, threshold=setup.threshold, seed=seed, preprocessor=pre)  # type: ignore[arg-type]
+    texts = [t for t, _ in setup.test]
+    predictions = clf.predict(texts, pre.normalize_many(texts))
+    predicted = [OOS if p.is_fallback else p.intent for p in predictions]
+    return Evaluation(report, setup.test, predicted, [p.confidence for p in predictions])
+
+
+def headline(evaluation: Evaluation) -> pd.Series:
+    """The overall scores in one column."""
+    r = evaluation.report
+    fields = ["n_train", "n_test", "threshold", "accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "fit_seconds", "predict_us"]
+    values = {f: getattr(r, f) for f in fields}
+    return pd.Series({f: round(v, 4) if isinstance(v, float) else v for f, v in values.items()}, name=r.pipeline, dtype=object)
+
+
+def confusion_matrix(evaluation: Evaluation) -> pd.DataFrame:
+    """Counts of expected (rows) by predicted (columns) labels; `oos` is the fallback."""
+    expected = pd.Series([label for _, label in evaluation.test], name="expected")
+    predicted = pd.Series(evaluation.predicted, name="predicted")
+    labels = sorted(set(expected) | set(predicted))
+    return pd.crosstab(expected, predicted).reindex(index=labels, columns=labels, fill_value=0)
+
+
+def worst_intents(evaluation: Evaluation, top: int | None = None) -> pd.DataFrame:
+    """Per-intent precision, recall and F1, worst F1 first."""
+    frame = pd.DataFrame([vars(s) for s in evaluation.report.per_intent]).set_index("intent")
+    frame = frame[frame["support"] > 0].sort_values(["f1", "support"], ascending=[True, False])
+    return frame.head(top) if top else frame
+
+
+def errors(evaluation: Evaluation) -> pd.DataFrame:
+    """Every misclassified test example, least confident first."""
+    rows = [(t, e, p, c) for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence) if e != p]
+    return pd.DataFrame(rows, columns=["text", "expected", "predicted", "confidence"]).sort_values("confidence").reset_index(drop=True)
+
+
+def confidence_by_outcome(evaluation: Evaluation) -> pd.DataFrame:
+    """The top confidence of each test example, and whether the prediction was right."""
+    right = [e == p for (_, e), p in zip(evaluation.test, evaluation.predicted)]
+    return pd.DataFrame({"confidence": evaluation.confidence, "right": right})

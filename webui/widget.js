@@ -44,6 +44,7 @@
   var RETRY_MAX_MS = 5000;
   var PING_EVERY_MS = 25000;
   var PONG_TIMEOUT_MS = 10000;
+  var CONNECT_TIMEOUT_MS = 10000;
   var HISTORY_PAGE = 200;
 
   // -- strings ---------------------------------------------------------------------------------
@@ -227,6 +228,7 @@
     token: store.get('token'),
     user: store.get('user'),
     historyLoaded: false,
+    openedAt: 0,          // when this connection opened (a long-lived one resets the back-off)
     inflight: new Set(),  // client ids sent on this connection, reply pending
     answered: new Set(),  // client ids that got a reply (shown or in the history)
     shown: new Set(),     // message_ids of bot replies on screen
@@ -346,7 +348,7 @@
 
   var titleEl = h('h2', { class: 'cbw-title', id: 'cbw-title', text: T.title });
   var whoEl = h('p', { class: 'cbw-who', hidden: true });
-  var loginBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.login, 'aria-controls': 'cbw-auth', 'aria-expanded': 'false', onclick: function () { showAuth(true); } });
+  var loginBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.login, 'aria-controls': 'cbw-auth', 'aria-expanded': 'false', onclick: function () { showAuth(authForm.hidden); } });
   var logoutBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.logout, hidden: true, onclick: function () { logout(); } });
   var closeBtn = h('button', { type: 'button', class: 'cbw-icon-btn', 'aria-label': T.close, onclick: function () { close(true); } }, icon('close'));
   var header = h('div', { class: 'cbw-header' },
@@ -411,6 +413,10 @@
     launcher.setAttribute('aria-expanded', 'true');
     launcher.setAttribute('aria-label', T.close);
     setUnread(false);
+    if (!S.historyLoaded) {
+      // Offline at load: what is still to be sent stays on screen; the log comes after reconnecting.
+      loadHistory().catch(function () { S.historyLoaded = false; renderPending(); });
+    }
     connect();
     scrollToEnd(true);
     if (focus) (authForm.hidden ? input : userInput).focus();
@@ -652,13 +658,16 @@
     S.ws = sock;
     S.ready = false;
     S.helloSent = false;
+    S.openedAt = 0;
+    var opening = setTimeout(function () { if (sock === S.ws && sock.readyState === 0) lost(4001); }, CONNECT_TIMEOUT_MS);
     sock.onopen = function () {
+      clearTimeout(opening);
       if (sock !== S.ws) return;
       S.everOnline = true;
+      S.openedAt = Date.now();
       updateBanner();
       startHeartbeat();
       if (wantHello()) sendHello();
-      else S.attempts = 0;
     };
     sock.onmessage = function (ev) {
       if (sock !== S.ws) return;
@@ -668,6 +677,7 @@
       if (frame && typeof frame === 'object') handleFrame(frame, sock);
     };
     sock.onclose = function (ev) {
+      clearTimeout(opening);
       if (sock !== S.ws) return;
       lost(ev.code);
     };
@@ -689,6 +699,8 @@
     outbox().forEach(function (entry) { setStatus(entry.id, 'queued'); });
     updateTyping();
     updateBanner(true);
+    if (S.openedAt && Date.now() - S.openedAt > 5000) S.attempts = 0; // it had been working
+    S.openedAt = 0;
     if (code === 1008 || code === 1013) S.attempts = Math.max(S.attempts, 5); // refused: no hammering
     scheduleReconnect();
   }
@@ -811,11 +823,18 @@
       if (S.open) showAuth(true);
       return;
     }
+    var transient = code === 'rate_limited' || code === 'unavailable' || code === 'conflict';
+    if (!cid && transient && !S.ready && S.helloSent) {
+      // The hello itself failed (e.g. the database is down): say hello again shortly.
+      var sock = S.ws;
+      setTimeout(function () { if (sock === S.ws && !S.ready) sendHello(); }, 2000 + Math.random() * 2000);
+      return;
+    }
     if (!cid || !inOutbox(cid)) return;
     S.inflight.delete(cid);
-    if (code === 'rate_limited' || code === 'unavailable') {
+    if (transient) {
       setStatus(cid, 'queued');
-      var wait = code === 'rate_limited' ? 1000 + Math.random() * 1000 : 2000 + Math.random() * 2000;
+      var wait = code === 'unavailable' ? 2000 + Math.random() * 2000 : 500 + Math.random() * 1000;
       S.retries.set(cid, setTimeout(function () {
         S.retries.delete(cid);
         var entry = outbox().filter(function (e) { return e.id === cid; })[0];
@@ -936,20 +955,28 @@
     scrollToEnd(stick);
   }
 
-  function recoverReplies(clientId) {
+  function recoverReplies(clientId, attempt) {
+    attempt = attempt || 0;
     if (!S.sessionId) return;
     fetchPage(S.sessionId, 0).then(function (res) {
       if (res.ok && res.data && res.data.total > res.data.items.length) return fetchPage(S.sessionId, Math.max(0, res.data.total - HISTORY_PAGE));
       return res;
     }).then(function (res) {
-      if (!res.ok || !res.data) return;
+      if (!res.ok || !res.data) throw new Error('history ' + res.status);
+      var found = false;
       res.data.items.forEach(function (m) {
-        if (m.direction === 'out' && m.client_id === clientId && !S.shown.has(m.id)) {
+        if (m.direction !== 'out' || m.client_id !== clientId) return;
+        found = true;
+        if (!S.shown.has(m.id)) {
           var buttons = (m.buttons || []).map(function (b) { return { title: String(b[0]), payload: String(b[1]) }; });
           renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons }, { buttons: true, announce: true });
         }
       });
-    }).catch(function () { /* best effort */ });
+      if (!found) throw new Error('not yet');
+    }).catch(function () {
+      // The other connection may still be working on it: look again a little later.
+      if (attempt < 4) setTimeout(function () { recoverReplies(clientId, attempt + 1); }, 1000 * (attempt + 1));
+    });
   }
 
   function setAuth(token, user) {
@@ -1067,25 +1094,20 @@
 
   // -- start -------------------------------------------------------------------------------------
 
+  function renderPending() {
+    outbox().forEach(function (entry) {
+      if (!S.userRows.has(entry.id)) renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued');
+    });
+  }
+
+  /** The history is fetched when the panel first opens (or on reconnecting), not on every page view. */
   function start() {
     document.body.appendChild(host);
     updateAccount();
-    var pending = outbox();
-    if (S.sessionId) {
-      loadHistory().catch(function () {
-        // Offline at load: show what is still to be sent; the log is fetched after reconnecting.
-        S.historyLoaded = false;
-        outbox().forEach(function (entry) {
-          if (!S.userRows.has(entry.id)) renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued');
-        });
-      });
-    } else {
-      S.historyLoaded = true;
-      pending.forEach(function (entry) { renderUser(entry.id, entry.label || entry.text, parseTime(entry.at), 'queued'); });
-    }
-    var remembered = session.get('open');
-    if (OPEN_AT_LOAD || remembered === '1') open(false);
-    else if (pending.length) connect();
+    S.historyLoaded = !S.sessionId;
+    renderPending();
+    if (OPEN_AT_LOAD || session.get('open') === '1') open(false);
+    else if (outbox().length) connect(); // something typed is still to be delivered
   }
 
   window.ChatWidget = {
