@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
@@ -146,6 +147,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.state.services = None
     app.add_middleware(SecurityHeaders)
+    if app.state.settings.allowed_origins:
+        # The widget on another site calls /api/* too; tokens travel in a header, not cookies.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=app.state.settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_exception_handler(SQLAlchemyError, database_unavailable)
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.include_router(api.router)

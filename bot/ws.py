@@ -159,7 +159,7 @@ class Connection:
             await self.hello(Hello(type="hello"))
         assert self.conv is not None
         command = frame.text.strip().lower()
-        if command in COMMANDS:
+        if command in COMMANDS and (frame.id is None or frame.id not in self.conv.answered):
             await self.command(command, frame)
             return
         if frame.id is None or frame.id not in self.conv.answered:
@@ -192,8 +192,14 @@ class Connection:
             await self.send_session()
 
     async def notice(self, text: str, frame: UserMessage) -> None:
-        """Answer a chat command; commands are not classified, so no intent."""
-        await self.send(Reply(text=text, intent=None, confidence=None, reply_to=frame.id))
+        """Answer a chat command; commands are not classified, so no intent.
+
+        The answer is remembered under the client id, so a resend does not run it twice.
+        """
+        reply = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
+        if frame.id is not None and self.conv is not None:
+            self.conv.answered[frame.id] = [reply]
+        await self.send(reply)
 
     async def feedback(self, frame: Feedback) -> None:
         if self.conv is None:

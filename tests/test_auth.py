@@ -264,3 +264,16 @@ def test_security_headers(client: TestClient) -> None:
     headers = client.get("/healthz").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_cors_for_allowed_origins(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"allowed_origins": ["https://shop.example"]}))
+    with TestClient(app) as client:
+        preflight = client.options(
+            "/api/login",
+            headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
+        other = client.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

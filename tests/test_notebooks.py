@@ -36,19 +36,30 @@ def test_committed_without_outputs(name: str) -> None:
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: clear the outputs before committing"
 
 
+EVAL_VARS = ("EVAL_TRAIN", "EVAL_TEST", "EVAL_TEST_SIZE", "EVAL_PIPELINE", "EVAL_SEED", "EVAL_LANGUAGE")
+RUNS = [
+    pytest.param("review_logs.ipynb", {}, id="review_logs"),
+    pytest.param("model_evaluation.ipynb", {"EVAL_TRAIN": "tests/data/tiny_intents.jsonl", "EVAL_TEST": "tests/data/tiny_test.jsonl"},
+                 id="model_evaluation-fixtures"),
+    pytest.param("model_evaluation.ipynb", {"EVAL_TRAIN": str(SHOP), "EVAL_TEST_SIZE": "0.3"}, id="model_evaluation-split"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs(name: str, simulated_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_DATABASE_URL", simulated_db)  # the kernel inherits the environment
+@pytest.mark.parametrize(("name", "env"), RUNS)
+def test_notebook_runs(name: str, env: dict[str, str], simulated_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_DATABASE_URL", simulated_db)  # the kernel inherits this process's environment
     monkeypatch.setenv("BOT_INTENTS_PATH", str(SHOP))
-    monkeypatch.setenv("EVAL_TRAIN", str(SHOP))  # small and quick: evaluate on a split of the shop domain
-    monkeypatch.delenv("EVAL_TEST", raising=False)
+    for var in EVAL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2, "the notebook draws its charts"
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3, "the notebook draws its charts"
 
 
 def test_the_numbers_the_notebooks_plot(simulated_db: str) -> None:
@@ -81,3 +92,23 @@ def test_the_numbers_the_notebooks_plot(simulated_db: str) -> None:
     versions = analysis.compare_versions(messages)
     assert len(versions) == 1 and versions["messages"].iloc[0] == len(inbound)
     assert versions["thumbs_down"].iloc[0] == (messages["feedback"] == -1).sum()
+
+
+def test_the_evaluation_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVAL_TRAIN", "tests/data/tiny_intents.jsonl")
+    monkeypatch.setenv("EVAL_TEST", "tests/data/tiny_test.jsonl")
+    setup = analysis.evaluation_setup()
+    assert (len(setup.train), len(setup.test), setup.threshold) == (80, 23, None)
+    evaluation = analysis.run_evaluation(setup)
+    matrix = analysis.confusion_matrix(evaluation)
+    right = int(matrix.to_numpy().trace())
+    assert matrix.to_numpy().sum() == 23 and right / 23 == pytest.approx(evaluation.report.accuracy)
+    assert len(analysis.errors(evaluation)) == 23 - right
+    worst = analysis.worst_intents(evaluation)
+    assert list(worst["f1"]) == sorted(worst["f1"])
+    assert analysis.headline(evaluation)["n_test"] == 23
+
+    monkeypatch.delenv("EVAL_TEST")
+    split = analysis.evaluation_setup(train=str(SHOP), test_size=0.25, seed=1)
+    assert (len(split.train) + len(split.test), len(split.test), split.threshold) == (36, 9, 0.3)
+    assert {label for _, label in split.test} == set(load_domain(SHOP).intents)  # stratified: every intent is tested

