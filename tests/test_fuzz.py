@@ -1,0 +1,117 @@
+"""Property tests: random frames over the WebSocket, and schemathesis over the HTTP API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import WebSocketTestSession
+
+from bot.app import create_app
+from bot.config import Settings
+from tests.conftest import SHOP, LiveServer
+
+pytestmark = pytest.mark.slow
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=10,
+)
+frames = st.dictionaries(
+    st.sampled_from(["type", "text", "id", "session_id", "token", "message_id", "value", "extra"]),
+    json_values | st.sampled_from(["message", "hello", "feedback", "ping", "", "MESSAGE"]),
+    max_size=5,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'bot.db'}",
+        intents_path=SHOP,
+        models_dir=models_dir,
+        rate_per_second=10_000,
+        rate_burst=10_000,
+        max_bad_frames=10_000,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def answer(ws: WebSocketTestSession) -> dict[str, object]:
+    """The frame that settles the last one sent: an error, a reply, a session or a pong."""
+    while True:
+        frame = ws.receive_json()
+        if frame["type"] in ("error", "reply", "session", "pong"):
+            return dict(frame)
+
+
+def still_alive(ws: WebSocketTestSession) -> None:
+    ws.send_text('{"type": "ping"}')
+    assert answer(ws) == {"type": "pong"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=frames)
+def test_random_json_frames(fuzz_client: TestClient, frame: dict[str, object]) -> None:
+    with fuzz_client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps(frame))
+        got = answer(ws)
+        ok = frame.get("type") in ("message", "hello", "ping", "feedback")
+        assert got["type"] == "error" or ok, got
+        still_alive(ws)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200))
+def test_random_text_frames(fuzz_client: TestClient, text: str) -> None:
+    with fuzz_client.websocket_connect("/ws") as ws:
+        ws.send_text(text)
+        got = answer(ws)
+        try:
+            valid = isinstance(json.loads(text), dict) and json.loads(text).get("type") in ("ping", "hello", "message")
+        except ValueError:
+            valid = False
+        assert got["type"] == "error" or valid
+        still_alive(ws)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_random_bytes(fuzz_client: TestClient, data: bytes) -> None:
+    with fuzz_client.websocket_connect("/ws") as ws:
+        ws.send_bytes(data)
+        assert answer(ws) == {"type": "error", "code": "binary_frame", "detail": "binary frames are not supported; send JSON text frames", "reply_to": None}
+        still_alive(ws)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(min_size=1, max_size=300).filter(str.strip))
+def test_random_messages_are_answered(fuzz_client: TestClient, text: str) -> None:
+    with fuzz_client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "message", "text": text}))
+        got = answer(ws)
+        if got["type"] == "session":
+            got = answer(ws)
+        assert got["type"] == "reply", got
+
+
+def test_http_api_never_answers_5xx(shared_server: LiveServer) -> None:
+    """schemathesis cases drawn from the app's OpenAPI document, sent to a real server."""
+    schema = schemathesis.openapi.from_url(f"{shared_server.url}/openapi.json")
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(case=schema.as_strategy())
+    def check(case: schemathesis.Case) -> None:
+        response = case.call()
+        assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+
+    check()
