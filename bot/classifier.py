@@ -15,12 +15,13 @@ predicted: it only pushes scores of off-topic text down. The raw score of the to
 mean cosine similarity to the 5 nearest training sentences. Each part is standardised with
 statistics of a held-out fifth of the training data and the parts are summed; a logistic
 fit on that held-out data (correct top intent vs not) maps the sum to a logit; the share
-of the utterance's words never seen in training lowers that logit by `COVERAGE_PENALTY` per
-unit (it catches gibberish in small domains), and its sigmoid is `confidence` in [0, 1].
+of the utterance's words never seen in training, beyond half, lowers that logit (up to
+`COVERAGE_PENALTY`: gibberish in small domains), and its sigmoid is `confidence` in [0, 1].
 
 Threshold: when `fit(threshold=None)` the fallback threshold is the confidence below which
-a fixed share (`REJECT_RATE`, per pipeline) of the held-out in-scope examples fall. It
-needs no oos examples, so a bot author's intents.yaml works as is. The held-out model is trained on the other four fifths
+a share of the held-out in-scope examples fall: `REJECT_SHARE` (per pipeline) times the
+held-out in-scope error rate, clipped to `REJECT_RANGE`. It needs no oos examples, so a bot
+author's intents.yaml works as is. The held-out model is trained on the other four fifths
 of the rows (features are fitted once on all rows, so the encoder encodes each text once);
 the final model is then trained on everything.
 """
@@ -45,15 +46,18 @@ from sklearn.svm import LinearSVC
 
 FALLBACK = "fallback"
 OOS = "oos"
-REJECT_RATE: dict[str, float] = {"light": 0.03, "encoder": 0.01}
-"""Share of held-out in-scope examples the automatic threshold sends to the fallback.
+REJECT_SHARE: dict[str, float] = {"light": 0.65, "encoder": 0.3}
+"""Held-out in-scope examples the automatic threshold rejects, per held-out in-scope error.
 
-Chosen on CLINC150 valid for >= 75% OOS recall there: the encoder separates off-topic text
-better, so it gives up fewer in-scope queries for the same recall."""
+Chosen on CLINC150 valid for ~75% OOS recall there. A less accurate model has less
+separated scores and must reject more; the encoder's neighbour similarity separates
+off-topic text better, so it gives up fewer in-scope queries for the same recall."""
+REJECT_RANGE = (0.002, 0.05)
 HELD_OUT = 0.2
 NEIGHBOURS = 5
-COVERAGE_PENALTY = 2.0
-"""Logit subtracted per unit of the share of words never seen in training (gibberish, typos)."""
+COVERAGE_PENALTY = 4.0
+"""Logit subtracted when no word was seen in training, scaled down to 0 at half the words:
+gibberish falls back even in small domains, while unseen names in a message cost nothing."""
 TOP_K = 3
 _DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
 RAW, NORMALIZED = 0, 1
@@ -256,27 +260,40 @@ class IntentClassifier:
         return train, test
 
     def features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
-        """Same result as `pipeline_[:-1].transform`, without sklearn's per-call validation.
-
-        That validation costs milliseconds per call, more than the model itself; a chat
-        message is one row, so serving takes this direct path.
-        """
+        """Same result as `pipeline_[:-1].transform`, without sklearn's and scipy's per-call
+        validation, which costs milliseconds per call, more than the model itself; a chat
+        message is one row, so serving takes this direct path."""
         rows = _rows(texts, normalized)
-        blocks = []
+        indices: list[list[NDArray[np.int64]]] = [[] for _ in range(len(rows))]
+        values: list[list[NDArray[np.float64]]] = [[] for _ in range(len(rows))]
+        offset = 0
         for name, step, column in self.pipeline_.named_steps["features"].transformers_:
             if name == "remainder":
                 continue
             if isinstance(step, TfidfVectorizer):
-                blocks.append(_tfidf(step, rows[:, column]))
+                analyze, vocabulary, idf = step.build_analyzer(), step.vocabulary_, step.idf_
+                for i, doc in enumerate(rows[:, column]):
+                    j, v = _tfidf_row(analyze(doc), vocabulary, idf, step.sublinear_tf)
+                    indices[i].append(j + offset)
+                    values[i].append(v)
+                offset += len(vocabulary)
             else:
-                blocks.append(sparse.csr_matrix(step.transform(rows[:, column])))
-        return _l2_rows(sparse.hstack(blocks, format="csr"))
+                dense = np.asarray(step.transform(rows[:, column]), dtype=np.float64)
+                for i in range(len(rows)):
+                    indices[i].append(np.arange(offset, offset + dense.shape[1]))
+                    values[i].append(dense[i])
+                offset += dense.shape[1]
+        data = [np.concatenate(v) for v in values]
+        data = [v / (np.sqrt(v @ v) or 1.0) for v in data]  # the Normalizer step
+        indptr = np.concatenate([[0], np.cumsum([len(v) for v in data])])
+        return sparse.csr_matrix((np.concatenate(data), np.concatenate([np.concatenate(j) for j in indices]), indptr), shape=(len(rows), offset))
 
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
         rel, sims = self.pipeline_[-1].score_parts(self.features(texts, normalized))
         unseen = 1.0 - np.array([self._coverage(text) for text in normalized])
-        return _sigmoid(self._stats.logit(rel, sims) - COVERAGE_PENALTY * unseen[:, None])
+        penalty = COVERAGE_PENALTY * np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
+        return _sigmoid(self._stats.logit(rel, sims) - penalty[:, None])
 
     def _coverage(self, normalized: str) -> float:
         """Share of the words that occur in the training data (0 for an empty message)."""
@@ -345,7 +362,8 @@ class _Stats:
             lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
             if lr.coef_[0, 0] > 0:
                 slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-        rate = REJECT_RATE["encoder" if sims is not None else "light"]
+        error_rate = float(np.mean(~correct[inscope]))
+        rate = float(np.clip(REJECT_SHARE["encoder" if sims is not None else "light"] * error_rate, *REJECT_RANGE))
         cut = float(np.quantile(z[inscope], rate))
         return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(_sigmoid(slope * cut + intercept)))
 
@@ -356,33 +374,19 @@ class _Stats:
         return self.slope * z + self.intercept
 
 
-def _tfidf(vectorizer: TfidfVectorizer, docs: NDArray[np.object_]) -> sparse.csr_matrix:
-    """`vectorizer.transform(docs)` computed directly from its analyzer, vocabulary and idf."""
-    analyze, vocabulary = vectorizer.build_analyzer(), vectorizer.vocabulary_
-    indptr, indices, values = [0], [], []
-    for doc in docs:
-        counts: dict[int, int] = {}
-        for term in analyze(doc):
-            j = vocabulary.get(term)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        indices.extend(counts)
-        values.extend(counts.values())
-        indptr.append(len(indices))
-    X = sparse.csr_matrix((np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr)), shape=(len(docs), len(vocabulary)))
-    X.sort_indices()
-    if vectorizer.sublinear_tf:
-        np.log(X.data, out=X.data)
-        X.data += 1.0
-    if vectorizer.use_idf:
-        X.data *= vectorizer.idf_[X.indices]
-    return _l2_rows(X) if vectorizer.norm == "l2" else X
-
-
-def _l2_rows(X: sparse.csr_matrix) -> sparse.csr_matrix:
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ X)
+def _tfidf_row(terms: list[str], vocabulary: dict[str, int], idf: NDArray[np.float64], sublinear: bool) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """One document's l2-normalised TF-IDF entries, as `TfidfVectorizer.transform` makes them."""
+    counts: dict[int, int] = {}
+    for term in terms:
+        j = vocabulary.get(term)
+        if j is not None:
+            counts[j] = counts.get(j, 0) + 1
+    index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if sublinear:
+        tf = np.log(tf) + 1.0
+    tf *= idf[index]
+    return index, tf / (np.sqrt(tf @ tf) or 1.0)
 
 
 def _sigmoid(x: Any) -> Any:

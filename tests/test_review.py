@@ -153,7 +153,7 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
         row(8, "a", "out", "Order AB123456 is on its way.", None, intent="order_status", feedback=-1),  # nearest earlier IN
         row(9, "b", "in", "Opening Time", "c1", intent="hours", confidence=0.42, ranking=[["hours", 0.42], ["book", 0.41]]),
         row(10, "b", "out", "9 to 5", "c1", intent="hours"),
-        row(11, "b", "in", "blorp", "c2", intent="greet", confidence=0.1, fallback=True),
+        row(11, "b", "in", "blorp", "c2", intent="greet", confidence=0.1, fallback=True, ranking=[["greet", 0.1], ["hours", 0.09]]),
         row(12, "b", "out", "Sorry?", "c2", fallback=True),
         row(13, "b", "in", "/hours", "c3", intent="hours", confidence=1.0),
         row(14, "b", "out", "9 to 5", "c3", intent="hours"),
@@ -170,7 +170,7 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
     assert found["AB123456"].reason == "thumbs_down"
     assert (found["opening   time"].count, found["opening   time"].reason) == (2, "low_confidence+close_top2")
     assert (found["opening   time"].message_id, found["opening   time"].confidence) == (9, 0.42)  # latest occurrence
-    assert found["blorp"].reason == "fallback+low_confidence"
+    assert found["blorp"].reason == "fallback+low_confidence"  # close scores say nothing more after a fallback
     assert next(iter(find_candidates(rows))).text == "opening   time"  # most frequent first
     assert not find_candidates(rows, low_confidence=0.0, margin=0.0, reviewed=["hi", "ab123456", "blorp", "already done"])
 
@@ -184,3 +184,6 @@ def test_export_since_and_empty_database(tmp_path: Path, capsys: pytest.CaptureF
     assert "0 distinct texts" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         review(["export", "--since", "last tuesday"])
+    missing = tmp_path / "missing.db"
+    assert review(["export", "--database-url", f"sqlite:///{missing}", "--out", str(out)]) == 2
+    assert f"no database at {missing}" in capsys.readouterr().err and not missing.exists()

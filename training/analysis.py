@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.domain import Domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message
-from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, database_url, find_candidates
+from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, database_url, find_candidates, missing_sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_LABEL = "(fallback)"
@@ -30,7 +30,11 @@ def bot_database_url(url: str | None = None) -> str:
 
 
 def _read(table: Any, url: str | None, order: Any, since: datetime | None = None, time_column: Any = None) -> pd.DataFrame:
-    engine = make_engine(bot_database_url(url))
+    url = bot_database_url(url)
+    missing = missing_sqlite_file(url)
+    if missing:
+        raise FileNotFoundError(f"no bot database at {missing}: set BOT_DATABASE_URL (see notebooks/README.md)")
+    engine = make_engine(url)
     query = select(table).order_by(order)
     if since is not None:
         query = query.where(time_column >= since)

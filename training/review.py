@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain import OOS, DomainError, load_domain
@@ -67,6 +67,15 @@ def database_url(url: str | None = None, base: Path | None = None) -> str:
         if path and path != ":memory:":
             resolved = prefix + str((base / path).resolve())
     return resolved
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL whose file does not exist (reading it would create an empty one)."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).is_file():
+        return path
+    return None
 
 
 # -- choosing the messages --------------------------------------------------------------------
@@ -153,7 +162,8 @@ def reasons_for(
 ) -> set[str]:
     """Why one user message deserves a look (empty: it does not).
 
-    A message the dialogue took as a form answer was understood, so only thumbs count: one
+    Close scores only count when the bot answered: after a fallback they add nothing. A
+    message the dialogue took as a form answer was understood, so only thumbs count: one
     that filled a slot of the form the bot was in (like a name), or a fallback or another
     intent's prediction the form answered anyway (like an order number).
     """
@@ -169,14 +179,15 @@ def reasons_for(
         )
         if gave_slot or message.get("fallback") or reply.get("intent") != message.get("intent"):
             return reasons
-    if message.get("fallback") or (reply is not None and reply.get("fallback")):
+    fell_back = bool(message.get("fallback") or (reply is not None and reply.get("fallback")))
+    if fell_back:
         reasons.add("fallback")
     confidence = message.get("confidence")
     if confidence is not None and confidence == confidence and confidence < low_confidence:  # NaN from pandas is no value
         reasons.add("low_confidence")
     ranking = message.get("ranking") or []
-    if len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
-        reasons.add("close_top2")
+    if not fell_back and len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
+        reasons.add("close_top2")  # the bot answered one of two near-equal intents: a coin toss
     return reasons
 
 
@@ -379,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace) -> int:
     url = database_url(args.database_url)
+    missing = missing_sqlite_file(url)
+    if missing:
+        print(f"error: no database at {missing} (give --database-url or set BOT_DATABASE_URL)", file=sys.stderr)
+        return 2
     engine = make_engine(url)
     try:
         candidates = export_queue(engine, args.since, low_confidence=args.low_confidence, margin=args.margin)

@@ -7,9 +7,9 @@ Simulated users talk to the bot through its real WebSocket protocol, so the log,
 and thumbs are exactly what real traffic leaves behind: the notebooks, the review queue and
 load tests get data without waiting for users. Users say the domain's own examples, a bit
 perturbed (lower case, a dropped word, a typo), answer the forms' questions with the
-entity texts of the examples or the entities' values, go out of scope now and then, give
-thumbs down (mostly to fallbacks) and sometimes abandon a form. The same seed and model
-give the same conversations.
+entity texts of the examples or the entities' values, go out of scope now and then, often
+give a thumbs down when the bot got them wrong, and sometimes abandon a form. The same seed
+and model give the same conversations.
 """
 
 from __future__ import annotations
