@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from bot.classifier import FALLBACK, OOS, IntentClassifier
+from bot.classifier import OOS, IntentClassifier
 from bot.domain import Domain, DomainError, load_domain
 from bot.model import ModelError, current_version, load_model, promote, save_model
 from bot.nlp import Preprocessor
@@ -113,7 +113,7 @@ def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: i
     for label, o, n in zip(labels, old_f1, new_f1):
         if abs(o - n) >= 0.005:
             lines.append(f"  {label:<28} {o:7.3f} {n:7.3f}")
-    added = sorted(set(data.labels) - set(current.classifier.classes_) - {FALLBACK})
+    added = sorted(set(data.labels) - set(map(str, current.classifier.classes_)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes_)) - set(data.labels))
     if added:
         lines.append(f"  new intents: {', '.join(added)}")
