@@ -35,7 +35,8 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "spacy"):
+        logging.getLogger(name).handlers[:] = []  # one handler, the root's: nothing logged twice
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for noisy in ("uvicorn.access", "spacy", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
