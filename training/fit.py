@@ -10,116 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from sklearn.metrics import classification_report, f1_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
-
-from bot.classifier import OOS, IntentClassifier
-from bot.domain import Domain, DomainError, load_domain
-from bot.model import ModelError, current_version, load_model, promote, save_model
-from bot.nlp import Preprocessor
-from training.data import DataError, load_reviewed
+from bot.domain import DomainError, load_domain
 
 DEFAULT_MARGIN = 0.02
 
 
-@dataclass(frozen=True)
-class Dataset:
-    texts: list[str]
-    normalized: list[str]
-    labels: list[str]
-    sources: Counter[str]
-
-
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def near_duplicates(domain: Domain, preprocessor: Preprocessor, min_jaccard: float = 0.8) -> list[tuple[str, str, str, str]]:
-    """Pairs of examples under different intents whose normalised words (nearly) coincide."""
-    rows = [(intent, ex.text) for intent, i in domain.intents.items() for ex in i.examples]
-    words = [set(n.split()) for n in preprocessor.normalize_many(t for _, t in rows)]
-    index: dict[str, list[int]] = {}
-    for i, ws in enumerate(words):
-        for w in ws:
-            index.setdefault(w, []).append(i)
-    pairs = []
-    for i, ws in enumerate(words):
-        candidates = {j for w in ws for j in index[w] if j > i and rows[j][0] != rows[i][0]}
-        for j in sorted(candidates):
-            union = ws | words[j]
-            if union and len(ws & words[j]) / len(union) >= min_jaccard:
-                pairs.append((rows[i][0], rows[i][1], rows[j][0], rows[j][1]))
-    return pairs
-
-
-def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
-    examples = domain.training_examples()
-    sources: Counter[str] = Counter({"intents.yaml": len(examples)})
-    if database_url:
-        reviewed = load_reviewed(database_url, known=set(domain.intents) | {OOS})
-        sources["reviewed log"] = len(reviewed)
-        examples += reviewed
-    texts = [t for t, _ in examples]
-    return Dataset(texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources)
-
-
-def cross_validate(data: Dataset, pipeline: str, seed: int, folds: int) -> tuple[str, float, float]:
-    """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds."""
-    labels = np.array(data.labels)
-    smallest = min(Counter(data.labels).values())
-    folds = max(2, min(folds, smallest))
-    predicted = np.empty(len(labels), dtype=object)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
-        clf = IntentClassifier(kind=pipeline, seed=seed)
-        clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
-        predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
-        predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
-        say(f"  fold {k}/{folds} done")
-    truth = labels.tolist()
-    report = classification_report(truth, predicted.tolist(), zero_division=0)
-    accuracy = float(np.mean(predicted == labels))
-    macro = float(f1_score(truth, predicted.tolist(), average="macro", zero_division=0))
-    return report, accuracy, macro
-
-
-def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: int) -> tuple[float, float, str] | None:
-    """Accuracy of the served model and of a candidate on the same held-out fifth of the data."""
-    try:
-        current = load_model(models_dir)
-    except ModelError:
-        return None
-    idx = np.arange(len(data.labels))
-    counts = Counter(data.labels)
-    stratify = data.labels if min(counts.values()) >= 2 else None
-    train, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=stratify)
-    candidate = IntentClassifier(kind=pipeline, seed=seed)
-    candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train])
-    texts = [data.texts[i] for i in test]
-    truth = [data.labels[i] for i in test]
-    old = [OOS if u.prediction.is_fallback else u.prediction.intent for u in current.understand(texts)]
-    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, [data.normalized[i] for i in test])]
-    old_acc = float(np.mean([o == t for o, t in zip(old, truth)]))
-    new_acc = float(np.mean([n == t for n, t in zip(new, truth)]))
-    labels = sorted(set(truth) | set(old) | set(new))
-    old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
-    new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}"]
-    for label, o, n in zip(labels, old_f1, new_f1):
-        if abs(o - n) >= 0.005:
-            lines.append(f"  {label:<28} {o:7.3f} {n:7.3f}")
-    added = sorted(set(data.labels) - set(map(str, current.classifier.classes_)) - {OOS})
-    removed = sorted(set(map(str, current.classifier.classes_)) - set(data.labels))
-    if added:
-        lines.append(f"  new intents: {', '.join(added)}")
-    if removed:
-        lines.append(f"  removed intents: {', '.join(removed)}")
-    return old_acc, new_acc, "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.promote:
+        from bot.model import ModelError, promote
+
         try:
             promote(args.out, args.promote)
         except ModelError as exc:
@@ -152,15 +53,25 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(exc, file=sys.stderr)
         return 2
+    # Heavy imports only now: a broken file was reported without waiting for them.
+    from bot.nlp import Preprocessor
+
     preprocessor = Preprocessor(domain.language, domain.entities)
     n_examples = sum(len(i.examples) for i in domain.intents.values())
     say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {domain.language}: valid")
     if args.check:
+        from training.lint import near_duplicates
+
         pairs = near_duplicates(domain, preprocessor)
         for a_intent, a_text, b_intent, b_text in pairs:
             say(f"near-duplicate: {a_intent}: {a_text!r} ~ {b_intent}: {b_text!r}")
         say(f"{len(pairs)} near-duplicate pair(s); checked in {time.perf_counter() - started:.2f} s")
         return 0
+
+    from bot.classifier import IntentClassifier
+    from bot.model import current_version, promote, save_model
+    from training.data import DataError
+    from training.train import compare_with_current, cross_validate, gather
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -171,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     scores: dict[str, float] = {}
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
-        report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds)
+        report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds, say)
         say(report)
         scores = {"cv_accuracy": round(accuracy, 4), "cv_macro_f1": round(macro, 4)}
         say(f"cross-validated accuracy {accuracy:.3f}, macro F1 {macro:.3f}")

@@ -1,0 +1,97 @@
+"""The training steps behind `python -m training.fit`: data, cross-validation, comparison, lint.
+
+Kept apart from the command so that validating intents.yaml needs none of these imports
+(spaCy and scikit-learn take seconds to load; a broken file is reported in well under one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import classification_report, f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from bot.classifier import OOS, IntentClassifier
+from bot.domain import Domain
+from bot.model import ModelError, load_model
+from bot.nlp import Preprocessor
+from training.data import load_reviewed
+
+
+@dataclass(frozen=True)
+class Dataset:
+    texts: list[str]
+    normalized: list[str]
+    labels: list[str]
+    sources: Counter[str]
+
+
+def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
+    examples = domain.training_examples()
+    sources: Counter[str] = Counter({"intents.yaml": len(examples)})
+    if database_url:
+        reviewed = load_reviewed(database_url, known=set(domain.intents) | {OOS})
+        sources["reviewed log"] = len(reviewed)
+        examples += reviewed
+    texts = [t for t, _ in examples]
+    return Dataset(texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources)
+
+
+def cross_validate(
+    data: Dataset, pipeline: str, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
+) -> tuple[str, float, float]:
+    """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds."""
+    labels = np.array(data.labels)
+    smallest = min(Counter(data.labels).values())
+    folds = max(2, min(folds, smallest))
+    predicted = np.empty(len(labels), dtype=object)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
+        clf = IntentClassifier(kind=pipeline, seed=seed)
+        clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
+        predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
+        predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
+        progress(f"  fold {k}/{folds} done")
+    truth = labels.tolist()
+    report = classification_report(truth, predicted.tolist(), zero_division=0)
+    accuracy = float(np.mean(predicted == labels))
+    macro = float(f1_score(truth, predicted.tolist(), average="macro", zero_division=0))
+    return report, accuracy, macro
+
+
+def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: int) -> tuple[float, float, str] | None:
+    """Accuracy of the served model and of a candidate on the same held-out fifth of the data."""
+    try:
+        current = load_model(models_dir)
+    except ModelError:
+        return None
+    idx = np.arange(len(data.labels))
+    counts = Counter(data.labels)
+    stratify = data.labels if min(counts.values()) >= 2 else None
+    train, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=stratify)
+    candidate = IntentClassifier(kind=pipeline, seed=seed)
+    candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train])
+    texts = [data.texts[i] for i in test]
+    truth = [data.labels[i] for i in test]
+    old = [OOS if u.prediction.is_fallback else u.prediction.intent for u in current.understand(texts)]
+    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, [data.normalized[i] for i in test])]
+    old_acc = float(np.mean([o == t for o, t in zip(old, truth)]))
+    new_acc = float(np.mean([n == t for n, t in zip(new, truth)]))
+    labels = sorted(set(truth) | set(old) | set(new))
+    old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
+    new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
+    lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}"]
+    for label, o, n in zip(labels, old_f1, new_f1):
+        if abs(o - n) >= 0.005:
+            lines.append(f"  {label:<28} {o:7.3f} {n:7.3f}")
+    added = sorted(set(data.labels) - set(map(str, current.classifier.classes_)) - {OOS})
+    removed = sorted(set(map(str, current.classifier.classes_)) - set(data.labels))
+    if added:
+        lines.append(f"  new intents: {', '.join(added)}")
+    if removed:
+        lines.append(f"  removed intents: {', '.join(removed)}")
+    return old_acc, new_acc, "\n".join(lines)
