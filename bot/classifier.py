@@ -13,17 +13,18 @@ Out-of-scope scoring. Examples labelled `oos` are trained as one extra class tha
 predicted: it only pushes scores of off-topic text down. The raw score of the top intent is
 `d_top - d_oos` (decision values; `d_oos = 0` without oos data), and for the encoder also the
 mean cosine similarity to the 5 nearest training sentences. Each part is standardised with
-statistics of a held-out fifth of the training data and the parts are summed; a logistic
-fit on that held-out data (correct top intent vs not) maps the sum to a logit; the share
-of the utterance's words never seen in training, beyond half, lowers that logit (up to
-`COVERAGE_PENALTY`: gibberish in small domains), and its sigmoid is `confidence` in [0, 1].
+statistics of held-out rows (a held-out fifth, or out-of-fold rows of 5 folds for 200-2,000
+rows) and the parts are summed; a logistic fit on those rows (correct top intent vs not)
+maps the sum to a logit; the share of the utterance's words never seen in training, beyond
+half, lowers that logit (gibberish in small domains; by up to `COVERAGE_PENALTY`, less where
+held-out in-scope messages often have unseen words), and its sigmoid is `confidence`.
 
 Threshold: when `fit(threshold=None)` the fallback threshold is the confidence below which
 a share of the held-out in-scope examples fall: `REJECT_SHARE` (per pipeline) times the
 held-out in-scope error rate, clipped to `REJECT_RANGE`. It needs no oos examples, so a bot
-author's intents.yaml works as is. The held-out model is trained on the other four fifths
-of the rows (features are fitted once on all rows, so the encoder encodes each text once);
-the final model is then trained on everything.
+author's intents.yaml works as is. Held-out models are trained on the other rows (features
+are fitted once on all rows, so the encoder encodes each text once); the final model is
+then trained on everything.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
@@ -54,10 +55,14 @@ separated scores and must reject more; the encoder's neighbour similarity separa
 off-topic text better, so it gives up fewer in-scope queries for the same recall."""
 REJECT_RANGE = (0.002, 0.05)
 HELD_OUT = 0.2
+CV_ROWS, CV_FOLDS = (200, 2000), 5
+"""Within `CV_ROWS` the calibration pools out-of-fold rows: a fifth of a few hundred rows gives
+a noisy quantile. Below, fold models score far below the final one (overconfident standardisation)."""
 NEIGHBOURS = 5
 COVERAGE_PENALTY = 4.0
-"""Logit subtracted when no word was seen in training, scaled down to 0 at half the words:
-gibberish falls back even in small domains, while unseen names in a message cost nothing."""
+"""Most logit subtracted when no word was seen in training, scaled down to 0 at half the words:
+gibberish falls back even in small domains, while unseen names in a message cost nothing.
+`_Stats.from_held_out` lowers it where held-out in-scope messages often have unseen words."""
 TOP_K = 3
 _DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
 RAW, NORMALIZED = 0, 1
@@ -222,42 +227,49 @@ class IntentClassifier:
         self.seed = seed
 
     def fit(self, texts: list[str], normalized: list[str], labels: list[str], threshold: float | None = None, ambiguity_margin: float = 0.1) -> IntentClassifier:
-        """Train; with `threshold=None` pick the fallback threshold on a held-out fifth."""
+        """Train; with `threshold=None` pick the fallback threshold on held-out data."""
         y = np.asarray(labels, dtype=object)
         if FALLBACK in set(y):
             raise ClassifierError(f"'{FALLBACK}' is reserved for the fallback; label out-of-scope examples '{OOS}'")
         pipeline = build_pipeline(self.kind, seed=self.seed)
         features = pipeline[:-1]
         X = features.fit_transform(_rows(texts, normalized))
-        held = self._held_out_split(y)
         final = pipeline[-1]
-        if held is None:
-            final.fit(X, y)
-            self._stats = _Stats.default()
-        else:
-            train, test = held
+        words = features.named_steps["features"].named_transformers_["words"].build_tokenizer()
+        tokens = [words(text) for text in normalized]
+        folds = self._held_out_folds(y)
+        held: list[_HeldOut] = []
+        for train, test in folds:
             # sequential on purpose: liblinear's shuffling uses the C library's global rand()
             probe = clone(final).fit(X[train], y[train])
-            self._stats = _Stats.from_held_out(probe, X[test], y[test])
-            final.fit(X, y)
+            rel, sims = probe.score_parts(X[test])
+            seen = set().union(*(tokens[i] for i in train))
+            unseen = 1.0 - np.array([_share_in(tokens[i], seen) for i in test])
+            held.append(_HeldOut(rel.max(axis=1), sims, probe.classes_[rel.argmax(axis=1)] == y[test], y[test] != OOS, _unseen_excess(unseen)))
+        final.fit(X, y)
+        self._stats = _Stats.from_held_out(held, "encoder" if self.kind == "encoder" else "light") if held else _Stats.default()
         self.pipeline_ = pipeline
         self.classes_ = final.classes_
         self.ambiguity_margin = ambiguity_margin
         self.threshold_ = float(threshold) if threshold is not None else self._stats.auto_threshold
         return self
 
-    def _held_out_split(self, y: NDArray[np.object_]) -> tuple[NDArray[np.intp], NDArray[np.intp]] | None:
-        """Stratified when every label has two examples; None when too small to hold out."""
+    def _held_out_folds(self, y: NDArray[np.object_]) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+        """`CV_FOLDS` folds within `CV_ROWS`, else one held-out fifth; stratified when every
+        label has enough examples; none when the data is too small to hold any out."""
         index = np.arange(len(y))
         _, counts = np.unique(y, return_counts=True)
         n_test = max(int(round(HELD_OUT * len(y))), len(counts))
         if len(y) - n_test < 2 or len(y) < 10:
-            return None
-        stratify = y if counts.min() >= 2 and n_test >= len(counts) else None
-        train, test = train_test_split(index, test_size=n_test, random_state=self.seed, stratify=stratify)
-        if len(set(y[train]) - {OOS}) < 1 or len(set(y[train])) < 2:
-            return None
-        return train, test
+            return []
+        if CV_ROWS[0] <= len(y) < CV_ROWS[1]:
+            stratified = counts.min() >= CV_FOLDS
+            splitter = (StratifiedKFold if stratified else KFold)(CV_FOLDS, shuffle=True, random_state=self.seed)
+            folds = list(splitter.split(index, y))
+        else:
+            stratify = y if counts.min() >= 2 and n_test >= len(counts) else None
+            folds = [tuple(train_test_split(index, test_size=n_test, random_state=self.seed, stratify=stratify))]
+        return [(train, test) for train, test in folds if len(set(y[train]) - {OOS}) >= 1 and len(set(y[train])) >= 2]
 
     def features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
         """Same result as `pipeline_[:-1].transform`, without sklearn's and scipy's per-call
@@ -291,15 +303,10 @@ class IntentClassifier:
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
         rel, sims = self.pipeline_[-1].score_parts(self.features(texts, normalized))
-        unseen = 1.0 - np.array([self._coverage(text) for text in normalized])
-        penalty = COVERAGE_PENALTY * np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
-        return _sigmoid(self._stats.logit(rel, sims) - penalty[:, None])
-
-    def _coverage(self, normalized: str) -> float:
-        """Share of the words that occur in the training data (0 for an empty message)."""
         words = self.pipeline_.named_steps["features"].named_transformers_["words"]
-        tokens = words.build_tokenizer()(normalized)
-        return sum(t in words.vocabulary_ for t in tokens) / len(tokens) if tokens else 0.0
+        tokenize = words.build_tokenizer()
+        unseen = 1.0 - np.array([_share_in(tokenize(text), words.vocabulary_) for text in normalized])
+        return _sigmoid(self._stats.logit(rel, sims) - self._stats.coverage_penalty * _unseen_excess(unseen)[:, None])
 
     def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
         if not texts:
@@ -324,6 +331,18 @@ class IntentClassifier:
 
 
 @dataclass(frozen=True)
+class _HeldOut:
+    """One held-out fold's evidence: top relative score, neighbour similarity, whether the
+    top intent is right, which rows are in scope, and how far beyond half their words are unseen."""
+
+    top: NDArray[np.float64]
+    sims: NDArray[np.float64] | None
+    correct: NDArray[np.bool_]
+    inscope: NDArray[np.bool_]
+    unseen_excess: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
 class _Stats:
     """Standardisation and logistic calibration learnt on held-out rows."""
 
@@ -335,6 +354,7 @@ class _Stats:
     intercept: float
     reject_rate: float
     auto_threshold: float
+    coverage_penalty: float = COVERAGE_PENALTY
 
     @classmethod
     def default(cls) -> _Stats:
@@ -343,29 +363,35 @@ class _Stats:
         return cls(0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(_sigmoid(slope * -1.5 + intercept)))
 
     @classmethod
-    def from_held_out(cls, model: OutOfScopeSVC, X: Any, y: NDArray[np.object_]) -> _Stats:
-        rel, sims = model.score_parts(X)
-        top = rel.max(axis=1)
-        inscope = y != OOS
+    def from_held_out(cls, folds: list[_HeldOut], kind: Kind) -> _Stats:
+        """Pool the folds' rows. The coverage penalty is the log-likelihood ratio of mostly
+        unseen words (always so for gibberish) against their held-out in-scope rate, capped at
+        `COVERAGE_PENALTY`: in a small or highly inflected domain unseen words are common in
+        genuine messages, so they are weaker evidence of gibberish."""
+        top = np.concatenate([f.top for f in folds])
+        inscope = np.concatenate([f.inscope for f in folds])
+        correct = np.concatenate([f.correct for f in folds])
+        excess = np.concatenate([f.unseen_excess for f in folds])
         if inscope.sum() < 2:
             return cls.default()
         ref = top[inscope]
         rel_mean, rel_std = float(ref.mean()), float(ref.std()) or 1.0
         z = (top - rel_mean) / rel_std
         sim_mean = sim_std = 1.0
-        if sims is not None:
+        if folds[0].sims is not None:
+            sims = np.concatenate([f.sims for f in folds if f.sims is not None])
             sim_mean, sim_std = float(sims[inscope].mean()), float(sims[inscope].std()) or 1.0
             z = (z + (sims - sim_mean) / sim_std) / np.sqrt(2)
-        correct = model.classes_[rel.argmax(axis=1)] == y
         slope, intercept = _DEFAULT_CALIBRATION
         if min(correct.sum(), (~correct).sum()) >= 5:
             lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
             if lr.coef_[0, 0] > 0:
                 slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
         error_rate = float(np.mean(~correct[inscope]))
-        rate = float(np.clip(REJECT_SHARE["encoder" if sims is not None else "light"] * error_rate, *REJECT_RANGE))
-        cut = float(np.quantile(z[inscope], rate))
-        return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(_sigmoid(slope * cut + intercept)))
+        rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
+        coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
+        cut = float(np.quantile((slope * z + intercept)[inscope], rate))
+        return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(_sigmoid(cut)), coverage)
 
     def logit(self, rel: NDArray[np.float64], sims: NDArray[np.float64] | None) -> NDArray[np.float64]:
         z = (rel - self.rel_mean) / self.rel_std
@@ -387,6 +413,17 @@ def _tfidf_row(terms: list[str], vocabulary: dict[str, int], idf: NDArray[np.flo
         tf = np.log(tf) + 1.0
     tf *= idf[index]
     return index, tf / (np.sqrt(tf @ tf) or 1.0)
+
+
+def _share_in(tokens: Any, known: Any) -> float:
+    """Share of `tokens` found in `known` (0 for an empty message)."""
+    tokens = list(tokens)
+    return sum(t in known for t in tokens) / len(tokens) if tokens else 0.0
+
+
+def _unseen_excess(unseen: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Share of unseen words mapped to [0, 1]: 0 up to half, 1 when no word was seen."""
+    return np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
 
 
 def _sigmoid(x: Any) -> Any:
