@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, text, update
@@ -37,6 +38,10 @@ class StaleSession(Exception):
     """The session changed since its state was read; read it again and redo the turn."""
 
 
+class _Stale(Exception):
+    """A batch met a stale turn: redo it one write at a time."""
+
+
 class DuplicateMessage(Exception):
     """A message with this client id was already stored for the session."""
 
@@ -44,7 +49,7 @@ class DuplicateMessage(Exception):
 def make_engine(url: str) -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with full fsync, PostgreSQL pooled."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_dumps)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -55,7 +60,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns (slots, entities, ranking) through orjson: the log writer's hot path."""
+    return orjson.dumps(value).decode()
 
 
 def migrate(engine: Engine) -> None:
@@ -136,19 +146,25 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 return self._apply(conn, items)
+        except _Stale:
+            return self._commit_one_by_one(items)
         except (SQLAlchemyError, DBAPIError) as exc:
             if len(items) == 1:
                 return [_domain_error(exc)]
+        return self._commit_one_by_one(items)
+
+    def _commit_one_by_one(self, items: list[TurnWrite | Op]) -> list[Any]:
+        """Isolate what failed the batch (a stale turn, a duplicate) so the others still land."""
         results: list[Any] = []
-        for item in items:  # isolate the failing write so the others still land
+        for item in items:
             try:
                 with self.engine.begin() as conn:
-                    results += self._apply(conn, [item])
+                    results += self._apply(conn, [item], one_by_one=True)
             except (SQLAlchemyError, DBAPIError) as exc:
                 results.append(_domain_error(exc))
         return results
 
-    def _apply(self, conn: Connection, items: list[TurnWrite | Op]) -> list[Any]:
+    def _apply(self, conn: Connection, items: list[TurnWrite | Op], one_by_one: bool = False) -> list[Any]:
         batch = _Batch()
         for i, item in enumerate(items):
             (batch.turns if isinstance(item, TurnWrite) else batch.ops).append((i, item))  # type: ignore[arg-type]
@@ -156,13 +172,7 @@ class Store:
         for i, op in batch.ops:
             results[i] = op.run(conn)
         if batch.turns:
-            current = []
-            for i, turn in batch.turns:
-                params = {"b_id": turn.session_id, "b_expected": turn.expected_turns, **turn.state}
-                if conn.execute(_SESSION_UPDATE, params).rowcount == 1:
-                    current.append((i, turn))
-                else:
-                    results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
+            current = self._update_sessions(conn, batch.turns, results, one_by_one)
             rows = [row for _, t in current for row in t.messages]
             ids = (
                 list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).scalars())
@@ -174,6 +184,28 @@ class Store:
                 results[i] = ids[pos : pos + len(turn.messages)]
                 pos += len(turn.messages)
         return results
+
+    @staticmethod
+    def _update_sessions(
+        conn: Connection, turns: list[tuple[int, TurnWrite]], results: list[Any], one_by_one: bool
+    ) -> list[tuple[int, TurnWrite]]:
+        """Store each turn's session state unless the session moved on; return the turns that stand.
+
+        One executemany does it when no turn is stale (the common case); when one is, the
+        transaction is abandoned and redone `one_by_one` to find the stale ones.
+        """
+        params = [{"b_id": t.session_id, "b_expected": t.expected_turns, **t.state} for _, t in turns]
+        if not one_by_one:
+            if conn.execute(_SESSION_UPDATE, params).rowcount != len(turns):
+                raise _Stale
+            return turns
+        current = []
+        for (i, turn), row in zip(turns, params):
+            if conn.execute(_SESSION_UPDATE, row).rowcount == 1:
+                current.append((i, turn))
+            else:
+                results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
+        return current
 
     async def create_session(self, user_id: int | None, slots: dict[str, Any] | None = None) -> ChatSession:
         session = ChatSession(id=uuid.uuid4().hex, user_id=user_id, slots=slots or {})
