@@ -55,6 +55,7 @@ separated scores and must reject more; the encoder's neighbour similarity separa
 off-topic text better, so it gives up fewer in-scope queries for the same recall."""
 REJECT_RANGE = (0.002, 0.05)
 HELD_OUT = 0.2
+SMALL_BATCH = 16
 CV_ROWS, CV_FOLDS = (200, 2000), 5
 """Within `CV_ROWS` the calibration pools out-of-fold rows: a fifth of a few hundred rows gives
 a noisy quantile. Below, fold models score far below the final one (overconfident standardisation)."""
@@ -118,7 +119,18 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> NDArray[np.float32]:
         model = self._load()
         texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
-        return model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        import torch
+
+        # A few sentences encode faster on one thread: splitting them costs more than it saves.
+        threads = torch.get_num_threads()
+        if len(texts) < SMALL_BATCH:
+            torch.set_num_threads(1)
+        try:
+            return model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        finally:
+            torch.set_num_threads(threads)
 
     def _load(self) -> Any:
         model = self.__dict__.get("_model")
