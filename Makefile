@@ -12,7 +12,7 @@ TORCH  := torch==2.13.0
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test fit bench lint check clean help
+.PHONY: run test fit bench check clean help
 
 help:
 	@sed -n 's/^# //p' Makefile | head -4

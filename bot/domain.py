@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
