@@ -441,6 +441,7 @@ def run_import(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"{len(labels)} labelled: {counts.added} added, {counts.updated} relabelled, {counts.unchanged} unchanged; "
           f"{skipped} rows without a label skipped")
+    print(f"retrain with them: python -m training.fit --database-url {engine.url.render_as_string(hide_password=True)}")
     return 0
 
 
