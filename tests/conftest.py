@@ -38,18 +38,24 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def make_settings(folder: Path, models_dir: Path, **overrides: object) -> Settings:
+    """Settings on a fresh SQLite file in `folder` and the shared model; no environment read."""
+    values: dict[str, object] = {
+        "database_url": f"sqlite:///{folder / 'bot.db'}",
+        "intents_path": SHOP,
+        "models_dir": models_dir,
+        "train_if_needed": False,
+        "rate_per_second": 1000,
+        "rate_burst": 1000,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg,arg-type]
+
+
 @pytest.fixture
 def settings(tmp_path: Path, models_dir: Path) -> Settings:
     """Settings for one test: its own SQLite file, the shared trained model."""
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        intents_path=SHOP,
-        models_dir=models_dir,
-        train_if_needed=False,
-        rate_per_second=1000,
-        rate_burst=1000,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return make_settings(tmp_path, models_dir)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from bot.app import create_app
 from bot.auth import create_user
 from bot.config import Settings
 from bot.tables import AuthToken, utcnow
-from tests.conftest import SHOP
+from tests.conftest import make_settings
 from tests.test_ws import say
 
 
@@ -48,14 +48,7 @@ def open_session(client: TestClient, token: str | None) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[World]:
     """Users, tokens in every state and sessions, built once: the matrix only reads."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path_factory.mktemp('world') / 'bot.db'}",
-        intents_path=SHOP,
-        models_dir=models_dir,
-        admin_username="root",
-        admin_password="root-password-1",
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = make_settings(tmp_path_factory.mktemp("world"), models_dir, admin_username="root", admin_password="root-password-1")
     app = create_app(settings)
     with TestClient(app) as client:
         services = app.state.services

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from starlette.testclient import WebSocketTestSession
 
 from bot.app import create_app
-from bot.config import Settings
-from tests.conftest import SHOP, LiveServer
+from tests.conftest import LiveServer, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +32,8 @@ frames = st.dictionaries(
 
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'bot.db'}",
-        intents_path=SHOP,
-        models_dir=models_dir,
-        rate_per_second=10_000,
-        rate_burst=10_000,
-        max_bad_frames=10_000,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    folder = tmp_path_factory.mktemp("fuzz")
+    settings = make_settings(folder, models_dir, rate_per_second=10_000, rate_burst=10_000, max_bad_frames=10_000)
     with TestClient(create_app(settings)) as client:
         yield client
 
