@@ -12,8 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,13 +26,17 @@ class WorkerStopped(Exception):
 
 
 class BatchWorker(Generic[T, R]):
-    """Run `handle(batch) -> results` on a thread; one result (or exception) per item."""
+    """Run `handle(batch) -> results` on a thread; one result (or exception) per item.
+
+    Callers await asyncio futures; the thread wakes each event loop once per batch rather
+    than once per item, which matters when a batch holds hundreds of chat turns.
+    """
 
     def __init__(self, handle: Callable[[list[T]], Sequence[R | BaseException]], *, name: str, max_batch: int = 512) -> None:
         self.handle = handle
         self.name = name
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[T, Future[R]] | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[T, asyncio.Future[R]] | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
 
@@ -49,16 +52,12 @@ class BatchWorker(Generic[T, R]):
             self._thread.join(timeout)
             self._started = False
 
-    def submit(self, item: T) -> Future[R]:
-        future: Future[R] = Future()
-        if not self._started:
-            future.set_exception(WorkerStopped(f"{self.name} is not running"))
-        else:
-            self._queue.put((item, future))
-        return future
-
     async def run(self, item: T) -> R:
-        return await asyncio.wrap_future(self.submit(item))
+        if not self._started:
+            raise WorkerStopped(f"{self.name} is not running")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put((item, future))
+        return await future
 
     def _run(self) -> None:
         stopping = False
@@ -78,15 +77,28 @@ class BatchWorker(Generic[T, R]):
                 batch.append(nxt)
             self._handle(batch)  # type: ignore[arg-type]
 
-    def _handle(self, batch: list[tuple[T, Future[R]]]) -> None:
+    def _handle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
         try:
             results: Sequence[R | BaseException] = self.handle(items)
         except Exception as exc:  # the whole batch failed: every caller hears why
             log.exception("%s: batch of %d failed", self.name, len(items))
             results = [exc] * len(items)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], R | BaseException]]] = {}
         for (_, future), result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+            by_loop.setdefault(future.get_loop(), []).append((future, result))
+        for loop, pairs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, pairs)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in pairs:
+        if future.done():  # the caller gave up (cancelled)
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
