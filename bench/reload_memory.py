@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,13 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.model import current_version, load_model, promote  # noqa: E402
 from bot.service import Nlu  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from ws_load import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 async def run(models: Path, reloads: int) -> list[float]:
@@ -35,13 +30,13 @@ async def run(models: Path, reloads: int) -> list[float]:
     nlu.worker.start()
     versions = sorted(p.name for p in models.iterdir() if not p.is_symlink() and (p / "model.joblib").is_file())[-2:]
     await nlu.understand("hello")
-    sizes = [rss_mb()]
+    sizes = [rss_mb(os.getpid())]
     for i in range(reloads):
         promote(models, versions[i % 2])
         await nlu.reload(models)
         await nlu.understand("where is my order")
         gc.collect()
-        sizes.append(rss_mb())
+        sizes.append(rss_mb(os.getpid()))
     nlu.worker.stop()
     return sizes
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -49,7 +49,7 @@ class Services:
     chat: ChatService
     login_limiter: AttemptLimiter
     metrics: Metrics
-    connections: ConnectionLimit = field(default_factory=lambda: ConnectionLimit(100))
+    connections: ConnectionLimit
 
 
 def services_of(conn: HTTPConnection) -> Services:

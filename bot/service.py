@@ -200,14 +200,7 @@ class ChatService:
             "created_at": now,
         }
         outbound = [_out_row(common, say, decision, slots, now) for say in decision.messages]
-        state = {
-            "active_form": decision.state.active_form,
-            "requested_slot": decision.state.requested_slot,
-            "slots": slots,
-            "turns": decision.state.turns,
-            "user_id": user_id,
-            "last_active": now,
-        }
+        state = _session_row(decision.state, user_id, now)
         ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
         return [
             Reply(
@@ -243,14 +236,7 @@ class ChatService:
         async with self._locks.setdefault(conv.session_id, asyncio.Lock()):
             await self._refresh(conv)
             fresh = State(slots=dict(conv.principal.user_slots), turns=conv.state.turns + 1)
-            state = {
-                "active_form": None,
-                "requested_slot": None,
-                "slots": dict(fresh.slots),
-                "turns": fresh.turns,
-                "user_id": conv.principal.user_id,
-                "last_active": utcnow(),
-            }
+            state = _session_row(fresh, conv.principal.user_id, utcnow())
             await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, []))
             conv.state = fresh
 
@@ -258,6 +244,18 @@ class ChatService:
 def _state_of(row: ChatSession, principal: Principal) -> State:
     slots = {**principal.user_slots, **(row.slots or {})}
     return State(active_form=row.active_form, requested_slot=row.requested_slot, slots=slots, turns=row.turns)
+
+
+def _session_row(state: State, user_id: int | None, now: datetime) -> dict[str, Any]:
+    """The `chat_session` columns a turn writes."""
+    return {
+        "active_form": state.active_form,
+        "requested_slot": state.requested_slot,
+        "slots": dict(state.slots),
+        "turns": state.turns,
+        "user_id": user_id,
+        "last_active": now,
+    }
 
 
 def _out_row(common: dict[str, Any], say: Say, decision: Decision, slots: dict[str, Any], now: datetime) -> dict[str, Any]:
