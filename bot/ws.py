@@ -158,11 +158,13 @@ class Connection:
         if self.conv is None:
             await self.hello(Hello(type="hello"))
         assert self.conv is not None
+        # A resent id is answered by the service from what it stored: no typing, no rerun.
+        fresh = frame.id is None or frame.id not in self.conv.answered
         command = frame.text.strip().lower()
-        if command in COMMANDS and (frame.id is None or frame.id not in self.conv.answered):
+        if fresh and command in COMMANDS:
             await self.command(command, frame)
             return
-        if frame.id is None or frame.id not in self.conv.answered:
+        if fresh:
             await self.send(Typing(reply_to=frame.id))
         try:
             replies = await self.services.chat.handle(self.conv, frame.text, frame.id)
