@@ -12,8 +12,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.auth import (
     AuthError,
@@ -30,7 +28,7 @@ from bot.auth import (
 )
 from bot.deps import ServicesDep
 from bot.model import ModelError
-from bot.tables import ChatSession, Message, User
+from bot.tables import User
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
@@ -182,19 +180,11 @@ async def me(identity: IdentityDep) -> UserPublic:
     return _public(identity.user)
 
 
-def _sessions(services: ServicesDep, user_id: int | None, offset: int, limit: int) -> list[ChatSession]:
-    with Session(services.engine) as db:
-        query = select(ChatSession).order_by(ChatSession.last_active.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
-        if user_id is not None:
-            query = query.where(ChatSession.user_id == user_id)
-        return list(db.execute(query).scalars())
-
-
 @router.get("/api/sessions", tags=["history"])
 async def my_sessions(
     identity: IdentityDep, services: ServicesDep, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)
 ) -> list[SessionPublic]:
-    rows = await asyncio.to_thread(_sessions, services, identity.user.id, offset, limit)
+    rows = await asyncio.to_thread(services.store.sessions, user_id=identity.user.id, offset=offset, limit=limit)
     return [SessionPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -221,22 +211,16 @@ async def session_messages(
 async def all_sessions(
     _: AdminDep, services: ServicesDep, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)
 ) -> list[SessionPublic]:
-    rows = await asyncio.to_thread(_sessions, services, None, offset, limit)
+    rows = await asyncio.to_thread(services.store.sessions, offset=offset, limit=limit)
     return [SessionPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/api/admin/export", tags=["admin"])
 async def export_log(_: AdminDep, services: ServicesDep, since: datetime | None = None) -> StreamingResponse:
     """The conversation log as JSON Lines, oldest first."""
-
-    def rows() -> list[bytes]:
-        with Session(services.engine) as db:
-            query = select(Message).order_by(Message.id)  # type: ignore[arg-type]
-            if since is not None:
-                query = query.where(Message.created_at >= since)  # type: ignore[arg-type]
-            return [orjson.dumps(m.model_dump(mode="json")) + b"\n" for m in db.execute(query).scalars()]
-
-    return StreamingResponse(iter(await asyncio.to_thread(rows)), media_type="application/x-ndjson")
+    messages = await asyncio.to_thread(services.store.messages_since, since)
+    rows = [orjson.dumps(m.model_dump(mode="json")) + b"\n" for m in messages]
+    return StreamingResponse(iter(rows), media_type="application/x-ndjson")
 
 
 class ReloadResult(BaseModel):

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +301,22 @@ class Store:
                 select(Message).where(Message.session_id == session_id).order_by(Message.id).offset(offset).limit(limit)  # type: ignore[arg-type]
             ).scalars().all()
         return list(rows), total
+
+    def sessions(self, *, user_id: int | None = None, offset: int = 0, limit: int = 50) -> list[ChatSession]:
+        """Sessions, most recently active first; only the user's when `user_id` is given."""
+        query = select(ChatSession).order_by(ChatSession.last_active.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
+        if user_id is not None:
+            query = query.where(ChatSession.user_id == user_id)  # type: ignore[arg-type]
+        with Session(self.engine) as db:
+            return list(db.execute(query).scalars())
+
+    def messages_since(self, since: datetime | None = None) -> list[Message]:
+        """The conversation log, oldest first (for the admin's export)."""
+        query = select(Message).order_by(Message.id)  # type: ignore[arg-type]
+        if since is not None:
+            query = query.where(Message.created_at >= since)  # type: ignore[arg-type]
+        with Session(self.engine) as db:
+            return list(db.execute(query).scalars())
 
     def ping(self) -> bool:
         try:
