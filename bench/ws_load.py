@@ -1,12 +1,14 @@
 """WebSocket load benchmark: the bot against its own ceilings, in one run, on loopback only.
 
-    python bench/ws_load.py [--connections 1,10,100,1000] [--seconds 5] [--idle 10000]
+    python bench/ws_load.py [--connections 1,10,100,1000] [--paced 100@1500] [--seconds 5] [--idle 10000]
 
 Starts the bot (`python -m bot`, SQLite, the demo intents.yaml) pinned to one core with
 taskset, drives it from this process pinned to the other, and measures in the same run:
 - a bare echo WebSocket under the same uvicorn settings (the transport's ceiling);
 - the classifier alone, one utterance at a time in a plain loop (the NLU ceiling);
 - cold start (process start to /readyz), memory, and N idle connections held.
+The `--connections` steps are closed loops (each client sends as soon as its reply is in: the
+throughput ceiling); the `--paced` steps offer a fixed rate, for the latency at that load.
 Every loop is bounded in count and time. Prints one table.
 """
 
@@ -77,6 +79,8 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    offered: float | None = None
+    """Messages a second the clients offered; None for a closed loop."""
 
     @property
     def rate(self) -> float:
@@ -89,15 +93,24 @@ class Result:
         return data[min(len(data) - 1, int(q * len(data)))] * 1000
 
 
-async def drive(url: str, connections: int, seconds: float, max_messages: int, reply_type: str) -> Result:
-    """Each client sends, waits for its reply, repeats; bounded by time and count."""
+async def drive(url: str, connections: int, seconds: float, max_messages: int, reply_type: str, rate: float | None = None) -> Result:
+    """Each client sends, waits for its reply, repeats; bounded by time and count.
+
+    Closed loop by default: the next message leaves as soon as the reply is in, so the
+    server is saturated and latency is connections / throughput (Little's law). With `rate`
+    the clients together offer that many messages a second, each on a fixed schedule, and
+    latency counts from the scheduled send time, so a late server is not excused by the
+    clients waiting for it (no coordinated omission).
+    """
     import websockets
 
     latencies: list[float] = []
     errors = 0
     sent = 0
-    deadline = time.monotonic() + seconds
     rng = random.Random(0)
+    period = connections / rate if rate else 0.0
+    opened = asyncio.Event()
+    deadline = begin = 0.0  # set once the connections are open
 
     async def client(i: int) -> None:
         nonlocal errors, sent
@@ -105,9 +118,14 @@ async def drive(url: str, connections: int, seconds: float, max_messages: int, r
         try:
             async with websockets.connect(url, max_size=2**20, compression=None, local_addr=(local, 0), open_timeout=60) as ws:
                 n = 0
+                await opened.wait()
+                scheduled = begin + i * period / connections
                 while time.monotonic() < deadline and sent < max_messages:
                     text = rng.choice(MESSAGES)
                     started = time.perf_counter()
+                    if period:
+                        await asyncio.sleep(max(0.0, scheduled - started))
+                        started, scheduled = scheduled, scheduled + period
                     await ws.send(json.dumps({"type": "message", "text": text, "id": f"{i}-{n}"}))
                     while True:
                         frame = json.loads(await ws.recv())
@@ -122,9 +140,14 @@ async def drive(url: str, connections: int, seconds: float, max_messages: int, r
         except Exception:
             errors += 1
 
+    tasks = [asyncio.create_task(client(i)) for i in range(connections)]
+    await asyncio.sleep(min(5.0, 0.5 + connections / 500))  # let the connections open first
     started = time.monotonic()
-    await asyncio.gather(*(client(i) for i in range(connections)))
-    return Result(url, connections, len(latencies), time.monotonic() - started, latencies, errors)
+    deadline = started + seconds
+    begin = time.perf_counter()
+    opened.set()
+    await asyncio.gather(*tasks)
+    return Result(url, connections, len(latencies), time.monotonic() - started, latencies, errors, rate)
 
 
 async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
@@ -214,6 +237,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", default="1,10,100,1000", help="comma-separated client counts")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load step")
+    parser.add_argument("--paced", default="100@1500", help="comma-separated CONNECTIONS@RATE steps at a fixed offered rate (empty skips)")
     parser.add_argument("--max-messages", type=int, default=200_000, help="cap on messages per step")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0 skips)")
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models dir (trained if stale)")
@@ -221,6 +245,7 @@ def main() -> int:
     args = parser.parse_args()
     raise_fd_limit()
     counts = [int(c) for c in args.connections.split(",") if c]
+    paced = [(int(n), float(r)) for n, r in (step.split("@") for step in args.paced.split(",") if step)]
 
     from bot.model import ModelError, check_model
 
@@ -257,6 +282,8 @@ def main() -> int:
         for n in counts:
             result = asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply"))
             rows.append(("bot", result))
+        for n, rate in paced:
+            rows.append(("bot", asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply", rate))))
         loaded_rss = rss_mb(bot.pid)
         idle = asyncio.run(hold_idle(f"ws://127.0.0.1:{bot_port}/ws", args.idle, bot.pid)) if args.idle else None
     finally:
@@ -276,12 +303,13 @@ def main() -> int:
     print(f"classifier ceiling (one at a time, spaCy included, one core): {nlu_rate:,.0f} msg/s, p50 {nlu_p50:.3f} ms")
     if idle:
         print(f"idle connections held: {idle[0]:,} of {args.idle:,} ({idle[2]} errors), server RSS {idle[1]:.0f} MB")
-    print(f"\n{'server':<6} {'conns':>6} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}")
+    print(f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}")
     for name, r in rows:
-        vs_echo = r.rate / echo_rate[r.connections] if echo_rate.get(r.connections) else float("nan")
-        vs_nlu = r.rate / nlu_rate if name == "bot" else float("nan")
+        closed = r.offered is None
+        vs_echo = r.rate / echo_rate[r.connections] if closed and echo_rate.get(r.connections) else float("nan")
+        vs_nlu = r.rate / nlu_rate if name == "bot" and closed else float("nan")
         print(
-            f"{name:<6} {r.connections:>6} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
+            f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
             f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}"
         )
     shutil.rmtree(work, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -23,7 +24,13 @@ MAX_PASSWORD = 256
 ROLES = ("user", "admin")
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
-_DUMMY_HASH = _hasher.hash("an unused password, for equal timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, for equal timing; made on first use
+    (hashing takes a quarter of a second, which start-up should not pay)."""
+    return _hasher.hash("an unused password, for equal timing")
 
 
 class AuthError(Exception):
@@ -119,7 +126,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
         if user is not None:
             db.expunge(user)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         raise InvalidCredentials("wrong user name or password") from None
     if user is None:

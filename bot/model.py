@@ -1,6 +1,7 @@
 """A trained model on disk: `models/<version>/` with the classifier, its domain and metadata.
 
-The folder holds `model.joblib` (the scikit-learn classifier), `intents.yaml` (the domain it
+The folder holds `model.joblib` (the classifier compiled for serving, a `bot.inference.Scorer`:
+numpy only, so the server never imports scikit-learn), `intents.yaml` (the domain it
 was trained on, so responses and model always switch together) and `metadata.json` (data
 hash, labels, threshold, library versions, scores). `models/latest` points at the one served.
 Loading a pickle runs code, so only folders under our own models directory are loaded.
@@ -20,8 +21,8 @@ from typing import Any
 
 import joblib
 
-from bot.classifier import IntentClassifier, Prediction
 from bot.domain import Domain, DomainError, load_domain
+from bot.inference import Prediction, Scorer
 from bot.nlp import Entity, Preprocessor
 
 LATEST = "latest"
@@ -61,7 +62,7 @@ class Model:
     path: Path
     domain: Domain
     preprocessor: Preprocessor
-    classifier: IntentClassifier
+    classifier: Scorer
     metadata: dict[str, Any]
 
     def understand(self, texts: list[str]) -> list[Understanding]:
@@ -86,7 +87,7 @@ def domain_hash(path: str | Path) -> str:
 
 
 def save_model(
-    classifier: IntentClassifier, domain: Domain, domain_text: str, models_dir: Path, metadata: dict[str, Any]
+    classifier: Scorer, domain: Domain, domain_text: str, models_dir: Path, metadata: dict[str, Any]
 ) -> Path:
     """Write a new version folder; `promote` makes it the one served."""
     created = datetime.now(UTC)
@@ -106,8 +107,8 @@ def save_model(
         "pipeline": classifier.kind,
         "language": domain.language,
         "domain_sha256": domain.sha256,
-        "labels": [str(c) for c in classifier.classes_],
-        "threshold": float(classifier.threshold_),
+        "labels": [str(c) for c in classifier.classes],
+        "threshold": float(classifier.threshold),
         "versions": library_versions(),
         **metadata,
     }
@@ -170,7 +171,7 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
         classifier = joblib.load(path / "model.joblib")
     except Exception as exc:  # a truncated or foreign pickle can fail in many ways
         raise ModelIncompatible(f"{path / 'model.joblib'} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`") from exc
-    if not isinstance(classifier, IntentClassifier):
+    if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities)
     return Model(meta["version"], path, domain, preprocessor, classifier, meta)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.batching import BatchWorker
-from bot.classifier import Prediction
+from bot.inference import Prediction
 from bot.config import Settings
 from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, Say, State, decide
 from bot.metrics import Metrics

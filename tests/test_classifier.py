@@ -139,6 +139,31 @@ def test_joblib_round_trip(model: IntentClassifier, pre: Preprocessor, tmp_path:
     assert loaded.threshold_ == model.threshold_ and list(loaded.classes_) == list(model.classes_)
 
 
+def test_serving_needs_neither_scikit_learn_nor_scipy(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
+    """The compiled `Scorer` is what a model folder holds: a fresh process loads and runs it
+    with numpy alone, and answers exactly as the trained classifier does."""
+    import subprocess
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(model.scorer_, path, compress=3)
+    probe = ["good morning", "will it snow", "order pizza", "blorp", ""]
+    code = (
+        "import json, sys, joblib\n"
+        f"scorer = joblib.load({str(path)!r})\n"
+        f"texts = {probe!r}\n"
+        "print(json.dumps([[p.intent, p.confidence, p.is_fallback] for p in scorer.predict(texts, json.loads(sys.argv[1]))]))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'torch')))"
+    )
+    args = [sys.executable, "-c", code, json.dumps(pre.normalize_many(probe))]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True)
+    served, imported = done.stdout.strip().splitlines()
+    expected = [[p.intent, p.confidence, p.is_fallback] for p in _predict(model, pre, probe)]
+    served_rows = json.loads(served)
+    assert [(i, f) for i, _, f in served_rows] == [(i, f) for i, _, f in expected]
+    assert [c for _, c, _ in served_rows] == pytest.approx([c for _, c, _ in expected])
+    assert imported == "[]"
+
+
 def test_light_pipeline_does_not_import_torch() -> None:
     import subprocess
 

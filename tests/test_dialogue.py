@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.classifier import Prediction
+from bot.inference import Prediction
 from bot.dialogue import Decision, State, decide
 from bot.domain import Domain, load_domain
 from bot.nlp import Entity

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.store import DatabaseUnavailable, DuplicateMessage, StaleSession, Store, TurnWrite, make_engine, migrate
+from bot.store import MIGRATIONS, SCHEMA_HEAD, DatabaseUnavailable, DuplicateMessage, StaleSession, Store, TurnWrite, make_engine, migrate, schema_revision
 from bot.tables import utcnow
 
 
@@ -50,6 +50,16 @@ def test_migrations_create_every_table(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"user", "auth_token", "chat_session", "message", "reviewed_example", "alembic_version"} <= tables
     migrate(store.engine)  # idempotent
+    assert schema_revision(store.engine) == SCHEMA_HEAD
+
+
+def test_schema_head_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
 
 
 def test_turns_round_trip(store: Store) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
+from bot.encoder import EncoderUnavailable
 from bot.nlp import PreprocessingError, Preprocessor
 from training.data import DataError, load_examples
 
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         train, test = load_examples(args.train), load_examples(args.test)
         pre = Preprocessor(args.language)
         report, clf = evaluate(train, test, args.pipeline, threshold=args.threshold, seed=args.seed, preprocessor=pre)
-    except (DataError, ClassifierError, PreprocessingError) as exc:
+    except (DataError, ClassifierError, EncoderUnavailable, PreprocessingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())

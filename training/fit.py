@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     comparison = None if args.quick else compare_with_current(data, args.out, args.pipeline, args.seed)
     metadata = {"scores": scores, "training_seconds": round(fit_seconds, 2), "examples": dict(data.sources), "seed": args.seed}
-    path = save_model(classifier, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata)
+    path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata)
     say(f"saved {path}")
     if comparison is not None:
         old_acc, new_acc, details = comparison

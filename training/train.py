@@ -88,8 +88,8 @@ def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: i
     for label, o, n in zip(labels, old_f1, new_f1):
         if abs(o - n) >= 0.005:
             lines.append(f"  {label:<28} {o:7.3f} {n:7.3f}")
-    added = sorted(set(data.labels) - set(map(str, current.classifier.classes_)) - {OOS})
-    removed = sorted(set(map(str, current.classifier.classes_)) - set(data.labels))
+    added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
+    removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
     if added:
         lines.append(f"  new intents: {', '.join(added)}")
     if removed:

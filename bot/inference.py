@@ -1,0 +1,243 @@
+"""Serving-time intent scoring with numpy alone: what a trained model is when it answers.
+
+`bot.classifier.IntentClassifier` trains with scikit-learn, then compiles what prediction
+needs (the n-gram analyzers with their vocabularies and idf weights, the linear model's
+coefficients, the calibration learnt on held-out rows) into a `Scorer`. A model folder stores
+only the `Scorer`, so the server never imports scikit-learn and SciPy: some 80 MB and 2-3 s
+less per process. Training and evaluation call the same `Scorer`, so there is one prediction
+path, checked against scikit-learn's own transform by the tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+FALLBACK = "fallback"
+OOS = "oos"
+TOP_K = 3
+RAW, NORMALIZED = 0, 1
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the classifier made of one utterance.
+
+    `intent` is the best in-scope intent even when `is_fallback` (for "did you mean").
+    """
+
+    intent: str
+    confidence: float
+    ranking: list[tuple[str, float]]
+    is_fallback: bool
+    ambiguous: bool
+
+
+@dataclass(frozen=True)
+class WordNgrams:
+    """scikit-learn's word analyzer (no lowercasing): regex tokens, then n-grams joined by a space."""
+
+    pattern: re.Pattern[str]
+    ngram_range: tuple[int, int]
+
+    def tokens(self, doc: str) -> list[str]:
+        return self.pattern.findall(doc)
+
+    def __call__(self, doc: str) -> list[str]:
+        tokens = self.tokens(doc)
+        low, high = self.ngram_range
+        grams = list(tokens) if low == 1 else []
+        for n in range(max(low, 2), min(high, len(tokens)) + 1):
+            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        return grams
+
+
+@dataclass(frozen=True)
+class CharWbNgrams:
+    """scikit-learn's `char_wb` analyzer: character n-grams inside each space-padded word."""
+
+    ngram_range: tuple[int, int]
+    lowercase: bool = True
+
+    def __call__(self, doc: str) -> list[str]:
+        text = _WHITE_SPACES.sub(" ", doc.lower() if self.lowercase else doc)
+        low, high = self.ngram_range
+        grams: list[str] = []
+        for word in text.split():
+            word = f" {word} "
+            for n in range(low, high + 1):
+                grams.extend(word[i : i + n] for i in range(max(len(word) - n + 1, 1)))
+                if len(word) <= n:  # as scikit-learn: a short word counts once, whole
+                    break
+        return grams
+
+
+class DenseFeatures(Protocol):
+    """A step that maps raw texts to a dense matrix (the sentence encoder)."""
+
+    def transform(self, X: Any) -> NDArray[np.floating[Any]]: ...
+
+
+@dataclass(frozen=True)
+class TfidfPart:
+    """One TF-IDF block: which text it reads, its analyzer, vocabulary and idf weights."""
+
+    column: int
+    analyzer: WordNgrams | CharWbNgrams
+    vocabulary: dict[str, int]
+    idf: NDArray[np.float64]
+    sublinear_tf: bool
+
+    def row(self, doc: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The document's l2-normalised entries, as `TfidfVectorizer.transform` makes them."""
+        counts: dict[int, int] = {}
+        vocabulary = self.vocabulary
+        for term in self.analyzer(doc):
+            j = vocabulary.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.sublinear_tf:
+            tf = np.log(tf) + 1.0
+        tf *= self.idf[index]
+        return index, tf / (np.sqrt(tf @ tf) or 1.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Standardisation and logistic calibration learnt on held-out rows (see `bot.classifier`)."""
+
+    rel_mean: float
+    rel_std: float
+    sim_mean: float
+    sim_std: float
+    slope: float
+    intercept: float
+    reject_rate: float
+    auto_threshold: float
+    coverage_penalty: float
+
+    def logit(self, rel: NDArray[np.float64], sims: NDArray[np.float64] | None) -> NDArray[np.float64]:
+        z = (rel - self.rel_mean) / self.rel_std
+        if sims is not None:
+            z = (z + ((sims - self.sim_mean) / self.sim_std)[:, None]) / np.sqrt(2)
+        return self.slope * z + self.intercept
+
+
+@dataclass
+class Scorer:
+    """Features -> linear decision values -> calibrated confidences -> `Prediction`s.
+
+    Rows of the feature space are TF-IDF blocks then an optional dense block, l2-normalised
+    as a whole. `coef` is (features, labels) so one row's nonzero features gather contiguous
+    rows; labels include `oos`, whose decision value is subtracted from the in-scope ones.
+    """
+
+    kind: str
+    parts: list[TfidfPart]
+    dense: DenseFeatures | None
+    coef: NDArray[np.float32]
+    intercept: NDArray[np.float64]
+    labels: NDArray[np.object_]
+    calibration: Calibration
+    threshold: float
+    ambiguity_margin: float
+    memory: NDArray[np.float32] | None = None
+    """L2-normalised dense rows of the in-scope training examples, for the neighbour similarity."""
+    neighbours: int = 0
+
+    @property
+    def classes(self) -> NDArray[np.object_]:
+        return self.labels[self.labels != OOS]
+
+    def features(self, texts: list[str], normalized: list[str]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        """Each row's (column indices, values), l2-normalised like the `Normalizer` step."""
+        if len(texts) != len(normalized):
+            raise ValueError(f"{len(texts)} texts but {len(normalized)} normalised texts")
+        columns = (texts, normalized)
+        pieces: list[list[tuple[NDArray[np.int64], NDArray[np.float64]]]] = [[] for _ in texts]
+        offset = 0
+        for part in self.parts:
+            for i, doc in enumerate(columns[part.column]):
+                index, values = part.row(doc)
+                pieces[i].append((index + offset, values))
+            offset += len(part.vocabulary)
+        if self.dense is not None:
+            block = np.asarray(self.dense.transform(texts), dtype=np.float64)
+            columns_ = np.arange(offset, offset + block.shape[1])
+            for i in range(len(texts)):
+                pieces[i].append((columns_, block[i]))
+        rows = []
+        for row in pieces:
+            index = np.concatenate([j for j, _ in row])
+            values = np.concatenate([v for _, v in row])
+            rows.append((index, values / (np.sqrt(values @ values) or 1.0)))
+        return rows
+
+    def score_parts(self, rows: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """(n, classes) decision values relative to oos, and (n,) neighbour similarity or None."""
+        d = np.stack([values @ self.coef[index] for index, values in rows]) + self.intercept if rows else np.zeros((0, len(self.labels)))
+        inscope = self.labels != OOS
+        rel = d[:, inscope] - (d[:, ~inscope][:, :1] if (~inscope).any() else 0.0)
+        if self.memory is None or not self.neighbours:
+            return rel, None
+        width = self.memory.shape[1]
+        embeddings = np.stack([values[-width:] for _, values in rows]).astype(np.float32)
+        embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        sims = embeddings @ self.memory.T
+        k = min(self.neighbours, sims.shape[1])
+        return rel, np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1)
+
+    def unseen_share(self, normalized: list[str]) -> NDArray[np.float64]:
+        """Share of each message's words that training never saw (0 for an empty message)."""
+        words = next(p for p in self.parts if isinstance(p.analyzer, WordNgrams))
+        analyzer = words.analyzer
+        assert isinstance(analyzer, WordNgrams)
+        shares = []
+        for doc in normalized:
+            tokens = analyzer.tokens(doc)
+            shares.append(sum(t not in words.vocabulary for t in tokens) / len(tokens) if tokens else 1.0)
+        return np.array(shares)
+
+    def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
+        """(n, classes) calibrated confidence that each in-scope intent is right."""
+        rel, sims = self.score_parts(self.features(texts, normalized))
+        penalty = self.calibration.coverage_penalty * unseen_excess(self.unseen_share(normalized))
+        return sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
+
+    def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        conf = self.scores(texts, normalized)
+        classes = self.classes
+        k = min(TOP_K, conf.shape[1])
+        order = np.argsort(-conf, axis=1, kind="stable")[:, :k]
+        out = []
+        for row, top in zip(conf, order):
+            ranking = [(str(classes[j]), float(row[j])) for j in top]
+            best = ranking[0][1]
+            out.append(
+                Prediction(
+                    intent=ranking[0][0],
+                    confidence=best,
+                    ranking=ranking,
+                    is_fallback=best < self.threshold,
+                    ambiguous=len(ranking) > 1 and best - ranking[1][1] < self.ambiguity_margin,
+                )
+            )
+        return out
+
+
+def unseen_excess(unseen: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Share of unseen words mapped to [0, 1]: 0 up to half, 1 when no word was seen."""
+    return np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
+
+
+def sigmoid(x: Any) -> Any:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
