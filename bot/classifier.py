@@ -232,7 +232,7 @@ def _compile(kind: str, pipeline: Pipeline, calibration: Calibration, threshold:
         if name == "remainder":
             continue
         if isinstance(step, TfidfVectorizer):
-            parts.append(TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.astype(np.float64), bool(step.sublinear_tf)))
+            parts.append(TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.tolist(), bool(step.sublinear_tf)))
         else:
             dense = step
     classify: OutOfScopeSVC = pipeline[-1]

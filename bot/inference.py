@@ -10,6 +10,7 @@ path, checked against scikit-learn's own transform by the tests.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -70,10 +71,12 @@ class CharWbNgrams:
         grams: list[str] = []
         for word in text.split():
             word = f" {word} "
-            for n in range(low, high + 1):
-                grams.extend(word[i : i + n] for i in range(max(len(word) - n + 1, 1)))
-                if len(word) <= n:  # as scikit-learn: a short word counts once, whole
-                    break
+            size = len(word)
+            if size <= low:  # as scikit-learn: a short word counts once, whole
+                grams.append(word)
+                continue
+            for n in range(low, min(high, size) + 1):
+                grams += [word[i : i + n] for i in range(size - n + 1)]
         return grams
 
 
@@ -90,23 +93,27 @@ class TfidfPart:
     column: int
     analyzer: WordNgrams | CharWbNgrams
     vocabulary: dict[str, int]
-    idf: NDArray[np.float64]
+    idf: list[float]
     sublinear_tf: bool
 
-    def row(self, doc: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """The document's l2-normalised entries, as `TfidfVectorizer.transform` makes them."""
+    def row(self, doc: str) -> tuple[list[int], list[float]]:
+        """The document's l2-normalised entries, as `TfidfVectorizer.transform` makes them.
+
+        Plain Python on purpose: a message has tens of terms, where each numpy call costs
+        more than the arithmetic it would vectorise."""
         counts: dict[int, int] = {}
-        vocabulary = self.vocabulary
+        find = self.vocabulary.get
         for term in self.analyzer(doc):
-            j = vocabulary.get(term)
+            j = find(term)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
-        index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        idf = self.idf
         if self.sublinear_tf:
-            tf = np.log(tf) + 1.0
-        tf *= self.idf[index]
-        return index, tf / (np.sqrt(tf @ tf) or 1.0)
+            weights = [(math.log(n) + 1.0) * idf[j] for j, n in counts.items()]
+        else:
+            weights = [n * idf[j] for j, n in counts.items()]
+        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        return list(counts), [w / norm for w in weights]
 
 
 @dataclass(frozen=True)
@@ -161,23 +168,23 @@ class Scorer:
         if len(texts) != len(normalized):
             raise ValueError(f"{len(texts)} texts but {len(normalized)} normalised texts")
         columns = (texts, normalized)
-        pieces: list[list[tuple[NDArray[np.int64], NDArray[np.float64]]]] = [[] for _ in texts]
+        indices: list[list[int]] = [[] for _ in texts]
+        values: list[list[float]] = [[] for _ in texts]
         offset = 0
         for part in self.parts:
             for i, doc in enumerate(columns[part.column]):
-                index, values = part.row(doc)
-                pieces[i].append((index + offset, values))
+                index, weights = part.row(doc)
+                indices[i] += [j + offset for j in index] if offset else index
+                values[i] += weights
             offset += len(part.vocabulary)
-        if self.dense is not None:
-            block = np.asarray(self.dense.transform(texts), dtype=np.float64)
-            columns_ = np.arange(offset, offset + block.shape[1])
-            for i in range(len(texts)):
-                pieces[i].append((columns_, block[i]))
+        block = np.asarray(self.dense.transform(texts), dtype=np.float64) if self.dense is not None else None
         rows = []
-        for row in pieces:
-            index = np.concatenate([j for j, _ in row])
-            values = np.concatenate([v for _, v in row])
-            rows.append((index, values / (np.sqrt(values @ values) or 1.0)))
+        for i in range(len(texts)):
+            index, row = np.array(indices[i], dtype=np.int64), np.array(values[i], dtype=np.float64)
+            if block is not None:
+                index = np.concatenate([index, np.arange(offset, offset + block.shape[1])])
+                row = np.concatenate([row, block[i]])
+            rows.append((index, row / (np.sqrt(row @ row) or 1.0)))
         return rows
 
     def score_parts(self, rows: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:

@@ -140,15 +140,16 @@ def test_joblib_round_trip(model: IntentClassifier, pre: Preprocessor, tmp_path:
 
 
 def test_serving_needs_neither_scikit_learn_nor_scipy(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
-    """The compiled `Scorer` is what a model folder holds: a fresh process loads and runs it
-    with numpy alone, and answers exactly as the trained classifier does."""
+    """The compiled `Scorer` is what a model folder holds: a fresh server process loads and
+    runs it with numpy alone (scikit-learn and SciPy cost 80 MB and seconds of start-up), and
+    answers exactly as the trained classifier does."""
     import subprocess
 
     path = tmp_path / "model.joblib"
     joblib.dump(model.scorer_, path, compress=3)
     probe = ["good morning", "will it snow", "order pizza", "blorp", ""]
     code = (
-        "import json, sys, joblib\n"
+        "import json, sys, joblib, bot.app\n"
         f"scorer = joblib.load({str(path)!r})\n"
         f"texts = {probe!r}\n"
         "print(json.dumps([[p.intent, p.confidence, p.is_fallback] for p in scorer.predict(texts, json.loads(sys.argv[1]))]))\n"
