@@ -202,13 +202,12 @@ class Scorer:
         return rel, np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1)
 
     def unseen_share(self, normalized: list[str]) -> NDArray[np.float64]:
-        """Share of each message's words that training never saw (0 for an empty message)."""
+        """Share of each message's words that training never saw (all of an empty message's)."""
         words = next(p for p in self.parts if isinstance(p.analyzer, WordNgrams))
-        analyzer = words.analyzer
-        assert isinstance(analyzer, WordNgrams)
+        tokenize = words.analyzer.tokens  # type: ignore[union-attr]
         shares = []
         for doc in normalized:
-            tokens = analyzer.tokens(doc)
+            tokens = tokenize(doc)
             shares.append(sum(t not in words.vocabulary for t in tokens) / len(tokens) if tokens else 1.0)
         return np.array(shares)
 
