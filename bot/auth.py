@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import time
@@ -24,13 +23,10 @@ MAX_PASSWORD = 256
 ROLES = ("user", "admin")
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the user does not exist, for equal timing; made on first use
-    (hashing takes a quarter of a second, which start-up should not pay)."""
-    return _hasher.hash("an unused password, for equal timing")
+DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$JV1g1VAgUfRKdFXGW4L2DQ$1Tr5tbXiIZzB8blSZ5KtedaWm4sTe+eCqgKs1RndlbA"
+"""Verified against when the user does not exist, so that takes as long as a wrong password.
+A constant: hashing at import would add a quarter of a second to every start-up. A test
+checks that its parameters are still the hasher's."""
 
 
 class AuthError(Exception):
@@ -126,7 +122,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User:
         if user is not None:
             db.expunge(user)
     try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        _hasher.verify(user.password_hash if user else DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         raise InvalidCredentials("wrong user name or password") from None
     if user is None:

@@ -1,9 +1,11 @@
-"""Intent classifier: a scikit-learn pipeline plus an out-of-scope (fallback) decision.
+"""Intent classifier training: a scikit-learn pipeline plus an out-of-scope (fallback) decision.
 
-Input rows are (raw text, normalised text) pairs, passed as two parallel lists: word
-n-grams read the normalised lemmas from `bot.nlp.Preprocessor` (preprocessing stays
-outside the pickled model), character n-grams and the sentence encoder read the raw text,
-which keeps spelling and word order the lemmas lose.
+`IntentClassifier.fit` trains the pipeline and calibrates its scores, then compiles both into
+a `bot.inference.Scorer`, which is what predicts, here and in the server, and what a model
+folder stores. Input rows are (raw text, normalised text) pairs, passed as two parallel lists:
+word n-grams read the normalised lemmas from `bot.nlp.Preprocessor` (preprocessing stays
+outside the model), character n-grams and the sentence encoder read the raw text, which
+keeps spelling and word order the lemmas lose.
 
 Pipelines (`build_pipeline`):
 - `light` (default): word 1-2-gram + char 2-5-gram TF-IDF -> LinearSVC. No torch import.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +48,26 @@ from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
 from bot.encoder import SentenceEncoder
-from bot.inference import FALLBACK, NORMALIZED, OOS, RAW, Calibration, CharWbNgrams, Prediction, Scorer, TfidfPart, WordNgrams, sigmoid, unseen_excess
+from bot.inference import (
+    FALLBACK,
+    NORMALIZED,
+    OOS,
+    RAW,
+    Calibration,
+    CharWbNgrams,
+    ClassifierError,
+    Kind,
+    Prediction,
+    Scorer,
+    TfidfPart,
+    WordNgrams,
+    neighbour_similarity,
+    relative_to_oos,
+    sigmoid,
+    unit_rows,
+    unseen_excess,
+    unseen_share,
+)
 
 __all__ = ["FALLBACK", "OOS", "ClassifierError", "IntentClassifier", "Kind", "Prediction", "build_pipeline"]
 REJECT_SHARE: dict[str, float] = {"light": 0.65, "encoder": 0.3}
@@ -66,13 +87,6 @@ COVERAGE_PENALTY = 4.0
 gibberish falls back even in small domains, while unseen names in a message cost nothing.
 `_calibrate` lowers it where held-out in-scope messages often have unseen words."""
 _DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
-
-Kind = Literal["light", "encoder"]
-
-
-class ClassifierError(Exception):
-    """The classifier cannot be trained or used as asked."""
-
 
 class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
     """LinearSVC over all labels (`oos` included) that also reports out-of-scope evidence.
@@ -94,30 +108,24 @@ class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
             raise ClassifierError("training needs at least two labels, one of them an in-scope intent")
         self.svc_ = LinearSVC(C=self.C, random_state=self.seed).fit(X, y)
         labels = self.svc_.classes_
-        self.inscope_ = np.flatnonzero(labels != OOS)
-        self.oos_ = np.flatnonzero(labels == OOS)
-        self.classes_ = labels[self.inscope_]
+        self.classes_ = labels[labels != OOS]
         if self.neighbours:
             self.memory_ = self._embeddings(X)[y != OOS].astype(np.float32)
         return self
 
     def _embeddings(self, X: Any) -> NDArray[np.float32]:
         part = X[:, -self.embedding_columns :]
-        dense = part.toarray() if sparse.issparse(part) else np.asarray(part)
-        norms = np.linalg.norm(dense, axis=1, keepdims=True)
-        return (dense / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit_rows(part.toarray() if sparse.issparse(part) else part)
 
     def score_parts(self, X: Any) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """(n, classes) decision values relative to oos, and (n,) neighbour similarity or None."""
         d = np.asarray(X @ self.svc_.coef_.T) + self.svc_.intercept_  # as decision_function, minus validation
         if len(self.svc_.classes_) == 2:  # two labels: sklearn returns one column for labels[1]
             d = np.column_stack([-d[:, 0], d[:, 0]])
-        rel = d[:, self.inscope_] - (d[:, self.oos_[0]][:, None] if len(self.oos_) else 0.0)
+        rel = relative_to_oos(d, self.svc_.classes_)
         if not self.neighbours:
             return rel, None
-        sims = self._embeddings(X) @ self.memory_.T
-        k = min(self.neighbours, sims.shape[1])
-        return rel, np.sort(np.partition(sims, -k, axis=1)[:, -k:], axis=1).mean(axis=1)
+        return rel, neighbour_similarity(self._embeddings(X), self.memory_, self.neighbours)
 
     def decision_function(self, X: Any) -> NDArray[np.float64]:
         return self.score_parts(X)[0]
@@ -179,10 +187,10 @@ class IntentClassifier:
             probe = clone(final).fit(X[train], y[train])
             rel, sims = probe.score_parts(X[test])
             seen = set().union(*(tokens[i] for i in train))
-            unseen = 1.0 - np.array([_share_in(tokens[i], seen) for i in test])
+            unseen = np.array([unseen_share(tokens[i], seen) for i in test])
             held.append(_HeldOut(rel.max(axis=1), sims, probe.classes_[rel.argmax(axis=1)] == y[test], y[test] != OOS, unseen_excess(unseen)))
         final.fit(X, y)
-        calibration = _calibrate(held, "encoder" if self.kind == "encoder" else "light") if held else _default_calibration()
+        calibration = _calibrate(held, self.kind) if held else _default_calibration()
         self.pipeline_ = pipeline
         self.classes_ = final.classes_
         self.ambiguity_margin = ambiguity_margin
@@ -207,15 +215,6 @@ class IntentClassifier:
             folds = [tuple(train_test_split(index, test_size=n_test, random_state=self.seed, stratify=stratify))]
         return [(train, test) for train, test in folds if len(set(y[train]) - {OOS}) >= 1 and len(set(y[train])) >= 2]
 
-    def features(self, texts: list[str], normalized: list[str]) -> sparse.csr_matrix:
-        """The rows `pipeline_[:-1].transform` gives, computed by the serving `Scorer`."""
-        rows = self.scorer_.features(texts, normalized)
-        indptr = np.concatenate([[0], np.cumsum([len(j) for j, _ in rows])])
-        width = sum(len(p.vocabulary) for p in self.scorer_.parts) + (self.scorer_.memory.shape[1] if self.scorer_.memory is not None else 0)
-        data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0)
-        index = np.concatenate([j for j, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
-        return sparse.csr_matrix((data, index, indptr), shape=(len(rows), width))
-
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
         return self.scorer_.scores(texts, normalized)
@@ -224,17 +223,30 @@ class IntentClassifier:
         return self.scorer_.predict(texts, normalized)
 
 
-def _compile(kind: str, pipeline: Pipeline, calibration: Calibration, threshold: float, ambiguity_margin: float) -> Scorer:
-    """What prediction needs of a fitted pipeline, as plain arrays (see `bot.inference`)."""
+def _compile(kind: Kind, pipeline: Pipeline, calibration: Calibration, threshold: float, ambiguity_margin: float) -> Scorer:
+    """What prediction needs of a fitted pipeline, as plain arrays (see `bot.inference`).
+
+    Only the compositions `build_pipeline` makes are accepted: anything the `Scorer` would
+    compute differently from scikit-learn is an error here, not a silent difference later.
+    """
+    columns = pipeline.named_steps["features"]
+    if pipeline.named_steps["normalize"].norm != "l2" or columns.transformer_weights or columns.remainder != "drop":
+        raise ClassifierError("only an unweighted feature union followed by l2 normalisation can be compiled")
     parts: list[TfidfPart] = []
     dense = None
-    for name, step, column in pipeline.named_steps["features"].transformers_:
+    for name, step, column in columns.transformers_:
         if name == "remainder":
             continue
+        if dense is not None:
+            raise ClassifierError("the dense feature step must come last")
         if isinstance(step, TfidfVectorizer):
             parts.append(TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.tolist(), bool(step.sublinear_tf)))
-        else:
+        elif column == RAW:
             dense = step
+        else:
+            raise ClassifierError(f"the dense feature step '{name}' must read the raw text")
+    if not parts or parts[0].column != NORMALIZED or not isinstance(parts[0].analyzer, WordNgrams):
+        raise ClassifierError("the first feature block must be the word n-grams of the normalised text")
     classify: OutOfScopeSVC = pipeline[-1]
     svc = classify.svc_
     coef, intercept = svc.coef_, svc.intercept_
@@ -257,13 +269,21 @@ def _compile(kind: str, pipeline: Pipeline, calibration: Calibration, threshold:
 
 def _analyzer(step: TfidfVectorizer) -> WordNgrams | CharWbNgrams:
     """The serving twin of a vectorizer's analyzer, for the configurations `build_pipeline` uses."""
-    if step.preprocessor is not None or step.tokenizer is not None or step.strip_accents is not None or callable(step.analyzer):
-        raise ClassifierError("only plain word and char_wb TF-IDF vectorizers can be compiled for serving")
-    if step.analyzer == "char_wb":
+    plain = (
+        step.input == "content"
+        and step.preprocessor is None
+        and step.tokenizer is None
+        and step.strip_accents is None
+        and step.stop_words is None
+        and not step.binary
+        and step.use_idf
+        and step.norm == "l2"
+    )
+    if plain and step.analyzer == "char_wb":
         return CharWbNgrams(tuple(step.ngram_range), bool(step.lowercase))
-    if step.analyzer == "word" and not step.lowercase and step.stop_words is None:
+    if plain and step.analyzer == "word" and not step.lowercase:
         return WordNgrams(re.compile(step.token_pattern), tuple(step.ngram_range))
-    raise ClassifierError(f"a {step.analyzer!r} vectorizer with these options cannot be compiled for serving")
+    raise ClassifierError(f"a {step.analyzer!r} TF-IDF vectorizer with these options cannot be compiled for serving")
 
 
 @dataclass(frozen=True)
@@ -313,9 +333,3 @@ def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
     coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
     cut = float(np.quantile((slope * z + intercept)[inscope], rate))
     return Calibration(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(sigmoid(cut)), coverage)
-
-
-def _share_in(tokens: Any, known: Any) -> float:
-    """Share of `tokens` found in `known` (0 for an empty message)."""
-    tokens = list(tokens)
-    return sum(t in known for t in tokens) / len(tokens) if tokens else 0.0

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.inference import Prediction
 from bot.domain import Domain, Intent, Response
+from bot.inference import Prediction
 from bot.nlp import Entity
 
 INTENT_PAYLOAD_PREFIX = "/"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Container
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +23,15 @@ FALLBACK = "fallback"
 OOS = "oos"
 TOP_K = 3
 RAW, NORMALIZED = 0, 1
+FORMAT = 2
+"""Version of what `model.joblib` holds; a model saved in another format is retrained."""
 _WHITE_SPACES = re.compile(r"\s\s+")
+
+Kind = Literal["light", "encoder"]
+
+
+class ClassifierError(Exception):
+    """The classifier cannot be trained or used as asked."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ class Scorer:
     rows; labels include `oos`, whose decision value is subtracted from the in-scope ones.
     """
 
-    kind: str
+    kind: Kind
     parts: list[TfidfPart]
     dense: DenseFeatures | None
     coef: NDArray[np.float32]
@@ -166,7 +175,7 @@ class Scorer:
     def features(self, texts: list[str], normalized: list[str]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
         """Each row's (column indices, values), l2-normalised like the `Normalizer` step."""
         if len(texts) != len(normalized):
-            raise ValueError(f"{len(texts)} texts but {len(normalized)} normalised texts")
+            raise ClassifierError(f"{len(texts)} texts but {len(normalized)} normalised texts")
         columns = (texts, normalized)
         indices: list[list[int]] = [[] for _ in texts]
         values: list[list[float]] = [[] for _ in texts]
@@ -189,27 +198,21 @@ class Scorer:
 
     def score_parts(self, rows: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """(n, classes) decision values relative to oos, and (n,) neighbour similarity or None."""
-        d = np.stack([values @ self.coef[index] for index, values in rows]) + self.intercept if rows else np.zeros((0, len(self.labels)))
-        inscope = self.labels != OOS
-        rel = d[:, inscope] - (d[:, ~inscope][:, :1] if (~inscope).any() else 0.0)
+        if not rows:
+            return np.zeros((0, len(self.classes))), None if self.memory is None else np.zeros(0)
+        d = np.stack([values @ self.coef[index] for index, values in rows]) + self.intercept
+        rel = relative_to_oos(d, self.labels)
         if self.memory is None or not self.neighbours:
             return rel, None
         width = self.memory.shape[1]
-        embeddings = np.stack([values[-width:] for _, values in rows]).astype(np.float32)
-        embeddings /= np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-        sims = embeddings @ self.memory.T
-        k = min(self.neighbours, sims.shape[1])
-        return rel, np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1)
+        embeddings = unit_rows(np.stack([values[-width:] for _, values in rows]))
+        return rel, neighbour_similarity(embeddings, self.memory, self.neighbours)
 
     def unseen_share(self, normalized: list[str]) -> NDArray[np.float64]:
-        """Share of each message's words that training never saw (all of an empty message's)."""
-        words = next(p for p in self.parts if isinstance(p.analyzer, WordNgrams))
-        tokenize = words.analyzer.tokens  # type: ignore[union-attr]
-        shares = []
-        for doc in normalized:
-            tokens = tokenize(doc)
-            shares.append(sum(t not in words.vocabulary for t in tokens) / len(tokens) if tokens else 1.0)
-        return np.array(shares)
+        """Share of each message's words that training never saw."""
+        words = self.parts[0]  # the lemma n-grams, first by construction (`_compile` checks)
+        assert isinstance(words.analyzer, WordNgrams)
+        return np.array([unseen_share(words.analyzer.tokens(doc), words.vocabulary) for doc in normalized])
 
     def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
@@ -240,10 +243,35 @@ class Scorer:
         return out
 
 
+def relative_to_oos(decision: NDArray[np.float64], labels: NDArray[np.object_]) -> NDArray[np.float64]:
+    """In-scope decision values minus the `oos` one (as is, when no oos examples were trained)."""
+    inscope = labels != OOS
+    return decision[:, inscope] - (decision[:, ~inscope][:, :1] if (~inscope).any() else 0.0)
+
+
+def unit_rows(rows: Any) -> NDArray[np.float32]:
+    """Rows scaled to length 1, as float32 (the neighbour memory's type)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def neighbour_similarity(embeddings: NDArray[np.float32], memory: NDArray[np.float32], k: int) -> NDArray[np.float64]:
+    """Mean cosine similarity of each (unit) row to its `k` nearest (unit) memory rows."""
+    sims = embeddings @ memory.T
+    k = min(k, sims.shape[1])
+    return np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
+
+
+def unseen_share(tokens: list[str], known: Container[str]) -> float:
+    """Share of `tokens` not in `known`; all of an empty message's."""
+    return sum(t not in known for t in tokens) / len(tokens) if tokens else 1.0
+
+
 def unseen_excess(unseen: NDArray[np.float64]) -> NDArray[np.float64]:
     """Share of unseen words mapped to [0, 1]: 0 up to half, 1 when no word was seen."""
     return np.clip(2.0 * unseen - 1.0, 0.0, 1.0)
 
 
 def sigmoid(x: Any) -> Any:
+    """The logistic function, for arrays and scalars alike."""
     return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))

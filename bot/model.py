@@ -22,7 +22,7 @@ from typing import Any
 import joblib
 
 from bot.domain import Domain, DomainError, load_domain
-from bot.inference import Prediction, Scorer
+from bot.inference import FORMAT, Prediction, Scorer
 from bot.nlp import Entity, Preprocessor
 
 LATEST = "latest"
@@ -104,6 +104,7 @@ def save_model(
     meta = {
         "version": path.name,
         "created_at": created.isoformat(),
+        "format": FORMAT,
         "pipeline": classifier.kind,
         "language": domain.language,
         "domain_sha256": domain.sha256,
@@ -147,6 +148,8 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
     if not (path / "model.joblib").is_file():
         raise ModelNotFound(f"no trained model at {models_dir / version}; run `{FIT_COMMAND}`")
     meta = read_metadata(path)
+    if meta.get("format") != FORMAT:
+        raise ModelIncompatible(f"model {meta.get('version')} was saved by an older version of this bot; run `{FIT_COMMAND}`")
     installed = library_versions()
     for name in _VERSIONED:
         if meta.get("versions", {}).get(name) != installed[name]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.batching import BatchWorker
-from bot.inference import Prediction
 from bot.config import Settings
 from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, Say, State, decide
+from bot.inference import Prediction
 from bot.metrics import Metrics
 from bot.model import Model, Understanding, load_model
 from bot.privacy import mask_pii

@@ -9,12 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.auth import create_user
+from bot.auth import DUMMY_HASH, create_user
 from bot.config import Settings
 from bot.tables import AuthToken, utcnow
 from tests.conftest import make_settings
@@ -108,6 +109,11 @@ def test_access_matrix(world: World, who: str, method: str, path: str, expected:
     url = path.format(**world.sessions)
     response = world.client.request(method, url, headers=world.auth(who))
     assert response.status_code == expected, response.text
+
+
+def test_dummy_hash_has_the_hashers_parameters() -> None:
+    """An unknown user name must cost as much as a wrong password: same argon2 parameters."""
+    assert not PasswordHasher().check_needs_rehash(DUMMY_HASH)
 
 
 def test_token_errors_say_why(world: World) -> None:

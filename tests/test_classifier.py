@@ -11,7 +11,15 @@ import joblib
 import numpy as np
 import pytest
 
-from bot.classifier import FALLBACK, OOS, ClassifierError, IntentClassifier, Prediction, build_pipeline
+from bot.classifier import (
+    FALLBACK,
+    OOS,
+    ClassifierError,
+    IntentClassifier,
+    Prediction,
+    build_pipeline,
+)
+from bot.inference import Scorer
 from bot.nlp import Preprocessor
 
 DATA = Path(__file__).parent / "data"
@@ -38,7 +46,7 @@ def model(train: tuple[list[str], list[str], list[str]]) -> IntentClassifier:
     return IntentClassifier("light", seed=0).fit(*train)
 
 
-def _predict(clf: IntentClassifier, pre: Preprocessor, texts: list[str]) -> list[Prediction]:
+def _predict(clf: IntentClassifier | Scorer, pre: Preprocessor, texts: list[str]) -> list[Prediction]:
     return clf.predict(texts, pre.normalize_many(texts))
 
 
@@ -78,13 +86,29 @@ def test_deterministic(train: tuple[list[str], list[str], list[str]], model: Int
     assert again.threshold_ == model.threshold_
 
 
-def test_fast_features_match_pipeline(model: IntentClassifier, pre: Preprocessor) -> None:
-    texts = ["Hello there!", "Set an ALARM for 7:30 am", "", "thanks, bye"]
-    normalized = pre.normalize_many(texts)
-    rows = np.empty((len(texts), 2), dtype=object)
-    rows[:, 0], rows[:, 1] = texts, normalized
-    expected = model.pipeline_[:-1].transform(rows).toarray()
-    np.testing.assert_allclose(model.features(texts, normalized).toarray(), expected, atol=1e-12)
+SCORER_PROBE = ["Hello there!", "Set an ALARM for 7:30 am", "", "thanks, bye", "Ünïcode\tand   tabs, ?!", "x"]
+
+
+@pytest.mark.parametrize("labels", ["all", "two"])
+def test_scorer_matches_the_scikit_learn_pipeline(train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor, labels: str) -> None:
+    """The serving `Scorer` computes the features and decision values scikit-learn does
+    (two labels are a special case: scikit-learn keeps one coefficient row)."""
+    if labels == "two":
+        texts, normalized, y = train
+        keep = [i for i, label in enumerate(y) if label in {"greet", "goodbye"}]
+        model = IntentClassifier().fit([texts[i] for i in keep], [normalized[i] for i in keep], [y[i] for i in keep])
+    normalized = pre.normalize_many(SCORER_PROBE)
+    rows = np.empty((len(SCORER_PROBE), 2), dtype=object)
+    rows[:, 0], rows[:, 1] = SCORER_PROBE, normalized
+    expected = model.pipeline_[:-1].transform(rows)
+    features = model.scorer_.features(SCORER_PROBE, normalized)
+    dense = np.zeros(expected.shape)
+    for i, (index, values) in enumerate(features):
+        dense[i, index] = values
+    np.testing.assert_allclose(dense, expected.toarray(), atol=1e-12)
+    rel, _ = model.scorer_.score_parts(features)
+    expected_rel, _ = model.pipeline_[-1].score_parts(expected)
+    np.testing.assert_allclose(rel, expected_rel, atol=1e-5)  # float32 coefficients when serving
 
 
 def test_oos_label_is_fallback_only(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
@@ -132,11 +156,11 @@ def test_tiny_training_set_without_held_out(pre: Preprocessor) -> None:
 
 def test_joblib_round_trip(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
     path = tmp_path / "model.joblib"
-    joblib.dump(model, path, compress=3)
+    joblib.dump(model.scorer_, path, compress=3)  # what a model folder stores
     loaded = joblib.load(path)
     probe = ["good morning", "will it snow", "order pizza", "blorp"]
     assert _predict(loaded, pre, probe) == _predict(model, pre, probe)
-    assert loaded.threshold_ == model.threshold_ and list(loaded.classes_) == list(model.classes_)
+    assert loaded.threshold == model.threshold_ and list(loaded.classes) == list(model.classes_)
 
 
 def test_serving_needs_neither_scikit_learn_nor_scipy(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
@@ -194,6 +218,6 @@ def test_encoder_pipeline(train: tuple[list[str], list[str], list[str]], pre: Pr
     assert [p.intent for p in predictions[:2]] == ["play_music", "check_balance"]
     assert predictions[2].is_fallback
     path = tmp_path / "encoder.joblib"
-    joblib.dump(clf, path)
+    joblib.dump(clf.scorer_, path)
     assert path.stat().st_size < 5_000_000  # the network is not pickled
     assert _predict(joblib.load(path), pre, probe) == predictions

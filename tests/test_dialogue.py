@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bot.inference import Prediction
 from bot.dialogue import Decision, State, decide
 from bot.domain import Domain, load_domain
+from bot.inference import Prediction
 from bot.nlp import Entity
 from tests.conftest import SHOP
 

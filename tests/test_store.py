@@ -10,7 +10,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.store import MIGRATIONS, SCHEMA_HEAD, DatabaseUnavailable, DuplicateMessage, StaleSession, Store, TurnWrite, make_engine, migrate, schema_revision
+from bot.store import (
+    MIGRATIONS,
+    SCHEMA_HEAD,
+    DatabaseUnavailable,
+    DuplicateMessage,
+    StaleSession,
+    Store,
+    TurnWrite,
+    make_engine,
+    migrate,
+    schema_revision,
+)
 from bot.tables import utcnow
 
 
