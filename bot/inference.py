@@ -3,9 +3,10 @@
 `bot.classifier.IntentClassifier` trains with scikit-learn, then compiles what prediction
 needs (the n-gram analyzers with their vocabularies and idf weights, the linear model's
 coefficients, the calibration learnt on held-out rows) into a `Scorer`. A model folder stores
-only the `Scorer`, so the server never imports scikit-learn and SciPy: some 80 MB and 2-3 s
-less per process. Training and evaluation call the same `Scorer`, so there is one prediction
-path, checked against scikit-learn's own transform by the tests.
+only the `Scorer`, so a server with a `light` model never imports scikit-learn and SciPy:
+some 80 MB and 2-3 s less per process (an `encoder` model brings torch, which dwarfs both).
+Training and evaluation call the same `Scorer`, so there is one prediction path; the tests
+check its features and decision values against scikit-learn's.
 """
 
 from __future__ import annotations

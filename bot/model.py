@@ -1,7 +1,7 @@
 """A trained model on disk: `models/<version>/` with the classifier, its domain and metadata.
 
 The folder holds `model.joblib` (the classifier compiled for serving, a `bot.inference.Scorer`:
-numpy only, so the server never imports scikit-learn), `intents.yaml` (the domain it
+numpy only for a `light` model), `intents.yaml` (the domain it
 was trained on, so responses and model always switch together) and `metadata.json` (data
 hash, labels, threshold, library versions, scores). `models/latest` points at the one served.
 Loading a pickle runs code, so only folders under our own models directory are loaded.
