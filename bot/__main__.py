@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.logs import configure_logging
 from bot.model import ModelError, check_model
-from bot.store import make_engine, migrate
-from sqlalchemy.exc import SQLAlchemyError
+from bot.store import SchemaTooNew, make_engine, migrate
 
 log = logging.getLogger("bot")
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         migrate(engine)  # once here, so that workers start on an up-to-date schema
         engine.dispose()
-    except (ModelError, SQLAlchemyError) as exc:
+    except (ModelError, SchemaTooNew, SQLAlchemyError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     print(f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)", flush=True)

@@ -46,6 +46,10 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or written; the turn was not stored."""
 
 
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer version of the bot (a rolling upgrade half done)."""
+
+
 class StaleSession(Exception):
     """The session changed since its state was read; read it again and redo the turn."""
 
@@ -86,13 +90,17 @@ def migrate(engine: Engine) -> None:
     A database already at `SCHEMA_HEAD` costs one query: Alembic is imported only when there
     is something to do, which keeps it out of a server's start-up time and memory.
     """
-    if schema_revision(engine) == SCHEMA_HEAD:
+    revision = schema_revision(engine)
+    if revision == SCHEMA_HEAD:
         return
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if revision is not None and revision not in {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}:
+        raise SchemaTooNew(f"the database schema is at revision {revision}, newer than this version of the bot ({SCHEMA_HEAD}); run the newer version")
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Instances starting together: one migrates, the others wait and find it done.

@@ -15,6 +15,7 @@ from bot.store import (
     SCHEMA_HEAD,
     DatabaseUnavailable,
     DuplicateMessage,
+    SchemaTooNew,
     StaleSession,
     Store,
     TurnWrite,
@@ -62,6 +63,13 @@ def test_migrations_create_every_table(store: Store) -> None:
     assert {"user", "auth_token", "chat_session", "message", "reviewed_example", "alembic_version"} <= tables
     migrate(store.engine)  # idempotent
     assert schema_revision(store.engine) == SCHEMA_HEAD
+
+
+def test_a_newer_schema_is_refused_with_a_clear_error(store: Store) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaTooNew, match="revision 9999, newer than this version"):
+        migrate(store.engine)
 
 
 def test_schema_head_is_the_newest_migration() -> None:
