@@ -81,10 +81,12 @@ class _MiniLM:
         try:
             from tokenizers import Tokenizer
             from transformers import AutoModel
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise EncoderUnavailable(f"the encoder pipeline needs transformers ({exc}): pip install .[encoder]") from exc
         modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
         pooling = {k for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items() if k.startswith("pooling_mode_") and on}
+        transformers_logging.disable_progress_bar()  # a "Loading weights" bar in a server's log is noise
         bert = AutoModel.from_pretrained(folder).eval()
         config = bert.config
         if modules != RECIPE or pooling != {"pooling_mode_mean_tokens"} or (config.model_type, config.hidden_act, config.position_embedding_type) != ("bert", "gelu", "absolute"):
