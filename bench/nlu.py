@@ -6,8 +6,9 @@ For each data set the model is trained on `train.jsonl` (the fallback threshold 
 inside `fit` on a held-out fifth of it; `valid` and `test` are never seen by training) and
 scored on `test.jsonl`. CLINC150 is reported as in-scope accuracy / OOS recall. Latency is
 the median of single-utterance calls with spaCy preprocessing; memory is the RSS a fresh
-process gains by loading the saved model and answering one utterance. `--quick` uses the
-small training sets and at most 1,000 test examples.
+process gains by loading the saved model and answering one utterance, after importing numpy
+and spaCy, which the server needs anyway. `--quick` uses the small training sets and at most
+1,000 test examples.
 """
 
 from __future__ import annotations
