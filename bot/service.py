@@ -58,6 +58,12 @@ class Conversation:
     resumed: bool
     answered: OrderedDict[str, list[Reply]] = field(default_factory=OrderedDict)
 
+    def remember(self, client_id: str, replies: list[Reply]) -> None:
+        """Keep the replies to a client id for a resend; the oldest beyond `ANSWERED_CACHE` go."""
+        self.answered[client_id] = replies
+        while len(self.answered) > ANSWERED_CACHE:
+            self.answered.popitem(last=False)
+
 
 class Nlu:
     """Serves the current model on a batching thread; `swap` takes effect between batches."""
@@ -151,9 +157,7 @@ class ChatService:
             conv.state = decision.state
             await self._remember_user_slots(conv, model)
         if client_id is not None:
-            conv.answered[client_id] = replies
-            while len(conv.answered) > ANSWERED_CACHE:
-                conv.answered.popitem(last=False)
+            conv.remember(client_id, replies)
         return replies
 
     async def _refresh(self, conv: Conversation) -> None:

@@ -200,7 +200,7 @@ class Connection:
         """
         reply = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
         if frame.id is not None and self.conv is not None:
-            self.conv.answered[frame.id] = [reply]
+            self.conv.remember(frame.id, [reply])
         await self.send(reply)
 
     async def feedback(self, frame: Feedback) -> None:
