@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.deps import ConnectionLimit, Services
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
-from bot.service import ChatService, Nlu
+from bot.service import ChatService, Nlu, freeze_heap
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if services.settings.watch_models:
         tasks.append(asyncio.create_task(_watch_models(services)))
     app.state.services = services
+    freeze_heap()
     log.info("ready: model %s, database %s", services.nlu.model.version, services.engine.url.render_as_string())
     try:
         yield

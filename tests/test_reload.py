@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +76,21 @@ def test_reload_switches_model_and_domain_with_connection_open(admin_client: tup
     items = client.get(f"/api/sessions/{session_id}/messages").json()["items"]
     assert [m["model_version"] for m in items] == [old, old, new, new]
     assert client.get("/readyz").json()["model"] == new
+
+
+def test_served_model_is_hidden_from_the_collector_and_a_replaced_one_is_freed(
+    admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path
+) -> None:
+    client, admin = admin_client
+    services = client.app.state.services  # type: ignore[attr-defined]
+    old = weakref.ref(services.nlu.model.preprocessor.nlp)  # a spaCy pipeline is a reference cycle
+    served = services.nlu.model.preprocessor
+    assert not any(obj is served for obj in gc.get_objects()), "full collections walk the served model"
+    del served
+    train_weather(tmp_path, models)
+    assert client.post("/api/admin/reload", headers=admin).status_code == 200
+    gc.collect()
+    assert old() is None, "the replaced model stayed frozen in memory"
 
 
 def test_broken_model_leaves_the_old_one_serving(admin_client: tuple[TestClient, dict[str, str]], models: Path) -> None:
