@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_bad_frames: int = Field(default=10, gt=0)
     """Bad frames in a row before the connection is closed with 1008."""
 
+    typing_after_ms: int = Field(default=200, ge=0)
+    """Send a `typing` frame when a reply takes longer than this; 0 sends one for every message."""
+
     rate_per_second: float = Field(default=5.0, gt=0)
     rate_burst: int = Field(default=20, gt=0)
     max_connections_per_ip: int = Field(default=100, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from bot.app import create_app
 from bot.config import Settings
 
 
@@ -34,11 +36,34 @@ def replies(frames: list[dict[str, Any]]) -> list[str]:
 def test_first_message_opens_a_guest_session(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         frames = say(ws, "hello", "c1")
-    assert [f["type"] for f in frames] == ["session", "typing", "reply"]
+    assert [f["type"] for f in frames] == ["session", "reply"]  # quick: no typing frame
     assert frames[0]["resumed"] is False and frames[0]["user"] is None
-    reply = frames[2]
+    reply = frames[1]
     assert reply["intent"] == "greet" and reply["reply_to"] == "c1" and reply["message_id"] > 0
     assert [b["title"] for b in reply["buttons"]] == ["Opening hours", "Order status"]
+
+
+def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    nlu = client.app.state.services.nlu  # type: ignore[attr-defined]
+    understand = nlu.understand
+
+    async def slow_understand(text: str) -> Any:
+        await asyncio.sleep(client.app.state.settings.typing_after_ms / 1000 + 0.3)  # type: ignore[attr-defined]
+        return await understand(text)
+
+    monkeypatch.setattr(nlu, "understand", slow_understand)
+    with client.websocket_connect("/ws") as ws:
+        frames = say(ws, "hello", "c1")
+    assert [f["type"] for f in frames] == ["session", "typing", "reply"]
+    assert frames[1]["reply_to"] == "c1"
+
+
+def test_typing_for_every_message_when_asked(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"typing_after_ms": 0}))) as client:
+        with client.websocket_connect("/ws") as ws:
+            assert [f["type"] for f in say(ws, "hello", "c1")] == ["session", "typing", "reply"]
+            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["typing", "reply"]
+            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["reply"]  # a resend is answered at once
 
 
 def test_form_over_several_turns_and_history(client: TestClient) -> None:
