@@ -166,4 +166,6 @@ class _Blank(dict[str, Any]):
 
 
 def _fill(template: str, slots: Mapping[str, Any]) -> str:
+    if "{" not in template:
+        return template
     return string.Formatter().vformat(template, (), _Blank(slots))

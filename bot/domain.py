@@ -10,6 +10,7 @@ import hashlib
 import re
 import string
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,9 +67,9 @@ class Response(_Strict):
             return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
         return value
 
-    @property
-    def slot_names(self) -> set[str]:
-        return {name for _, name, _, _ in string.Formatter().parse(self.text) if name}
+    @cached_property
+    def slot_names(self) -> frozenset[str]:
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.text) if name)
 
 
 class EntitySpec(_Strict):
@@ -193,7 +194,7 @@ class Domain(_Strict):
     source: str = "<memory>"
     sha256: str = ""
 
-    @property
+    @cached_property
     def answerable(self) -> dict[str, Intent]:
         """The intents the bot answers: all but the out-of-scope examples."""
         return {name: i for name, i in self.intents.items() if name != OOS}

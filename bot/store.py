@@ -38,7 +38,7 @@ from bot.tables import ChatSession, Message, User, utcnow
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6368617462  # an arbitrary constant key for pg_advisory_xact_lock
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 """The newest revision in `migrations/versions` (a test keeps the two equal)."""
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+
+_USER_MESSAGES = text("direction = 'in'")
 
 
 def utcnow() -> datetime:
@@ -82,7 +85,8 @@ class Message(SQLModel, table=True):
     """One line of the conversation log: a user's message or a bot's reply."""
 
     __table_args__ = (
-        UniqueConstraint("session_id", "direction", "client_id", name="uq_message_client_id"),
+        # A client id names one user message; the bot's replies to it carry it too.
+        Index("uq_message_in_client_id", "session_id", "client_id", unique=True, sqlite_where=_USER_MESSAGES, postgresql_where=_USER_MESSAGES),
         Index("ix_message_session_order", "session_id", "id"),
     )
 

@@ -81,6 +81,35 @@ def test_schema_head_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
 
 
+def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    old = Store(engine)
+    old.start()
+    session_id = asyncio.run(old.create_session(None)).id
+    asyncio.run(old.write(TurnWrite(session_id, 0, state(1), [row(session_id, "in", "hi", "c1"), row(session_id, "out", "Hello!", "c1")])))
+    old.stop()
+    migrate(engine)
+    store = Store(engine)
+    store.start()
+    try:
+        two = asyncio.run(store.write(TurnWrite(session_id, 1, state(2), [row(session_id, "in", "hours?", "c2"), row(session_id, "out", "9 to 5.", "c2"), row(session_id, "out", "Name?", "c2")])))
+        assert len(two) == 3
+        with pytest.raises(DuplicateMessage):
+            asyncio.run(store.write(TurnWrite(session_id, 2, state(3), [row(session_id, "in", "hours?", "c2")])))
+        assert [m.text for m in store.history(session_id)[0]] == ["hi", "Hello!", "hours?", "9 to 5.", "Name?"]
+    finally:
+        store.stop()
+        engine.dispose()
+
+
 def test_turns_round_trip(store: Store) -> None:
     async def scenario() -> tuple[str, list[int], list[int]]:
         session = await store.create_session(None)

@@ -80,6 +80,18 @@ def test_form_over_several_turns_and_history(client: TestClient) -> None:
     assert page["items"][4]["text"] == "it is AB123456" and page["items"][4]["intent"] is not None
 
 
+def test_a_digression_with_a_client_id_gets_both_replies_and_a_resend_both_again(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        say(ws, "where is my order", "1")
+        ws.send_text(json.dumps({"type": "message", "text": "when are you open", "id": "2"}))
+        answer, question = ws.receive_json(), ws.receive_json()
+        assert answer["intent"] == "hours" and question["text"] == "What is your order number?"
+        assert answer["reply_to"] == question["reply_to"] == "2" and answer["message_id"] < question["message_id"]
+        ws.send_text(json.dumps({"type": "message", "text": "when are you open", "id": "2"}))
+        again = [ws.receive_json(), ws.receive_json()]
+    assert [(f["message_id"], f["duplicate"]) for f in again] == [(answer["message_id"], True), (question["message_id"], True)]
+
+
 def test_resume_keeps_form_and_slots(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         session_id = say(ws, "where is my order", "a")[0]["session_id"]
