@@ -19,7 +19,6 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
-    bindparam,
     create_engine,
     event,
     func,
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from bot.batching import BatchWorker
 from bot.tables import ChatSession, Message, User, utcnow
+from bot.turn_statements import turn_statements
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -147,25 +147,12 @@ class _Batch:
     ops: list[tuple[int, Op]] = field(default_factory=list)
 
 
-_SESSION_UPDATE = (
-    update(ChatSession)
-    .where(ChatSession.id == bindparam("b_id"), ChatSession.turns == bindparam("b_expected"))  # type: ignore[arg-type]
-    .values(
-        active_form=bindparam("active_form"),
-        requested_slot=bindparam("requested_slot"),
-        slots=bindparam("slots"),
-        turns=bindparam("turns"),
-        user_id=func.coalesce(bindparam("user_id"), ChatSession.user_id),
-        last_active=bindparam("last_active"),
-    )
-)
-
-
 class Store:
     """The database behind the service; call `start()` before writing."""
 
     def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
         self.engine = engine
+        self.statements = turn_statements(engine.dialect)
         self.writer: BatchWorker[TurnWrite | Op, Any] = BatchWorker(self._commit, name="log-writer", max_batch=batch_max)
 
     def start(self) -> None:
@@ -211,20 +198,15 @@ class Store:
         if batch.turns:
             current = self._update_sessions(conn, batch.turns, results, one_by_one)
             rows = [row for _, t in current for row in t.messages]
-            ids = (
-                list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), rows).scalars())
-                if rows
-                else []
-            )
+            ids = self.statements.insert_messages(conn, rows) if rows else []
             pos = 0
             for i, turn in current:
                 results[i] = ids[pos : pos + len(turn.messages)]
                 pos += len(turn.messages)
         return results
 
-    @staticmethod
     def _update_sessions(
-        conn: Connection, turns: list[tuple[int, TurnWrite]], results: list[Any], one_by_one: bool
+        self, conn: Connection, turns: list[tuple[int, TurnWrite]], results: list[Any], one_by_one: bool
     ) -> list[tuple[int, TurnWrite]]:
         """Store each turn's session state unless the session moved on; return the turns that stand.
 
@@ -233,12 +215,12 @@ class Store:
         """
         params = [{"b_id": t.session_id, "b_expected": t.expected_turns, **t.state} for _, t in turns]
         if not one_by_one:
-            if conn.execute(_SESSION_UPDATE, params).rowcount != len(turns):
+            if self.statements.update_sessions(conn, params) != len(turns):
                 raise _Stale
             return turns
         current = []
         for (i, turn), row in zip(turns, params):
-            if conn.execute(_SESSION_UPDATE, row).rowcount == 1:
+            if self.statements.update_sessions(conn, [row]) == 1:
                 current.append((i, turn))
             else:
                 results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
