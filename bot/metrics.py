@@ -19,6 +19,7 @@ class Metrics:
         )
         self.connections = Gauge("bot_open_connections", "Open WebSocket connections", registry=self.registry)
         self.errors = Counter("bot_error_frames", "Error frames sent, by code", ["code"], registry=self.registry)
+        self._by_intent: dict[str, Counter] = {}
         self.model = Gauge("bot_model_info", "The model version being served", ["version"], registry=self.registry)
 
     def serve_model(self, version: str) -> None:
@@ -26,7 +27,11 @@ class Metrics:
         self.model.labels(version=version).set(1)
 
     def answered(self, intent: str | None, fallback: bool, seconds: float) -> None:
-        self.messages.labels(intent=intent or "fallback").inc()
+        name = intent or "fallback"
+        counter = self._by_intent.get(name)
+        if counter is None:  # `labels` validates and locks: once per intent, not per message
+            counter = self._by_intent[name] = self.messages.labels(intent=name)
+        counter.inc()
         if fallback:
             self.fallbacks.inc()
         self.latency.observe(seconds)

@@ -135,4 +135,4 @@ class Pong(_Frame):
 
 
 def dump(frame: _Frame) -> str:
-    return orjson.dumps(frame.model_dump(mode="json")).decode()
+    return frame.model_dump_json()
