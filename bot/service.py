@@ -101,8 +101,7 @@ class Nlu:
         """Load `models/latest` off the event loop and swap it in; on failure keep serving."""
         async with self._reloading:
             model = await asyncio.to_thread(load_model, models_dir)
-            versions = self.swap(model).version, model.version
-            del model  # the old one is unreferenced now, so freeze_heap can let it go
+            versions = self.swap(model).version, model.version  # nothing here keeps the old one
             await asyncio.to_thread(freeze_heap)
             log.info("model reloaded: %s -> %s", *versions)
             return versions
