@@ -32,7 +32,7 @@ then trained on everything.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -317,12 +317,13 @@ def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
         return _default_calibration()
     ref = top[inscope]
     rel_mean, rel_std = float(ref.mean()), float(ref.std()) or 1.0
-    z = (top - rel_mean) / rel_std
-    sim_mean = sim_std = 1.0
+    sims, sim_mean, sim_std = None, 1.0, 1.0
     if folds[0].sims is not None:
         sims = np.concatenate([f.sims for f in folds if f.sims is not None])
         sim_mean, sim_std = float(sims[inscope].mean()), float(sims[inscope].std()) or 1.0
-        z = (z + (sims - sim_mean) / sim_std) / np.sqrt(2)
+    # The standardised score, by the formula serving uses: a calibration of slope 1, intercept 0.
+    standard = Calibration(rel_mean, rel_std, sim_mean, sim_std, 1.0, 0.0, 0.0, 0.0, 0.0)
+    z = standard.logit(top[:, None], sims)[:, 0]
     slope, intercept = _DEFAULT_CALIBRATION
     if min(correct.sum(), (~correct).sum()) >= 5:
         lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
@@ -332,4 +333,4 @@ def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
     rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
     coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
     cut = float(np.quantile((slope * z + intercept)[inscope], rate))
-    return Calibration(rel_mean, rel_std, sim_mean, sim_std, slope, intercept, rate, float(sigmoid(cut)), coverage)
+    return replace(standard, slope=slope, intercept=intercept, reject_rate=rate, auto_threshold=float(sigmoid(cut)), coverage_penalty=coverage)
