@@ -6,7 +6,9 @@ Starts the bot (`python -m bot`, SQLite, the demo intents.yaml) pinned to one co
 taskset, drives it from this process pinned to the other, and measures in the same run:
 - a bare echo WebSocket under the same uvicorn settings (the transport's ceiling);
 - the classifier alone, one utterance at a time in a plain loop (the NLU ceiling);
-- cold start (process start to /readyz), memory, and N idle connections held.
+- cold start (process start to /readyz), memory, and N idle connections held;
+- the server's CPU time per message in each thread (event loop, NLU worker, log writer),
+  from /proc and the server's /metrics, which is where a change to the ratio comes from.
 The `--connections` steps are closed loops (each client sends as soon as its reply is in: the
 throughput ceiling); the `--paced` steps offer a fixed rate, for the latency at that load.
 Every loop is bounded in count and time. Prints one table.
@@ -20,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import socket
@@ -63,6 +66,17 @@ def rss_mb(pid: int) -> float:
 
 def taskset(core: str) -> list[str]:
     return ["taskset", "-c", core] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def cpu_seconds(pid: int, port: int) -> dict[str, float]:
+    """The server's CPU time so far: each worker thread's (from /metrics), the event loop's the rest."""
+    import httpx
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    workers = {name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)}
+    return {"event loop": total - sum(workers.values()), **workers}
 
 
 def raise_fd_limit() -> int:
@@ -285,13 +299,17 @@ def main() -> int:
         "--port", str(echo_port), "--log-level", "warning", "--ws-per-message-deflate", "false",
     ]
     rows: list[tuple[str, Result]] = []
+    cpu_per_message: dict[int, dict[str, float]] = {}
     bot, cold = start(bot_cmd, env, bot_port, work / "bot.log")
     try:
         idle_rss = rss_mb(bot.pid)
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {int(CLIENT_CORE)})
         for n in counts:
+            before = cpu_seconds(bot.pid, bot_port)
             result = asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply"))
+            after = cpu_seconds(bot.pid, bot_port)
+            cpu_per_message[n] = {k: (after[k] - before.get(k, 0.0)) / max(result.messages, 1) * 1e6 for k in after}
             rows.append(("bot", result))
         for n, rate in paced:
             rows.append(("bot", asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply", rate))))
@@ -323,6 +341,10 @@ def main() -> int:
             f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
             f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}" + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
         )
+    if cpu_per_message:
+        print("\nserver CPU per message, by thread (us; the closed-loop steps):")
+        for n, split in cpu_per_message.items():
+            print(f"{n:>6} conns  " + "  ".join(f"{name} {us:,.0f}" for name, us in split.items()) + f"  = {sum(split.values()):,.0f}")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -98,6 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = await build_services(app.state.settings)
     services.store.start()
     services.nlu.worker.start()
+    services.metrics.watch_workers([services.nlu.worker, services.store.writer])
     tasks = [asyncio.create_task(_sweep_expired(services))]
     if services.settings.watch_models:
         tasks.append(asyncio.create_task(_watch_models(services)))

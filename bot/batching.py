@@ -11,6 +11,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -39,6 +40,8 @@ class BatchWorker(Generic[T, R]):
         self._queue: queue.SimpleQueue[tuple[T, asyncio.Future[R]] | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
+        self.cpu_seconds = 0.0
+        """CPU time the thread has used, as of its last batch (for /metrics)."""
 
     def start(self) -> None:
         if not self._started:
@@ -76,6 +79,7 @@ class BatchWorker(Generic[T, R]):
                     break
                 batch.append(nxt)
             self._handle(batch)  # type: ignore[arg-type]
+            self.cpu_seconds = time.thread_time()
 
     def _handle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]

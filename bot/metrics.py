@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.batching import BatchWorker
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -21,6 +26,14 @@ class Metrics:
         self.errors = Counter("bot_error_frames", "Error frames sent, by code", ["code"], registry=self.registry)
         self._by_intent: dict[str, Counter] = {}
         self.model = Gauge("bot_model_info", "The model version being served", ["version"], registry=self.registry)
+        self.worker_cpu = Gauge(
+            "bot_worker_cpu_seconds", "CPU time used by each worker thread; the event loop has the rest of the process's", ["worker"], registry=self.registry
+        )
+
+    def watch_workers(self, workers: Iterable[BatchWorker[Any, Any]]) -> None:
+        """Report each worker's CPU time: with the process's, what a turn costs where."""
+        for worker in workers:
+            self.worker_cpu.labels(worker=worker.name).set_function(lambda worker=worker: worker.cpu_seconds)
 
     def serve_model(self, version: str) -> None:
         self.model.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -227,6 +228,15 @@ def test_metrics(client: TestClient) -> None:
     assert 'bot_error_frames_total{code="bad_json"} 1.0' in text
     assert "bot_reply_latency_seconds_count 1.0" in text
     assert "bot_model_info{version=" in text
+
+
+def test_metrics_report_each_workers_cpu_time(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        say(ws, "what are your opening hours")  # classified on the nlu thread, logged by the writer
+        text = client.get("/metrics").text
+    cpu = {name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)}
+    assert set(cpu) == {"nlu", "log-writer"}
+    assert all(seconds > 0 for seconds in cpu.values())
 
 
 def test_two_connections_on_one_session_apply_turns_in_order(client: TestClient) -> None:
