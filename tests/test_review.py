@@ -19,8 +19,10 @@ from tests.conftest import SHOP
 from training.fit import main as fit
 from training.review import COLUMNS, find_candidates, main as review, normalize
 
-UNKNOWN = "is the shop staffed at weekends"
-"""No word of it is in the shop domain's examples: the model guesses, with a close second."""
+UNKNOWN = "who mans the store on holidays"
+"""Nothing like it is in the shop domain's examples: the model guesses, with a close second.
+(The text this test used before, "is the shop staffed at weekends", now gets a confident,
+wrong answer, which the queue does not look for.)"""
 JOKE = "tell me a joke"
 """Out of scope, yet the shop model (trained without `oos` examples) answers it confidently."""
 
@@ -64,7 +66,7 @@ def test_labels_change_predictions_after_retraining(client: TestClient, settings
     first = chat(client, UNKNOWN, "where is my order", "AB123456", JOKE, thumbs_down_on=3)
     assert first[0][0]["intent"] != "hours" and first[3][0]["fallback"] is False
     assert first[2][0]["fallback"] is False  # the order number answered the form: not a misunderstanding
-    chat(client, "  IS the shop   staffed at WEEKENDS ")  # the same text, typed differently
+    chat(client, "  WHO mans the   store on HOLIDAYS ")  # the same text, typed differently
 
     queue = tmp_path / "review.csv"
     assert review(["export", "--database-url", url, "--out", str(queue)]) == 0
@@ -85,7 +87,7 @@ def test_labels_change_predictions_after_retraining(client: TestClient, settings
     with engine.connect() as conn:
         stored = conn.execute(select(ReviewedExample.text, ReviewedExample.intent)).all()
     engine.dispose()
-    assert sorted((normalize(t), i) for t, i in stored) == [(UNKNOWN, "hours"), (JOKE, "oos")]
+    assert sorted((normalize(t), i) for t, i in stored) == sorted([(UNKNOWN, "hours"), (JOKE, "oos")])
 
     again = tmp_path / "again.csv"
     assert review(["export", "--database-url", url, "--out", str(again)]) == 0

@@ -106,7 +106,7 @@ def evaluate(
     texts = [t for t, _ in train]
     normalized = pre.normalize_many(texts)
     started = time.perf_counter()
-    clf = IntentClassifier(kind=kind, seed=seed).fit(texts, normalized, [label for _, label in train], threshold=threshold)
+    clf = IntentClassifier(kind=kind, seed=seed, language=pre.language).fit(texts, normalized, [label for _, label in train], threshold=threshold)
     fit_seconds = time.perf_counter() - started
 
     test_texts = [t for t, _ in test]

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
-    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed)
+    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=domain.language)
     classifier.fit(data.texts, data.normalized, data.labels, threshold=domain.fallback.threshold, ambiguity_margin=domain.fallback.ambiguity_margin)
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")

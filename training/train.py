@@ -28,6 +28,7 @@ class Dataset:
     normalized: list[str]
     labels: list[str]
     sources: Counter[str]
+    language: str
 
 
 def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
@@ -38,7 +39,7 @@ def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None)
         sources["reviewed log"] = len(reviewed)
         examples += reviewed
     texts = [t for t, _ in examples]
-    return Dataset(texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources)
+    return Dataset(texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources, domain.language)
 
 
 def cross_validate(
@@ -51,7 +52,7 @@ def cross_validate(
     predicted = np.empty(len(labels), dtype=object)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
-        clf = IntentClassifier(kind=pipeline, seed=seed)
+        clf = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
         clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
         predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
         predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
@@ -73,7 +74,7 @@ def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: i
     counts = Counter(data.labels)
     stratify = data.labels if min(counts.values()) >= 2 else None
     train, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=stratify)
-    candidate = IntentClassifier(kind=pipeline, seed=seed)
+    candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
     candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train])
     texts = [data.texts[i] for i in test]
     truth = [data.labels[i] for i in test]

