@@ -24,7 +24,7 @@ FALLBACK = "fallback"
 OOS = "oos"
 TOP_K = 3
 RAW, NORMALIZED = 0, 1
-FORMAT = 2
+FORMAT = 3
 """Version of what `model.joblib` holds; a model saved in another format is retrained."""
 _WHITE_SPACES = re.compile(r"\s\s+")
 

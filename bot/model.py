@@ -27,7 +27,7 @@ from bot.nlp import Entity, Preprocessor
 
 LATEST = "latest"
 FIT_COMMAND = "python -m training.fit"
-_VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib")
+_VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers")  # tokenizers: the word pieces
 
 
 class ModelError(Exception):
