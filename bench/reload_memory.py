@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.model import current_version, load_model, promote  # noqa: E402
-from bot.service import Nlu  # noqa: E402
+from bot.service import Nlu, return_large_blocks  # noqa: E402
 from ws_load import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 async def run(models: Path, reloads: int) -> list[float]:
+    return_large_blocks()  # as the server's start-up does
     nlu = Nlu(load_model(models))
     nlu.worker.start()
     versions = sorted(p.name for p in models.iterdir() if not p.is_symlink() and (p / "model.joblib").is_file())[-2:]

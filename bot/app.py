@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.deps import ConnectionLimit, Services
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
-from bot.service import ChatService, Nlu, freeze_heap
+from bot.service import ChatService, Nlu, freeze_heap, return_large_blocks
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ async def _watch_models(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    return_large_blocks()  # before the model is loaded
     services = await build_services(app.state.settings)
     services.store.start()
     services.nlu.worker.start()
