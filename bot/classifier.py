@@ -50,7 +50,6 @@ from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
 from bot.encoder import SentenceEncoder
-from bot.wordpieces import WordPieceVectors, fit_word_pieces
 from bot.inference import (
     FALLBACK,
     NORMALIZED,
@@ -71,6 +70,7 @@ from bot.inference import (
     unseen_excess,
     unseen_share,
 )
+from bot.wordpieces import fit_word_pieces
 
 __all__ = ["FALLBACK", "OOS", "ClassifierError", "IntentClassifier", "Kind", "Prediction", "build_pipeline"]
 REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3}
@@ -87,7 +87,7 @@ on the English demo they add five."""
 PIECE_DIMENSIONS = 128
 """Word-piece vectors are projected on their 128 principal axes: on CLINC150 `valid` as
 accurate as all 384 (94.3 against 94.5 top-1) at a third of the nonzeros LinearSVC iterates
-over (fit 21 s, not 45 s) and a 8 MB table, not 23 MB."""
+over (fit 21 s, not 45 s) and an 8 MB table, not 23 MB."""
 HELD_OUT = 0.2
 CV_ROWS, CV_FOLDS = (200, 2000), 5
 """Within `CV_ROWS` the calibration pools out-of-fold rows: a fifth of a few hundred rows gives

@@ -129,7 +129,7 @@ def return_large_blocks() -> None:
 
     glibc raises its mmap threshold each time such a block is freed (up to 32 MiB), so after
     a model reload the next model's arrays land in the heap, which fragments and never shrinks:
-    twenty reloads grew a process by 32 MB, against 11 MB with the threshold fixed. Elsewhere
+    twenty reloads grew a process by 32 MB, against 15 MB with the threshold fixed. Elsewhere
     than glibc there is nothing to do.
     """
     try:
