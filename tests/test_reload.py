@@ -163,8 +163,8 @@ def rss_mb():
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 if sys.argv[1] == "fixed":
     return_large_blocks()
-first = bytearray(1 << 20)
-del first  # glibc raises its dynamic mmap threshold past 1 MiB here
+first = bytearray(4 << 20)
+del first  # glibc's dynamic mmap threshold is now at least 4 MiB, whatever imports did before
 base = rss_mb()
 blocks, small = [], []
 for _ in range(100):  # a model's large arrays, with small objects that live on between them
