@@ -83,6 +83,22 @@ class WordPieceVectors:
         self.__init__(state["tokenizer_json"], state["table"])  # type: ignore[misc]
 
 
+def _principal_components(table: NDArray[np.float32], dimensions: int) -> NDArray[np.float32]:
+    """The centred rows on their `dimensions` principal axes.
+
+    From the eigenvectors of the 384 x 384 scatter matrix: the same axes as an SVD of the whole
+    30,522-row table, in a tenth of the time (0.1 s, not 1.2 s, which every fit and every
+    cross-validation fold paid). Each axis points where its largest component is positive, so
+    the projection does not depend on the LAPACK build.
+    """
+    centred = table - table.mean(axis=0)
+    scatter = (centred.T @ centred).astype(np.float64)
+    _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
+    axes = vectors[:, ::-1][:, :dimensions]
+    axes *= np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(dimensions)])
+    return (centred @ axes).astype(np.float32)
+
+
 def fit_word_pieces(texts: list[str], dimensions: int = DIMENSIONS, folder: Path | None = None) -> WordPieceVectors:
     """Weight MiniLM's input embeddings by the pieces' idf over `texts` (smoothed, as
     scikit-learn's: pieces never seen in training weigh most, like rare words)."""
@@ -93,9 +109,7 @@ def fit_word_pieces(texts: list[str], dimensions: int = DIMENSIONS, folder: Path
     with safe_open(str(folder / "model.safetensors"), framework="numpy") as weights:
         table = np.asarray(weights.get_tensor(EMBEDDINGS), dtype=np.float32)
     if dimensions < table.shape[1]:
-        centred = table - table.mean(axis=0)
-        _, _, axes = np.linalg.svd(centred, full_matrices=False)
-        table = centred @ axes[:dimensions].T
+        table = _principal_components(table, dimensions)
     table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
     tokenizer = _tokenizer(spec)
     specials = [tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
