@@ -165,6 +165,7 @@ if sys.argv[1] == "fixed":
     return_large_blocks()
 first = bytearray(4 << 20)
 del first  # glibc's dynamic mmap threshold is now at least 4 MiB, whatever imports did before
+holes = [bytearray(1000) for _ in range(20_000)]  # fill the free holes imports left in the heap
 base = rss_mb()
 blocks, small = [], []
 for _ in range(100):  # a model's large arrays, with small objects that live on between them
