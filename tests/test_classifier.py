@@ -86,6 +86,20 @@ def test_deterministic(train: tuple[list[str], list[str], list[str]], model: Int
     assert again.threshold_ == model.threshold_
 
 
+def test_models_fitted_in_worker_processes_are_the_same(train: tuple[list[str], list[str], list[str]], pre: Preprocessor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large training sets fit the final model and the probe in parallel; liblinear seeds
+    each fit, so the model does not depend on where it was fitted."""
+    import bot.classifier
+
+    monkeypatch.setattr(bot.classifier, "PARALLEL_ROWS", 1)
+    apart = IntentClassifier("light", seed=0, n_jobs=2).fit(*train)
+    together = IntentClassifier("light", seed=0, n_jobs=1).fit(*train)
+    assert np.array_equal(apart.scorer_.coef, together.scorer_.coef)
+    assert apart.scorer_.calibration == together.scorer_.calibration
+    probe = ["hi", "what's the weather like", "asdf qwer"]
+    assert _predict(apart, pre, probe) == _predict(together, pre, probe)
+
+
 SCORER_PROBE = ["Hello there!", "Set an ALARM for 7:30 am", "", "thanks, bye", "Ünïcode\tand   tabs, ?!", "x"]
 
 
