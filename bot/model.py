@@ -2,8 +2,9 @@
 
 The folder holds `model.joblib` (the classifier compiled for serving, a `bot.inference.Scorer`:
 numpy only for a `light` model), `intents.yaml` (the domain it
-was trained on, so responses and model always switch together) and `metadata.json` (data
-hash, labels, threshold, library versions, scores). `models/latest` points at the one served.
+was trained on, so responses and model always switch together), `examples.jsonl` (every
+example it learnt from, reviewed messages included) and `metadata.json` (data hash, labels,
+threshold, library versions, scores). `models/latest` points at the one served.
 Loading a pickle runs code, so only folders under our own models directory are loaded.
 """
 
@@ -26,6 +27,7 @@ from bot.inference import FORMAT, Prediction, Scorer
 from bot.nlp import Entity, Preprocessor
 
 LATEST = "latest"
+EXAMPLES = "examples.jsonl"
 FIT_COMMAND = "python -m training.fit"
 _VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers")  # tokenizers: the word pieces
 
@@ -87,9 +89,18 @@ def domain_hash(path: str | Path) -> str:
 
 
 def save_model(
-    classifier: Scorer, domain: Domain, domain_text: str, models_dir: Path, metadata: dict[str, Any]
+    classifier: Scorer,
+    domain: Domain,
+    domain_text: str,
+    models_dir: Path,
+    metadata: dict[str, Any],
+    examples: list[tuple[str, str]] | None = None,
 ) -> Path:
-    """Write a new version folder; `promote` makes it the one served."""
+    """Write a new version folder; `promote` makes it the one served.
+
+    `examples` are the (text, intent) pairs it learnt from, intents.yaml's and reviewed
+    messages alike: a later training compares itself with this model by fitting both data
+    sets on the same rows (`training.train.compare_with_current`)."""
     created = datetime.now(UTC)
     version = f"{created:%Y%m%d-%H%M%S}-{domain.sha256[:8]}"
     path = models_dir / version
@@ -101,6 +112,9 @@ def save_model(
     tmp.mkdir(parents=True)
     joblib.dump(classifier, tmp / "model.joblib", compress=3)
     (tmp / "intents.yaml").write_text(domain_text, encoding="utf-8")
+    if examples is not None:
+        lines = (json.dumps({"text": text, "intent": intent}, ensure_ascii=False) for text, intent in examples)
+        (tmp / EXAMPLES).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     meta = {
         "version": path.name,
         "created_at": created.isoformat(),

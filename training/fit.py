@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.promote:
-        from bot.model import ModelError, promote
+        from bot.model import LATEST, ModelError, promote
 
         try:
             promote(args.out, args.promote)
         except ModelError as exc:
             say(f"error: {exc}")
             return 1
-        say(f"models/latest -> {args.promote}")
+        say(f"{args.out / LATEST} -> {args.promote}")
         return 0
 
     started = time.perf_counter()
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, started: float) -> int:
     """Gather, cross-validate, fit, save, compare and promote; the command's exit status."""
     from bot.classifier import IntentClassifier
-    from bot.model import current_version, promote, save_model
+    from bot.model import LATEST, current_version, promote, save_model
     from training.data import DataError
     from training.train import compare_with_current, cross_validate, gather
 
@@ -109,20 +109,23 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")
 
-    comparison = None if args.quick else compare_with_current(data, args.out, args.pipeline, args.seed)
+    if not args.quick and current_version(args.out):
+        say(f"comparing with the current model {current_version(args.out)} on a held-out fifth ...")
+    comparison = None if args.quick else compare_with_current(data, args.out, args.pipeline, args.seed, domain.fallback.threshold)
     metadata = {"scores": scores, "training_seconds": round(fit_seconds, 2), "examples": dict(data.sources), "seed": args.seed}
-    path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata)
+    examples = list(zip(data.texts, data.labels))
+    path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples)
     say(f"saved {path}")
     if comparison is not None:
         old_acc, new_acc, details = comparison
-        say(f"held-out accuracy: current {current_version(args.out)} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
+        say(f"held-out accuracy, each data set refitted without it: current {current_version(args.out)} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:
             say(f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}")
             return 3
     promote(args.out, path.name)
-    say(f"models/latest -> {path.name} ({time.perf_counter() - started:.1f} s in all)")
+    say(f"{args.out / LATEST} -> {path.name} ({time.perf_counter() - started:.1f} s in all)")
     return 0
 
 

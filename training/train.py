@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from bot.classifier import OOS, IntentClassifier
+from bot.classifier import OOS, ClassifierError, IntentClassifier
 from bot.domain import Domain
-from bot.model import ModelError, load_model
+from bot.model import EXAMPLES, Model, ModelError, load_model
 from bot.nlp import Preprocessor
-from training.data import load_reviewed
+from training.data import load_examples, load_reviewed
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Dataset:
 
 def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
     examples = domain.training_examples()
-    sources: Counter[str] = Counter({"intents.yaml": len(examples)})
+    sources: Counter[str] = Counter({Path(domain.source).name: len(examples)})
     if database_url:
         reviewed = load_reviewed(database_url, known=set(domain.intents) | {OOS})
         sources["reviewed log"] = len(reviewed)
@@ -64,31 +65,63 @@ def cross_validate(
     return report, accuracy, macro
 
 
-def compare_with_current(data: Dataset, models_dir: Path, pipeline: str, seed: int) -> tuple[float, float, str] | None:
-    """Accuracy of the served model and of a candidate on the same held-out fifth of the data."""
+def trained_examples(model: Model) -> list[tuple[str, str]]:
+    """What a model folder learnt from: its `examples.jsonl`, or its intents.yaml's examples."""
+    path = model.path / EXAMPLES
+    return load_examples(path) if path.is_file() else model.domain.training_examples()
+
+
+def _held_out_fifth(labels: list[str], seed: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Training and held-out row numbers, stratified when every label can be; the training rows
+    in their original order, so that the same data refitted makes the same model."""
+    counts = Counter(labels)
+    n_test = max(1, round(0.2 * len(labels)))
+    stratify = labels if min(counts.values()) >= 2 and n_test >= len(counts) else None
+    train, test = train_test_split(np.arange(len(labels)), test_size=n_test, random_state=seed, stratify=stratify)
+    return np.sort(train), test
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def compare_with_current(
+    data: Dataset, models_dir: Path, pipeline: str, seed: int, threshold: float | None = None
+) -> tuple[float, float, str] | None:
+    """Accuracy on the same held-out fifth of the new data of the current model's data and of
+    the new data, each refitted without the held-out texts; None without a current model.
+
+    The served model itself was trained on nearly every held-out row, so it would always
+    score about 1.0 and no retrained model would ever be promoted. Refitting its examples
+    (`examples.jsonl`, or its intents.yaml's for older folders) with its own pipeline, seed
+    and threshold compares what the two models learnt from, as the new one will be judged.
+    """
     try:
         current = load_model(models_dir)
     except ModelError:
         return None
-    idx = np.arange(len(data.labels))
-    counts = Counter(data.labels)
-    stratify = data.labels if min(counts.values()) >= 2 else None
-    train, test = train_test_split(idx, test_size=0.2, random_state=seed, stratify=stratify)
-    candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
-    candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train])
+    train, test = _held_out_fifth(data.labels, seed)
     texts = [data.texts[i] for i in test]
     truth = [data.labels[i] for i in test]
-    old = [OOS if u.prediction.is_fallback else u.prediction.intent for u in current.understand(texts)]
+    held_out = {_same_text(t) for t in texts}
+    previous = [(t, label) for t, label in trained_examples(current) if _same_text(t) not in held_out]
+    meta = current.metadata
+    try:
+        baseline = IntentClassifier(kind=meta.get("pipeline", pipeline), seed=meta.get("seed", seed), language=current.domain.language)
+        baseline.fit([t for t, _ in previous], current.preprocessor.normalize_many(t for t, _ in previous), [label for _, label in previous], threshold=current.domain.fallback.threshold)
+    except ClassifierError:  # e.g. nothing but one intent left once the held-out texts are gone
+        return None
+    candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
+    candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train], threshold=threshold)
+    old = [OOS if p.is_fallback else p.intent for p in baseline.predict(texts, current.preprocessor.normalize_many(texts))]
     new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, [data.normalized[i] for i in test])]
     old_acc = float(np.mean([o == t for o, t in zip(old, truth)]))
     new_acc = float(np.mean([n == t for n, t in zip(new, truth)]))
     labels = sorted(set(truth) | set(old) | set(new))
     old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
     new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}"]
-    for label, o, n in zip(labels, old_f1, new_f1):
-        if abs(o - n) >= 0.005:
-            lines.append(f"  {label:<28} {o:7.3f} {n:7.3f}")
+    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1) if abs(o - n) >= 0.005]
+    lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}", *changed] if changed else []
     added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
     if added:

@@ -1,0 +1,63 @@
+"""`python -m training.fit` deciding whether a retrained model replaces the served one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.domain import load_domain
+from bot.model import EXAMPLES, LATEST, current_version
+from training.fit import main as fit
+
+from .conftest import ROOT, SHOP
+
+DEMO = ROOT / "intents.yaml"
+
+NOT_PROMOTED = 3
+
+
+def _fewer_examples(tmp_path: Path) -> Path:
+    """The demo domain with only two examples an intent, as if most had been deleted by mistake."""
+    domain = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    for intent in domain["intents"].values():
+        intent["examples"] = intent["examples"][:2]
+    path = tmp_path / "fewer.yaml"
+    path.write_text(yaml.safe_dump(domain, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    out = tmp_path / "models"
+    assert fit(["--intents", str(SHOP), "--out", str(out), "--quick"]) == 0
+    return out
+
+
+def test_a_model_keeps_the_examples_it_learnt_from(models: Path) -> None:
+    rows = [json.loads(line) for line in (models / LATEST / EXAMPLES).read_text(encoding="utf-8").splitlines()]
+    assert [(r["text"], r["intent"]) for r in rows] == load_domain(SHOP).training_examples()
+
+
+def test_retraining_on_the_same_data_is_promoted(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The served model saw every held-out row; compared as it is, it would always win."""
+    before = current_version(models)
+    assert fit(["--intents", str(SHOP), "--out", str(models), "--folds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "(+0.000)" in out
+    assert current_version(models) not in (None, before)
+
+
+def test_a_worse_model_is_not_promoted_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = tmp_path / "models"
+    assert fit(["--intents", str(DEMO), "--out", str(models), "--quick"]) == 0
+    served = current_version(models)
+    worse = _fewer_examples(tmp_path)
+    assert fit(["--intents", str(worse), "--out", str(models), "--folds", "0"]) == NOT_PROMOTED
+    out = capsys.readouterr().out
+    assert "not promoted: the new model is worse" in out and "--force" in out
+    assert current_version(models) == served
+    assert fit(["--intents", str(worse), "--out", str(models), "--folds", "0", "--force"]) == 0
+    assert current_version(models) != served
