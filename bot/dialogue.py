@@ -18,6 +18,10 @@ from bot.nlp import Entity
 
 INTENT_PAYLOAD_PREFIX = "/"
 """A button payload `/intent_name` triggers that intent directly (no classification)."""
+CONFIRMATION = "?confirm"
+"""`State.requested_slot` while a form waits for the yes or no to its `confirm:` question."""
+PLAUSIBLE = 0.1
+"""Least confidence (the calibrated chance of being right) for a "did you mean" button."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Decision:
     intent: str | None
     """The intent the bot acted on; None for a fallback."""
     action: str
-    """respond, ask, reask, form_done, form_cancelled or fallback: for logs and analysis."""
+    """respond, ask, confirm, reask, form_done, form_cancelled or fallback: for logs and analysis."""
 
 
 def decide(
@@ -63,14 +67,16 @@ def decide(
     if state.active_form and state.active_form in domain.intents:
         form = domain.intents[state.active_form]
         wanted = state.requested_slot
+        if wanted == CONFIRMATION and _means(prediction, domain.forms.affirm_intents):
+            return _continue_form(form, slots, turns, domain, rng, confirmed=True)
         spec = domain.slots.get(wanted) if wanted else None
         if wanted and spec and spec.type == "text" and wanted not in filled and not _confident_other(prediction, form):
             slots[wanted] = text.strip()
             filled.add(wanted)
-        if wanted in filled:
+        if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
             return _continue_form(form, slots, turns, domain, rng)
         if _confident_other(prediction, form):
-            if prediction.intent in domain.forms.cancel_intents:
+            if _means(prediction, domain.forms.cancel_intents):
                 return Decision(
                     (Say(domain.forms.cancelled),),
                     State(slots=slots, turns=turns),
@@ -81,19 +87,16 @@ def decide(
             if other.slots:
                 return _start_form(other, filled, slots, turns, domain, rng)
             # A digression: answer it, then ask the pending question again.
-            messages = (_respond(other, slots, rng), Say(form.slots[wanted])) if wanted else (_respond(other, slots, rng),)
+            messages = (_respond(other, slots, rng), _ask(form, wanted, slots, domain)) if wanted else (_respond(other, slots, rng),)
             return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")
-        question = form.slots[wanted] if wanted else ""
-        return Decision(
-            (Say(f"{domain.forms.invalid} {question}".strip()),),
-            replace(state, slots=slots, turns=turns),
-            form.name,
-            "reask",
-        )
+        question = _ask(form, wanted, slots, domain) if wanted else Say("")
+        if not _means(prediction, (form.name,)):  # not the user restating what they asked for
+            question = replace(question, text=f"{domain.forms.invalid} {question.text}".strip())
+        return Decision((question,), replace(state, slots=slots, turns=turns), form.name, "reask")
 
     if prediction.is_fallback or prediction.intent not in domain.answerable:
         response = rng.choice(domain.fallback.responses)
-        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()
+        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()  # or the fallback's own
         return Decision(
             (Say(_fill(response.text, slots), buttons or _buttons(response)),),
             State(slots=slots, turns=turns),
@@ -118,14 +121,34 @@ def _start_form(
 
 
 def _continue_form(
-    form: Intent, slots: dict[str, Any], turns: int, domain: Domain, rng: random.Random, starting: bool = False
+    form: Intent,
+    slots: dict[str, Any],
+    turns: int,
+    domain: Domain,
+    rng: random.Random,
+    starting: bool = False,
+    confirmed: bool = False,
 ) -> Decision:
     missing = [name for name in form.slots if name not in slots]
-    if missing:
-        state = State(active_form=form.name, requested_slot=missing[0], slots=slots, turns=turns)
-        return Decision((Say(form.slots[missing[0]]),), state, form.name, "ask")
-    action = "respond" if starting else "form_done"
+    if missing or (form.confirm and not confirmed):
+        wanted = missing[0] if missing else CONFIRMATION
+        state = State(active_form=form.name, requested_slot=wanted, slots=slots, turns=turns)
+        return Decision((_ask(form, wanted, slots, domain),), state, form.name, "ask" if missing else "confirm")
+    action = "respond" if starting and not form.confirm else "form_done"
     return Decision((_respond(form, slots, rng),), State(slots=slots, turns=turns), form.name, action)
+
+
+def _ask(form: Intent, wanted: str, slots: Mapping[str, Any], domain: Domain) -> Say:
+    """The question for a slot, or the form's yes/no question with buttons for both answers."""
+    if wanted != CONFIRMATION:
+        return Say(form.slots[wanted])
+    answers = [next((n for n in names if n in domain.intents), None) for names in (domain.forms.affirm_intents, domain.forms.cancel_intents)]
+    buttons = tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in answers if n is not None)
+    return Say(_fill(form.confirm or "", slots), buttons)
+
+
+def _means(prediction: Prediction, intents: Sequence[str]) -> bool:
+    return not prediction.is_fallback and prediction.intent in intents
 
 
 def _confident_other(prediction: Prediction, form: Intent) -> bool:
@@ -156,8 +179,10 @@ def _buttons(response: Response) -> tuple[tuple[str, str], ...]:
 
 
 def _did_you_mean(prediction: Prediction, domain: Domain) -> tuple[tuple[str, str], ...]:
-    names = [name for name, _ in prediction.ranking if name in domain.answerable][:2]
-    return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names)
+    """Buttons for the two best intents, if both are plausible: two near-zero scores are
+    close to each other, but neither is what the user meant."""
+    names = [name for name, score in prediction.ranking if name in domain.answerable and score >= PLAUSIBLE][:2]
+    return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names) if len(names) == 2 else ()
 
 
 class _Blank(dict[str, Any]):

@@ -113,6 +113,8 @@ class Forms(_Strict):
     """How slot-filling forms talk: how to cancel one and what to say about bad values."""
 
     cancel_intents: tuple[str, ...] = ("cancel", "stop")
+    affirm_intents: tuple[str, ...] = ("affirm",)
+    """Intents that answer yes to an intent's `confirm:` question; a cancel intent answers no."""
     cancelled: str = "Okay, I've stopped that. What else can I do for you?"
     invalid: str = "Sorry, that doesn't look right."
 
@@ -158,6 +160,9 @@ class Intent(_Strict):
     responses: tuple[Response, ...] = ()
     slots: dict[str, str] = Field(default_factory=dict)
     """Required slots in the order they are asked, each with its question."""
+    confirm: str | None = None
+    """A yes/no question asked once the slots are filled, before the bot acts: for what
+    cannot be undone, such as cancelling an order."""
 
 
 class _RawIntent(_Strict):
@@ -165,6 +170,7 @@ class _RawIntent(_Strict):
     examples: list[str] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
     slots: dict[str, str] = Field(default_factory=dict)
+    confirm: str | None = None
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -295,6 +301,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             examples=tuple(Example.parse(e) for e in raw_intent.examples),
             responses=tuple(raw_intent.responses),
             slots=raw_intent.slots,
+            confirm=raw_intent.confirm,
         )
         for name, raw_intent in raw.intents.items()
     }
@@ -378,15 +385,19 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
             if slot_name not in raw.slots:
                 add(base + ("slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
         _check_templates(base + ("responses",), intent.responses, raw.slots, add)
+        if intent.confirm is not None:
+            _check_templates(base + ("confirm",), [Response(text=intent.confirm)], raw.slots, add, kind="confirm question")
+            if not set(raw.forms.affirm_intents) & raw.intents.keys():
+                add(base + ("confirm",), f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with")
     return problems
 
 
-def _check_templates(path: Path_, responses: list[Response] | tuple[Response, ...], slots: dict[str, SlotSpec], add: Any) -> None:
+def _check_templates(path: Path_, responses: list[Response] | tuple[Response, ...], slots: dict[str, SlotSpec], add: Any, kind: str = "response") -> None:
     for i, response in enumerate(responses):
         try:
             names = response.slot_names
         except ValueError as exc:
-            add(path + (i,), f"response {response.text!r} is not a valid template: {exc}")
+            add(path + (i,), f"{kind} {response.text!r} is not a valid template: {exc}")
             continue
         for slot_name in sorted(names - slots.keys()):
-            add(path + (i,), f"response {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")
+            add(path + (i,), f"{kind} {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")

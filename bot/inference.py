@@ -27,6 +27,7 @@ RAW, NORMALIZED = 0, 1
 FORMAT = 3
 """Version of what `model.joblib` holds; a model saved in another format is retrained."""
 _WHITE_SPACES = re.compile(r"\s\s+")
+_WORD = re.compile(r"\w")
 
 Kind = Literal["light", "encoder"]
 
@@ -219,7 +220,9 @@ class Scorer:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
         rel, sims = self.score_parts(self.features(texts, normalized))
         penalty = self.calibration.coverage_penalty * unseen_excess(self.unseen_share(normalized))
-        return sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
+        conf = sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
+        conf[[_WORD.search(doc) is None for doc in normalized]] = 0.0  # "???" asks for nothing
+        return conf
 
     def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
         if not texts:
@@ -264,8 +267,10 @@ def neighbour_similarity(embeddings: NDArray[np.float32], memory: NDArray[np.flo
 
 
 def unseen_share(tokens: list[str], known: Container[str]) -> float:
-    """Share of `tokens` not in `known`; all of an empty message's."""
-    return sum(t not in known for t in tokens) / len(tokens) if tokens else 1.0
+    """Share of the words among `tokens` not in `known`; all of a message without words,
+    such as "???": the question mark the word n-grams keep is no word."""
+    words = [t for t in tokens if t != "?"]
+    return sum(t not in known for t in words) / len(words) if words else 1.0
 
 
 def unseen_excess(unseen: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -79,6 +79,18 @@ def test_fallback_on_gibberish(model: IntentClassifier, pre: Preprocessor) -> No
         assert p.confidence < model.threshold_
 
 
+def test_fallback_on_punctuation_alone(pre: Preprocessor) -> None:
+    """The word n-grams keep "?", which here only one intent's examples have; but a message
+    of nothing else asks for nothing."""
+    questions = ["when are you open?", "are you open today?", "what are your hours?", "open on sunday?", "do you close late?", "is the shop open?"]
+    orders = ["track my order", "where is my parcel", "my order is late", "order status please", "has my package shipped", "find my delivery"]
+    texts = questions + orders
+    clf = IntentClassifier().fit(texts, pre.normalize_many(texts), ["hours"] * 6 + ["order"] * 6)
+    assert not _predict(clf, pre, ["open today?"])[0].is_fallback
+    for p in _predict(clf, pre, ["?", "????", "?!"]):
+        assert p.intent == "hours" and p.is_fallback
+
+
 def test_deterministic(train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor) -> None:
     again = IntentClassifier("light", seed=0).fit(*train)
     probe = ["hi", "what's the weather like", "book me a ticket", "asdf qwer"]

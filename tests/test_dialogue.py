@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bot.dialogue import Decision, State, decide
-from bot.domain import Domain, load_domain
+from bot.domain import Domain, load_domain, parse_domain
 from bot.inference import Prediction
 from bot.nlp import Entity
 from tests.conftest import SHOP
@@ -99,3 +99,73 @@ def test_policy_is_pure(domain: Domain) -> None:
     first = run(domain, "thanks", predict("thanks"), [], state)
     second = run(domain, "thanks", predict("thanks"), [], state)
     assert first == second and dict(state.slots) == {"name": "Ada"}
+
+
+CONFIRMING = """
+language: en
+fallback: {threshold: 0.3, responses: ["Sorry?"]}
+forms: {cancel_intents: [deny, stop], affirm_intents: [affirm], invalid: "Hmm."}
+entities:
+  order_number: {regex: '\\b[A-Z]{2}\\d{6}\\b'}
+  day: {values: {monday: [], friday: []}}
+  time: {regex: '\\b\\d{1,2}(am|pm)\\b'}
+slots:
+  order_id: {entity: order_number}
+  day: {entity: day}
+  time: {entity: time}
+intents:
+  cancel_order:
+    examples: [cancel my order, call off the order]
+    slots: {order_id: "Which order?"}
+    confirm: "Cancel order {order_id} for good?"
+    responses: ["Order {order_id} is cancelled."]
+  book:
+    examples: [book a visit, i need an appointment]
+    slots: {day: "Which day?", time: "What time?"}
+    responses: ["Booked for {day} at {time}."]
+  reschedule:
+    examples: [move my appointment, change the day]
+    slots: {day: "To which day?"}
+    responses: ["Moved to {day}."]
+  affirm: {title: "Yes", examples: ["yes", "yes please"], responses: ["Good."]}
+  deny: {title: "No", examples: ["no", "no thanks"], responses: ["Okay, no problem."]}
+  stop: {examples: [stop, never mind], responses: ["Okay."]}
+  hours: {examples: [when are you open, opening hours], responses: ["9 to 5."]}
+"""
+ASKED_TO_CONFIRM = State(active_form="cancel_order", requested_slot="?confirm", slots={"order_id": "AB123456"})
+BOOK_TIME = State(active_form="book", requested_slot="time", slots={"day": "friday"})
+
+CONFIRM_TABLE = [
+    # (name, text, prediction, entities, state, action, replies, next form, next requested slot, slots)
+    ("asks before acting", "cancel order AB123456", predict("cancel_order"), [order()], State(), "confirm", ["Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
+    ("yes acts", "yes", predict("affirm"), [], ASKED_TO_CONFIRM, "form_done", ["Order AB123456 is cancelled."], None, None, {"order_id": "AB123456"}),
+    ("no abandons", "no", predict("deny"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
+    ("neither asks again", "blah", predict("hours", 0.1, fallback=True), [], ASKED_TO_CONFIRM, "reask", ["Hmm. Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
+    ("a digression, then the question again", "when are you open", predict("hours"), [], ASKED_TO_CONFIRM, "reask", ["9 to 5.", "Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
+    ("another number is confirmed afresh", "CD654321", predict("hours", 0.1, fallback=True), [order("CD654321")], ASKED_TO_CONFIRM, "confirm", ["Cancel order CD654321 for good?"], "cancel_order", "?confirm", {"order_id": "CD654321"}),
+    ("a slot of the form, whatever the words sound like", "monday then", predict("reschedule"), [day()], BOOK_TIME, "ask", ["What time?"], "book", "time", {"day": "monday"}),
+    ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
+    ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "prediction", "entities", "state", "action", "replies", "form", "requested", "slots"),
+    [row[1:] for row in CONFIRM_TABLE],
+    ids=[row[0] for row in CONFIRM_TABLE],
+)
+def test_forms_with_confirmation(text: str, prediction: Prediction, entities: list[Entity], state: State, action: str, replies: list[str], form: str | None, requested: str | None, slots: dict[str, str]) -> None:
+    decision = run(parse_domain(CONFIRMING), text, prediction, entities, state)
+    assert (decision.action, [m.text for m in decision.messages]) == (action, replies)
+    assert (decision.state.active_form, decision.state.requested_slot, dict(decision.state.slots)) == (form, requested, slots)
+
+
+def test_the_confirmation_question_has_yes_and_no_buttons() -> None:
+    decision = run(parse_domain(CONFIRMING), "cancel AB123456", predict("cancel_order"), [order()], State())
+    assert decision.messages[0].buttons == (("Yes", "/affirm"), ("No", "/deny"))
+
+
+def test_no_did_you_mean_between_two_unlikely_intents(domain: Domain) -> None:
+    """Near-zero scores are close to each other without either being meant."""
+    unlikely = Prediction(intent="order_status", confidence=0.006, ranking=[("order_status", 0.006), ("hours", 0.004)], is_fallback=True, ambiguous=True)
+    assert run(domain, "tell me a joke", unlikely, [], State()).messages[0].buttons == ()

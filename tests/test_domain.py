@@ -116,3 +116,22 @@ def test_missing_file() -> None:
 def test_shipped_domains_are_valid(path: Path) -> None:
     domain = load_domain(path)
     assert len(domain.answerable) >= 6
+
+
+def test_a_confirmation_needs_declared_slots_and_a_yes_intent() -> None:
+    confirming = VALID.replace('    responses: ["Flying to {dest}."]', '    confirm: "Fly to {dest} on {day}?"\n    responses: ["Flying to {dest}."]')
+    lines = problems(confirming)
+    assert lines == [
+        "intents.yaml:15: intent 'fly': confirm question 'Fly to {dest} on {day}?' uses {day} but no slot 'day' is declared",
+        "intents.yaml:15: intent 'fly': asks to confirm, but none of forms.affirm_intents (affirm) is an intent to answer yes with",
+    ]
+    with_yes = confirming.replace("{day}", "{dest}").replace("intents:\n", "intents:\n  affirm:\n    examples: [\"yes\", sure]\n    responses: [Good.]\n")
+    assert parse_domain(with_yes).intents["fly"].confirm == "Fly to {dest} on {dest}?"
+
+
+def test_the_documented_example_is_valid() -> None:
+    """docs/intents.md's full example, as a bot author would copy it."""
+    doc = (Path(__file__).parent.parent / "docs" / "intents.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    domain = parse_domain(example)
+    assert domain.intents["cancel_order"].confirm and {"affirm", "deny", "oos"} <= domain.intents.keys()

@@ -50,6 +50,7 @@ def test_retraining_on_the_same_data_is_promoted(models: Path, capsys: pytest.Ca
     assert current_version(models) not in (None, before)
 
 
+@pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")  # two examples an intent, on purpose
 def test_a_worse_model_is_not_promoted_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     models = tmp_path / "models"
     assert fit(["--intents", str(DEMO), "--out", str(models), "--quick"]) == 0
