@@ -17,6 +17,11 @@ from bot.store import SchemaTooNew, make_engine, migrate
 
 log = logging.getLogger("bot")
 
+CLOSE_ABOVE = 16
+"""uvicorn closes the connection (1009) on frames this many times `max_frame_bytes` (1 MiB by
+default) before reading them; smaller frames over the limit get a `frame_too_large` error
+frame and the connection stays open."""
+
 
 def ensure_model(settings: Settings) -> None:
     """Train when `models/latest` does not match intents.yaml (training lives in `training`)."""
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         workers=args.workers,
-        ws_max_size=settings.max_frame_bytes,
+        ws_max_size=CLOSE_ABOVE * settings.max_frame_bytes,
         ws_per_message_deflate=False,
         log_config=None,
         timeout_graceful_shutdown=10,

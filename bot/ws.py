@@ -246,6 +246,9 @@ async def chat(websocket: WebSocket) -> None:
         return
     client = websocket.client.host if websocket.client else "?"
     if not services.connections.acquire(client):
+        # Opened first so that the client sees 1013 and retries later; closing before
+        # accept would be an HTTP 403, which clients take as final.
+        await websocket.accept()
         await websocket.close(status.WS_1013_TRY_AGAIN_LATER)
         return
     services.metrics.connections.inc()

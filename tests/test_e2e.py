@@ -112,6 +112,15 @@ def test_flood_of_bad_frames_closes_with_1008(shared_server: LiveServer) -> None
     assert httpx.get(f"{shared_server.url}/healthz").status_code == 200
 
 
+def test_a_frame_over_the_limit_gets_an_error_frame_on_a_real_server(shared_server: LiveServer) -> None:
+    chat = Chat(shared_server.ws_url)
+    chat.ws.send(json.dumps({"type": "message", "text": "x" * 100_000}))  # over 64 KiB, under 1 MiB
+    frame = chat.reply()
+    assert (frame["type"], frame["code"]) == ("error", "frame_too_large")
+    assert chat.say("thanks")["type"] == "reply"
+    chat.close()
+
+
 def test_oversized_frame_closes_with_1009_and_server_lives(shared_server: LiveServer) -> None:
     """The frame's header announces 2 MiB: refused at once, before any of it is read.
 
