@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.logs import configure_logging
-from bot.model import ModelError, check_model
+from bot.model import FIT_COMMAND, ModelError, check_model
 from bot.store import SchemaTooNew, make_engine, migrate
 
 log = logging.getLogger("bot")
@@ -31,7 +31,8 @@ def ensure_model(settings: Settings) -> None:
     except ModelError as exc:
         if not settings.train_if_needed:
             raise
-        print(f"{exc}\nTraining a model first ...", file=sys.stderr, flush=True)
+        reason = str(exc).removesuffix(f"; run `{FIT_COMMAND}`")
+        print(f"{reason}: training one now ...", file=sys.stderr, flush=True)
     command = [
         sys.executable, "-m", "training.fit",
         "--intents", str(settings.intents_path),

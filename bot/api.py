@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from bot.auth import (
     AuthError,
     Identity,
+    MAX_PASSWORD,
+    MIN_PASSWORD,
     InvalidCredentials,
     RegistrationError,
     TooManyAttempts,
@@ -35,8 +37,10 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    """Loose limits here: login reports any wrong pair alike; registration checks the rules."""
+
+    username: str = Field(min_length=1, max_length=64, description="to register: 3 to 32 of a-z, 0-9, _ . -")
+    password: str = Field(min_length=1, max_length=1024, description=f"to register: {MIN_PASSWORD} to {MAX_PASSWORD} characters, not the user name")
 
 
 class UserPublic(BaseModel):

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import api, ws
+from bot.apidocs import add_api_docs
 from bot.auth import AttemptLimiter, UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import ConnectionLimit, Services
@@ -146,7 +147,7 @@ async def database_unavailable(request: object, exc: Exception) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings default to the environment (`BOT_*`)."""
-    app = FastAPI(title="Chat bot", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Chat bot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings or Settings()
     app.state.services = None
     app.add_middleware(SecurityHeaders)
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.include_router(api.router)
     app.include_router(ws.router)
+    add_api_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

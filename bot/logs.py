@@ -38,5 +38,5 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "spacy"):
         logging.getLogger(name).handlers[:] = []  # one handler, the root's: nothing logged twice
         logging.getLogger(name).propagate = True
-    for noisy in ("uvicorn.access", "spacy", "alembic.runtime.migration"):
+    for noisy in ("uvicorn.access", "spacy", "alembic.runtime.migration", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -23,18 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
 
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import CHROMIUM_ARGS, ROOT, LiveServer
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
 SCREENSHOT = ROOT / "docs" / "widget.png" if os.environ.get("BOT_UPDATE_SCREENSHOT") else Path(tempfile.gettempdir()) / "widget.png"
