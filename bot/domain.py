@@ -6,6 +6,7 @@ a bot author can fix the file without reading a stack trace. See docs/intents.md
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import string
@@ -264,14 +265,58 @@ def _compose(text: str) -> yaml.Node | None:
         return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+def _without(data: Any, paths: list[Path_]) -> Any:
+    """A copy of parsed YAML with the keys at `paths` removed."""
+    data = copy.deepcopy(data)
+    for path in paths:
+        parent = data
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            del parent[path[-1]]
+        except (KeyError, IndexError, TypeError):
+            continue
+    return data
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
+    """Where a YAML syntax error is to be mended. At an unexpected end of the file that is
+    where the unclosed quote or bracket opened (the context mark), not the last line."""
+    problem = exc.problem_mark.line + 1 if exc.problem_mark else None
+    context = exc.context_mark.line + 1 if exc.context_mark else None
+    unclosed = context is not None and any(end in (exc.problem or "") for end in ("end of stream", "<stream end>"))
+    line = context if unclosed else problem or context
+    message = f"YAML syntax error: {exc.problem}"
+    if exc.context and context is not None:
+        message += f" ({exc.context} on line {context})"
+    return Problem(line, _intent_on_line(text, line) if line else None, message)
+
+
+def _intent_on_line(text: str, line: int) -> str | None:
+    """The intent whose block holds `line`, read from indentation alone: text that does not
+    parse as YAML has no tree to ask."""
+    intent: str | None = None
+    inside, level = False, None
+    for raw in text.splitlines()[:line]:
+        stripped = raw.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(raw) - len(stripped)
+        if indent == 0:
+            inside, level, intent = stripped.split("#")[0].rstrip() == "intents:", None, None
+            continue
+        key = re.match(r"""["']?([^"':#\s][^"':#]*)["']?\s*:(\s|$)""", stripped)
+        if inside and key and (level is None or indent == level):
+            level, intent = indent, key.group(1).strip()
+    return intent
+
+
 def parse_domain(text: str, source: str = "<memory>") -> Domain:
     """Parse and validate domain YAML; raise `DomainError` listing every problem."""
     try:
         root = _compose(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise DomainError(source, [Problem(line, None, f"YAML syntax error: {exc.problem}")]) from None
+        raise DomainError(source, [_syntax_problem(exc, text)]) from None
     if root is None:
         raise DomainError(source, [Problem(None, None, "the file is empty; it needs at least `intents:`")])
 
@@ -283,12 +328,18 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     try:
         raw = _RawDomain.model_validate(data)
     except ValidationError as exc:
+        unknown: list[Path_] = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str"))))
             field_name = ".".join(str(p) for p in loc)
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(Problem(_line_of(loc, lines), _intent_of(loc), f"{field_name}: {message}"))
-        raise DomainError(source, problems) from None
+            if err["type"] == "extra_forbidden":
+                unknown.append(loc)
+        try:  # without its unknown keys the file may be checkable, so that every problem shows at once
+            raw = _RawDomain.model_validate(_without(data, unknown))
+        except ValidationError:
+            raise DomainError(source, problems) from None
 
     problems += _check(raw, lines)
     if problems:

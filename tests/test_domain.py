@@ -46,8 +46,20 @@ def test_valid_domain_parses_examples_and_entities() -> None:
 
 
 def test_yaml_syntax_error_names_line() -> None:
+    """An unclosed bracket is reported where it opened, not at the end of the file."""
     (message,) = problems("intents:\n  greet:\n    examples: [hi, hello\n")
-    assert message.startswith("intents.yaml:4:") and "YAML syntax error" in message
+    assert message.startswith("intents.yaml:3: intent 'greet': YAML syntax error") and "flow sequence on line 3" in message
+
+
+def test_an_unclosed_quote_is_reported_where_it_opened() -> None:
+    text = VALID.replace("      - book a flight", "      - 'book a flight") + "  third:\n    examples: [a, b]\n    responses: [c]\n"
+    (message,) = problems(text)
+    assert message.startswith("intents.yaml:14: intent 'fly': YAML syntax error: found unexpected end of stream")
+
+
+def test_a_misplaced_line_names_its_intent() -> None:
+    (message,) = problems(VALID.replace("      - book a flight", "    - book a flight"))
+    assert message.startswith("intents.yaml:14: intent 'fly': YAML syntax error")
 
 
 def test_unknown_key_names_line_and_intent() -> None:
@@ -135,3 +147,12 @@ def test_the_documented_example_is_valid() -> None:
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     domain = parse_domain(example)
     assert domain.intents["cancel_order"].confirm and {"affirm", "deny", "oos"} <= domain.intents.keys()
+
+
+def test_an_unknown_key_does_not_hide_the_other_problems() -> None:
+    text = VALID.replace('    responses: ["Hello!"]', '    respones: ["Hello!"]').replace("      - book a flight\n", "")
+    assert problems(text) == [
+        "intents.yaml:8: intent 'greet': has no responses; add `responses:` with at least one",
+        "intents.yaml:10: intent 'greet': intents.greet.respones: unknown key",
+        "intents.yaml:12: intent 'fly': needs at least 2 examples, has 1",
+    ]
