@@ -14,10 +14,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from bot.auth import (
-    AuthError,
-    Identity,
     MAX_PASSWORD,
     MIN_PASSWORD,
+    AuthError,
+    Identity,
     InvalidCredentials,
     RegistrationError,
     TooManyAttempts,

@@ -96,7 +96,7 @@ def decide(
 
     if prediction.is_fallback or prediction.intent not in domain.answerable:
         response = rng.choice(domain.fallback.responses)
-        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()  # or the fallback's own
+        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()
         return Decision(
             (Say(_fill(response.text, slots), buttons or _buttons(response)),),
             State(slots=slots, turns=turns),

@@ -88,8 +88,8 @@ def _same_text(text: str) -> str:
 def compare_with_current(
     data: Dataset, models_dir: Path, pipeline: str, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
-    """Accuracy on the same held-out fifth of the new data of the current model's data and of
-    the new data, each refitted without the held-out texts; None without a current model.
+    """Accuracy of the current model's data and of the new data on a held-out fifth of the new
+    data, each refitted without those texts; None without a current model.
 
     The served model itself was trained on nearly every held-out row, so it would always
     score about 1.0 and no retrained model would ever be promoted. Refitting its examples
