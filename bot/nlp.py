@@ -145,6 +145,10 @@ class Preprocessor:
                 continue
             terms = {term: canonical for canonical, synonyms in spec.values.items() for term in (canonical, *synonyms)}
             self._canonical[name] = {term.lower(): canonical for term, canonical in terms.items()}
+            if language == "en":  # the lemma tables miss brand names: "iphones" is no "iphone" there
+                plurals = {english_plural(t).lower(): c for t, c in terms.items()}
+                self._canonical[name] = {**plurals, **self._canonical[name]}
+                self._surface.add(name, [self.nlp.make_doc(t) for t in plurals])
             self._surface.add(name, [self.nlp.make_doc(t) for t in terms])
             self._lemma.add(name, list(self.nlp.pipe(terms)))
             for doc, canonical in zip(self.nlp.pipe(terms), terms.values()):
@@ -211,6 +215,15 @@ class Preprocessor:
         else:
             return None
         return Entity(name, value, start, start + len(text), text)
+
+
+def english_plural(term: str) -> str:
+    """The regular plural of a term's last word (box -> boxes, battery -> batteries)."""
+    if term.lower().endswith(("s", "x", "z", "ch", "sh")):
+        return term + "es"
+    if len(term) > 1 and term[-1].lower() == "y" and term[-2].lower() not in "aeiou":
+        return term[:-1] + "ies"
+    return term + "s"
 
 
 def _norm_key(tokens: Iterable[spacy.tokens.Token]) -> str:

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.domain import EntitySpec
-from bot.nlp import CODE, EMAIL, NUM, URL, Preprocessor
+from bot.nlp import CODE, EMAIL, NUM, URL, Preprocessor, english_plural
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,17 @@ def test_synonyms_map_to_canonical_values_with_offsets(english: Preprocessor) ->
     text = "Do you sell Laptops, a MacBook or cell phones?"
     found = [(e.entity, e.value, text[e.start : e.end]) for e in english.extract(text)]
     assert found == [("product", "laptop", "Laptops"), ("product", "laptop", "MacBook"), ("product", "phone", "cell phones")]
+
+
+def test_plurals_the_lemma_tables_do_not_know(english: Preprocessor) -> None:
+    text = "MacBooks and smartphones"  # neither is in spaCy's English lookup tables
+    found = [(e.entity, e.value, text[e.start : e.end]) for e in english.extract(text)]
+    assert found == [("product", "laptop", "MacBooks"), ("product", "phone", "smartphones")]
+
+
+@pytest.mark.parametrize(("word", "plural"), [("phone", "phones"), ("box", "boxes"), ("battery", "batteries"), ("day", "days"), ("watch", "watches")])
+def test_english_plural(word: str, plural: str) -> None:
+    assert english_plural(word) == plural
 
 
 def test_regex_number_and_email(english: Preprocessor) -> None:
