@@ -20,8 +20,10 @@ INTENT_PAYLOAD_PREFIX = "/"
 """A button payload `/intent_name` triggers that intent directly (no classification)."""
 CONFIRMATION = "?confirm"
 """`State.requested_slot` while a form waits for the yes or no to its `confirm:` question."""
-PLAUSIBLE = 0.1
-"""Least confidence (the calibrated chance of being right) for a "did you mean" button."""
+PLAUSIBLE = 0.25
+"""Least confidence (the calibrated chance of being right) for a "did you mean" button: below
+a one-in-four chance, suggestions for off-topic text were mostly nonsense, and the fallback's
+own buttons help more."""
 
 
 @dataclass(frozen=True)
@@ -70,19 +72,14 @@ def decide(
         if wanted == CONFIRMATION and _means(prediction, domain.forms.affirm_intents):
             return _continue_form(form, slots, turns, domain, rng, confirmed=True)
         spec = domain.slots.get(wanted) if wanted else None
-        if wanted and spec and spec.type == "text" and wanted not in filled and not _confident_other(prediction, form):
+        if wanted and spec and spec.type == "text" and wanted not in filled and not _sure_of_other(prediction, form):
             slots[wanted] = text.strip()
             filled.add(wanted)
         if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
             return _continue_form(form, slots, turns, domain, rng)
         if _confident_other(prediction, form):
             if _means(prediction, domain.forms.cancel_intents):
-                return Decision(
-                    (Say(domain.forms.cancelled),),
-                    State(slots=slots, turns=turns),
-                    prediction.intent,
-                    "form_cancelled",
-                )
+                return Decision((Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled")
             other = domain.intents[prediction.intent]
             if other.slots:
                 return _start_form(other, filled, slots, turns, domain, rng)
@@ -151,8 +148,16 @@ def _means(prediction: Prediction, intents: Sequence[str]) -> bool:
     return not prediction.is_fallback and prediction.intent in intents
 
 
-def _confident_other(prediction: Prediction, form: Intent) -> bool:
+def _sure_of_other(prediction: Prediction, form: Intent) -> bool:
+    """The classifier is sure of an intent other than the form's: a free-text answer it is not."""
     return not prediction.is_fallback and prediction.intent != form.name and not prediction.ambiguous
+
+
+def _confident_other(prediction: Prediction, form: Intent) -> bool:
+    """The user turned to another intent: the classifier is sure of it, or hesitates only
+    between it and the active form itself ("no, don't cancel it" while cancelling)."""
+    runner_up = prediction.ranking[1][0] if len(prediction.ranking) > 1 else None
+    return _sure_of_other(prediction, form) or (not prediction.is_fallback and prediction.intent != form.name and runner_up == form.name)
 
 
 def _fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:

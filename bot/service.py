@@ -249,13 +249,15 @@ class ChatService:
             "created_at": now,
         }
         outbound = [_out_row(common, say, decision, slots, now) for say in decision.messages]
+        # the classifier's confidence in what the bot acted on; none for a slot value in a form
+        confidence = prediction.confidence if decision.intent is None else dict(prediction.ranking).get(decision.intent)
         state = _session_row(decision.state, user_id, now)
         ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
         return [
             Reply(
                 text=say.text,
                 intent=decision.intent,
-                confidence=round(prediction.confidence, 4),
+                confidence=None if confidence is None else round(confidence, 4),
                 reply_to=client_id,
                 message_id=message_id,
                 buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),

@@ -132,6 +132,11 @@ intents:
   stop: {examples: [stop, never mind], responses: ["Okay."]}
   hours: {examples: [when are you open, opening hours], responses: ["9 to 5."]}
 """
+def close(first: str, second: str) -> Prediction:
+    """Two intents both likely, within the ambiguity margin."""
+    return Prediction(intent=first, confidence=0.99, ranking=[(first, 0.99), (second, 0.95)], is_fallback=False, ambiguous=True)
+
+
 ASKED_TO_CONFIRM = State(active_form="cancel_order", requested_slot="?confirm", slots={"order_id": "AB123456"})
 BOOK_TIME = State(active_form="book", requested_slot="time", slots={"day": "friday"})
 
@@ -146,6 +151,10 @@ CONFIRM_TABLE = [
     ("a slot of the form, whatever the words sound like", "monday then", predict("reschedule"), [day()], BOOK_TIME, "ask", ["What time?"], "book", "time", {"day": "monday"}),
     ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
     ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
+    ("a no that names the form is still no", "no, don't cancel it", close("deny", "cancel_order"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
+    ("an unsure stop asks again", "purple elephants", close("stop", "hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
+    ("a digression that might be the form itself", "when are you open", close("hours", "book"), [], BOOK_TIME, "reask", ["9 to 5.", "What time?"], "book", "time", {"day": "friday"}),
+    ("torn between two others: asked again", "hmm", close("hours", "reschedule"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
 ]
 
 
@@ -169,3 +178,17 @@ def test_no_did_you_mean_between_two_unlikely_intents(domain: Domain) -> None:
     """Near-zero scores are close to each other without either being meant."""
     unlikely = Prediction(intent="order_status", confidence=0.006, ranking=[("order_status", 0.006), ("hours", 0.004)], is_fallback=True, ambiguous=True)
     assert run(domain, "tell me a joke", unlikely, [], State()).messages[0].buttons == ()
+
+
+def test_a_free_text_answer_that_sounds_like_stop_is_the_answer(domain: Domain) -> None:
+    unsure = Prediction(intent="stop", confidence=0.5, ranking=[("stop", 0.5), ("greet", 0.45)], is_fallback=False, ambiguous=True)
+    decision = run(domain, "Alice Liddell", unsure, [], FORM_BOOK_NAME)
+    assert decision.action == "form_done" and decision.state.slots["name"] == "Alice Liddell"
+
+
+def test_a_free_text_answer_close_to_the_form_itself_is_the_answer(domain: Domain) -> None:
+    """Hesitating between another intent and the form is enough to leave for the other
+    intent, but not to refuse a free-text answer."""
+    unsure = Prediction(intent="stop", confidence=0.6, ranking=[("stop", 0.6), ("book", 0.55)], is_fallback=False, ambiguous=True)
+    decision = run(domain, "Ada", unsure, [], FORM_BOOK_NAME)
+    assert decision.action == "form_done" and decision.state.slots["name"] == "Ada"

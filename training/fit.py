@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip cross-validation and the comparison")
     parser.add_argument("--check", action="store_true", help="validate and lint only; do not train")
     parser.add_argument("--database-url", help="add analyst-reviewed messages from this bot database (default: none)")
-    parser.add_argument("--force", action="store_true", help="promote even when the new model scores worse")
+    parser.add_argument("--force", action="store_true", help="retrain even when nothing changed; promote even when the new model scores worse")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="accuracy drop that blocks promotion (default 0.02)")
     parser.add_argument("--promote", metavar="VERSION", help="make an existing version current and exit")
     args = parser.parse_args(argv)
@@ -86,7 +86,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, current_version, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, gather
+    from training.train import compare_with_current, cross_validate, gather, unchanged_since
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -94,6 +94,9 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         print(f"error: {exc}", file=sys.stderr)
         return 2
     say("examples: " + ", ".join(f"{n} from {source}" for source, n in data.sources.items()))
+    if not args.force and (same := unchanged_since(data, args.out, args.intents, args.pipeline, args.seed)):
+        say(f"nothing changed since model {same} (the same examples, pipeline, seed and libraries): not retrained; --force retrains")
+        return 0
     scores: dict[str, float] = {}
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
@@ -111,14 +114,14 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
 
     if not args.quick and current_version(args.out):
         say(f"comparing with the current model {current_version(args.out)} on a held-out fifth ...")
-    comparison = None if args.quick else compare_with_current(data, args.out, args.pipeline, args.seed, domain.fallback.threshold)
+    comparison = None if args.quick else compare_with_current(data, preprocessor, args.out, args.pipeline, args.seed, domain.fallback.threshold)
     metadata = {"scores": scores, "training_seconds": round(fit_seconds, 2), "examples": dict(data.sources), "seed": args.seed}
     examples = list(zip(data.texts, data.labels))
     path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples)
     say(f"saved {path}")
     if comparison is not None:
         old_acc, new_acc, details = comparison
-        say(f"held-out accuracy, each data set refitted without it: current {current_version(args.out)} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
+        say(f"accuracy on the held-out rows, with both data sets refitted without them: current {current_version(args.out)} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:

@@ -85,36 +85,55 @@ def _same_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def unchanged_since(data: Dataset, models_dir: Path, intents_path: Path, pipeline: str, seed: int) -> str | None:
+    """The current model's version if it was trained on this very data, file, pipeline and
+    seed with these libraries: retraining would only make a copy of it."""
+    try:
+        current = load_model(models_dir, intents_path)  # checks the file's hash and the library versions
+    except ModelError:
+        return None
+    meta = current.metadata
+    same = (meta.get("pipeline"), meta.get("seed")) == (pipeline, seed) and trained_examples(current) == list(zip(data.texts, data.labels))
+    return current.version if same else None
+
+
 def compare_with_current(
-    data: Dataset, models_dir: Path, pipeline: str, seed: int, threshold: float | None = None
+    data: Dataset, preprocessor: Preprocessor, models_dir: Path, pipeline: str, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
-    """Accuracy of the current model's data and of the new data on a held-out fifth of the new
-    data, each refitted without those texts; None without a current model.
+    """Accuracy of the current model's data and of the new data on the same held-out rows, each
+    refitted without those texts; None without a current model.
 
     The served model itself was trained on nearly every held-out row, so it would always
     score about 1.0 and no retrained model would ever be promoted. Refitting its examples
     (`examples.jsonl`, or its intents.yaml's for older folders) with its own pipeline, seed
-    and threshold compares what the two models learnt from, as the new one will be judged.
+    and threshold compares what the two models learnt from. The held-out fifth is drawn from
+    the new data and from the current model's examples the new data no longer has (of intents
+    it still has), so that examples deleted by mistake show as a worse model.
     """
     try:
         current = load_model(models_dir)
     except ModelError:
         return None
-    train, test = _held_out_fifth(data.labels, seed)
-    texts = [data.texts[i] for i in test]
-    truth = [data.labels[i] for i in test]
+    previous = trained_examples(current)
+    kept = {_same_text(t) for t in data.texts}
+    gone = [(t, label) for t, label in previous if _same_text(t) not in kept and label in set(data.labels)]
+    pool_texts, pool_labels = data.texts + [t for t, _ in gone], data.labels + [label for _, label in gone]
+    train, test = _held_out_fifth(pool_labels, seed)
+    texts = [pool_texts[i] for i in test]
+    truth = [pool_labels[i] for i in test]
     held_out = {_same_text(t) for t in texts}
-    previous = [(t, label) for t, label in trained_examples(current) if _same_text(t) not in held_out]
+    previous = [(t, label) for t, label in previous if _same_text(t) not in held_out]
     meta = current.metadata
     try:
         baseline = IntentClassifier(kind=meta.get("pipeline", pipeline), seed=meta.get("seed", seed), language=current.domain.language)
         baseline.fit([t for t, _ in previous], current.preprocessor.normalize_many(t for t, _ in previous), [label for _, label in previous], threshold=current.domain.fallback.threshold)
     except ClassifierError:  # e.g. nothing but one intent left once the held-out texts are gone
         return None
+    rows = [i for i in train if i < len(data.texts)]  # the gone examples are held out or not the new model's
     candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
-    candidate.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], [data.labels[i] for i in train], threshold=threshold)
+    candidate.fit([data.texts[i] for i in rows], [data.normalized[i] for i in rows], [data.labels[i] for i in rows], threshold=threshold)
     old = [OOS if p.is_fallback else p.intent for p in baseline.predict(texts, current.preprocessor.normalize_many(texts))]
-    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, [data.normalized[i] for i in test])]
+    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, preprocessor.normalize_many(texts))]
     old_acc = float(np.mean([o == t for o, t in zip(old, truth)]))
     new_acc = float(np.mean([n == t for n, t in zip(new, truth)]))
     labels = sorted(set(truth) | set(old) | set(new))
@@ -128,4 +147,6 @@ def compare_with_current(
         lines.append(f"  new intents: {', '.join(added)}")
     if removed:
         lines.append(f"  removed intents: {', '.join(removed)}")
+    if gone:
+        lines.append(f"  {len(gone)} examples the current model learnt are gone from the new data; the held-out rows include them")
     return old_acc, new_acc, "\n".join(lines)
