@@ -77,7 +77,7 @@ def decide(
             filled.add(wanted)
         if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
             return _continue_form(form, slots, turns, domain, rng)
-        if _confident_other(prediction, form):
+        if _confident_other(prediction, form) and not _means(prediction, domain.forms.affirm_intents):  # "yes" is no order number
             if _means(prediction, domain.forms.cancel_intents):
                 return Decision((Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled")
             other = domain.intents[prediction.intent]

@@ -151,6 +151,7 @@ CONFIRM_TABLE = [
     ("a slot of the form, whatever the words sound like", "monday then", predict("reschedule"), [day()], BOOK_TIME, "ask", ["What time?"], "book", "time", {"day": "monday"}),
     ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
     ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
+    ("yes is no value for a slot", "yes", predict("affirm"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
     ("a no that names the form is still no", "no, don't cancel it", close("deny", "cancel_order"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
     ("an unsure stop asks again", "purple elephants", close("stop", "hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
     ("a digression that might be the form itself", "when are you open", close("hours", "book"), [], BOOK_TIME, "reask", ["9 to 5.", "What time?"], "book", "time", {"day": "friday"}),
