@@ -115,8 +115,8 @@ def compare_with_current(
     except ModelError:
         return None
     previous = trained_examples(current)
-    kept = {_same_text(t) for t in data.texts}
-    gone = [(t, label) for t, label in previous if _same_text(t) not in kept and label in set(data.labels)]
+    kept, intents = {_same_text(t) for t in data.texts}, set(data.labels)
+    gone = [(t, label) for t, label in previous if _same_text(t) not in kept and label in intents]
     pool_texts, pool_labels = data.texts + [t for t, _ in gone], data.labels + [label for _, label in gone]
     train, test = _held_out_fifth(pool_labels, seed)
     texts = [pool_texts[i] for i in test]
