@@ -81,8 +81,8 @@ def decide(
             if _means(prediction, domain.forms.cancel_intents):
                 return Decision((Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled")
             other = domain.intents[prediction.intent]
-            if other.slots:
-                return _start_form(other, filled, slots, turns, domain, rng)
+            if other.slots:  # what the abandoned form was told still holds ("where is that order?")
+                return _start_form(other, filled | (form.slots.keys() & slots.keys()), slots, turns, domain, rng)
             # A digression: answer it, then ask the pending question again.
             messages = (_respond(other, slots, rng), _ask(form, wanted, slots, domain)) if wanted else (_respond(other, slots, rng),)
             return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")

@@ -127,6 +127,10 @@ intents:
     examples: [move my appointment, change the day]
     slots: {day: "To which day?"}
     responses: ["Moved to {day}."]
+  track:
+    examples: [where is my order, track my parcel]
+    slots: {order_id: "Which order?"}
+    responses: ["Order {order_id} is on its way."]
   affirm: {title: "Yes", examples: ["yes", "yes please"], responses: ["Good."]}
   deny: {title: "No", examples: ["no", "no thanks"], responses: ["Okay, no problem."]}
   stop: {examples: [stop, never mind], responses: ["Okay."]}
@@ -151,6 +155,7 @@ CONFIRM_TABLE = [
     ("a slot of the form, whatever the words sound like", "monday then", predict("reschedule"), [day()], BOOK_TIME, "ask", ["What time?"], "book", "time", {"day": "monday"}),
     ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
     ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
+    ("another form keeps what the abandoned one was told", "where is that order", predict("track"), [], ASKED_TO_CONFIRM, "respond", ["Order AB123456 is on its way."], None, None, {"order_id": "AB123456"}),
     ("yes is no value for a slot", "yes", predict("affirm"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
     ("a no that names the form is still no", "no, don't cancel it", close("deny", "cancel_order"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
     ("an unsure stop asks again", "purple elephants", close("stop", "hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
