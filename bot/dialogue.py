@@ -41,6 +41,9 @@ class Say:
     text: str
     buttons: tuple[tuple[str, str], ...] = ()
     """(title, payload) pairs for quick replies."""
+    intent: str | None = None
+    """The intent this message serves when it is not the decision's: the form's question
+    repeated after a digression."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def decide(
             if other.slots:  # what the abandoned form was told still holds ("where is that order?")
                 return _start_form(other, filled | (form.slots.keys() & slots.keys()), slots, turns, domain, rng)
             # A digression: answer it, then ask the pending question again.
-            messages = (_respond(other, slots, rng), _ask(form, wanted, slots, domain)) if wanted else (_respond(other, slots, rng),)
+            messages = (_respond(other, slots, rng), replace(_ask(form, wanted, slots, domain), intent=form.name)) if wanted else (_respond(other, slots, rng),)
             return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")
         question = _ask(form, wanted, slots, domain) if wanted else Say("")
         if not _means(prediction, (form.name,)):  # not the user restating what they asked for

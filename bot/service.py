@@ -249,15 +249,19 @@ class ChatService:
             "created_at": now,
         }
         outbound = [_out_row(common, say, decision, slots, now) for say in decision.messages]
-        # the classifier's confidence in what the bot acted on; none for a slot value in a form
-        confidence = prediction.confidence if decision.intent is None else dict(prediction.ranking).get(decision.intent)
+        scores = dict(prediction.ranking)
+
+        def confidence(intent: str | None) -> float | None:
+            """The classifier's, in what a reply serves; none for a slot value in a form."""
+            score = prediction.confidence if intent is None else scores.get(intent)
+            return None if score is None else round(score, 4)
         state = _session_row(decision.state, user_id, now)
         ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
         return [
             Reply(
                 text=say.text,
-                intent=decision.intent,
-                confidence=None if confidence is None else round(confidence, 4),
+                intent=say.intent or decision.intent,
+                confidence=confidence(say.intent or decision.intent),
                 reply_to=client_id,
                 message_id=message_id,
                 buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),
@@ -314,7 +318,7 @@ def _out_row(common: dict[str, Any], say: Say, decision: Decision, slots: dict[s
         **common,
         "direction": "out",
         "text": say.text,
-        "intent": decision.intent,
+        "intent": say.intent or decision.intent,
         "confidence": None,
         "ranking": [],
         "entities": [],

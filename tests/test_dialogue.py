@@ -71,6 +71,7 @@ def test_policy(domain: Domain, text: str, prediction: Prediction, entities: lis
 def test_digression_sends_answer_then_question(domain: Domain) -> None:
     decision = run(domain, "when are you open", predict("hours"), [], FORM_ORDER)
     assert [m.text for m in decision.messages] == ["We are open 9 to 5, Monday to Friday.", "What is your order number?"]
+    assert decision.intent == "hours" and [m.intent for m in decision.messages] == [None, "order_status"]
 
 
 def test_ambiguous_fallback_offers_the_two_best_intents(domain: Domain) -> None:

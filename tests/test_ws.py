@@ -87,6 +87,7 @@ def test_a_digression_with_a_client_id_gets_both_replies_and_a_resend_both_again
         ws.send_text(json.dumps({"type": "message", "text": "when are you open", "id": "2"}))
         answer, question = ws.receive_json(), ws.receive_json()
         assert answer["intent"] == "hours" and question["text"] == "What is your order number?"
+        assert question["intent"] == "order_status"  # the repeated question serves the form
         assert answer["reply_to"] == question["reply_to"] == "2" and answer["message_id"] < question["message_id"]
         ws.send_text(json.dumps({"type": "message", "text": "when are you open", "id": "2"}))
         again = [ws.receive_json(), ws.receive_json()]
