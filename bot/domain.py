@@ -289,7 +289,19 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
     message = f"YAML syntax error: {exc.problem}"
     if exc.context and context is not None:
         message += f" ({exc.context} on line {context})"
+    quote = _odd_quotes(text, context or 1, problem) if problem else None
+    if quote is not None and quote != line:  # a quote closed lines later by the next one
+        line, message = quote, f"{message}; is the quote on line {quote} closed?"
     return Problem(line, _intent_on_line(text, line) if line else None, message)
+
+
+def _odd_quotes(text: str, first: int, last: int) -> int | None:
+    """The first line in `first..last` with an odd number of double quotes: where a quoted
+    string that the parser saw end on a later line most likely began."""
+    for number, raw in enumerate(text.splitlines()[first - 1 : last], start=first):
+        if raw.replace('\\"', "").count('"') % 2:
+            return number
+    return None
 
 
 def _intent_on_line(text: str, line: int) -> str | None:

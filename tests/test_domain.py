@@ -156,3 +156,10 @@ def test_an_unknown_key_does_not_hide_the_other_problems() -> None:
         "intents.yaml:10: intent 'greet': intents.greet.respones: unknown key",
         "intents.yaml:12: intent 'fly': needs at least 2 examples, has 1",
     ]
+
+
+def test_a_quote_closed_lines_later_is_pointed_at() -> None:
+    """The next example's quote ends the string, so YAML fails two lines further on."""
+    text = VALID.replace("      - book a flight", '      - "book a flight\n      - "fly me"')
+    (message,) = problems(text)
+    assert message.startswith("intents.yaml:14: intent 'fly': YAML syntax error") and "is the quote on line 14 closed?" in message
