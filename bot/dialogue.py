@@ -7,6 +7,7 @@ plain tables (tests/test_dialogue.py).
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from bot.nlp import Entity
 
 INTENT_PAYLOAD_PREFIX = "/"
 """A button payload `/intent_name` triggers that intent directly (no classification)."""
+_LETTER = re.compile(r"[^\W\d_]")
 CONFIRMATION = "?confirm"
 """`State.requested_slot` while a form waits for the yes or no to its `confirm:` question."""
 PLAUSIBLE = 0.25
@@ -80,7 +82,8 @@ def decide(
             filled.add(wanted)
         if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
             return _continue_form(form, slots, turns, domain, rng)
-        if _confident_other(prediction, form) and not _means(prediction, domain.forms.affirm_intents):  # "yes" is no order number
+        # "yes" is no order number, and a bare "31/02" is a wrong date, not a new request
+        if _confident_other(prediction, form) and not _means(prediction, domain.forms.affirm_intents) and _LETTER.search(text):
             if _means(prediction, domain.forms.cancel_intents):
                 return Decision((Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled")
             other = domain.intents[prediction.intent]

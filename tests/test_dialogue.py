@@ -157,6 +157,7 @@ CONFIRM_TABLE = [
     ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
     ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
     ("another form keeps what the abandoned one was told", "where is that order", predict("track"), [], ASKED_TO_CONFIRM, "respond", ["Order AB123456 is on its way."], None, None, {"order_id": "AB123456"}),
+    ("a bare number is a wrong answer, not a new request", "31/02", predict("hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
     ("yes is no value for a slot", "yes", predict("affirm"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
     ("a no that names the form is still no", "no, don't cancel it", close("deny", "cancel_order"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
     ("an unsure stop asks again", "purple elephants", close("stop", "hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
