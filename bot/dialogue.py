@@ -116,11 +116,18 @@ def decide(
 def _start_form(
     form: Intent, filled: set[str], slots: dict[str, Any], turns: int, domain: Domain, rng: random.Random
 ) -> Decision:
-    """Begin a form afresh: session slots it requires are asked again unless just given."""
+    """Begin a form afresh: session slots it requires are asked again unless just given, with
+    the value they had as a button, so that the order just talked about is one tap away."""
+    earlier = {}
     for name in form.slots:
-        if domain.slots[name].scope == "session" and name not in filled:
-            slots.pop(name, None)
-    return _continue_form(form, slots, turns, domain, rng, starting=True)
+        if domain.slots[name].scope == "session" and name not in filled and name in slots:
+            earlier[name] = str(slots.pop(name))
+    decision = _continue_form(form, slots, turns, domain, rng, starting=True)
+    offer = earlier.get(decision.state.requested_slot or "")
+    if decision.action != "ask" or offer is None:
+        return decision
+    question = decision.messages[-1]
+    return replace(decision, messages=(*decision.messages[:-1], replace(question, buttons=(*question.buttons, (offer, offer)))))
 
 
 def _continue_form(

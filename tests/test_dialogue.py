@@ -88,6 +88,7 @@ def test_starting_a_form_again_asks_session_slots_again(domain: Domain) -> None:
     done = State(slots={"order_id": "AB123456", "name": "Ada"})
     decision = run(domain, "where is my order", predict("order_status"), [], done)
     assert decision.action == "ask" and dict(decision.state.slots) == {"name": "Ada"}
+    assert decision.messages[0].buttons == (("AB123456", "AB123456"),)  # the earlier order, one tap away
 
 
 def test_user_slot_is_not_asked_again(domain: Domain) -> None:
