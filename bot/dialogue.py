@@ -170,7 +170,7 @@ def _confident_other(prediction: Prediction, form: Intent) -> bool:
     """The user turned to another intent: the classifier is sure of it, or hesitates only
     between it and the active form itself ("no, don't cancel it" while cancelling)."""
     runner_up = prediction.ranking[1][0] if len(prediction.ranking) > 1 else None
-    return _sure_of_other(prediction, form) or (not prediction.is_fallback and prediction.intent != form.name and runner_up == form.name)
+    return not prediction.is_fallback and prediction.intent != form.name and (not prediction.ambiguous or runner_up == form.name)
 
 
 def _fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:
