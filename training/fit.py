@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, started: float) -> int:
     """Gather, cross-validate, fit, save, compare and promote; the command's exit status."""
     from bot.classifier import IntentClassifier
-    from bot.model import LATEST, current_version, promote, save_model
+    from bot.model import LATEST, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, gather, unchanged_since
+    from training.train import compare_with_current, cross_validate, current_model, gather, unchanged
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -94,8 +94,9 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         print(f"error: {exc}", file=sys.stderr)
         return 2
     say("examples: " + ", ".join(f"{n} from {source}" for source, n in data.sources.items()))
-    if not args.force and (same := unchanged_since(data, args.out, args.intents, args.pipeline, args.seed)):
-        say(f"nothing changed since model {same} (the same examples, pipeline, seed and libraries): not retrained; --force retrains")
+    current = current_model(args.out)
+    if current is not None and not args.force and unchanged(data, current, args.intents, args.pipeline, args.seed):
+        say(f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): not retrained; --force retrains")
         return 0
     scores: dict[str, float] = {}
     if not args.quick and args.folds:
@@ -112,16 +113,17 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")
 
-    if not args.quick and current_version(args.out):
-        say(f"comparing with the current model {current_version(args.out)} on a held-out fifth ...")
-    comparison = None if args.quick else compare_with_current(data, preprocessor, args.out, args.pipeline, args.seed, domain.fallback.threshold)
+    comparison = None
+    if not args.quick and current is not None:
+        say(f"comparing with the current model {current.version} on a held-out fifth ...")
+        comparison = compare_with_current(data, preprocessor, current, args.pipeline, args.seed, domain.fallback.threshold)
     metadata = {"scores": scores, "training_seconds": round(fit_seconds, 2), "examples": dict(data.sources), "seed": args.seed}
     examples = list(zip(data.texts, data.labels))
     path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples)
     say(f"saved {path}")
-    if comparison is not None:
+    if current is not None and comparison is not None:
         old_acc, new_acc, details = comparison
-        say(f"accuracy on the held-out rows, with both data sets refitted without them: current {current_version(args.out)} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
+        say(f"accuracy on the held-out rows, with both data sets refitted without them: current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:

@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier
 from bot.domain import Domain
-from bot.model import EXAMPLES, Model, ModelError, load_model
+from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
 from training.data import load_examples, load_reviewed
 
@@ -85,23 +85,27 @@ def _same_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def unchanged_since(data: Dataset, models_dir: Path, intents_path: Path, pipeline: str, seed: int) -> str | None:
-    """The current model's version if it was trained on this very data, file, pipeline and
-    seed with these libraries: retraining would only make a copy of it."""
+def current_model(models_dir: Path) -> Model | None:
+    """The served model, if one loads with the installed libraries."""
     try:
-        current = load_model(models_dir, intents_path)  # checks the file's hash and the library versions
+        return load_model(models_dir)
     except ModelError:
         return None
+
+
+def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, seed: int) -> bool:
+    """Whether `current` was trained on this very data, file, pipeline and seed (it loaded, so
+    with these libraries): retraining would only make a copy of it."""
     meta = current.metadata
-    same = (meta.get("pipeline"), meta.get("seed")) == (pipeline, seed) and trained_examples(current) == list(zip(data.texts, data.labels))
-    return current.version if same else None
+    same_run = (meta.get("domain_sha256"), meta.get("pipeline"), meta.get("seed")) == (domain_hash(intents_path), pipeline, seed)
+    return same_run and trained_examples(current) == list(zip(data.texts, data.labels))
 
 
 def compare_with_current(
-    data: Dataset, preprocessor: Preprocessor, models_dir: Path, pipeline: str, seed: int, threshold: float | None = None
+    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: str, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
     """Accuracy of the current model's data and of the new data on the same held-out rows, each
-    refitted without those texts; None without a current model.
+    refitted without those texts; None when the current model's data cannot be refitted.
 
     The served model itself was trained on nearly every held-out row, so it would always
     score about 1.0 and no retrained model would ever be promoted. Refitting its examples
@@ -110,10 +114,6 @@ def compare_with_current(
     the new data and from the current model's examples the new data no longer has (of intents
     it still has), so that examples deleted by mistake show as a worse model.
     """
-    try:
-        current = load_model(models_dir)
-    except ModelError:
-        return None
     previous = trained_examples(current)
     kept, intents = {_same_text(t) for t in data.texts}, set(data.labels)
     gone = [(t, label) for t, label in previous if _same_text(t) not in kept and label in intents]
