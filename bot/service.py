@@ -255,6 +255,7 @@ class ChatService:
             """The classifier's, in what a reply serves; none for a slot value in a form."""
             score = prediction.confidence if intent is None else scores.get(intent)
             return None if score is None else round(score, 4)
+
         state = _session_row(decision.state, user_id, now)
         ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
         return [
