@@ -51,7 +51,9 @@ print((rss() - before) / 2**20)
 def model_rss_mb(path: Path) -> float | None:
     """RSS added by loading the model and predicting once, in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300
+    )
     try:
         return float(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -72,7 +74,12 @@ def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "benchmarks", help="benchmarks folder (default ../shared/benchmarks)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "benchmarks",
+        help="benchmarks folder (default ../shared/benchmarks)",
+    )
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
     args = parser.parse_args(argv)

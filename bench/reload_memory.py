@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ws_load import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from bot.model import current_version, load_model, promote  # noqa: E402
 from bot.service import Nlu, return_large_blocks  # noqa: E402
-from ws_load import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 
 async def run(models: Path, reloads: int) -> list[float]:
@@ -50,8 +51,21 @@ def main() -> int:
     models = Path(tempfile.mkdtemp(prefix="reload-bench-"))
     for seed in ("0", "1"):
         subprocess.run(
-            [sys.executable, "-m", "training.fit", "--intents", str(args.intents), "--out", str(models), "--quick", "--seed", seed],
-            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "training.fit",
+                "--intents",
+                str(args.intents),
+                "--out",
+                str(models),
+                "--quick",
+                "--seed",
+                seed,
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     print(f"serving {current_version(models)}; {args.reloads} reloads")
     sizes = asyncio.run(run(models, args.reloads))

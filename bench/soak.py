@@ -23,7 +23,6 @@ from pathlib import Path
 
 import httpx
 import websockets
-
 from ws_load import MESSAGES, ROOT, free_port, raise_fd_limit, rss_mb, start
 
 BAD_FRAMES = ["not json", "[]", '{"type": "nope"}', '{"type": "message", "text": ""}', '{"type": "message"}']
@@ -89,7 +88,7 @@ async def client(url: str, http: str, n: int, deadline: float, tally: Tally) -> 
                     if answer.status_code == 200:
                         token = answer.json()["token"]
                         tally.logins += 1
-        except (OSError, websockets.ConnectionClosed, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, websockets.ConnectionClosed) as exc:
             tally.error(type(exc).__name__)
 
 
@@ -125,12 +124,19 @@ def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
-        BOT_DATABASE_URL=f"sqlite:///{db}", BOT_PORT=str(port), BOT_MODELS_DIR=str(args.models),
-        BOT_INTENTS_PATH=str(args.intents), BOT_LOG_LEVEL="WARNING", BOT_RATE_PER_SECOND="1000", BOT_RATE_BURST="1000",
+        BOT_DATABASE_URL=f"sqlite:///{db}",
+        BOT_PORT=str(port),
+        BOT_MODELS_DIR=str(args.models),
+        BOT_INTENTS_PATH=str(args.intents),
+        BOT_LOG_LEVEL="WARNING",
+        BOT_RATE_PER_SECOND="1000",
+        BOT_RATE_BURST="1000",
     )
     server, _ = start([sys.executable, "-m", "bot"], env, port, work / "server.log")
     try:
-        tally, samples = asyncio.run(soak(f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}", server.pid, args.minutes * 60, args.clients))
+        tally, samples = asyncio.run(
+            soak(f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}", server.pid, args.minutes * 60, args.clients)
+        )
     finally:
         server.terminate()
         server.wait(30)
@@ -138,8 +144,10 @@ def main() -> int:
         stored = set(conn.execute("SELECT session_id, client_id FROM message WHERE direction = 'out'"))
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     lost = len(tally.answered - stored)
-    print(f"soak {args.minutes:g} min, {args.clients} clients: {tally.sent:,} messages, {len(tally.answered):,} answered, "
-          f"{tally.unanswered} refused, {tally.bad_frames} bad frames answered, {tally.reconnects} reconnects, {tally.logins} logins")
+    print(
+        f"soak {args.minutes:g} min, {args.clients} clients: {tally.sent:,} messages, {len(tally.answered):,} answered, "
+        f"{tally.unanswered} refused, {tally.bad_frames} bad frames answered, {tally.reconnects} reconnects, {tally.logins} logins"
+    )
     print(f"errors: {tally.errors or 'none'}; lost (answered but not in the log): {lost}; integrity_check: {integrity}")
     print("server RSS MB over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in samples))
     growth = samples[-1][1] - samples[1][1] if len(samples) > 2 else float("nan")

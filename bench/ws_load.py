@@ -75,12 +75,14 @@ def cpu_seconds(pid: int, port: int) -> dict[str, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    workers = {name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)}
+    workers = {
+        name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)
+    }
     return {"event loop": total - sum(workers.values()), **workers}
 
 
 def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
@@ -108,7 +110,9 @@ class Result:
         return data[min(len(data) - 1, int(q * len(data)))] * 1000
 
 
-async def drive(url: str, connections: int, seconds: float, max_messages: int, reply_type: str, rate: float | None = None) -> Result:
+async def drive(
+    url: str, connections: int, seconds: float, max_messages: int, reply_type: str, rate: float | None = None
+) -> Result:
     """Each client sends, waits for its reply, repeats; bounded by time and count.
 
     Closed loop by default: the next message leaves as soon as the reply is in, so the
@@ -138,7 +142,9 @@ async def drive(url: str, connections: int, seconds: float, max_messages: int, r
         nonlocal errors, sent
         local = f"127.0.{(i // 250) % 250}.{i % 250 + 1}"
         try:
-            async with websockets.connect(url, max_size=2**20, compression=None, local_addr=(local, 0), open_timeout=60) as ws:
+            async with websockets.connect(
+                url, max_size=2**20, compression=None, local_addr=(local, 0), open_timeout=60
+            ) as ws:
                 arrived()
                 await go.wait()
                 scheduled = begin + i * period / connections
@@ -204,7 +210,9 @@ async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
 
 def classifier_ceiling(models_dir: Path, seconds: float) -> tuple[float, float]:
     """Utterances a second, one at a time in a plain loop (spaCy included), and p50 in ms."""
-    os.sched_setaffinity(0, {int(CLIENT_CORE)}) if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
+    os.sched_setaffinity(0, {int(CLIENT_CORE)}) if hasattr(os, "sched_setaffinity") and (
+        os.cpu_count() or 1
+    ) > 1 else None
     from bot.model import load_model
 
     model = load_model(models_dir)
@@ -262,7 +270,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", default="1,10,100,1000", help="comma-separated client counts")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load step")
-    parser.add_argument("--paced", default="100@1500", help="comma-separated CONNECTIONS@RATE steps at a fixed offered rate (empty skips)")
+    parser.add_argument(
+        "--paced",
+        default="100@1500",
+        help="comma-separated CONNECTIONS@RATE steps at a fixed offered rate (empty skips)",
+    )
     parser.add_argument("--max-messages", type=int, default=200_000, help="cap on messages per step")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0 skips)")
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models dir (trained if stale)")
@@ -277,7 +289,20 @@ def main() -> int:
     try:
         check_model(args.models, args.intents)
     except ModelError:
-        subprocess.run([sys.executable, "-m", "training.fit", "--intents", str(args.intents), "--out", str(args.models), "--quick"], cwd=ROOT, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "training.fit",
+                "--intents",
+                str(args.intents),
+                "--out",
+                str(args.models),
+                "--quick",
+            ],
+            cwd=ROOT,
+            check=True,
+        )
 
     work = Path(tempfile.mkdtemp(prefix="ws-load-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
@@ -295,8 +320,19 @@ def main() -> int:
     (work / "echo_app.py").write_text(ECHO_APP)
     bot_cmd = [*taskset(SERVER_CORE), sys.executable, "-m", "bot"]
     echo_cmd = [
-        *taskset(SERVER_CORE), sys.executable, "-m", "uvicorn", "echo_app:app", "--app-dir", str(work),
-        "--port", str(echo_port), "--log-level", "warning", "--ws-per-message-deflate", "false",
+        *taskset(SERVER_CORE),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "echo_app:app",
+        "--app-dir",
+        str(work),
+        "--port",
+        str(echo_port),
+        "--log-level",
+        "warning",
+        "--ws-per-message-deflate",
+        "false",
     ]
     rows: list[tuple[str, Result]] = []
     cpu_per_message: dict[int, dict[str, float]] = {}
@@ -312,7 +348,14 @@ def main() -> int:
             cpu_per_message[n] = {k: (after[k] - before.get(k, 0.0)) / max(result.messages, 1) * 1e6 for k in after}
             rows.append(("bot", result))
         for n, rate in paced:
-            rows.append(("bot", asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply", rate))))
+            rows.append(
+                (
+                    "bot",
+                    asyncio.run(
+                        drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply", rate)
+                    ),
+                )
+            )
         loaded_rss = rss_mb(bot.pid)
         idle = asyncio.run(hold_idle(f"ws://127.0.0.1:{bot_port}/ws", args.idle, bot.pid)) if args.idle else None
     finally:
@@ -321,7 +364,12 @@ def main() -> int:
     echo, _ = start(echo_cmd, env, echo_port, work / "echo.log")
     try:
         for n in counts:
-            rows.append(("echo", asyncio.run(drive(f"ws://127.0.0.1:{echo_port}/ws", n, args.seconds, args.max_messages, "reply"))))
+            rows.append(
+                (
+                    "echo",
+                    asyncio.run(drive(f"ws://127.0.0.1:{echo_port}/ws", n, args.seconds, args.max_messages, "reply")),
+                )
+            )
     finally:
         echo.terminate()
         echo.wait(30)
@@ -332,19 +380,26 @@ def main() -> int:
     print(f"classifier ceiling (one at a time, spaCy included, one core): {nlu_rate:,.0f} msg/s, p50 {nlu_p50:.3f} ms")
     if idle:
         print(f"idle connections held: {idle[0]:,} of {args.idle:,} ({idle[2]} errors), server RSS {idle[1]:.0f} MB")
-    print(f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}")
+    print(
+        f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}"
+    )
     for name, r in rows:
         closed = r.offered is None
         vs_echo = r.rate / echo_rate[r.connections] if closed and echo_rate.get(r.connections) else float("nan")
         vs_nlu = r.rate / nlu_rate if name == "bot" and closed else float("nan")
         print(
             f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
-            f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}" + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
+            f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}"
+            + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
         )
     if cpu_per_message:
         print("\nserver CPU per message, by thread (us; the closed-loop steps):")
         for n, split in cpu_per_message.items():
-            print(f"{n:>6} conns  " + "  ".join(f"{name} {us:,.0f}" for name, us in split.items()) + f"  = {sum(split.values()):,.0f}")
+            print(
+                f"{n:>6} conns  "
+                + "  ".join(f"{name} {us:,.0f}" for name, us in split.items())
+                + f"  = {sum(split.values()):,.0f}"
+            )
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

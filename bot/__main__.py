@@ -34,10 +34,15 @@ def ensure_model(settings: Settings) -> None:
         reason = str(exc).removesuffix(f"; run `{FIT_COMMAND}`")
         print(f"{reason}: training one now ...", file=sys.stderr, flush=True)
     command = [
-        sys.executable, "-m", "training.fit",
-        "--intents", str(settings.intents_path),
-        "--out", str(settings.models_dir),
-        "--pipeline", settings.pipeline,
+        sys.executable,
+        "-m",
+        "training.fit",
+        "--intents",
+        str(settings.intents_path),
+        "--out",
+        str(settings.models_dir),
+        "--pipeline",
+        settings.pipeline,
         "--quick",
     ]
     if subprocess.run(command).returncode != 0:
@@ -45,10 +50,14 @@ def ensure_model(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Serve the chat bot (settings: BOT_* variables).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Serve the chat bot (settings: BOT_* variables)."
+    )
     parser.add_argument("--host", help="address to listen on (BOT_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (BOT_PORT, default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (share one PostgreSQL for more than 1)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (share one PostgreSQL for more than 1)"
+    )
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = Settings(**overrides)
@@ -61,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, SchemaTooNew, SQLAlchemyError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
-    print(f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)", flush=True)
+    print(
+        f"Chat bot on http://{settings.host}:{settings.port}/  (WebSocket ws://{settings.host}:{settings.port}/ws)",
+        flush=True,
+    )
     uvicorn.run(
         "bot.app:create_app",
         factory=True,

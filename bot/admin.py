@@ -1,8 +1,8 @@
 """`python -m bot.admin`: operator commands (create users, migrate the database).
 
-    python -m bot.admin create-user NAME [--admin]      # asks for the password
-    echo "$PASSWORD" | python -m bot.admin create-user NAME --admin --password-stdin
-    python -m bot.admin migrate                          # upgrade the schema (also done at start)
+python -m bot.admin create-user NAME [--admin]      # asks for the password
+echo "$PASSWORD" | python -m bot.admin create-user NAME --admin --password-stdin
+python -m bot.admin migrate                          # upgrade the schema (also done at start)
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from bot.store import make_engine, migrate
 
 
 def main(argv: list[str] | None = None, *, stdin: str | None = None, settings: Settings | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user", help="create a user (the first admin, say)")
     create.add_argument("name")

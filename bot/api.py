@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from bot.auth import (
@@ -40,7 +40,11 @@ class Credentials(BaseModel):
     """Loose limits here: login reports any wrong pair alike; registration checks the rules."""
 
     username: str = Field(min_length=1, max_length=64, description="to register: 3 to 32 of a-z, 0-9, _ . -")
-    password: str = Field(min_length=1, max_length=1024, description=f"to register: {MIN_PASSWORD} to {MAX_PASSWORD} characters, not the user name")
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description=f"to register: {MIN_PASSWORD} to {MAX_PASSWORD} characters, not the user name",
+    )
 
 
 class UserPublic(BaseModel):
@@ -104,7 +108,9 @@ async def optional_identity(
     try:
         return await asyncio.to_thread(resolve_token, services.engine, credentials.credentials)
     except AuthError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"{exc.code}: {exc}", {"WWW-Authenticate": "Bearer"}) from None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"{exc.code}: {exc}", {"WWW-Authenticate": "Bearer"}
+        ) from None
 
 
 MaybeIdentity = Annotated[Identity | None, Depends(optional_identity)]
@@ -112,7 +118,11 @@ MaybeIdentity = Annotated[Identity | None, Depends(optional_identity)]
 
 async def required_identity(identity: MaybeIdentity) -> Identity:
     if identity is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first: send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in first: send Authorization: Bearer <token>",
+            {"WWW-Authenticate": "Bearer"},
+        )
     return identity
 
 
@@ -165,7 +175,9 @@ async def login(body: Credentials, request: Request, services: ServicesDep) -> L
         services.login_limiter.check(f"user:{body.username.strip().casefold()}", f"ip:{client}")
         user = await asyncio.to_thread(authenticate, services.engine, body.username, body.password)
     except TooManyAttempts as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": f"{exc.retry_after:.0f}"}) from None
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": f"{exc.retry_after:.0f}"}
+        ) from None
     except InvalidCredentials as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     ttl = timedelta(hours=services.settings.token_ttl_hours)
@@ -241,5 +253,7 @@ async def reload_model(_: AdminDep, services: ServicesDep) -> ReloadResult:
         previous, version = await services.nlu.reload(services.settings.models_dir)
         services.metrics.serve_model(version)
     except ModelError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"reload failed, still serving {services.nlu.model.version}: {exc}") from None
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"reload failed, still serving {services.nlu.model.version}: {exc}"
+        ) from None
     return ReloadResult(version=version, previous=previous)

@@ -142,7 +142,9 @@ class SecurityHeaders:
 async def database_unavailable(request: object, exc: Exception) -> JSONResponse:
     """A database that is down is a 503 the client can retry, not a crash."""
     log.warning("database unavailable: %s", exc.__class__.__name__)
-    return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again shortly"}, status_code=503, headers={"Retry-After": "5"}
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -144,7 +144,9 @@ def resolve_token(engine: Engine, token: str) -> Identity:
     """The user behind a token, or why the token cannot be used."""
     digest = hash_token(token)
     with Session(engine) as db:
-        row = db.execute(select(AuthToken, User).join(User, AuthToken.user_id == User.id).where(AuthToken.token_hash == digest)).first()
+        row = db.execute(
+            select(AuthToken, User).join(User, AuthToken.user_id == User.id).where(AuthToken.token_hash == digest)
+        ).first()
         if row is None:
             raise TokenInvalid("the token is not valid; log in again")
         auth, user = row
@@ -158,7 +160,11 @@ def resolve_token(engine: Engine, token: str) -> Identity:
 
 def revoke_token(engine: Engine, token_hash: str) -> None:
     with Session(engine) as db:
-        db.execute(update(AuthToken).where(AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None)).values(revoked_at=utcnow()))  # type: ignore[union-attr]
+        db.execute(
+            update(AuthToken)
+            .where(AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )  # type: ignore[union-attr]
         db.commit()
 
 

@@ -33,7 +33,9 @@ class BatchWorker(Generic[T, R]):
     than once per item, which matters when a batch holds hundreds of chat turns.
     """
 
-    def __init__(self, handle: Callable[[list[T]], Sequence[R | BaseException]], *, name: str, max_batch: int = 512) -> None:
+    def __init__(
+        self, handle: Callable[[list[T]], Sequence[R | BaseException]], *, name: str, max_batch: int = 512
+    ) -> None:
         self.handle = handle
         self.name = name
         self.max_batch = max_batch

@@ -104,6 +104,7 @@ gibberish falls back even in small domains, while unseen names in a message cost
 `_calibrate` lowers it where held-out in-scope messages often have unseen words."""
 _DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
 
+
 class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
     """LinearSVC over all labels (`oos` included) that also reports out-of-scope evidence.
 
@@ -173,7 +174,11 @@ def build_pipeline(kind: Kind = "light", *, seed: int = 0, language: str = "en")
     if kind not in ("light", "encoder"):
         raise ClassifierError(f"unknown pipeline '{kind}': use light or encoder")
     parts: list[tuple[str, Any, int]] = [
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=False, token_pattern=r"(?u)\b\w+\b|\?"), NORMALIZED),
+        (
+            "words",
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=False, token_pattern=r"(?u)\b\w+\b|\?"),
+            NORMALIZED,
+        ),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True), RAW),
     ]
     if kind == "encoder":
@@ -184,7 +189,15 @@ def build_pipeline(kind: Kind = "light", *, seed: int = 0, language: str = "en")
         [
             ("features", ColumnTransformer(parts, sparse_threshold=1.0)),
             ("normalize", Normalizer()),
-            ("classify", OutOfScopeSVC(C=1.0, neighbours=NEIGHBOURS if kind == "encoder" else 0, embedding_columns=384 if kind == "encoder" else 0, seed=seed)),
+            (
+                "classify",
+                OutOfScopeSVC(
+                    C=1.0,
+                    neighbours=NEIGHBOURS if kind == "encoder" else 0,
+                    embedding_columns=384 if kind == "encoder" else 0,
+                    seed=seed,
+                ),
+            ),
         ]
     )
 
@@ -211,7 +224,14 @@ class IntentClassifier:
         self.language = language
         self.n_jobs = n_jobs
 
-    def fit(self, texts: list[str], normalized: list[str], labels: list[str], threshold: float | None = None, ambiguity_margin: float = 0.1) -> IntentClassifier:
+    def fit(
+        self,
+        texts: list[str],
+        normalized: list[str],
+        labels: list[str],
+        threshold: float | None = None,
+        ambiguity_margin: float = 0.1,
+    ) -> IntentClassifier:
         """Train; with `threshold=None` pick the fallback threshold on held-out data."""
         y = np.asarray(labels, dtype=object)
         if FALLBACK in set(y):
@@ -225,11 +245,19 @@ class IntentClassifier:
         final, *probes = self._fit_models(pipeline[-1], X, y, [train for train, _ in folds])
         pipeline.steps[-1] = (pipeline.steps[-1][0], final)
         held: list[_HeldOut] = []
-        for (train, test), probe in zip(folds, probes):
+        for (train, test), probe in zip(folds, probes, strict=False):
             rel, sims = probe.score_parts(X[test])
             seen = set().union(*(tokens[i] for i in train))
             unseen = np.array([unseen_share(tokens[i], seen) for i in test])
-            held.append(_HeldOut(rel.max(axis=1), sims, probe.classes_[rel.argmax(axis=1)] == y[test], y[test] != OOS, unseen_excess(unseen)))
+            held.append(
+                _HeldOut(
+                    rel.max(axis=1),
+                    sims,
+                    probe.classes_[rel.argmax(axis=1)] == y[test],
+                    y[test] != OOS,
+                    unseen_excess(unseen),
+                )
+            )
         calibration = _calibrate(held, self.kind) if held else _default_calibration()
         self.pipeline_ = pipeline
         self.classes_ = final.classes_
@@ -238,7 +266,9 @@ class IntentClassifier:
         self.scorer_ = _compile(self.kind, pipeline, calibration, self.threshold_, ambiguity_margin)
         return self
 
-    def _fit_models(self, model: OutOfScopeSVC, X: Any, y: NDArray[np.object_], trains: list[NDArray[np.intp]]) -> list[OutOfScopeSVC]:
+    def _fit_models(
+        self, model: OutOfScopeSVC, X: Any, y: NDArray[np.object_], trains: list[NDArray[np.intp]]
+    ) -> list[OutOfScopeSVC]:
         """The model fitted on all rows, then one probe per fold's training rows.
 
         They are independent, so large training sets fit them in worker processes: on
@@ -255,7 +285,7 @@ class IntentClassifier:
         label has enough examples; none when the data is too small to hold any out."""
         index = np.arange(len(y))
         _, counts = np.unique(y, return_counts=True)
-        n_test = max(int(round(HELD_OUT * len(y))), len(counts))
+        n_test = max(round(HELD_OUT * len(y)), len(counts))
         if len(y) - n_test < 2 or len(y) < 10:
             return []
         if CV_ROWS[0] <= len(y) < CV_ROWS[1]:
@@ -275,7 +305,9 @@ class IntentClassifier:
         return self.scorer_.predict(texts, normalized)
 
 
-def _compile(kind: Kind, pipeline: Pipeline, calibration: Calibration, threshold: float, ambiguity_margin: float) -> Scorer:
+def _compile(
+    kind: Kind, pipeline: Pipeline, calibration: Calibration, threshold: float, ambiguity_margin: float
+) -> Scorer:
     """What prediction needs of a fitted pipeline, as plain arrays (see `bot.inference`).
 
     Only the compositions `build_pipeline` makes are accepted: anything the `Scorer` would
@@ -292,7 +324,9 @@ def _compile(kind: Kind, pipeline: Pipeline, calibration: Calibration, threshold
         if dense is not None:
             raise ClassifierError("the dense feature step must come last")
         if isinstance(step, TfidfVectorizer):
-            parts.append(TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.tolist(), bool(step.sublinear_tf)))
+            parts.append(
+                TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.tolist(), bool(step.sublinear_tf))
+            )
         elif isinstance(step, WordPieceFeatures):
             dense = step.vectors_
         elif column == RAW:
@@ -355,7 +389,9 @@ class _HeldOut:
 def _default_calibration() -> Calibration:
     """For tiny training sets: assume unit-scale margins; reject below a margin of -0.5."""
     slope, intercept = _DEFAULT_CALIBRATION
-    return Calibration(0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(sigmoid(slope * -1.5 + intercept)), COVERAGE_PENALTY)
+    return Calibration(
+        0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(sigmoid(slope * -1.5 + intercept)), COVERAGE_PENALTY
+    )
 
 
 def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
@@ -387,4 +423,11 @@ def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
     rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
     coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
     cut = float(np.quantile((slope * z + intercept)[inscope], rate))
-    return replace(standard, slope=slope, intercept=intercept, reject_rate=rate, auto_threshold=float(sigmoid(cut)), coverage_penalty=coverage)
+    return replace(
+        standard,
+        slope=slope,
+        intercept=intercept,
+        reject_rate=rate,
+        auto_threshold=float(sigmoid(cut)),
+        coverage_penalty=coverage,
+    )

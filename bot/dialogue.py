@@ -83,14 +83,24 @@ def decide(
         if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
             return _continue_form(form, slots, turns, domain, rng)
         # "yes" is no order number, and a bare "31/02" is a wrong date, not a new request
-        if _confident_other(prediction, form) and not _means(prediction, domain.forms.affirm_intents) and _LETTER.search(text):
+        if (
+            _confident_other(prediction, form)
+            and not _means(prediction, domain.forms.affirm_intents)
+            and _LETTER.search(text)
+        ):
             if _means(prediction, domain.forms.cancel_intents):
-                return Decision((Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled")
+                return Decision(
+                    (Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled"
+                )
             other = domain.intents[prediction.intent]
             if other.slots:  # what the abandoned form was told still holds ("where is that order?")
                 return _start_form(other, filled | (form.slots.keys() & slots.keys()), slots, turns, domain, rng)
             # A digression: answer it, then ask the pending question again.
-            messages = (_respond(other, slots, rng), replace(_ask(form, wanted, slots, domain), intent=form.name)) if wanted else (_respond(other, slots, rng),)
+            messages = (
+                (_respond(other, slots, rng), replace(_ask(form, wanted, slots, domain), intent=form.name))
+                if wanted
+                else (_respond(other, slots, rng),)
+            )
             return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")
         question = _ask(form, wanted, slots, domain) if wanted else Say("")
         if not _means(prediction, (form.name,)):  # not the user restating what they asked for
@@ -127,7 +137,9 @@ def _start_form(
     if decision.action != "ask" or offer is None:
         return decision
     question = decision.messages[-1]
-    return replace(decision, messages=(*decision.messages[:-1], replace(question, buttons=(*question.buttons, (offer, offer)))))
+    return replace(
+        decision, messages=(*decision.messages[:-1], replace(question, buttons=(*question.buttons, (offer, offer))))
+    )
 
 
 def _continue_form(
@@ -152,7 +164,10 @@ def _ask(form: Intent, wanted: str, slots: Mapping[str, Any], domain: Domain) ->
     """The question for a slot, or the form's yes/no question with buttons for both answers."""
     if wanted != CONFIRMATION:
         return Say(form.slots[wanted])
-    answers = [next((n for n in names if n in domain.intents), None) for names in (domain.forms.affirm_intents, domain.forms.cancel_intents)]
+    answers = [
+        next((n for n in names if n in domain.intents), None)
+        for names in (domain.forms.affirm_intents, domain.forms.cancel_intents)
+    ]
     buttons = tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in answers if n is not None)
     return Say(_fill(form.confirm or "", slots), buttons)
 
@@ -170,7 +185,11 @@ def _confident_other(prediction: Prediction, form: Intent) -> bool:
     """The user turned to another intent: the classifier is sure of it, or hesitates only
     between it and the active form itself ("no, don't cancel it" while cancelling)."""
     runner_up = prediction.ranking[1][0] if len(prediction.ranking) > 1 else None
-    return not prediction.is_fallback and prediction.intent != form.name and (not prediction.ambiguous or runner_up == form.name)
+    return (
+        not prediction.is_fallback
+        and prediction.intent != form.name
+        and (not prediction.ambiguous or runner_up == form.name)
+    )
 
 
 def _fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:

@@ -100,9 +100,7 @@ class SlotSpec(_Strict):
 class Fallback(_Strict):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     ambiguity_margin: float = Field(default=0.1, ge=0.0, le=1.0)
-    responses: tuple[Response, ...] = (
-        Response(text="Sorry, I didn't get that. Could you rephrase?"),
-    )
+    responses: tuple[Response, ...] = (Response(text="Sorry, I didn't get that. Could you rephrase?"),)
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -143,9 +141,7 @@ class Example(_Strict):
             parts.append(before)
             length += len(before)
             value = match["text"]
-            entities.append(
-                Annotation(start=length, end=length + len(value), entity=match["entity"], text=value)
-            )
+            entities.append(Annotation(start=length, end=length + len(value), entity=match["entity"], text=value))
             parts.append(value)
             length += len(value)
             pos = match.end()
@@ -230,13 +226,13 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: 
             key = str(_scalar(key_node))
             if key in result:
                 problems.append(
-                    Problem(key_node.start_mark.line + 1, _intent_of(path + (key,)), f"duplicate key '{key}'")
+                    Problem(key_node.start_mark.line + 1, _intent_of((*path, key)), f"duplicate key '{key}'")
                 )
-            result[key] = _to_python(value_node, path + (key,), lines, problems)
-            lines[path + (key,)] = key_node.start_mark.line + 1
+            result[key] = _to_python(value_node, (*path, key), lines, problems)
+            lines[(*path, key)] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, path + (i,), lines, problems) for i, item in enumerate(node.value)]
+        return [_to_python(item, (*path, i), lines, problems) for i, item in enumerate(node.value)]
     return _scalar(node)
 
 
@@ -342,7 +338,9 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     except ValidationError as exc:
         unknown: list[Path_] = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str"))))
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str")))
+            )
             field_name = ".".join(str(p) for p in loc)
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(Problem(_line_of(loc, lines), _intent_of(loc), f"{field_name}: {message}"))
@@ -355,7 +353,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
 
     problems += _check(raw, lines)
     if problems:
-        raise DomainError(source, sorted(problems, key=lambda p: (p.line or 0)))
+        raise DomainError(source, sorted(problems, key=lambda p: p.line or 0))
 
     intents = {
         name: Intent(
@@ -424,43 +422,54 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
     for name, intent in raw.intents.items():
         base: Path_ = ("intents", name)
         if len(intent.examples) < 2:
-            add(base + ("examples",), f"needs at least 2 examples, has {len(intent.examples)}")
+            add((*base, "examples"), f"needs at least 2 examples, has {len(intent.examples)}")
         if not intent.responses and name != OOS:
             add(base, "has no responses; add `responses:` with at least one")
         for i, markup in enumerate(intent.examples):
             example = Example.parse(markup)
             if not example.text:
-                add(base + ("examples", i), "empty example")
+                add((*base, "examples", i), "empty example")
                 continue
             for ann in example.entities:
                 if ann.entity not in raw.entities:
-                    add(base + ("examples", i), f"example {markup!r} marks undeclared entity '{ann.entity}'")
+                    add((*base, "examples", i), f"example {markup!r} marks undeclared entity '{ann.entity}'")
             key = " ".join(example.text.casefold().split())
             other = seen.get(key)
             if other and other[0] != name:
                 add(
-                    base + ("examples", i),
+                    (*base, "examples", i),
                     f"example {example.text!r} is also an example of intent '{other[0]}' (line {other[1]})",
                 )
             elif not other:
-                seen[key] = (name, _line_of(base + ("examples", i), lines))
+                seen[key] = (name, _line_of((*base, "examples", i), lines))
         for slot_name in intent.slots:
             if slot_name not in raw.slots:
-                add(base + ("slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
-        _check_templates(base + ("responses",), intent.responses, raw.slots, add)
+                add((*base, "slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
+        _check_templates((*base, "responses"), intent.responses, raw.slots, add)
         if intent.confirm is not None:
-            _check_templates(base + ("confirm",), [Response(text=intent.confirm)], raw.slots, add, kind="confirm question")
+            _check_templates(
+                (*base, "confirm"), [Response(text=intent.confirm)], raw.slots, add, kind="confirm question"
+            )
             if not set(raw.forms.affirm_intents) & raw.intents.keys():
-                add(base + ("confirm",), f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with")
+                add(
+                    (*base, "confirm"),
+                    f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with",
+                )
     return problems
 
 
-def _check_templates(path: Path_, responses: list[Response] | tuple[Response, ...], slots: dict[str, SlotSpec], add: Any, kind: str = "response") -> None:
+def _check_templates(
+    path: Path_,
+    responses: list[Response] | tuple[Response, ...],
+    slots: dict[str, SlotSpec],
+    add: Any,
+    kind: str = "response",
+) -> None:
     for i, response in enumerate(responses):
         try:
             names = response.slot_names
         except ValueError as exc:
-            add(path + (i,), f"{kind} {response.text!r} is not a valid template: {exc}")
+            add((*path, i), f"{kind} {response.text!r} is not a valid template: {exc}")
             continue
         for slot_name in sorted(names - slots.keys()):
-            add(path + (i,), f"{kind} {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")
+            add((*path, i), f"{kind} {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")

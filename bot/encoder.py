@@ -62,7 +62,14 @@ class _Layer(NamedTuple):
         attention = layer.attention
         stacked = [attention.self.query, attention.self.key, attention.self.value]
         qkv = (torch.cat([p.weight for p in stacked]).detach(), torch.cat([p.bias for p in stacked]).detach())
-        return cls(qkv, _params(attention.output.dense), _params(attention.output.LayerNorm), _params(layer.intermediate.dense), _params(layer.output.dense), _params(layer.output.LayerNorm))
+        return cls(
+            qkv,
+            _params(attention.output.dense),
+            _params(attention.output.LayerNorm),
+            _params(layer.intermediate.dense),
+            _params(layer.output.dense),
+            _params(layer.output.LayerNorm),
+        )
 
 
 def _params(module: Any) -> tuple[Tensor, Tensor]:
@@ -84,17 +91,29 @@ class _MiniLM:
             from transformers import AutoModel
             from transformers.utils import logging as transformers_logging
         except ImportError as exc:
-            raise EncoderUnavailable(f"the encoder pipeline needs transformers ({exc}): pip install .[encoder]") from exc
+            raise EncoderUnavailable(
+                f"the encoder pipeline needs transformers ({exc}): pip install .[encoder]"
+            ) from exc
         modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
-        pooling = {k for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items() if k.startswith("pooling_mode_") and on}
+        pooling = {
+            k
+            for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items()
+            if k.startswith("pooling_mode_") and on
+        }
         transformers_logging.disable_progress_bar()  # a "Loading weights" bar in a server's log is noise
         bert = AutoModel.from_pretrained(folder).eval()
         config = bert.config
-        if modules != RECIPE or pooling != {"pooling_mode_mean_tokens"} or (config.model_type, config.hidden_act, config.position_embedding_type) != ("bert", "gelu", "absolute"):
+        if (
+            modules != RECIPE
+            or pooling != {"pooling_mode_mean_tokens"}
+            or (config.model_type, config.hidden_act, config.position_embedding_type) != ("bert", "gelu", "absolute")
+        ):
             raise EncoderUnavailable(f"{folder} is not the mean-pooled, normalised BERT encoder this code runs")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()  # tokenizer.json pads every text to 128 tokens; `_embed` pads a batch to its longest
-        self.tokenizer.enable_truncation(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+        self.tokenizer.enable_truncation(
+            json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        )
         self.heads, self.eps = config.num_attention_heads, config.layer_norm_eps
         emb = bert.embeddings
         self.words, self.positions = emb.word_embeddings.weight.detach(), emb.position_embeddings.weight.detach()
@@ -136,13 +155,21 @@ class _MiniLM:
         import torch.nn.functional as F
 
         batch, width = tokens.shape
-        x = F.layer_norm(self.words[tokens] + self.token_type + self.positions[:width], (DIMENSIONS,), *self.norm, self.eps)
+        x = F.layer_norm(
+            self.words[tokens] + self.token_type + self.positions[:width], (DIMENSIONS,), *self.norm, self.eps
+        )
         keys = None if mask is None else mask[:, None, None, :]  # padding is never attended to
         for layer in self.layers:
             q, k, v = F.linear(x, *layer.qkv).view(batch, width, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=keys).transpose(1, 2).reshape(batch, width, DIMENSIONS)
+            attended = (
+                F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
+                .transpose(1, 2)
+                .reshape(batch, width, DIMENSIONS)
+            )
             x = F.layer_norm(F.linear(attended, *layer.out) + x, (DIMENSIONS,), *layer.norm1, self.eps)
-            x = F.layer_norm(F.linear(F.gelu(F.linear(x, *layer.up)), *layer.down) + x, (DIMENSIONS,), *layer.norm2, self.eps)
+            x = F.layer_norm(
+                F.linear(F.gelu(F.linear(x, *layer.up)), *layer.down) + x, (DIMENSIONS,), *layer.norm2, self.eps
+            )
         return x
 
 

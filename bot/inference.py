@@ -198,7 +198,9 @@ class Scorer:
             rows.append((index, row / (np.sqrt(row @ row) or 1.0)))
         return rows
 
-    def score_parts(self, rows: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    def score_parts(
+        self, rows: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """(n, classes) decision values relative to oos, and (n,) neighbour similarity or None."""
         if not rows:
             return np.zeros((0, len(self.classes))), None if self.memory is None else np.zeros(0)
@@ -232,7 +234,7 @@ class Scorer:
         k = min(TOP_K, conf.shape[1])
         order = np.argsort(-conf, axis=1, kind="stable")[:, :k]
         out = []
-        for row, top in zip(conf, order):
+        for row, top in zip(conf, order, strict=False):
             ranking = [(str(classes[j]), float(row[j])) for j in top]
             best = ranking[0][1]
             out.append(

@@ -20,14 +20,20 @@ class Metrics:
         self.messages = Counter("bot_messages", "User messages answered, by intent", ["intent"], registry=self.registry)
         self.fallbacks = Counter("bot_fallbacks", "Messages answered with the fallback", registry=self.registry)
         self.latency = Histogram(
-            "bot_reply_latency_seconds", "From a message's arrival to its logged reply", buckets=LATENCY_BUCKETS, registry=self.registry
+            "bot_reply_latency_seconds",
+            "From a message's arrival to its logged reply",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.connections = Gauge("bot_open_connections", "Open WebSocket connections", registry=self.registry)
         self.errors = Counter("bot_error_frames", "Error frames sent, by code", ["code"], registry=self.registry)
         self._by_intent: dict[str, Counter] = {}
         self.model = Gauge("bot_model_info", "The model version being served", ["version"], registry=self.registry)
         self.worker_cpu = Gauge(
-            "bot_worker_cpu_seconds", "CPU time used by each worker thread; the event loop has the rest of the process's", ["worker"], registry=self.registry
+            "bot_worker_cpu_seconds",
+            "CPU time used by each worker thread; the event loop has the rest of the process's",
+            ["worker"],
+            registry=self.registry,
         )
 
     def watch_workers(self, workers: Iterable[BatchWorker[Any, Any]]) -> None:

@@ -163,7 +163,9 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
         raise ModelNotFound(f"no trained model at {models_dir / version}; run `{FIT_COMMAND}`")
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
-        raise ModelIncompatible(f"model {meta.get('version')} was saved by an older version of this bot; run `{FIT_COMMAND}`")
+        raise ModelIncompatible(
+            f"model {meta.get('version')} was saved by an older version of this bot; run `{FIT_COMMAND}`"
+        )
     installed = library_versions()
     for name in _VERSIONED:
         if meta.get("versions", {}).get(name) != installed[name]:
@@ -172,7 +174,9 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
                 f"this environment has {installed[name]}; run `{FIT_COMMAND}`"
             )
     if intents_path is not None and meta.get("domain_sha256") != domain_hash(intents_path):
-        raise ModelStale(f"model {meta.get('version')} is stale: {intents_path} changed since it was trained; run `{FIT_COMMAND}`")
+        raise ModelStale(
+            f"model {meta.get('version')} is stale: {intents_path} changed since it was trained; run `{FIT_COMMAND}`"
+        )
     return path
 
 
@@ -187,7 +191,9 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
     try:
         classifier = joblib.load(path / "model.joblib")
     except Exception as exc:  # a truncated or foreign pickle can fail in many ways
-        raise ModelIncompatible(f"{path / 'model.joblib'} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`") from exc
+        raise ModelIncompatible(
+            f"{path / 'model.joblib'} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`"
+        ) from exc
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities)

@@ -58,8 +58,8 @@ _LEMMATIZER_MODE = {"en": "lookup", "ru": "pymorphy3_lookup"}
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 _NUMBER_WORDS = {
-    "en": "zero one two three four five six seven eight nine ten eleven twelve".split(),
-    "ru": "ноль один два три четыре пять шесть семь восемь девять десять".split(),
+    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
+    "ru": ["ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять"],
 }
 
 
@@ -136,9 +136,7 @@ class Preprocessor:
         self._lemma = PhraseMatcher(self.nlp.vocab, attr="NORM")
         self._canonical: dict[str, dict[str, str]] = {}
         self._regexes = [
-            (name, re.compile(pattern, re.IGNORECASE))
-            for name, spec in self.entities.items()
-            for pattern in spec.regex
+            (name, re.compile(pattern, re.IGNORECASE)) for name, spec in self.entities.items() for pattern in spec.regex
         ]
         for name, spec in self.entities.items():
             if not spec.values:
@@ -151,7 +149,7 @@ class Preprocessor:
                 self._surface.add(name, [self.nlp.make_doc(t) for t in plurals])
             self._surface.add(name, [self.nlp.make_doc(t) for t in terms])
             self._lemma.add(name, list(self.nlp.pipe(terms)))
-            for doc, canonical in zip(self.nlp.pipe(terms), terms.values()):
+            for doc, canonical in zip(self.nlp.pipe(terms), terms.values(), strict=False):
                 self._canonical[name].setdefault(_norm_key(doc), canonical)
 
     def normalize(self, text: str) -> str:

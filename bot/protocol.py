@@ -64,21 +64,25 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> Hello | UserMessage | Fe
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ProtocolError("bad_json", "frames must be JSON text, e.g. {\"type\": \"message\", \"text\": \"hi\"}") from None
+        raise ProtocolError("bad_json", 'frames must be JSON text, e.g. {"type": "message", "text": "hi"}') from None
     if not isinstance(data, dict):
-        raise ProtocolError("bad_frame", "a frame must be a JSON object with a \"type\" field")
+        raise ProtocolError("bad_frame", 'a frame must be a JSON object with a "type" field')
     reply_to = data.get("id") if isinstance(data.get("id"), str) else None
     kind = data.get("type")
     if kind not in CLIENT_TYPES:
-        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}", reply_to)
+        raise ProtocolError(
+            "unknown_type", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}", reply_to
+        )
     if kind == "message":
         text = data.get("text")
         if not isinstance(text, str):
-            raise ProtocolError("bad_frame", "a message needs \"text\", a string", reply_to)
+            raise ProtocolError("bad_frame", 'a message needs "text", a string', reply_to)
         if not text.strip():
             raise ProtocolError("empty_text", "the message text is empty", reply_to)
         if len(text) > max_chars:
-            raise ProtocolError("too_long", f"the message has {len(text)} characters; the limit is {max_chars}", reply_to)
+            raise ProtocolError(
+                "too_long", f"the message has {len(text)} characters; the limit is {max_chars}", reply_to
+            )
     try:
         return _client_frame.validate_python(data)
     except ValidationError as exc:

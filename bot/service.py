@@ -8,6 +8,7 @@ store's writer thread, so the event loop only waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -132,16 +133,16 @@ def return_large_blocks() -> None:
     twenty reloads grew a process by 32 MB, against 15 MB with the threshold fixed. Elsewhere
     than glibc there is nothing to do.
     """
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK)
-    except (OSError, AttributeError):
-        pass
 
 
 class ChatService:
     """Sessions and turns; shared by every connection of the process."""
 
-    def __init__(self, settings: Settings, store: Store, nlu: Nlu, metrics: Metrics, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, nlu: Nlu, metrics: Metrics, rng: random.Random | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.nlu = nlu
@@ -187,7 +188,9 @@ class ChatService:
             started = time.perf_counter()
             model, understanding = await self._understand(text)
             for attempt in range(MAX_STALE_RETRIES):
-                decision = decide(text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng)
+                decision = decide(
+                    text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng
+                )
                 latency_ms = (time.perf_counter() - started) * 1000
                 try:
                     replies = await self._log(conv, model, understanding, decision, client_id, latency_ms)
@@ -233,7 +236,12 @@ class ChatService:
         user_id = conv.principal.user_id
         slots = dict(decision.state.slots)
         mask = mask_pii if self.settings.mask_pii else _same
-        common = {"session_id": conv.session_id, "user_id": user_id, "client_id": client_id, "model_version": model.version}
+        common = {
+            "session_id": conv.session_id,
+            "user_id": user_id,
+            "client_id": client_id,
+            "model_version": model.version,
+        }
         inbound = {
             **common,
             "direction": "in",
@@ -314,7 +322,9 @@ def _session_row(state: State, user_id: int | None, now: datetime) -> dict[str, 
     }
 
 
-def _out_row(common: dict[str, Any], say: Say, decision: Decision, slots: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _out_row(
+    common: dict[str, Any], say: Say, decision: Decision, slots: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     return {
         **common,
         "direction": "out",
@@ -346,7 +356,11 @@ def _reply_of(message: Any, client_id: str) -> Reply:
 
 
 def _masked_entity(entity: dict[str, Any], mask: Any) -> dict[str, Any]:
-    return {**entity, "text": mask(entity["text"]), "value": mask(entity["value"]) if isinstance(entity["value"], str) else entity["value"]}
+    return {
+        **entity,
+        "text": mask(entity["text"]),
+        "value": mask(entity["value"]) if isinstance(entity["value"], str) else entity["value"],
+    }
 
 
 def _same(text: str) -> str:

@@ -65,7 +65,9 @@ class DuplicateMessage(Exception):
 def make_engine(url: str) -> Engine:
     """An engine tuned per backend: SQLite in WAL mode with full fsync, PostgreSQL pooled."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_dumps)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_dumps
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -99,8 +101,12 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    if revision is not None and revision not in {s.revision for s in ScriptDirectory.from_config(config).walk_revisions()}:
-        raise SchemaTooNew(f"the database schema is at revision {revision}, newer than this version of the bot ({SCHEMA_HEAD}); run the newer version")
+    if revision is not None and revision not in {
+        s.revision for s in ScriptDirectory.from_config(config).walk_revisions()
+    }:
+        raise SchemaTooNew(
+            f"the database schema is at revision {revision}, newer than this version of the bot ({SCHEMA_HEAD}); run the newer version"
+        )
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Instances starting together: one migrates, the others wait and find it done.
@@ -153,7 +159,9 @@ class Store:
     def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
         self.engine = engine
         self.statements = turn_statements(engine.dialect)
-        self.writer: BatchWorker[TurnWrite | Op, Any] = BatchWorker(self._commit, name="log-writer", max_batch=batch_max)
+        self.writer: BatchWorker[TurnWrite | Op, Any] = BatchWorker(
+            self._commit, name="log-writer", max_batch=batch_max
+        )
 
     def start(self) -> None:
         self.writer.start()
@@ -219,7 +227,7 @@ class Store:
                 raise _Stale
             return turns
         current = []
-        for (i, turn), row in zip(turns, params):
+        for (i, turn), row in zip(turns, params, strict=False):
             if self.statements.update_sessions(conn, [row]) == 1:
                 current.append((i, turn))
             else:
@@ -280,7 +288,9 @@ class Store:
 
         def run(conn: Connection) -> None:
             conn.execute(
-                update(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id.is_(None)).values(user_id=user_id)  # type: ignore[arg-type,union-attr]
+                update(ChatSession)
+                .where(ChatSession.id == session_id, ChatSession.user_id.is_(None))
+                .values(user_id=user_id)  # type: ignore[arg-type,union-attr]
             )
             conn.execute(update(Message).where(Message.session_id == session_id).values(user_id=user_id))  # type: ignore[arg-type]
 
@@ -295,19 +305,31 @@ class Store:
     def replies_by_client_id(self, session_id: str, limit: int = 200) -> dict[str, list[Message]]:
         """The bot's replies to the session's latest client ids, to answer a resend again."""
         with Session(self.engine) as db:
-            inbound = db.execute(
-                select(Message)
-                .where(Message.session_id == session_id, Message.direction == "in", Message.client_id.is_not(None))  # type: ignore[arg-type,union-attr]
-                .order_by(Message.id.desc())  # type: ignore[union-attr]
-                .limit(limit)
-            ).scalars().all()
+            inbound = (
+                db.execute(
+                    select(Message)
+                    .where(Message.session_id == session_id, Message.direction == "in", Message.client_id.is_not(None))  # type: ignore[arg-type,union-attr]
+                    .order_by(Message.id.desc())  # type: ignore[union-attr]
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
             if not inbound:
                 return {}
-            outbound = db.execute(
-                select(Message)
-                .where(Message.session_id == session_id, Message.direction == "out", Message.client_id.in_([m.client_id for m in inbound]))  # type: ignore[arg-type,union-attr]
-                .order_by(Message.id)  # type: ignore[arg-type]
-            ).scalars().all()
+            outbound = (
+                db.execute(
+                    select(Message)
+                    .where(
+                        Message.session_id == session_id,
+                        Message.direction == "out",
+                        Message.client_id.in_([m.client_id for m in inbound]),
+                    )  # type: ignore[arg-type,union-attr]
+                    .order_by(Message.id)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
         replies: dict[str, list[Message]] = {m.client_id: [] for m in inbound if m.client_id}
         for m in outbound:
             replies.setdefault(m.client_id or "", []).append(m)
@@ -315,10 +337,20 @@ class Store:
 
     def history(self, session_id: str, *, offset: int = 0, limit: int = 50) -> tuple[list[Message], int]:
         with Session(self.engine) as db:
-            total = db.execute(select(func.count()).select_from(Message).where(Message.session_id == session_id)).scalar_one()  # type: ignore[arg-type]
-            rows = db.execute(
-                select(Message).where(Message.session_id == session_id).order_by(Message.id).offset(offset).limit(limit)  # type: ignore[arg-type]
-            ).scalars().all()
+            total = db.execute(
+                select(func.count()).select_from(Message).where(Message.session_id == session_id)
+            ).scalar_one()  # type: ignore[arg-type]
+            rows = (
+                db.execute(
+                    select(Message)
+                    .where(Message.session_id == session_id)
+                    .order_by(Message.id)
+                    .offset(offset)
+                    .limit(limit)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
         return list(rows), total
 
     def sessions(self, *, user_id: int | None = None, offset: int = 0, limit: int = 50) -> list[ChatSession]:

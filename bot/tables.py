@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-
 _USER_MESSAGES = text("direction = 'in'")
 
 
@@ -86,7 +85,14 @@ class Message(SQLModel, table=True):
 
     __table_args__ = (
         # A client id names one user message; the bot's replies to it carry it too.
-        Index("uq_message_in_client_id", "session_id", "client_id", unique=True, sqlite_where=_USER_MESSAGES, postgresql_where=_USER_MESSAGES),
+        Index(
+            "uq_message_in_client_id",
+            "session_id",
+            "client_id",
+            unique=True,
+            sqlite_where=_USER_MESSAGES,
+            postgresql_where=_USER_MESSAGES,
+        ),
         Index("ix_message_session_order", "session_id", "id"),
     )
 

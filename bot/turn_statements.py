@@ -20,8 +20,21 @@ from sqlalchemy.exc import DBAPIError
 from bot.tables import ChatSession, Message
 
 MESSAGE_COLUMNS = (
-    "session_id", "user_id", "direction", "text", "client_id", "intent", "confidence", "ranking",
-    "entities", "slots", "buttons", "fallback", "model_version", "latency_ms", "created_at",
+    "session_id",
+    "user_id",
+    "direction",
+    "text",
+    "client_id",
+    "intent",
+    "confidence",
+    "ranking",
+    "entities",
+    "slots",
+    "buttons",
+    "fallback",
+    "model_version",
+    "latency_ms",
+    "created_at",
 )
 """The keys of a log row (`TurnWrite.messages`); the id is the database's."""
 SESSION_COLUMNS = ("active_form", "requested_slot", "slots", "turns", "user_id", "last_active")
@@ -58,7 +71,9 @@ class CoreTurnStatements:
         return conn.execute(_SESSION_UPDATE, list(params)).rowcount
 
     def insert_messages(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-        return list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows)).scalars())
+        return list(
+            conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows)).scalars()
+        )
 
 
 class SqliteTurnStatements:
@@ -112,5 +127,7 @@ def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
-def _convert(row: dict[str, Any], names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]) -> tuple[Any, ...]:
-    return tuple(row[name] if convert is None else convert(row[name]) for name, convert in zip(names, converters))
+def _convert(
+    row: dict[str, Any], names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]
+) -> tuple[Any, ...]:
+    return tuple(row[name] if convert is None else convert(row[name]) for name, convert in zip(names, converters, strict=False))

@@ -70,7 +70,7 @@ class WordPieceVectors:
     def transform(self, X: Any) -> NDArray[np.float32]:
         texts = [str(t) for t in np.asarray(X, dtype=object).ravel()]
         out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
-        for row, ids in zip(out, self.pieces(texts)):
+        for row, ids in zip(out, self.pieces(texts), strict=False):
             if ids:
                 row[:] = self.table[ids].sum(axis=0, dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)

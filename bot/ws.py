@@ -98,7 +98,9 @@ class Connection:
                 if raw is None:
                     raise ProtocolError("binary_frame", "binary frames are not supported; send JSON text frames")
                 if len(raw) > self.settings.max_frame_bytes:
-                    raise ProtocolError("frame_too_large", f"frames may have at most {self.settings.max_frame_bytes} bytes")
+                    raise ProtocolError(
+                        "frame_too_large", f"frames may have at most {self.settings.max_frame_bytes} bytes"
+                    )
                 frame = parse_frame(raw, max_chars=self.settings.max_message_chars)
             except ProtocolError as exc:
                 self.bad_frames += 1
@@ -121,11 +123,21 @@ class Connection:
             except StaleSession as exc:
                 await self.error("conflict", f"{exc}: send the message again", getattr(frame, "id", None))
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
-                detail = str(exc) if isinstance(exc, DatabaseUnavailable) else "the database is unavailable; try again shortly"
+                detail = (
+                    str(exc)
+                    if isinstance(exc, DatabaseUnavailable)
+                    else "the database is unavailable; try again shortly"
+                )
                 await self.error("unavailable", detail, getattr(frame, "id", None))
             except Exception:  # a bug must cost one message, not the connection
-                log.exception("failed on a %s frame in session %s", frame.type, self.conv.session_id if self.conv else "-")
-                await self.error("internal", "the bot failed on this message; nothing was stored, try again", getattr(frame, "id", None))
+                log.exception(
+                    "failed on a %s frame in session %s", frame.type, self.conv.session_id if self.conv else "-"
+                )
+                await self.error(
+                    "internal",
+                    "the bot failed on this message; nothing was stored, try again",
+                    getattr(frame, "id", None),
+                )
 
     async def dispatch(self, frame: Hello | UserMessage | Feedback | Ping) -> None:
         if isinstance(frame, Ping):
@@ -153,7 +165,12 @@ class Connection:
         assert self.conv is not None
         conv = self.conv
         await self.send(
-            SessionInfo(session_id=conv.session_id, resumed=conv.resumed, user=conv.principal.username, slots=dict(conv.state.slots))
+            SessionInfo(
+                session_id=conv.session_id,
+                resumed=conv.resumed,
+                user=conv.principal.username,
+                slots=dict(conv.state.slots),
+            )
         )
 
     async def message(self, frame: UserMessage) -> None:
@@ -204,7 +221,11 @@ class Connection:
         assert self.conv is not None
         principal = self.conv.principal
         if command == "/whoami":
-            who = f"You are logged in as {principal.username} ({principal.role})." if principal.username else "You are chatting as a guest."
+            who = (
+                f"You are logged in as {principal.username} ({principal.role})."
+                if principal.username
+                else "You are chatting as a guest."
+            )
             await self.notice(f"{who} Session {self.conv.session_id}.", frame)
         elif command == "/reset":
             await self.services.chat.reset(self.conv)

@@ -17,7 +17,10 @@ def test_docs_assets_are_served_locally(settings: Settings) -> None:
     assert "cdn" not in page.text.lower()
     assert "'unsafe-inline'" in page.headers["content-security-policy"]
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
-    assert "'unsafe-inline'" not in client.get("/widget.js").headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert (
+        "'unsafe-inline'"
+        not in client.get("/widget.js").headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    )
 
 
 def test_docs_render_in_a_browser(shared_server: LiveServer, chromium_path: str) -> None:

@@ -49,7 +49,9 @@ def open_session(client: TestClient, token: str | None) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[World]:
     """Users, tokens in every state and sessions, built once: the matrix only reads."""
-    settings = make_settings(tmp_path_factory.mktemp("world"), models_dir, admin_username="root", admin_password="root-password-1")
+    settings = make_settings(
+        tmp_path_factory.mktemp("world"), models_dir, admin_username="root", admin_password="root-password-1"
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         services = app.state.services
@@ -65,7 +67,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterato
         with Session(services.engine) as db:
             from bot.auth import hash_token
 
-            db.execute(update(AuthToken).where(AuthToken.token_hash == hash_token(expired)).values(expires_at=utcnow() - timedelta(seconds=1)))
+            db.execute(
+                update(AuthToken)
+                .where(AuthToken.token_hash == hash_token(expired))
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
             db.commit()
         assert client.post("/api/logout", headers={"Authorization": f"Bearer {revoked}"}).status_code == 204
         tokens.update(expired=expired, revoked=revoked, garbage="not-a-token")
@@ -121,7 +127,9 @@ def test_token_errors_say_why(world: World) -> None:
         assert world.client.get("/api/me", headers=world.auth(who)).json()["detail"].startswith(code)
 
 
-@pytest.mark.parametrize(("who", "code"), [("expired", "token_expired"), ("revoked", "token_revoked"), ("garbage", "token_invalid")])
+@pytest.mark.parametrize(
+    ("who", "code"), [("expired", "token_expired"), ("revoked", "token_revoked"), ("garbage", "token_invalid")]
+)
 def test_websocket_refuses_bad_tokens_without_a_guest_session(world: World, who: str, code: str) -> None:
     with world.client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "token": world.tokens[who]}))
@@ -209,14 +217,19 @@ def test_login_does_not_reveal_which_part_was_wrong(client: TestClient) -> None:
 def test_login_is_throttled(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"login_attempts_per_minute": 3}))
     with TestClient(app) as client:
-        codes = [client.post("/api/login", json={"username": "zed", "password": "wrong-password"}).status_code for _ in range(4)]
+        codes = [
+            client.post("/api/login", json={"username": "zed", "password": "wrong-password"}).status_code
+            for _ in range(4)
+        ]
     assert codes == [401, 401, 401, 429]
 
 
 def test_admin_from_command(settings: Settings) -> None:
     from bot.admin import main as admin
 
-    assert admin(["create-user", "chief", "--admin", "--password-stdin"], stdin="chief-password\n", settings=settings) == 0
+    assert (
+        admin(["create-user", "chief", "--admin", "--password-stdin"], stdin="chief-password\n", settings=settings) == 0
+    )
     with TestClient(create_app(settings)) as client:
         token = login(client, "chief", "chief-password")
         assert client.get("/api/admin/sessions", headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -269,7 +282,11 @@ def test_cors_for_allowed_origins(settings: Settings) -> None:
     with TestClient(app) as client:
         preflight = client.options(
             "/api/login",
-            headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://shop.example"

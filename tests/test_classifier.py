@@ -52,9 +52,9 @@ def _predict(clf: IntentClassifier | Scorer, pre: Preprocessor, texts: list[str]
 
 def test_fit_predict_known_phrasings(model: IntentClassifier, pre: Preprocessor) -> None:
     texts, labels = _load("tiny_test.jsonl")
-    inscope = [(t, label) for t, label in zip(texts, labels) if label != OOS]
+    inscope = [(t, label) for t, label in zip(texts, labels, strict=False) if label != OOS]
     predictions = _predict(model, pre, [t for t, _ in inscope])
-    right = sum(p.intent == label for p, (_, label) in zip(predictions, inscope))
+    right = sum(p.intent == label for p, (_, label) in zip(predictions, inscope, strict=False))
     assert right >= 0.85 * len(inscope)
     assert model.kind == "light"
     assert set(model.classes_) == set(_load("tiny_intents.jsonl")[1])
@@ -82,8 +82,22 @@ def test_fallback_on_gibberish(model: IntentClassifier, pre: Preprocessor) -> No
 def test_fallback_on_punctuation_alone(pre: Preprocessor) -> None:
     """The word n-grams keep "?", which here only one intent's examples have; but a message
     of nothing else asks for nothing."""
-    questions = ["when are you open?", "are you open today?", "what are your hours?", "open on sunday?", "do you close late?", "is the shop open?"]
-    orders = ["track my order", "where is my parcel", "my order is late", "order status please", "has my package shipped", "find my delivery"]
+    questions = [
+        "when are you open?",
+        "are you open today?",
+        "what are your hours?",
+        "open on sunday?",
+        "do you close late?",
+        "is the shop open?",
+    ]
+    orders = [
+        "track my order",
+        "where is my parcel",
+        "my order is late",
+        "order status please",
+        "has my package shipped",
+        "find my delivery",
+    ]
     texts = questions + orders
     clf = IntentClassifier().fit(texts, pre.normalize_many(texts), ["hours"] * 6 + ["order"] * 6)
     assert not _predict(clf, pre, ["open today?"])[0].is_fallback
@@ -91,14 +105,18 @@ def test_fallback_on_punctuation_alone(pre: Preprocessor) -> None:
         assert p.intent == "hours" and p.is_fallback
 
 
-def test_deterministic(train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor) -> None:
+def test_deterministic(
+    train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor
+) -> None:
     again = IntentClassifier("light", seed=0).fit(*train)
     probe = ["hi", "what's the weather like", "book me a ticket", "asdf qwer"]
     assert _predict(again, pre, probe) == _predict(model, pre, probe)
     assert again.threshold_ == model.threshold_
 
 
-def test_models_fitted_in_worker_processes_are_the_same(train: tuple[list[str], list[str], list[str]], pre: Preprocessor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_fitted_in_worker_processes_are_the_same(
+    train: tuple[list[str], list[str], list[str]], pre: Preprocessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Large training sets fit the final model and the probe in parallel; liblinear seeds
     each fit, so the model does not depend on where it was fitted."""
     import bot.classifier
@@ -116,7 +134,9 @@ SCORER_PROBE = ["Hello there!", "Set an ALARM for 7:30 am", "", "thanks, bye", "
 
 
 @pytest.mark.parametrize("labels", ["all", "two"])
-def test_scorer_matches_the_scikit_learn_pipeline(train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor, labels: str) -> None:
+def test_scorer_matches_the_scikit_learn_pipeline(
+    train: tuple[list[str], list[str], list[str]], model: IntentClassifier, pre: Preprocessor, labels: str
+) -> None:
     """The serving `Scorer` computes the features and decision values scikit-learn does
     (two labels are a special case: scikit-learn keeps one coefficient row)."""
     if labels == "two":
@@ -140,8 +160,10 @@ def test_scorer_matches_the_scikit_learn_pipeline(train: tuple[list[str], list[s
 def test_oos_label_is_fallback_only(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
     texts, normalized, labels = train
     oos_texts, oos_labels = _load("tiny_test.jsonl")
-    extra = [t for t, label in zip(oos_texts, oos_labels) if label == OOS]
-    clf = IntentClassifier().fit(texts + extra * 3, normalized + pre.normalize_many(extra * 3), labels + [OOS] * 3 * len(extra))
+    extra = [t for t, label in zip(oos_texts, oos_labels, strict=False) if label == OOS]
+    clf = IntentClassifier().fit(
+        texts + extra * 3, normalized + pre.normalize_many(extra * 3), labels + [OOS] * 3 * len(extra)
+    )
     assert OOS not in clf.classes_ and FALLBACK not in clf.classes_
     for p in _predict(clf, pre, extra):
         assert p.is_fallback and p.intent != OOS
@@ -151,7 +173,7 @@ def test_oos_label_is_fallback_only(train: tuple[list[str], list[str], list[str]
 def test_fallback_label_is_reserved(train: tuple[list[str], list[str], list[str]]) -> None:
     texts, normalized, labels = train
     with pytest.raises(ClassifierError, match=OOS):
-        IntentClassifier().fit(texts, normalized, labels[:-1] + [FALLBACK])
+        IntentClassifier().fit(texts, normalized, [*labels[:-1], FALLBACK])
 
 
 def test_explicit_threshold_and_ambiguity(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
@@ -189,7 +211,9 @@ def test_joblib_round_trip(model: IntentClassifier, pre: Preprocessor, tmp_path:
     assert loaded.threshold == model.threshold_ and list(loaded.classes) == list(model.classes_)
 
 
-def test_serving_needs_neither_scikit_learn_nor_scipy(model: IntentClassifier, pre: Preprocessor, tmp_path: Path) -> None:
+def test_serving_needs_neither_scikit_learn_nor_scipy(
+    model: IntentClassifier, pre: Preprocessor, tmp_path: Path
+) -> None:
     """The compiled `Scorer` is what a model folder holds: a fresh server process loads and
     runs it with numpy alone (scikit-learn and SciPy cost 80 MB and seconds of start-up), and
     answers exactly as the trained classifier does."""
@@ -223,7 +247,9 @@ def test_light_pipeline_does_not_import_torch() -> None:
         "c = IntentClassifier().fit(['hi','hello','hey','bye','goodbye','see you']*3, ['hi','hello','hey','bye','goodbye','see you']*3, ['g']*3*3+['b']*3*3)\n"
         "c.predict(['hi'], ['hi'])\nprint('torch' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True
+    )
     assert done.stdout.strip() == "False"
 
 

@@ -18,7 +18,9 @@ def domain() -> Domain:
     return load_domain(SHOP)
 
 
-def predict(intent: str, confidence: float = 0.9, fallback: bool = False, ambiguous: bool = False, second: str = "hours") -> Prediction:
+def predict(
+    intent: str, confidence: float = 0.9, fallback: bool = False, ambiguous: bool = False, second: str = "hours"
+) -> Prediction:
     ranking = [(intent, confidence), (second, round(1 - confidence, 2))]
     return Prediction(intent=intent, confidence=confidence, ranking=ranking, is_fallback=fallback, ambiguous=ambiguous)
 
@@ -41,15 +43,103 @@ FORM_BOOK_NAME = State(active_form="book", requested_slot="name", slots={"day": 
 TABLE = [
     # (name, text, prediction, entities, state, action, reply contains, next form, next requested slot, slots)
     ("plain answer", "hi", predict("greet"), [], State(), "respond", "Hello", None, None, {}),
-    ("form starts", "where is my order", predict("order_status"), [], State(), "ask", "order number", "order_status", "order_id", {}),
-    ("form filled at once", "track AB123456", predict("order_status"), [order()], State(), "respond", "AB123456 is on its way", None, None, {"order_id": "AB123456"}),
-    ("slot from a later message", "AB123456", predict("greet", 0.2, fallback=True), [order()], FORM_ORDER, "form_done", "AB123456", None, None, {"order_id": "AB123456"}),
-    ("wrong value is asked again", "no idea", predict("greet", 0.2, fallback=True), [], FORM_ORDER, "reask", "What is your order number?", "order_status", "order_id", {}),
+    (
+        "form starts",
+        "where is my order",
+        predict("order_status"),
+        [],
+        State(),
+        "ask",
+        "order number",
+        "order_status",
+        "order_id",
+        {},
+    ),
+    (
+        "form filled at once",
+        "track AB123456",
+        predict("order_status"),
+        [order()],
+        State(),
+        "respond",
+        "AB123456 is on its way",
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "slot from a later message",
+        "AB123456",
+        predict("greet", 0.2, fallback=True),
+        [order()],
+        FORM_ORDER,
+        "form_done",
+        "AB123456",
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "wrong value is asked again",
+        "no idea",
+        predict("greet", 0.2, fallback=True),
+        [],
+        FORM_ORDER,
+        "reask",
+        "What is your order number?",
+        "order_status",
+        "order_id",
+        {},
+    ),
     ("cancel the form", "stop", predict("stop"), [], FORM_ORDER, "form_cancelled", "stopped", None, None, {}),
-    ("digression answered, question repeated", "when are you open", predict("hours"), [], FORM_ORDER, "reask", "9 to 5", "order_status", "order_id", {}),
-    ("free-text slot takes the reply", "Ada Lovelace", predict("greet", 0.2, fallback=True), [], FORM_BOOK_NAME, "form_done", "Booked for Ada Lovelace on monday", None, None, {"day": "monday", "name": "Ada Lovelace"}),
-    ("asks slots one at a time", "book on tuesday", predict("book"), [day("tuesday")], State(), "ask", "What name", "book", "name", {"day": "tuesday"}),
-    ("fallback below threshold", "blah", predict("hours", 0.2, fallback=True), [], State(), "fallback", "didn't get that", None, None, {}),
+    (
+        "digression answered, question repeated",
+        "when are you open",
+        predict("hours"),
+        [],
+        FORM_ORDER,
+        "reask",
+        "9 to 5",
+        "order_status",
+        "order_id",
+        {},
+    ),
+    (
+        "free-text slot takes the reply",
+        "Ada Lovelace",
+        predict("greet", 0.2, fallback=True),
+        [],
+        FORM_BOOK_NAME,
+        "form_done",
+        "Booked for Ada Lovelace on monday",
+        None,
+        None,
+        {"day": "monday", "name": "Ada Lovelace"},
+    ),
+    (
+        "asks slots one at a time",
+        "book on tuesday",
+        predict("book"),
+        [day("tuesday")],
+        State(),
+        "ask",
+        "What name",
+        "book",
+        "name",
+        {"day": "tuesday"},
+    ),
+    (
+        "fallback below threshold",
+        "blah",
+        predict("hours", 0.2, fallback=True),
+        [],
+        State(),
+        "fallback",
+        "didn't get that",
+        None,
+        None,
+        {},
+    ),
 ]
 
 
@@ -58,7 +148,18 @@ TABLE = [
     [row[1:] for row in TABLE],
     ids=[row[0] for row in TABLE],
 )
-def test_policy(domain: Domain, text: str, prediction: Prediction, entities: list[Entity], state: State, action: str, reply: str, form: str | None, requested: str | None, slots: dict[str, str]) -> None:
+def test_policy(
+    domain: Domain,
+    text: str,
+    prediction: Prediction,
+    entities: list[Entity],
+    state: State,
+    action: str,
+    reply: str,
+    form: str | None,
+    requested: str | None,
+    slots: dict[str, str],
+) -> None:
     decision = run(domain, text, prediction, entities, state)
     assert decision.action == action
     assert reply in " ".join(m.text for m in decision.messages)
@@ -70,12 +171,21 @@ def test_policy(domain: Domain, text: str, prediction: Prediction, entities: lis
 
 def test_digression_sends_answer_then_question(domain: Domain) -> None:
     decision = run(domain, "when are you open", predict("hours"), [], FORM_ORDER)
-    assert [m.text for m in decision.messages] == ["We are open 9 to 5, Monday to Friday.", "What is your order number?"]
+    assert [m.text for m in decision.messages] == [
+        "We are open 9 to 5, Monday to Friday.",
+        "What is your order number?",
+    ]
     assert decision.intent == "hours" and [m.intent for m in decision.messages] == [None, "order_status"]
 
 
 def test_ambiguous_fallback_offers_the_two_best_intents(domain: Domain) -> None:
-    decision = run(domain, "order hours?", predict("order_status", 0.25, fallback=True, ambiguous=True, second="hours"), [], State())
+    decision = run(
+        domain,
+        "order hours?",
+        predict("order_status", 0.25, fallback=True, ambiguous=True, second="hours"),
+        [],
+        State(),
+    )
     assert decision.messages[0].buttons == (("Order status", "/order_status"), ("Opening hours", "/hours"))
 
 
@@ -138,9 +248,13 @@ intents:
   stop: {examples: [stop, never mind], responses: ["Okay."]}
   hours: {examples: [when are you open, opening hours], responses: ["9 to 5."]}
 """
+
+
 def close(first: str, second: str) -> Prediction:
     """Two intents both likely, within the ambiguity margin."""
-    return Prediction(intent=first, confidence=0.99, ranking=[(first, 0.99), (second, 0.95)], is_fallback=False, ambiguous=True)
+    return Prediction(
+        intent=first, confidence=0.99, ranking=[(first, 0.99), (second, 0.95)], is_fallback=False, ambiguous=True
+    )
 
 
 ASKED_TO_CONFIRM = State(active_form="cancel_order", requested_slot="?confirm", slots={"order_id": "AB123456"})
@@ -148,22 +262,198 @@ BOOK_TIME = State(active_form="book", requested_slot="time", slots={"day": "frid
 
 CONFIRM_TABLE = [
     # (name, text, prediction, entities, state, action, replies, next form, next requested slot, slots)
-    ("asks before acting", "cancel order AB123456", predict("cancel_order"), [order()], State(), "confirm", ["Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
-    ("yes acts", "yes", predict("affirm"), [], ASKED_TO_CONFIRM, "form_done", ["Order AB123456 is cancelled."], None, None, {"order_id": "AB123456"}),
-    ("no abandons", "no", predict("deny"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
-    ("neither asks again", "blah", predict("hours", 0.1, fallback=True), [], ASKED_TO_CONFIRM, "reask", ["Hmm. Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
-    ("a digression, then the question again", "when are you open", predict("hours"), [], ASKED_TO_CONFIRM, "reask", ["9 to 5.", "Cancel order AB123456 for good?"], "cancel_order", "?confirm", {"order_id": "AB123456"}),
-    ("another number is confirmed afresh", "CD654321", predict("hours", 0.1, fallback=True), [order("CD654321")], ASKED_TO_CONFIRM, "confirm", ["Cancel order CD654321 for good?"], "cancel_order", "?confirm", {"order_id": "CD654321"}),
-    ("a slot of the form, whatever the words sound like", "monday then", predict("reschedule"), [day()], BOOK_TIME, "ask", ["What time?"], "book", "time", {"day": "monday"}),
-    ("asking again for the same thing repeats the question", "i need an appointment", predict("book"), [], BOOK_TIME, "reask", ["What time?"], "book", "time", {"day": "friday"}),
-    ("no leaves a form", "no thanks", predict("deny"), [], BOOK_TIME, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"day": "friday"}),
-    ("another form keeps what the abandoned one was told", "where is that order", predict("track"), [], ASKED_TO_CONFIRM, "respond", ["Order AB123456 is on its way."], None, None, {"order_id": "AB123456"}),
-    ("a bare number is a wrong answer, not a new request", "31/02", predict("hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
-    ("yes is no value for a slot", "yes", predict("affirm"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
-    ("a no that names the form is still no", "no, don't cancel it", close("deny", "cancel_order"), [], ASKED_TO_CONFIRM, "form_cancelled", ["Okay, I've stopped that. What else can I do for you?"], None, None, {"order_id": "AB123456"}),
-    ("an unsure stop asks again", "purple elephants", close("stop", "hours"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
-    ("a digression that might be the form itself", "when are you open", close("hours", "book"), [], BOOK_TIME, "reask", ["9 to 5.", "What time?"], "book", "time", {"day": "friday"}),
-    ("torn between two others: asked again", "hmm", close("hours", "reschedule"), [], BOOK_TIME, "reask", ["Hmm. What time?"], "book", "time", {"day": "friday"}),
+    (
+        "asks before acting",
+        "cancel order AB123456",
+        predict("cancel_order"),
+        [order()],
+        State(),
+        "confirm",
+        ["Cancel order AB123456 for good?"],
+        "cancel_order",
+        "?confirm",
+        {"order_id": "AB123456"},
+    ),
+    (
+        "yes acts",
+        "yes",
+        predict("affirm"),
+        [],
+        ASKED_TO_CONFIRM,
+        "form_done",
+        ["Order AB123456 is cancelled."],
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "no abandons",
+        "no",
+        predict("deny"),
+        [],
+        ASKED_TO_CONFIRM,
+        "form_cancelled",
+        ["Okay, I've stopped that. What else can I do for you?"],
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "neither asks again",
+        "blah",
+        predict("hours", 0.1, fallback=True),
+        [],
+        ASKED_TO_CONFIRM,
+        "reask",
+        ["Hmm. Cancel order AB123456 for good?"],
+        "cancel_order",
+        "?confirm",
+        {"order_id": "AB123456"},
+    ),
+    (
+        "a digression, then the question again",
+        "when are you open",
+        predict("hours"),
+        [],
+        ASKED_TO_CONFIRM,
+        "reask",
+        ["9 to 5.", "Cancel order AB123456 for good?"],
+        "cancel_order",
+        "?confirm",
+        {"order_id": "AB123456"},
+    ),
+    (
+        "another number is confirmed afresh",
+        "CD654321",
+        predict("hours", 0.1, fallback=True),
+        [order("CD654321")],
+        ASKED_TO_CONFIRM,
+        "confirm",
+        ["Cancel order CD654321 for good?"],
+        "cancel_order",
+        "?confirm",
+        {"order_id": "CD654321"},
+    ),
+    (
+        "a slot of the form, whatever the words sound like",
+        "monday then",
+        predict("reschedule"),
+        [day()],
+        BOOK_TIME,
+        "ask",
+        ["What time?"],
+        "book",
+        "time",
+        {"day": "monday"},
+    ),
+    (
+        "asking again for the same thing repeats the question",
+        "i need an appointment",
+        predict("book"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
+    (
+        "no leaves a form",
+        "no thanks",
+        predict("deny"),
+        [],
+        BOOK_TIME,
+        "form_cancelled",
+        ["Okay, I've stopped that. What else can I do for you?"],
+        None,
+        None,
+        {"day": "friday"},
+    ),
+    (
+        "another form keeps what the abandoned one was told",
+        "where is that order",
+        predict("track"),
+        [],
+        ASKED_TO_CONFIRM,
+        "respond",
+        ["Order AB123456 is on its way."],
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "a bare number is a wrong answer, not a new request",
+        "31/02",
+        predict("hours"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["Hmm. What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
+    (
+        "yes is no value for a slot",
+        "yes",
+        predict("affirm"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["Hmm. What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
+    (
+        "a no that names the form is still no",
+        "no, don't cancel it",
+        close("deny", "cancel_order"),
+        [],
+        ASKED_TO_CONFIRM,
+        "form_cancelled",
+        ["Okay, I've stopped that. What else can I do for you?"],
+        None,
+        None,
+        {"order_id": "AB123456"},
+    ),
+    (
+        "an unsure stop asks again",
+        "purple elephants",
+        close("stop", "hours"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["Hmm. What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
+    (
+        "a digression that might be the form itself",
+        "when are you open",
+        close("hours", "book"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["9 to 5.", "What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
+    (
+        "torn between two others: asked again",
+        "hmm",
+        close("hours", "reschedule"),
+        [],
+        BOOK_TIME,
+        "reask",
+        ["Hmm. What time?"],
+        "book",
+        "time",
+        {"day": "friday"},
+    ),
 ]
 
 
@@ -172,10 +462,24 @@ CONFIRM_TABLE = [
     [row[1:] for row in CONFIRM_TABLE],
     ids=[row[0] for row in CONFIRM_TABLE],
 )
-def test_forms_with_confirmation(text: str, prediction: Prediction, entities: list[Entity], state: State, action: str, replies: list[str], form: str | None, requested: str | None, slots: dict[str, str]) -> None:
+def test_forms_with_confirmation(
+    text: str,
+    prediction: Prediction,
+    entities: list[Entity],
+    state: State,
+    action: str,
+    replies: list[str],
+    form: str | None,
+    requested: str | None,
+    slots: dict[str, str],
+) -> None:
     decision = run(parse_domain(CONFIRMING), text, prediction, entities, state)
     assert (decision.action, [m.text for m in decision.messages]) == (action, replies)
-    assert (decision.state.active_form, decision.state.requested_slot, dict(decision.state.slots)) == (form, requested, slots)
+    assert (decision.state.active_form, decision.state.requested_slot, dict(decision.state.slots)) == (
+        form,
+        requested,
+        slots,
+    )
 
 
 def test_the_confirmation_question_has_yes_and_no_buttons() -> None:
@@ -185,12 +489,20 @@ def test_the_confirmation_question_has_yes_and_no_buttons() -> None:
 
 def test_no_did_you_mean_between_two_unlikely_intents(domain: Domain) -> None:
     """Near-zero scores are close to each other without either being meant."""
-    unlikely = Prediction(intent="order_status", confidence=0.006, ranking=[("order_status", 0.006), ("hours", 0.004)], is_fallback=True, ambiguous=True)
+    unlikely = Prediction(
+        intent="order_status",
+        confidence=0.006,
+        ranking=[("order_status", 0.006), ("hours", 0.004)],
+        is_fallback=True,
+        ambiguous=True,
+    )
     assert run(domain, "tell me a joke", unlikely, [], State()).messages[0].buttons == ()
 
 
 def test_a_free_text_answer_that_sounds_like_stop_is_the_answer(domain: Domain) -> None:
-    unsure = Prediction(intent="stop", confidence=0.5, ranking=[("stop", 0.5), ("greet", 0.45)], is_fallback=False, ambiguous=True)
+    unsure = Prediction(
+        intent="stop", confidence=0.5, ranking=[("stop", 0.5), ("greet", 0.45)], is_fallback=False, ambiguous=True
+    )
     decision = run(domain, "Alice Liddell", unsure, [], FORM_BOOK_NAME)
     assert decision.action == "form_done" and decision.state.slots["name"] == "Alice Liddell"
 
@@ -198,6 +510,8 @@ def test_a_free_text_answer_that_sounds_like_stop_is_the_answer(domain: Domain) 
 def test_a_free_text_answer_close_to_the_form_itself_is_the_answer(domain: Domain) -> None:
     """Hesitating between another intent and the form is enough to leave for the other
     intent, but not to refuse a free-text answer."""
-    unsure = Prediction(intent="stop", confidence=0.6, ranking=[("stop", 0.6), ("book", 0.55)], is_fallback=False, ambiguous=True)
+    unsure = Prediction(
+        intent="stop", confidence=0.6, ranking=[("stop", 0.6), ("book", 0.55)], is_fallback=False, ambiguous=True
+    )
     decision = run(domain, "Ada", unsure, [], FORM_BOOK_NAME)
     assert decision.action == "form_done" and decision.state.slots["name"] == "Ada"

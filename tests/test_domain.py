@@ -48,11 +48,16 @@ def test_valid_domain_parses_examples_and_entities() -> None:
 def test_yaml_syntax_error_names_line() -> None:
     """An unclosed bracket is reported where it opened, not at the end of the file."""
     (message,) = problems("intents:\n  greet:\n    examples: [hi, hello\n")
-    assert message.startswith("intents.yaml:3: intent 'greet': YAML syntax error") and "flow sequence on line 3" in message
+    assert (
+        message.startswith("intents.yaml:3: intent 'greet': YAML syntax error") and "flow sequence on line 3" in message
+    )
 
 
 def test_an_unclosed_quote_is_reported_where_it_opened() -> None:
-    text = VALID.replace("      - book a flight", "      - 'book a flight") + "  third:\n    examples: [a, b]\n    responses: [c]\n"
+    text = (
+        VALID.replace("      - book a flight", "      - 'book a flight")
+        + "  third:\n    examples: [a, b]\n    responses: [c]\n"
+    )
     (message,) = problems(text)
     assert message.startswith("intents.yaml:14: intent 'fly': YAML syntax error: found unexpected end of stream")
 
@@ -131,13 +136,18 @@ def test_shipped_domains_are_valid(path: Path) -> None:
 
 
 def test_a_confirmation_needs_declared_slots_and_a_yes_intent() -> None:
-    confirming = VALID.replace('    responses: ["Flying to {dest}."]', '    confirm: "Fly to {dest} on {day}?"\n    responses: ["Flying to {dest}."]')
+    confirming = VALID.replace(
+        '    responses: ["Flying to {dest}."]',
+        '    confirm: "Fly to {dest} on {day}?"\n    responses: ["Flying to {dest}."]',
+    )
     lines = problems(confirming)
     assert lines == [
         "intents.yaml:15: intent 'fly': confirm question 'Fly to {dest} on {day}?' uses {day} but no slot 'day' is declared",
         "intents.yaml:15: intent 'fly': asks to confirm, but none of forms.affirm_intents (affirm) is an intent to answer yes with",
     ]
-    with_yes = confirming.replace("{day}", "{dest}").replace("intents:\n", "intents:\n  affirm:\n    examples: [\"yes\", sure]\n    responses: [Good.]\n")
+    with_yes = confirming.replace("{day}", "{dest}").replace(
+        "intents:\n", 'intents:\n  affirm:\n    examples: ["yes", sure]\n    responses: [Good.]\n'
+    )
     assert parse_domain(with_yes).intents["fly"].confirm == "Fly to {dest} on {dest}?"
 
 
@@ -162,4 +172,7 @@ def test_a_quote_closed_lines_later_is_pointed_at() -> None:
     """The next example's quote ends the string, so YAML fails two lines further on."""
     text = VALID.replace("      - book a flight", '      - "book a flight\n      - "fly me"')
     (message,) = problems(text)
-    assert message.startswith("intents.yaml:14: intent 'fly': YAML syntax error") and "is the quote on line 14 closed?" in message
+    assert (
+        message.startswith("intents.yaml:14: intent 'fly': YAML syntax error")
+        and "is the quote on line 14 closed?" in message
+    )

@@ -32,7 +32,9 @@ def reference() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(encoder_path(), device="cpu").encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    return SentenceTransformer(encoder_path(), device="cpu").encode(
+        TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,9 @@ def test_single_text_equals_sentence_transformers(encoder: SentenceEncoder, refe
 def test_pickle_drops_the_network(encoder: SentenceEncoder, reference: Any) -> None:
     data = pickle.dumps(encoder)
     assert len(data) < 10_000
-    np.testing.assert_allclose(pickle.loads(data).transform(np.array(TEXTS[:2], dtype=object)), reference[:2], atol=1e-5)
+    np.testing.assert_allclose(
+        pickle.loads(data).transform(np.array(TEXTS[:2], dtype=object)), reference[:2], atol=1e-5
+    )
     assert encoder.transform(np.array([], dtype=object)).shape == (0, DIMENSIONS)
 
 

@@ -41,7 +41,15 @@ def test_cli_writes_json_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out, png = tmp_path / "report.json", tmp_path / "confusion.png"
     assert main(["--train", str(TRAIN), "--test", str(TEST), "--json", str(out), "--confusion", str(png)]) == 0
     report = json.loads(out.read_text())
-    assert {"accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "per_intent", "confusions", "misclassified"} <= set(report)
+    assert {
+        "accuracy",
+        "macro_f1",
+        "in_scope_accuracy",
+        "oos_recall",
+        "per_intent",
+        "confusions",
+        "misclassified",
+    } <= set(report)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "macro F1" in capsys.readouterr().out
 

@@ -48,7 +48,9 @@ def test_nothing_changed_is_not_retrained(models: Path, capsys: pytest.CaptureFi
     assert current_version(models) == before and len(list(models.iterdir())) == 2  # the version and latest
 
 
-def test_retraining_on_the_same_data_compares_equal_and_is_promoted(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retraining_on_the_same_data_compares_equal_and_is_promoted(
+    models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The served model saw every held-out row; compared as it is, it would always win."""
     before = current_version(models)
     assert fit(["--intents", str(SHOP), "--out", str(models), "--folds", "0", "--force"]) == 0

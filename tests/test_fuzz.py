@@ -84,7 +84,12 @@ def test_random_text_frames(fuzz_client: TestClient, text: str) -> None:
 def test_random_bytes(fuzz_client: TestClient, data: bytes) -> None:
     with fuzz_client.websocket_connect("/ws") as ws:
         ws.send_bytes(data)
-        assert answer(ws) == {"type": "error", "code": "binary_frame", "detail": "binary frames are not supported; send JSON text frames", "reply_to": None}
+        assert answer(ws) == {
+            "type": "error",
+            "code": "binary_frame",
+            "detail": "binary frames are not supported; send JSON text frames",
+            "reply_to": None,
+        }
         still_alive(ws)
 
 
@@ -105,6 +110,8 @@ def test_http_api_never_answers_5xx(shared_server: LiveServer) -> None:
     @given(case=schema.as_strategy())
     def check(case: schemathesis.Case) -> None:
         response = case.call()
-        assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+        assert response.status_code < 500, (
+            f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+        )
 
     check()

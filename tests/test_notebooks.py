@@ -21,7 +21,18 @@ NAMES = ("review_logs.ipynb", "model_evaluation.ipynb")
 def simulated_db(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> str:
     """A small SQLite log written by simulated users of the shop bot, spread over a week."""
     url = f"sqlite:///{tmp_path_factory.mktemp('simulated') / 'bot.db'}"
-    args = ["--database-url", url, "--intents", str(SHOP), "--models", str(models_dir), "--conversations", "15", "--seed", "0"]
+    args = [
+        "--database-url",
+        url,
+        "--intents",
+        str(SHOP),
+        "--models",
+        str(models_dir),
+        "--conversations",
+        "15",
+        "--seed",
+        "0",
+    ]
     assert simulate(args) == 0
     return url
 
@@ -39,9 +50,14 @@ def test_committed_without_outputs(name: str) -> None:
 EVAL_VARS = ("EVAL_TRAIN", "EVAL_TEST", "EVAL_TEST_SIZE", "EVAL_PIPELINE", "EVAL_SEED", "EVAL_LANGUAGE")
 RUNS = [
     pytest.param("review_logs.ipynb", {}, id="review_logs"),
-    pytest.param("model_evaluation.ipynb", {"EVAL_TRAIN": "tests/data/tiny_intents.jsonl", "EVAL_TEST": "tests/data/tiny_test.jsonl"},
-                 id="model_evaluation-fixtures"),
-    pytest.param("model_evaluation.ipynb", {"EVAL_TRAIN": str(SHOP), "EVAL_TEST_SIZE": "0.3"}, id="model_evaluation-split"),
+    pytest.param(
+        "model_evaluation.ipynb",
+        {"EVAL_TRAIN": "tests/data/tiny_intents.jsonl", "EVAL_TEST": "tests/data/tiny_test.jsonl"},
+        id="model_evaluation-fixtures",
+    ),
+    pytest.param(
+        "model_evaluation.ipynb", {"EVAL_TRAIN": str(SHOP), "EVAL_TEST_SIZE": "0.3"}, id="model_evaluation-split"
+    ),
 ]
 
 
@@ -86,8 +102,8 @@ def test_the_numbers_the_notebooks_plot(simulated_db: str) -> None:
     assert funnel["reached"].sum() > 0
     for _, steps in funnel.groupby("form", sort=False):
         reached, given = list(steps["reached"]), list(steps["given"])
-        assert all(g <= r for g, r in zip(given, reached))
-        assert all(nxt <= g for g, nxt in zip(given, reached[1:]))  # a funnel only narrows
+        assert all(g <= r for g, r in zip(given, reached, strict=False))
+        assert all(nxt <= g for g, nxt in zip(given, reached[1:], strict=False))  # a funnel only narrows
 
     versions = analysis.compare_versions(messages)
     assert len(versions) == 1 and versions["messages"].iloc[0] == len(inbound)

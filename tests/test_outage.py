@@ -40,7 +40,9 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres?connect_timeout=2"
 
     def _ctl(self, *args: str) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.datadir} -c fsync=off"
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.datadir} -c fsync=off"
+        )
         command = [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-w", "-t", "30", "-o", options, *args]
         subprocess.run(_as_postgres(command), check=True, capture_output=True)
 
@@ -61,13 +63,19 @@ def cluster() -> Iterator[Cluster]:
     datadir = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+    )
     cluster = Cluster(datadir, free_port())
     cluster.start()
     try:
         yield cluster
     finally:
-        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -94,6 +102,11 @@ def test_database_outage_is_reported_and_survived(cluster: Cluster, server_env: 
         assert reply["type"] == "reply" and reply["text"] == "Order AB123456 is on its way."
         chat.close()
         items = httpx.get(f"{server.url}/api/sessions/{chat.session_id}/messages").json()["items"]
-        assert [(m["direction"], m["client_id"]) for m in items] == [("in", "o1"), ("out", "o1"), ("in", "o2"), ("out", "o2")]
+        assert [(m["direction"], m["client_id"]) for m in items] == [
+            ("in", "o1"),
+            ("out", "o1"),
+            ("in", "o2"),
+            ("out", "o2"),
+        ]
     finally:
         server.stop()

@@ -63,7 +63,9 @@ def train_weather(tmp_path: Path, models: Path) -> str:
     return new
 
 
-def test_reload_switches_model_and_domain_with_connection_open(admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path) -> None:
+def test_reload_switches_model_and_domain_with_connection_open(
+    admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path
+) -> None:
     client, admin = admin_client
     with client.websocket_connect("/ws") as ws:
         before = say(ws, "will it rain today")
@@ -104,13 +106,18 @@ def test_broken_model_leaves_the_old_one_serving(admin_client: tuple[TestClient,
     promote(models, "broken")
     answer = client.post("/api/admin/reload", headers=admin)
     assert answer.status_code == 409
-    assert f"still serving {serving}" in answer.json()["detail"] and "run `python -m training.fit`" in answer.json()["detail"]
+    assert (
+        f"still serving {serving}" in answer.json()["detail"]
+        and "run `python -m training.fit`" in answer.json()["detail"]
+    )
     with client.websocket_connect("/ws") as ws:
         assert replies(say(ws, "thanks"))
     assert client.get("/readyz").json()["model"] == serving
 
 
-def test_reloads_under_traffic_lose_and_duplicate_nothing(admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path) -> None:
+def test_reloads_under_traffic_lose_and_duplicate_nothing(
+    admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path
+) -> None:
     client, admin = admin_client
     versions = {current_version(models), train_weather(tmp_path, models)}
     errors: list[str] = []
@@ -179,11 +186,15 @@ print(round(rss_mb() - base))
 def test_large_blocks_go_back_to_the_system_when_freed() -> None:
     """What keeps reloads from growing the process: with glibc's default, 100 MB of freed
     1 MiB blocks stay resident behind the small objects allocated between them."""
-    import subprocess
-    import sys
 
     def resident_after_free(mode: str) -> int:
-        done = subprocess.run([sys.executable, "-c", _FRAGMENT, mode], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+        done = subprocess.run(
+            [sys.executable, "-c", _FRAGMENT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent.parent,
+        )
         return int(done.stdout)
 
     assert resident_after_free("fixed") < 10

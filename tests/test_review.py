@@ -17,7 +17,8 @@ from bot.store import make_engine, migrate
 from bot.tables import ReviewedExample
 from tests.conftest import SHOP
 from training.fit import main as fit
-from training.review import COLUMNS, find_candidates, main as review, normalize
+from training.review import COLUMNS, find_candidates, normalize
+from training.review import main as review
 
 UNKNOWN = "who mans the store on holidays"
 """Nothing like it is in the shop domain's examples: the model guesses, with a close second.
@@ -123,7 +124,9 @@ def test_import_refuses_unknown_labels_with_their_line(tmp_path: Path, capsys: p
     with engine.connect() as conn:
         assert conn.execute(select(ReviewedExample)).all() == []  # not even the good lines
 
-    path.write_text(path.read_text(encoding="utf-8").replace("fruit", "oos").replace("thankz", "greet"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("fruit", "oos").replace("thankz", "greet"), encoding="utf-8"
+    )
     assert review(["import", str(path), "--intents", str(SHOP), "--database-url", url]) == 0
     assert "4 labelled: 4 added, 0 relabelled, 0 unchanged; 1 rows without a label skipped" in capsys.readouterr().out
     path.write_text(path.read_text(encoding="utf-8").replace(",greet\n", ",thanks\n"), encoding="utf-8")
@@ -137,13 +140,27 @@ def test_import_refuses_unknown_labels_with_their_line(tmp_path: Path, capsys: p
 def test_import_refuses_a_text_labelled_two_ways(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "review.csv"
     path.write_text("text,label\nWhen do you open,hours\nwhen do  you open,greet\n", encoding="utf-8")
-    assert review(["import", str(path), "--intents", str(SHOP), "--database-url", f"sqlite:///{tmp_path / 'bot.db'}"]) == 1
+    assert (
+        review(["import", str(path), "--intents", str(SHOP), "--database-url", f"sqlite:///{tmp_path / 'bot.db'}"]) == 1
+    )
     assert f"{path}:3: 'when do  you open' is labelled 'greet' here but 'hours' on line 2" in capsys.readouterr().err
 
 
-def row(id: int, session: str, direction: str, text: str, client_id: str | None = None, **fields: Any) -> dict[str, Any]:
-    base = {"id": id, "session_id": session, "direction": direction, "text": text, "client_id": client_id,
-            "intent": None, "confidence": None, "ranking": [], "fallback": False, "feedback": None}
+def row(
+    id: int, session: str, direction: str, text: str, client_id: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    base = {
+        "id": id,
+        "session_id": session,
+        "direction": direction,
+        "text": text,
+        "client_id": client_id,
+        "intent": None,
+        "confidence": None,
+        "ranking": [],
+        "fallback": False,
+        "feedback": None,
+    }
     return {**base, **fields}
 
 
@@ -151,15 +168,45 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
     rows = [
         row(1, "a", "in", "Hi", "c1", intent="greet", confidence=0.95, ranking=[["greet", 0.95], ["hours", 0.03]]),
         row(2, "a", "out", "Hello!", "c1", intent="greet", feedback=-1),  # thumbs down by client id
-        row(3, "a", "in", "opening   time", "c2", intent="hours", confidence=0.45, ranking=[["hours", 0.45], ["book", 0.40]]),
+        row(
+            3,
+            "a",
+            "in",
+            "opening   time",
+            "c2",
+            intent="hours",
+            confidence=0.45,
+            ranking=[["hours", 0.45], ["book", 0.40]],
+        ),
         row(4, "a", "out", "9 to 5", "c2", intent="hours"),
         row(5, "a", "in", "where is my order", None, intent="order_status", confidence=0.9),
         row(6, "a", "out", "What is your order number?", None, intent="order_status"),
         row(7, "a", "in", "AB123456", None, intent="greet", confidence=0.2, fallback=True),  # a form answer
-        row(8, "a", "out", "Order AB123456 is on its way.", None, intent="order_status", feedback=-1),  # nearest earlier IN
-        row(9, "b", "in", "Opening Time", "c1", intent="hours", confidence=0.42, ranking=[["hours", 0.42], ["book", 0.41]]),
+        row(
+            8, "a", "out", "Order AB123456 is on its way.", None, intent="order_status", feedback=-1
+        ),  # nearest earlier IN
+        row(
+            9,
+            "b",
+            "in",
+            "Opening Time",
+            "c1",
+            intent="hours",
+            confidence=0.42,
+            ranking=[["hours", 0.42], ["book", 0.41]],
+        ),
         row(10, "b", "out", "9 to 5", "c1", intent="hours"),
-        row(11, "b", "in", "blorp", "c2", intent="greet", confidence=0.1, fallback=True, ranking=[["greet", 0.1], ["hours", 0.09]]),
+        row(
+            11,
+            "b",
+            "in",
+            "blorp",
+            "c2",
+            intent="greet",
+            confidence=0.1,
+            fallback=True,
+            ranking=[["greet", 0.1], ["hours", 0.09]],
+        ),
         row(12, "b", "out", "Sorry?", "c2", fallback=True),
         row(13, "b", "in", "/hours", "c3", intent="hours", confidence=1.0),
         row(14, "b", "out", "9 to 5", "c3", intent="hours"),
@@ -167,7 +214,9 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
         row(16, "b", "out", "Sorry?", "c4", fallback=True),
         row(17, "b", "in", "book a visit", "c5", intent="book", confidence=0.9),
         row(18, "b", "out", "What name should I put it under?", "c5", intent="book", slots={"day": "monday"}),
-        row(19, "b", "in", "Ada", "c6", intent="book", confidence=0.3, slots={"day": "monday", "name": "Ada"}),  # a name
+        row(
+            19, "b", "in", "Ada", "c6", intent="book", confidence=0.3, slots={"day": "monday", "name": "Ada"}
+        ),  # a name
         row(20, "b", "out", "Booked for Ada on monday.", "c6", intent="book", slots={"day": "monday", "name": "Ada"}),
     ]
     found = {c.text: c for c in find_candidates(rows, reviewed=["ALREADY  done"])}
@@ -178,7 +227,9 @@ def test_candidates_reasons_thumbs_and_dedup() -> None:
     assert (found["opening   time"].message_id, found["opening   time"].confidence) == (9, 0.42)  # latest occurrence
     assert found["blorp"].reason == "fallback+low_confidence"  # close scores say nothing more after a fallback
     assert next(iter(find_candidates(rows))).text == "opening   time"  # most frequent first
-    assert not find_candidates(rows, low_confidence=0.0, margin=0.0, reviewed=["hi", "ab123456", "blorp", "already done"])
+    assert not find_candidates(
+        rows, low_confidence=0.0, margin=0.0, reviewed=["hi", "ab123456", "blorp", "already done"]
+    )
 
 
 def test_export_since_and_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

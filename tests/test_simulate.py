@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from difflib import get_close_matches
 from datetime import timedelta
+from difflib import get_close_matches
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,8 @@ from bot.domain import load_domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message, utcnow
 from tests.conftest import SHOP, LiveServer
-from training.simulate import OUT_OF_SCOPE, Speaker, main as simulate, perturb
+from training.simulate import OUT_OF_SCOPE, Speaker, perturb
+from training.simulate import main as simulate
 
 
 def log_of(url: str) -> tuple[list[Message], int]:
@@ -27,10 +28,23 @@ def log_of(url: str) -> tuple[list[Message], int]:
 
 
 @pytest.mark.slow
-def test_in_process_fills_a_database_reproducibly(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_in_process_fills_a_database_reproducibly(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     urls = [f"sqlite:///{tmp_path / name}" for name in ("one.db", "two.db")]
     for url in urls:
-        args = ["--database-url", url, "--intents", str(SHOP), "--models", str(models_dir), "--conversations", "20", "--seed", "3"]
+        args = [
+            "--database-url",
+            url,
+            "--intents",
+            str(SHOP),
+            "--models",
+            str(models_dir),
+            "--conversations",
+            "20",
+            "--seed",
+            "3",
+        ]
         assert simulate(args) == 0
     printed = capsys.readouterr().out
     assert "20 conversations" in printed
@@ -56,7 +70,18 @@ def test_in_process_fills_a_database_reproducibly(tmp_path: Path, models_dir: Pa
 @pytest.mark.slow
 def test_over_a_real_websocket(live_server: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:
     url = live_server.env["BOT_DATABASE_URL"]
-    args = ["--url", live_server.ws_url, "--intents", str(SHOP), "--conversations", "4", "--seed", "1", "--spread-days", "0"]
+    args = [
+        "--url",
+        live_server.ws_url,
+        "--intents",
+        str(SHOP),
+        "--conversations",
+        "4",
+        "--seed",
+        "1",
+        "--spread-days",
+        "0",
+    ]
     assert simulate(args) == 0
     assert "4 conversations" in capsys.readouterr().out
     messages, sessions = log_of(url)
@@ -82,7 +107,10 @@ def test_users_speak_from_the_domain() -> None:
     assert all(values & set(speaker.answer(book, "day").split()) for _ in range(50))
     assert speaker.answer(book, "name")  # a free-text slot gets a name
     order = domain.intents["order_status"]
-    assert any("AB123456" in speaker.answer(order, "order_id") or "CD654321" in speaker.answer(order, "order_id") for _ in range(10))
+    assert any(
+        "AB123456" in speaker.answer(order, "order_id") or "CD654321" in speaker.answer(order, "order_id")
+        for _ in range(10)
+    )
     assert speaker.asked([{"text": "Sorry, that doesn't look right. Which day suits you?"}]) == (book, "day")
     assert speaker.asked([{"text": "Booked."}]) is None
 
@@ -94,7 +122,18 @@ def test_postgresql_log_for_analysts(postgres_url: str, models_dir: Path, tmp_pa
     from training import analysis
     from training.review import main as review
 
-    args = ["--database-url", postgres_url, "--intents", str(SHOP), "--models", str(models_dir), "--conversations", "6", "--seed", "2"]
+    args = [
+        "--database-url",
+        postgres_url,
+        "--intents",
+        str(SHOP),
+        "--models",
+        str(models_dir),
+        "--conversations",
+        "6",
+        "--seed",
+        "2",
+    ]
     assert simulate(args) == 0
     messages, sessions = log_of(postgres_url)
     frame = analysis.load_messages(postgres_url)

@@ -46,16 +46,33 @@ def store(database_url: str) -> Iterator[Store]:
 
 def row(session_id: str, direction: str, text: str, client_id: str | None = None, **extra: object) -> dict[str, object]:
     return {
-        "session_id": session_id, "user_id": None, "direction": direction, "text": text, "client_id": client_id,
-        "intent": extra.get("intent"), "confidence": extra.get("confidence"), "ranking": [["greet", 0.9]],
+        "session_id": session_id,
+        "user_id": None,
+        "direction": direction,
+        "text": text,
+        "client_id": client_id,
+        "intent": extra.get("intent"),
+        "confidence": extra.get("confidence"),
+        "ranking": [["greet", 0.9]],
         "entities": [{"entity": "day", "value": "monday", "start": 0, "end": 6, "text": "Monday"}],
-        "slots": {"day": "monday"}, "buttons": [], "fallback": False, "model_version": "v1", "latency_ms": 1.5,
+        "slots": {"day": "monday"},
+        "buttons": [],
+        "fallback": False,
+        "model_version": "v1",
+        "latency_ms": 1.5,
         "created_at": utcnow(),
     }
 
 
 def state(turns: int, **slots: object) -> dict[str, object]:
-    return {"active_form": "book", "requested_slot": "name", "slots": dict(slots), "turns": turns, "user_id": None, "last_active": utcnow()}
+    return {
+        "active_form": "book",
+        "requested_slot": "name",
+        "slots": dict(slots),
+        "turns": turns,
+        "user_id": None,
+        "last_active": utcnow(),
+    }
 
 
 def test_migrations_create_every_table(store: Store) -> None:
@@ -94,13 +111,32 @@ def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id
     old = Store(engine)
     old.start()
     session_id = asyncio.run(old.create_session(None)).id
-    asyncio.run(old.write(TurnWrite(session_id, 0, state(1), [row(session_id, "in", "hi", "c1"), row(session_id, "out", "Hello!", "c1")])))
+    asyncio.run(
+        old.write(
+            TurnWrite(
+                session_id, 0, state(1), [row(session_id, "in", "hi", "c1"), row(session_id, "out", "Hello!", "c1")]
+            )
+        )
+    )
     old.stop()
     migrate(engine)
     store = Store(engine)
     store.start()
     try:
-        two = asyncio.run(store.write(TurnWrite(session_id, 1, state(2), [row(session_id, "in", "hours?", "c2"), row(session_id, "out", "9 to 5.", "c2"), row(session_id, "out", "Name?", "c2")])))
+        two = asyncio.run(
+            store.write(
+                TurnWrite(
+                    session_id,
+                    1,
+                    state(2),
+                    [
+                        row(session_id, "in", "hours?", "c2"),
+                        row(session_id, "out", "9 to 5.", "c2"),
+                        row(session_id, "out", "Name?", "c2"),
+                    ],
+                )
+            )
+        )
         assert len(two) == 3
         with pytest.raises(DuplicateMessage):
             asyncio.run(store.write(TurnWrite(session_id, 2, state(3), [row(session_id, "in", "hours?", "c2")])))
@@ -113,15 +149,37 @@ def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id
 def test_turns_round_trip(store: Store) -> None:
     async def scenario() -> tuple[str, list[int], list[int]]:
         session = await store.create_session(None)
-        first = await store.write(TurnWrite(session.id, 0, state(1, day="monday"), [row(session.id, "in", "Monday", "c1", intent="book", confidence=0.8), row(session.id, "out", "Name?", "c1")]))
-        second = await store.write(TurnWrite(session.id, 1, state(2, day="monday", name="Ada"), [row(session.id, "in", "Ada", "c2"), row(session.id, "out", "Booked.", "c2")]))
+        first = await store.write(
+            TurnWrite(
+                session.id,
+                0,
+                state(1, day="monday"),
+                [
+                    row(session.id, "in", "Monday", "c1", intent="book", confidence=0.8),
+                    row(session.id, "out", "Name?", "c1"),
+                ],
+            )
+        )
+        second = await store.write(
+            TurnWrite(
+                session.id,
+                1,
+                state(2, day="monday", name="Ada"),
+                [row(session.id, "in", "Ada", "c2"), row(session.id, "out", "Booked.", "c2")],
+            )
+        )
         return session.id, first, second
 
     session_id, first, second = asyncio.run(scenario())
     assert first[1] == first[0] + 1 and second[0] > first[1]
     loaded = store.get_session(session_id)
     assert loaded is not None
-    assert (loaded.active_form, loaded.requested_slot, loaded.turns, loaded.slots) == ("book", "name", 2, {"day": "monday", "name": "Ada"})
+    assert (loaded.active_form, loaded.requested_slot, loaded.turns, loaded.slots) == (
+        "book",
+        "name",
+        2,
+        {"day": "monday", "name": "Ada"},
+    )
     assert loaded.last_active.tzinfo is not None
     messages, total = store.history(session_id)
     assert total == 4 and [m.text for m in messages] == ["Monday", "Name?", "Ada", "Booked."]
@@ -137,7 +195,9 @@ def test_concurrent_turns_are_batched_and_each_gets_its_ids(store: Store) -> Non
     async def scenario() -> list[list[int]]:
         sessions = [await store.create_session(None) for _ in range(20)]
         writes = [
-            store.write(TurnWrite(s.id, 0, state(1), [row(s.id, "in", f"hi {i}", "x"), row(s.id, "out", f"hello {i}", "x")]))
+            store.write(
+                TurnWrite(s.id, 0, state(1), [row(s.id, "in", f"hi {i}", "x"), row(s.id, "out", f"hello {i}", "x")])
+            )
             for i, s in enumerate(sessions)
         ]
         return list(await asyncio.gather(*writes))
@@ -171,7 +231,10 @@ def test_expired_sessions_are_closed(store: Store) -> None:
     async def scenario() -> tuple[str, int]:
         session = await store.create_session(None)
         with store.engine.begin() as conn:
-            conn.execute(text("UPDATE chat_session SET last_active = :t WHERE id = :id"), {"t": utcnow() - timedelta(hours=2), "id": session.id})
+            conn.execute(
+                text("UPDATE chat_session SET last_active = :t WHERE id = :id"),
+                {"t": utcnow() - timedelta(hours=2), "id": session.id},
+            )
         return session.id, await store.close_expired(timedelta(minutes=30))
 
     session_id, closed = asyncio.run(scenario())

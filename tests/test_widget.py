@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +27,11 @@ from tests.conftest import CHROMIUM_ARGS, ROOT, LiveServer
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
-SCREENSHOT = ROOT / "docs" / "widget.png" if os.environ.get("BOT_UPDATE_SCREENSHOT") else Path(tempfile.gettempdir()) / "widget.png"
+SCREENSHOT = (
+    ROOT / "docs" / "widget.png"
+    if os.environ.get("BOT_UPDATE_SCREENSHOT")
+    else Path(tempfile.gettempdir()) / "widget.png"
+)
 VIEWPORT = {"width": 900, "height": 700}
 GREETING = "Hello! How can I help?"
 ASK_ORDER = "What is your order number?"
@@ -104,12 +108,16 @@ def open_widget(context: BrowserContext, server: LiveServer, path: str = "/") ->
 
 def history(server: LiveServer, session_id: str, token: str | None = None) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.get(f"{server.url}/api/sessions/{session_id}/messages", params={"limit": 500}, headers=headers, timeout=10)
+    response = httpx.get(
+        f"{server.url}/api/sessions/{session_id}/messages", params={"limit": 500}, headers=headers, timeout=10
+    )
     response.raise_for_status()
     return response.json()["items"]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition", page: Page | None = None) -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition", page: Page | None = None
+) -> Any:
     """Poll; with a page, wait through Playwright so its event handlers (routes) keep running."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,7 +145,9 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 @pytest.mark.browser
-def test_conversation_with_buttons_and_a_form(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_conversation_with_buttons_and_a_form(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     w = open_widget(contexts(), shared_server)
     expect(w.log.get_by_text(re.compile("Ask a question"))).to_be_visible()
 
@@ -164,7 +174,10 @@ def test_conversation_with_buttons_and_a_form(shared_server: LiveServer, context
     expect(up).to_have_attribute("aria-pressed", "true")
     expect(last.get_by_role("button", name="Not helpful")).to_have_attribute("aria-pressed", "false")
     session_id = w.session_id()
-    wait_for(lambda: [m for m in history(shared_server, session_id) if m["direction"] == "out" and m["feedback"] == 1], what="feedback stored")
+    wait_for(
+        lambda: [m for m in history(shared_server, session_id) if m["direction"] == "out" and m["feedback"] == 1],
+        what="feedback stored",
+    )
 
     items = history(shared_server, session_id)
     assert [m["text"] for m in items if m["direction"] == "in"] == ["hi", "where is my order", "AB123456"]
@@ -181,7 +194,9 @@ def test_conversation_with_buttons_and_a_form(shared_server: LiveServer, context
 
 
 @pytest.mark.browser
-def test_register_chat_logout_then_history_on_another_device(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_register_chat_logout_then_history_on_another_device(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     username = f"ann_{uuid.uuid4().hex[:8]}"
     password = "correct-horse-42"
     w = open_widget(contexts(), shared_server)
@@ -194,7 +209,10 @@ def test_register_chat_logout_then_history_on_another_device(shared_server: Live
     expect(w.page.get_by_text(f"Logged in as {username}", exact=True)).to_be_visible()
     token = w.storage("token")
     assert isinstance(token, str)
-    assert httpx.get(f"{shared_server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).json()["username"] == username
+    assert (
+        httpx.get(f"{shared_server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).json()["username"]
+        == username
+    )
 
     w.send("hi")
     expect(w.bot.last).to_have_text(GREETING)
@@ -211,7 +229,12 @@ def test_register_chat_logout_then_history_on_another_device(shared_server: Live
     expect(w.page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
     expect(w.bot).to_have_count(0)
     assert w.storage("token") is None
-    wait_for(lambda: httpx.get(f"{shared_server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401, what="token revoked")
+    wait_for(
+        lambda: (
+            httpx.get(f"{shared_server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        ),
+        what="token revoked",
+    )
 
     # Another device: log in; the latest conversation comes back and goes on where it was.
     other = open_widget(contexts(), shared_server)
@@ -262,7 +285,9 @@ def test_reload_keeps_the_history(shared_server: LiveServer, contexts: Callable[
 
 
 @pytest.mark.browser
-def test_message_typed_while_the_server_is_down_is_delivered_once(live_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_message_typed_while_the_server_is_down_is_delivered_once(
+    live_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     w = open_widget(contexts(), live_server)
     w.send("hi")
     expect(w.bot).to_have_text([GREETING])
@@ -299,7 +324,9 @@ def test_message_typed_while_the_server_is_down_is_delivered_once(live_server: L
 
 
 @pytest.mark.browser
-def test_lost_reply_is_recovered_and_duplicates_are_shown_once(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_lost_reply_is_recovered_and_duplicates_are_shown_once(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     """Between the page and the real server: drop a reply and cut the line, echo replies twice, hold one."""
     context = contexts()
     page = context.new_page()
@@ -366,7 +393,9 @@ def test_lost_reply_is_recovered_and_duplicates_are_shown_once(shared_server: Li
 
 
 @pytest.mark.browser
-def test_outbox_survives_a_reload_while_offline(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_outbox_survives_a_reload_while_offline(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     """The page loads (HTTP works) but the WebSocket cannot connect: typed messages wait in localStorage."""
     context = contexts()
     line = {"down": False}
@@ -406,7 +435,9 @@ def test_outbox_survives_a_reload_while_offline(shared_server: LiveServer, conte
 
 
 @pytest.mark.browser
-def test_markup_is_shown_as_text_and_only_http_links_are_links(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_markup_is_shown_as_text_and_only_http_links_are_links(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     w = open_widget(contexts(), shared_server)
     w.send(f"{XSS} see https://example.com/track?id=1. or javascript:alert(1)")
     expect(w.user.last).to_contain_text(XSS)
@@ -436,7 +467,9 @@ def test_markup_is_shown_as_text_and_only_http_links_are_links(shared_server: Li
 
 
 @pytest.mark.browser
-def test_accessibility_keyboard_and_phone_layout(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_accessibility_keyboard_and_phone_layout(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     # axe.min.js goes in as an inline script, which the page's CSP (script-src 'self') forbids.
     context = contexts(bypass_csp=True)
     line: dict[str, Any] = {"down": False, "routes": []}
@@ -509,7 +542,9 @@ def test_accessibility_keyboard_and_phone_layout(shared_server: LiveServer, cont
 
 
 @pytest.mark.browser
-def test_embedding_options_russian_and_closed_at_load(shared_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_embedding_options_russian_and_closed_at_load(
+    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+) -> None:
     """A host page with its own tag: data-lang="ru", no data-open, data-server given."""
     context = contexts()
     host_page = (

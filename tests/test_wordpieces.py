@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.inference import ClassifierError
-from bot.wordpieces import WordPieceVectors, WordPiecesUnavailable, fit_word_pieces, minilm_folder
+from bot.wordpieces import WordPiecesUnavailable, WordPieceVectors, fit_word_pieces, minilm_folder
 
 TRAIN = ["book a table for two", "what is the weather like", "hello there", "book a flight"]
 
@@ -46,7 +46,10 @@ def test_related_words_are_closer_than_unrelated_ones(vectors: WordPieceVectors)
 
 def test_pieces_common_in_training_weigh_less(vectors: WordPieceVectors) -> None:
     """idf: "book" is in half the training texts, "flight" in one, "zebra" in none."""
-    weight = {word: float(np.linalg.norm(vectors.table[vectors.pieces([word])[0][0]].astype(np.float32))) for word in ("book", "flight", "zebra")}
+    weight = {
+        word: float(np.linalg.norm(vectors.table[vectors.pieces([word])[0][0]].astype(np.float32)))
+        for word in ("book", "flight", "zebra")
+    }
     assert weight["book"] < weight["flight"] < weight["zebra"]
 
 

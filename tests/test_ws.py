@@ -72,7 +72,9 @@ def test_form_over_several_turns_and_history(client: TestClient) -> None:
         ws.send_text(json.dumps({"type": "hello"}))
         session_id = ws.receive_json()["session_id"]
         assert replies(say(ws, "where is my order", "1")) == ["What is your order number?"]
-        assert replies(say(ws, "purple elephants", "2")) == ["Sorry, that doesn't look right. What is your order number?"]
+        assert replies(say(ws, "purple elephants", "2")) == [
+            "Sorry, that doesn't look right. What is your order number?"
+        ]
         (done,) = [f for f in say(ws, "it is AB123456", "3") if f["type"] == "reply"]
     assert done["text"] == "Order AB123456 is on its way." and done["slots"] == {"order_id": "AB123456"}
     page = client.get(f"/api/sessions/{session_id}/messages").json()
@@ -91,7 +93,10 @@ def test_a_digression_with_a_client_id_gets_both_replies_and_a_resend_both_again
         assert answer["reply_to"] == question["reply_to"] == "2" and answer["message_id"] < question["message_id"]
         ws.send_text(json.dumps({"type": "message", "text": "when are you open", "id": "2"}))
         again = [ws.receive_json(), ws.receive_json()]
-    assert [(f["message_id"], f["duplicate"]) for f in again] == [(answer["message_id"], True), (question["message_id"], True)]
+    assert [(f["message_id"], f["duplicate"]) for f in again] == [
+        (answer["message_id"], True),
+        (question["message_id"], True),
+    ]
 
 
 def test_resume_keeps_form_and_slots(client: TestClient) -> None:
@@ -199,7 +204,12 @@ def test_rate_limit(settings: Settings) -> None:
         assert replies(say(ws, "hi"))
         assert replies(say(ws, "thanks"))
         ws.send_text(json.dumps({"type": "message", "text": "again", "id": "r"}))
-        assert ws.receive_json() == {"type": "error", "code": "rate_limited", "detail": "too many messages; slow down", "reply_to": "r"}
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "rate_limited",
+            "detail": "too many messages; slow down",
+            "reply_to": "r",
+        }
 
 
 def test_chat_commands(client: TestClient) -> None:
@@ -250,7 +260,12 @@ def test_two_connections_on_one_session_apply_turns_in_order(client: TestClient)
         assert replies(say(a, "book an appointment on monday")) == ["What name should I put it under?"]
         assert replies(say(b, "Ada")) == ["Booked for Ada on monday."]
     items = client.get(f"/api/sessions/{session_id}/messages").json()["items"]
-    assert [m["text"] for m in items] == ["book an appointment on monday", "What name should I put it under?", "Ada", "Booked for Ada on monday."]
+    assert [m["text"] for m in items] == [
+        "book an appointment on monday",
+        "What name should I put it under?",
+        "Ada",
+        "Booked for Ada on monday.",
+    ]
 
 
 def test_resent_command_is_not_run_twice(client: TestClient) -> None:

@@ -29,7 +29,9 @@ def bot_database_url(url: str | None = None) -> str:
     return database_url(url or os.environ.get("BOT_DATABASE_URL"), base=ROOT)
 
 
-def _read(table: Any, url: str | None, order: Any, since: datetime | None = None, time_column: Any = None) -> pd.DataFrame:
+def _read(
+    table: Any, url: str | None, order: Any, since: datetime | None = None, time_column: Any = None
+) -> pd.DataFrame:
     url = bot_database_url(url)
     missing = missing_sqlite_file(url)
     if missing:
@@ -78,10 +80,12 @@ def inbound(messages: pd.DataFrame) -> pd.DataFrame:
 
 def daily_counts(messages: pd.DataFrame, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per day: user messages, bot replies and sessions (started that day, or active if no sessions given)."""
-    counts = pd.DataFrame({
-        "messages_in": inbound(messages).groupby("day").size(),
-        "messages_out": messages[messages["direction"] == "out"].groupby("day").size(),
-    })
+    counts = pd.DataFrame(
+        {
+            "messages_in": inbound(messages).groupby("day").size(),
+            "messages_out": messages[messages["direction"] == "out"].groupby("day").size(),
+        }
+    )
     if sessions is not None:
         counts["sessions"] = sessions.groupby("day").size()
     else:
@@ -186,7 +190,9 @@ def compare_versions(messages: pd.DataFrame) -> pd.DataFrame:
     for column in ("messages", "sessions", "replies", "thumbs_up", "thumbs_down"):
         table[column] = table[column].fillna(0).astype(int)
     table["thumbs_down_rate"] = (table["thumbs_down"] / table["replies"]).where(table["replies"] > 0, 0.0)
-    table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]] = table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]].astype(float).round(3)
+    table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]] = (
+        table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]].astype(float).round(3)
+    )
     return table.sort_values("first_seen")
 
 
@@ -221,7 +227,9 @@ def _path(value: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-def split_examples(examples: list[tuple[str, str]], test_size: float, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def split_examples(
+    examples: list[tuple[str, str]], test_size: float, seed: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """A train/test split, stratified by intent when every intent has two examples."""
     from sklearn.model_selection import train_test_split
 
@@ -256,11 +264,23 @@ def evaluation_setup(
     examples = load_examples(train_path)
     if test_value:
         test_path = _path(test_value)
-        return EvaluationSetup(examples, load_examples(test_path), language, threshold, entities,
-                               f"train on {train_path.name} ({len(examples)}), test on {test_path.name}")
+        return EvaluationSetup(
+            examples,
+            load_examples(test_path),
+            language,
+            threshold,
+            entities,
+            f"train on {train_path.name} ({len(examples)}), test on {test_path.name}",
+        )
     fit_on, held_out = split_examples(examples, test_size, seed)
-    return EvaluationSetup(fit_on, held_out, language, threshold, entities,
-                           f"{train_path.name}: train on {len(fit_on)}, test on a held-out {test_size:.0%} ({len(held_out)})")
+    return EvaluationSetup(
+        fit_on,
+        held_out,
+        language,
+        threshold,
+        entities,
+        f"{train_path.name}: train on {len(fit_on)}, test on a held-out {test_size:.0%} ({len(held_out)})",
+    )
 
 
 def run_evaluation(setup: EvaluationSetup, pipeline: str = "light", seed: int = 0) -> Evaluation:
@@ -280,9 +300,21 @@ def run_evaluation(setup: EvaluationSetup, pipeline: str = "light", seed: int = 
 def headline(evaluation: Evaluation) -> pd.Series:
     """The overall scores in one column."""
     r = evaluation.report
-    fields = ["n_train", "n_test", "threshold", "accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "fit_seconds", "predict_us"]
+    fields = [
+        "n_train",
+        "n_test",
+        "threshold",
+        "accuracy",
+        "macro_f1",
+        "in_scope_accuracy",
+        "oos_recall",
+        "fit_seconds",
+        "predict_us",
+    ]
     values = {f: getattr(r, f) for f in fields}
-    return pd.Series({f: round(v, 4) if isinstance(v, float) else v for f, v in values.items()}, name=r.pipeline, dtype=object)
+    return pd.Series(
+        {f: round(v, 4) if isinstance(v, float) else v for f, v in values.items()}, name=r.pipeline, dtype=object
+    )
 
 
 def confusion_matrix(evaluation: Evaluation) -> pd.DataFrame:
@@ -302,11 +334,17 @@ def worst_intents(evaluation: Evaluation, top: int | None = None) -> pd.DataFram
 
 def errors(evaluation: Evaluation) -> pd.DataFrame:
     """Every misclassified test example, least confident first."""
-    rows = [(t, e, p, c) for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence) if e != p]
-    return pd.DataFrame(rows, columns=["text", "expected", "predicted", "confidence"]).sort_values("confidence").reset_index(drop=True)
+    rows = [
+        (t, e, p, c) for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence, strict=False) if e != p
+    ]
+    return (
+        pd.DataFrame(rows, columns=["text", "expected", "predicted", "confidence"])
+        .sort_values("confidence")
+        .reset_index(drop=True)
+    )
 
 
 def confidence_by_outcome(evaluation: Evaluation) -> pd.DataFrame:
     """The top confidence of each test example, and whether the prediction was right."""
-    right = [e == p for (_, e), p in zip(evaluation.test, evaluation.predicted)]
+    right = [e == p for (_, e), p in zip(evaluation.test, evaluation.predicted, strict=False)]
     return pd.DataFrame({"confidence": evaluation.confidence, "right": right})

@@ -18,7 +18,7 @@ def load_examples(path: str | Path) -> list[tuple[str, str]]:
     if path.suffix in {".yaml", ".yml"}:
         return load_domain(path).training_examples()
     if path.suffix not in {".jsonl", ".json"}:
-        raise DataError(f"{path}: expected .jsonl (one {{\"text\", \"intent\"}} a line) or .yaml")
+        raise DataError(f'{path}: expected .jsonl (one {{"text", "intent"}} a line) or .yaml')
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -31,7 +31,7 @@ def load_examples(path: str | Path) -> list[tuple[str, str]]:
             row = json.loads(line)
             examples.append((str(row["text"]), str(row["intent"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"{path}:{number}: expected {{\"text\": ..., \"intent\": ...}} ({exc})") from None
+            raise DataError(f'{path}:{number}: expected {{"text": ..., "intent": ...}} ({exc})') from None
     return examples
 
 

@@ -78,7 +78,9 @@ class Report:
             "",
             f"{'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}",
         ]
-        lines += [f"{s.intent:<32} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.support:5d}" for s in self.per_intent]
+        lines += [
+            f"{s.intent:<32} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.support:5d}" for s in self.per_intent
+        ]
         if self.confusions:
             lines += ["", "most frequent confusions (expected -> predicted: count)"]
             lines += [f"  {a} -> {b}: {n}" for a, b, n in self.confusions]
@@ -106,7 +108,9 @@ def evaluate(
     texts = [t for t, _ in train]
     normalized = pre.normalize_many(texts)
     started = time.perf_counter()
-    clf = IntentClassifier(kind=kind, seed=seed, language=pre.language).fit(texts, normalized, [label for _, label in train], threshold=threshold)
+    clf = IntentClassifier(kind=kind, seed=seed, language=pre.language).fit(
+        texts, normalized, [label for _, label in train], threshold=threshold
+    )
     fit_seconds = time.perf_counter() - started
 
     test_texts = [t for t, _ in test]
@@ -123,10 +127,10 @@ def evaluate(
     inscope = truth != OOS
     labels = sorted(set(truth) | set(predicted))
     p, r, f, s = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
-    pairs = Counter((a, b) for a, b in zip(truth, predicted) if a != b)
+    pairs = Counter((a, b) for a, b in zip(truth, predicted, strict=False) if a != b)
     misses = [
         Miss(text, str(a), str(b), round(pr.confidence, 4))
-        for text, a, b, pr in zip(test_texts, truth, predicted, predictions)
+        for text, a, b, pr in zip(test_texts, truth, predicted, predictions, strict=False)
         if a != b
     ]
     report = Report(
@@ -140,7 +144,9 @@ def evaluate(
         oos_recall=float(np.mean(predicted[~inscope] == OOS)) if (~inscope).any() else None,
         fit_seconds=fit_seconds,
         predict_us=1e6 * statistics.median(timings),
-        per_intent=[IntentScore(str(lab), float(a), float(b), float(c), int(d)) for lab, a, b, c, d in zip(labels, p, r, f, s)],
+        per_intent=[
+            IntentScore(str(lab), float(a), float(b), float(c), int(d)) for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
+        ],
         confusions=[(str(a), str(b), n) for (a, b), n in pairs.most_common(max_confusions)],
         misclassified=misses[:max_misclassified],
     )
@@ -159,7 +165,7 @@ def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[
     labels = involved if len(set(truth)) > 30 and involved else sorted(set(truth) | set(predicted))
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    for a, b in zip(truth, predicted):
+    for a, b in zip(truth, predicted, strict=False):
         if a in index and b in index:
             matrix[index[a], index[b]] += 1
     size = max(4.0, 0.3 * len(labels) + 2)
@@ -176,11 +182,17 @@ def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--train", type=Path, required=True, help="training examples (.jsonl or intents.yaml)")
-    parser.add_argument("--test", type=Path, required=True, help="test examples (.jsonl or intents.yaml); label 'oos' = out-of-scope")
+    parser.add_argument(
+        "--test", type=Path, required=True, help="test examples (.jsonl or intents.yaml); label 'oos' = out-of-scope"
+    )
     parser.add_argument("--pipeline", choices=["light", "encoder"], default="light")
-    parser.add_argument("--threshold", type=float, help="fallback confidence threshold (default: picked on held-out training data)")
+    parser.add_argument(
+        "--threshold", type=float, help="fallback confidence threshold (default: picked on held-out training data)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--language", default="en", help="preprocessing language (default en)")
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")

@@ -1,8 +1,8 @@
 """`python -m training.fit`: validate intents.yaml, cross-validate, train, compare, promote.
 
-    python -m training.fit                      # train on intents.yaml into models/
-    python -m training.fit --check              # lint only: errors and near-duplicate examples
-    python -m training.fit --promote VERSION    # serve an older model again
+python -m training.fit                      # train on intents.yaml into models/
+python -m training.fit --check              # lint only: errors and near-duplicate examples
+python -m training.fit --promote VERSION    # serve an older model again
 """
 
 from __future__ import annotations
@@ -26,17 +26,32 @@ def say(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--intents", type=Path, default=Path("intents.yaml"), help="the domain file (default: intents.yaml)")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.fit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--intents", type=Path, default=Path("intents.yaml"), help="the domain file (default: intents.yaml)"
+    )
     parser.add_argument("--out", type=Path, default=Path("models"), help="models directory (default: models/)")
-    parser.add_argument("--pipeline", choices=["light", "encoder"], default="light", help="light (default) or encoder (needs .[encoder])")
+    parser.add_argument(
+        "--pipeline",
+        choices=["light", "encoder"],
+        default="light",
+        help="light (default) or encoder (needs .[encoder])",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (0 skips)")
     parser.add_argument("--quick", action="store_true", help="skip cross-validation and the comparison")
     parser.add_argument("--check", action="store_true", help="validate and lint only; do not train")
     parser.add_argument("--database-url", help="add analyst-reviewed messages from this bot database (default: none)")
-    parser.add_argument("--force", action="store_true", help="retrain even when nothing changed; promote even when the new model scores worse")
-    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="accuracy drop that blocks promotion (default 0.02)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain even when nothing changed; promote even when the new model scores worse",
+    )
+    parser.add_argument(
+        "--margin", type=float, default=DEFAULT_MARGIN, help="accuracy drop that blocks promotion (default 0.02)"
+    )
     parser.add_argument("--promote", metavar="VERSION", help="make an existing version current and exit")
     args = parser.parse_args(argv)
 
@@ -96,7 +111,9 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     say("examples: " + ", ".join(f"{n} from {source}" for source, n in data.sources.items()))
     current = current_model(args.out)
     if current is not None and not args.force and unchanged(data, current, args.intents, args.pipeline, args.seed):
-        say(f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): not retrained; --force retrains")
+        say(
+            f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): not retrained; --force retrains"
+        )
         return 0
     scores: dict[str, float] = {}
     if not args.quick and args.folds:
@@ -109,25 +126,44 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
     classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=domain.language)
-    classifier.fit(data.texts, data.normalized, data.labels, threshold=domain.fallback.threshold, ambiguity_margin=domain.fallback.ambiguity_margin)
+    classifier.fit(
+        data.texts,
+        data.normalized,
+        data.labels,
+        threshold=domain.fallback.threshold,
+        ambiguity_margin=domain.fallback.ambiguity_margin,
+    )
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")
 
     comparison = None
     if not args.quick and current is not None:
         say(f"comparing with the current model {current.version} on a held-out fifth ...")
-        comparison = compare_with_current(data, preprocessor, current, args.pipeline, args.seed, domain.fallback.threshold)
-    metadata = {"scores": scores, "training_seconds": round(fit_seconds, 2), "examples": dict(data.sources), "seed": args.seed}
-    examples = list(zip(data.texts, data.labels))
-    path = save_model(classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples)
+        comparison = compare_with_current(
+            data, preprocessor, current, args.pipeline, args.seed, domain.fallback.threshold
+        )
+    metadata = {
+        "scores": scores,
+        "training_seconds": round(fit_seconds, 2),
+        "examples": dict(data.sources),
+        "seed": args.seed,
+    }
+    examples = list(zip(data.texts, data.labels, strict=False))
+    path = save_model(
+        classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples
+    )
     say(f"saved {path}")
     if current is not None and comparison is not None:
         old_acc, new_acc, details = comparison
-        say(f"accuracy on the held-out rows, with both data sets refitted without them: current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})")
+        say(
+            f"accuracy on the held-out rows, with both data sets refitted without them: current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})"
+        )
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:
-            say(f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}")
+            say(
+                f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}"
+            )
             return 3
     promote(args.out, path.name)
     say(f"{args.out / LATEST} -> {path.name} ({time.perf_counter() - started:.1f} s in all)")

@@ -6,7 +6,9 @@ from bot.domain import Domain
 from bot.nlp import Preprocessor
 
 
-def near_duplicates(domain: Domain, preprocessor: Preprocessor, min_jaccard: float = 0.8) -> list[tuple[str, str, str, str]]:
+def near_duplicates(
+    domain: Domain, preprocessor: Preprocessor, min_jaccard: float = 0.8
+) -> list[tuple[str, str, str, str]]:
     """Pairs of examples under different intents whose normalised words (nearly) coincide."""
     rows = [(intent, ex.text) for intent, i in domain.intents.items() for ex in i.examples]
     words = [set(n.split()) for n in preprocessor.normalize_many(t for _, t in rows)]

@@ -121,7 +121,9 @@ def _by_session(rows: Iterable[Mapping[str, Any]]) -> Iterator[list[Mapping[str,
         yield batch
 
 
-def _replies(session: list[Mapping[str, Any]]) -> tuple[dict[int, Mapping[str, Any]], dict[int, Mapping[str, Any]], set[int]]:
+def _replies(
+    session: list[Mapping[str, Any]],
+) -> tuple[dict[int, Mapping[str, Any]], dict[int, Mapping[str, Any]], set[int]]:
     """For each user message: the bot's reply before it and its first reply, and which got a thumbs down.
 
     A reply answers the user message of the same session with its client id, or else the
@@ -183,7 +185,9 @@ def reasons_for(
     if fell_back:
         reasons.add("fallback")
     confidence = message.get("confidence")
-    if confidence is not None and confidence == confidence and confidence < low_confidence:  # NaN from pandas is no value
+    if (
+        confidence is not None and confidence == confidence and confidence < low_confidence
+    ):  # NaN from pandas is no value
         reasons.add("low_confidence")
     ranking = message.get("ranking") or []
     if not fell_back and len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
@@ -209,8 +213,14 @@ def find_candidates(
         for m in session:
             if m["direction"] != "in":
                 continue
-            reasons = reasons_for(m, first_reply.get(m["id"]), m["id"] in thumbs_down, before=before.get(m["id"]),
-                                  low_confidence=low_confidence, margin=margin)
+            reasons = reasons_for(
+                m,
+                first_reply.get(m["id"]),
+                m["id"] in thumbs_down,
+                before=before.get(m["id"]),
+                low_confidence=low_confidence,
+                margin=margin,
+            )
             key = normalize(m["text"])
             if not reasons or not key or key in done:
                 continue
@@ -218,14 +228,31 @@ def find_candidates(
             if candidate is None:
                 candidate = found[key] = Candidate(m["text"].strip(), m.get("intent"), m.get("confidence"), m["id"])
             elif m["id"] > (candidate.message_id or 0):  # describe it by its latest occurrence
-                candidate.predicted, candidate.confidence, candidate.message_id = m.get("intent"), m.get("confidence"), m["id"]
+                candidate.predicted, candidate.confidence, candidate.message_id = (
+                    m.get("intent"),
+                    m.get("confidence"),
+                    m["id"],
+                )
             candidate.reasons |= reasons
             candidate.count += 1
-    return sorted(found.values(), key=lambda c: (-c.count, c.confidence if c.confidence is not None else -1.0, c.message_id or 0))
+    return sorted(
+        found.values(), key=lambda c: (-c.count, c.confidence if c.confidence is not None else -1.0, c.message_id or 0)
+    )
 
 
-_COLUMNS_READ = (Message.id, Message.session_id, Message.direction, Message.text, Message.client_id, Message.intent,
-                 Message.confidence, Message.ranking, Message.slots, Message.fallback, Message.feedback)
+_COLUMNS_READ = (
+    Message.id,
+    Message.session_id,
+    Message.direction,
+    Message.text,
+    Message.client_id,
+    Message.intent,
+    Message.confidence,
+    Message.ranking,
+    Message.slots,
+    Message.fallback,
+    Message.feedback,
+)
 
 
 def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -244,10 +271,16 @@ def reviewed_texts(engine: Engine) -> list[str]:
 
 
 def export_queue(
-    engine: Engine, since: datetime | None = None, *, low_confidence: float = DEFAULT_LOW_CONFIDENCE, margin: float = DEFAULT_MARGIN
+    engine: Engine,
+    since: datetime | None = None,
+    *,
+    low_confidence: float = DEFAULT_LOW_CONFIDENCE,
+    margin: float = DEFAULT_MARGIN,
 ) -> list[Candidate]:
     """Read the log and return the review queue (see `find_candidates`)."""
-    return find_candidates(log_rows(engine, since), reviewed=reviewed_texts(engine), low_confidence=low_confidence, margin=margin)
+    return find_candidates(
+        log_rows(engine, since), reviewed=reviewed_texts(engine), low_confidence=low_confidence, margin=margin
+    )
 
 
 def write_csv(candidates: list[Candidate], out: Any) -> None:
@@ -282,7 +315,11 @@ def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
         columns = [c.strip().lower() for c in header or []]
         missing = [c for c in ("text", "label") if c not in columns]
         if missing:
-            raise ReviewError([f"{path}:1: the header needs the column(s) {', '.join(missing)}; it has {', '.join(columns) or 'none'}"])
+            raise ReviewError(
+                [
+                    f"{path}:1: the header needs the column(s) {', '.join(missing)}; it has {', '.join(columns) or 'none'}"
+                ]
+            )
         index = {name: columns.index(name) for name in columns}
         while True:
             line = reader.line_num + 1
@@ -310,7 +347,9 @@ def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
                 continue
             earlier = labels.get(normalize(text))
             if earlier is not None and earlier.intent != label:
-                problems.append(f"{path}:{line}: '{text}' is labelled '{label}' here but '{earlier.intent}' on line {earlier.line}")
+                problems.append(
+                    f"{path}:{line}: '{text}' is labelled '{label}' here but '{earlier.intent}' on line {earlier.line}"
+                )
                 continue
             labels[normalize(text)] = Label(line, text, label, int(message_id) if message_id else None)
     if problems:
@@ -333,10 +372,18 @@ def store_labels(engine: Engine, labels: Iterable[Label]) -> ImportCounts:
         for label in labels:
             existing = conn.execute(select(table.c.id, table.c.intent).where(table.c.text == label.text)).first()
             if existing is None:
-                conn.execute(table.insert().values(text=label.text, intent=label.intent, message_id=label.message_id, created_at=utcnow()))
+                conn.execute(
+                    table.insert().values(
+                        text=label.text, intent=label.intent, message_id=label.message_id, created_at=utcnow()
+                    )
+                )
                 added += 1
             elif existing.intent != label.intent:
-                conn.execute(table.update().where(table.c.id == existing.id).values(intent=label.intent, message_id=label.message_id))
+                conn.execute(
+                    table.update()
+                    .where(table.c.id == existing.id)
+                    .values(intent=label.intent, message_id=label.message_id)
+                )
                 updated += 1
             else:
                 unchanged += 1
@@ -350,7 +397,9 @@ def _since(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-05-01 or 2026-05-01T12:00, not {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date such as 2026-05-01 or 2026-05-01T12:00, not {value!r}"
+        ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -362,28 +411,62 @@ def _fraction(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.review", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.review", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{export,import}")
     url_help = "the bot's database (default: BOT_DATABASE_URL, else sqlite:///bot.db)"
 
-    export = commands.add_parser("export", help="write the messages worth a look to a CSV file to label",
-                                 description="Write user messages that fell back, were classified with low confidence, had a close "
-                                             "second intent or whose reply got a thumbs down; one row per distinct text "
-                                             "(case and spacing ignored), texts already reviewed left out.")
-    export.add_argument("--since", type=_since, metavar="ISO_DATE", help="only messages from this date/time on (UTC unless it says otherwise)")
-    export.add_argument("--out", default="review.csv", metavar="FILE", help="the CSV file to write; - for standard output (default: review.csv)")
+    export = commands.add_parser(
+        "export",
+        help="write the messages worth a look to a CSV file to label",
+        description="Write user messages that fell back, were classified with low confidence, had a close "
+        "second intent or whose reply got a thumbs down; one row per distinct text "
+        "(case and spacing ignored), texts already reviewed left out.",
+    )
+    export.add_argument(
+        "--since",
+        type=_since,
+        metavar="ISO_DATE",
+        help="only messages from this date/time on (UTC unless it says otherwise)",
+    )
+    export.add_argument(
+        "--out",
+        default="review.csv",
+        metavar="FILE",
+        help="the CSV file to write; - for standard output (default: review.csv)",
+    )
     export.add_argument("--database-url", metavar="URL", help=url_help)
-    export.add_argument("--low-confidence", type=_fraction, default=DEFAULT_LOW_CONFIDENCE, metavar="P",
-                        help=f"flag predictions less confident than this (default {DEFAULT_LOW_CONFIDENCE})")
-    export.add_argument("--margin", type=_fraction, default=DEFAULT_MARGIN, metavar="D",
-                        help=f"flag messages whose top two intents score closer than this (default {DEFAULT_MARGIN})")
+    export.add_argument(
+        "--low-confidence",
+        type=_fraction,
+        default=DEFAULT_LOW_CONFIDENCE,
+        metavar="P",
+        help=f"flag predictions less confident than this (default {DEFAULT_LOW_CONFIDENCE})",
+    )
+    export.add_argument(
+        "--margin",
+        type=_fraction,
+        default=DEFAULT_MARGIN,
+        metavar="D",
+        help=f"flag messages whose top two intents score closer than this (default {DEFAULT_MARGIN})",
+    )
 
-    imp = commands.add_parser("import", help="store the labels of an edited CSV file as reviewed examples",
-                              description="Store each row with a `label` (an intent of the domain, or `oos`) in reviewed_example, "
-                                          "replacing an earlier label of the same text. Any unknown label stops the import: "
-                                          "nothing is stored and every bad line is listed.")
+    imp = commands.add_parser(
+        "import",
+        help="store the labels of an edited CSV file as reviewed examples",
+        description="Store each row with a `label` (an intent of the domain, or `oos`) in reviewed_example, "
+        "replacing an earlier label of the same text. Any unknown label stops the import: "
+        "nothing is stored and every bad line is listed.",
+    )
     imp.add_argument("file", type=Path, metavar="FILE", help="the CSV file written by `export`, with `label` filled in")
-    imp.add_argument("--intents", type=Path, default=Path("intents.yaml"), metavar="PATH", help="the domain whose intents the labels must name (default: intents.yaml)")
+    imp.add_argument(
+        "--intents",
+        type=Path,
+        default=Path("intents.yaml"),
+        metavar="PATH",
+        help="the domain whose intents the labels must name (default: intents.yaml)",
+    )
     imp.add_argument("--database-url", metavar="URL", help=url_help)
     return parser
 
@@ -398,8 +481,11 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         candidates = export_queue(engine, args.since, low_confidence=args.low_confidence, margin=args.margin)
     except SQLAlchemyError as exc:
-        print(f"error: cannot read the conversation log from {engine.url.render_as_string()}: {exc.__class__.__name__} "
-              "(is this the bot's database?)", file=sys.stderr)
+        print(
+            f"error: cannot read the conversation log from {engine.url.render_as_string()}: {exc.__class__.__name__} "
+            "(is this the bot's database?)",
+            file=sys.stderr,
+        )
         return 2
     finally:
         engine.dispose()
@@ -410,8 +496,11 @@ def run_export(args: argparse.Namespace) -> int:
             write_csv(candidates, f)
     reasons = {r: sum(r in c.reasons for c in candidates) for r in REASONS}
     flagged = sum(c.count for c in candidates)
-    print(f"{len(candidates)} distinct texts ({flagged} messages) to review -> {args.out}; "
-          + ", ".join(f"{k} {v}" for k, v in reasons.items()), file=sys.stderr if args.out == "-" else sys.stdout)
+    print(
+        f"{len(candidates)} distinct texts ({flagged} messages) to review -> {args.out}; "
+        + ", ".join(f"{k} {v}" for k, v in reasons.items()),
+        file=sys.stderr if args.out == "-" else sys.stdout,
+    )
     return 0
 
 
@@ -435,12 +524,17 @@ def run_import(args: argparse.Namespace) -> int:
         migrate(engine)
         counts = store_labels(engine, labels)
     except SQLAlchemyError as exc:
-        print(f"error: cannot store the labels in {engine.url.render_as_string()}: {exc.__class__.__name__}", file=sys.stderr)
+        print(
+            f"error: cannot store the labels in {engine.url.render_as_string()}: {exc.__class__.__name__}",
+            file=sys.stderr,
+        )
         return 2
     finally:
         engine.dispose()
-    print(f"{len(labels)} labelled: {counts.added} added, {counts.updated} relabelled, {counts.unchanged} unchanged; "
-          f"{skipped} rows without a label skipped")
+    print(
+        f"{len(labels)} labelled: {counts.added} added, {counts.updated} relabelled, {counts.unchanged} unchanged; "
+        f"{skipped} rows without a label skipped"
+    )
     print(f"retrain with them: python -m training.fit --database-url {engine.url.render_as_string(hide_password=True)}")
     return 0
 

@@ -33,13 +33,33 @@ from bot.domain import OOS, Domain, DomainError, Intent, load_domain
 from training.review import database_url
 
 OUT_OF_SCOPE = {
-    "en": ["what's the weather like tomorrow", "tell me a joke", "who won the football last night", "asdfgh",
-           "can you recommend a good pizza place", "what is the meaning of life", "how tall is mount everest",
-           "play some music", "do you like cats", "translate hello into french"],
-    "ru": ["какая завтра погода", "расскажи анекдот", "кто выиграл матч вчера", "фывапр", "посоветуй хорошую пиццерию",
-           "в чём смысл жизни", "включи музыку", "ты любишь кошек"],
+    "en": [
+        "what's the weather like tomorrow",
+        "tell me a joke",
+        "who won the football last night",
+        "asdfgh",
+        "can you recommend a good pizza place",
+        "what is the meaning of life",
+        "how tall is mount everest",
+        "play some music",
+        "do you like cats",
+        "translate hello into french",
+    ],
+    "ru": [
+        "какая завтра погода",
+        "расскажи анекдот",
+        "кто выиграл матч вчера",
+        "фывапр",
+        "посоветуй хорошую пиццерию",
+        "в чём смысл жизни",
+        "включи музыку",
+        "ты любишь кошек",
+    ],
 }
-NAMES = {"en": ["Alex", "Maria Lopez", "Sam", "John Smith", "Priya", "Chen Wei"], "ru": ["Анна", "Иван Петров", "Ольга", "Дмитрий"]}
+NAMES = {
+    "en": ["Alex", "Maria Lopez", "Sam", "John Smith", "Priya", "Chen Wei"],
+    "ru": ["Анна", "Иван Петров", "Ольга", "Дмитрий"],
+}
 UNSURE = {"en": ["not sure", "hmm, let me check", "i don't know"], "ru": ["не знаю", "сейчас посмотрю"]}
 ANSWER_TEMPLATES = {"en": ["{}", "{}", "{}", "it's {}", "{} please"], "ru": ["{}"]}
 
@@ -116,7 +136,9 @@ class Chat:
             elif kind == "error":
                 if answer.get("code") == "rate_limited":
                     raise SimulationError("the bot rate-limited the simulation; lower --rate")
-                raise SimulationError(f"the bot answered {frame['type']} with error {answer.get('code')}: {answer.get('detail')}")
+                raise SimulationError(
+                    f"the bot answered {frame['type']} with error {answer.get('code')}: {answer.get('detail')}"
+                )
 
     def say(self, text: str) -> list[dict[str, Any]]:
         replies = self._exchange({"type": "message", "text": text, "id": f"sim-{next(self.ids)}"})
@@ -282,7 +304,9 @@ Connect = Callable[[], Any]
 """Opens one connection as a context manager yielding a `Transport`."""
 
 
-def run(connect: Connect, domain: Domain, conversations: int, seed: int, *, rate: float | None = None, burst: int = 16) -> Summary:
+def run(
+    connect: Connect, domain: Domain, conversations: int, seed: int, *, rate: float | None = None, burst: int = 16
+) -> Summary:
     """Hold `conversations` conversations, each on its own connection (so its own session)."""
     rng = random.Random(seed)
     speaker = Speaker(domain, rng)
@@ -325,7 +349,9 @@ def in_process(settings: Any) -> Iterator[Connect]:
         yield opened
 
 
-def spread_over_days(url: str, session_ids: list[str], days: float, seed: int, expiry: timedelta = timedelta(minutes=30)) -> None:
+def spread_over_days(
+    url: str, session_ids: list[str], days: float, seed: int, expiry: timedelta = timedelta(minutes=30)
+) -> None:
     """Move the simulated sessions back in time, oldest first, over the last `days` days.
 
     Real logs span weeks and users take seconds to type: this lets per-day charts show a
@@ -344,19 +370,27 @@ def spread_over_days(url: str, session_ids: list[str], days: float, seed: int, e
     try:
         with engine.begin() as conn:
             for i, session_id in enumerate(session_ids):
-                rows = conn.execute(select(message.c.id, message.c.created_at).where(message.c.session_id == session_id)).all()
+                rows = conn.execute(
+                    select(message.c.id, message.c.created_at).where(message.c.session_id == session_id)
+                ).all()
                 turns = sorted({r.created_at for r in rows})  # a turn's messages share one time
                 gaps = [timedelta(seconds=rng.uniform(2, 10 if k == 0 else 45)) for k in range(len(turns))]
                 end = now - timedelta(days=days * (n - 1 - i) / n, hours=rng.uniform(0, 6))
                 start = end - sum(gaps, timedelta())
                 moved, at = {}, start
-                for turn, gap in zip(turns, gaps):
+                for turn, gap in zip(turns, gaps, strict=False):
                     at += gap
                     moved[turn] = at
                 if rows:
-                    conn.execute(update(message).where(message.c.id == bindparam("b_id")).values(created_at=bindparam("b_at")),
-                                 [{"b_id": r.id, "b_at": moved[r.created_at]} for r in rows])
-                conn.execute(update(chat).where(chat.c.id == session_id).values(created_at=start, last_active=end, ended_at=end + expiry))
+                    conn.execute(
+                        update(message).where(message.c.id == bindparam("b_id")).values(created_at=bindparam("b_at")),
+                        [{"b_id": r.id, "b_at": moved[r.created_at]} for r in rows],
+                    )
+                conn.execute(
+                    update(chat)
+                    .where(chat.c.id == session_id)
+                    .values(created_at=start, last_active=end, ended_at=end + expiry)
+                )
     finally:
         engine.dispose()
 
@@ -370,22 +404,65 @@ def main(argv: list[str] | None = None) -> int:
     from bot.config import Settings
     from bot.model import ModelError
 
-    parser = argparse.ArgumentParser(prog="python -m training.simulate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", metavar="WS_URL", help="talk to a running bot at this WebSocket URL, e.g. ws://127.0.0.1:8000/ws "
-                        "(default: run the bot in this process on --database-url)")
-    parser.add_argument("--database-url", metavar="URL", help="the database to fill in-process (default: BOT_DATABASE_URL, else "
-                        "sqlite:///bot.db); with --url, only used to spread the timestamps (--spread-days)")
-    parser.add_argument("--intents", type=Path, metavar="PATH", help="the domain users talk about; with --url it must be the "
-                        "server's (default: BOT_INTENTS_PATH, else intents.yaml)")
-    parser.add_argument("--models", type=Path, metavar="DIR", help="in-process: the models directory, trained if stale unless "
-                        "BOT_TRAIN_IF_NEEDED=false (default: BOT_MODELS_DIR, else models/)")
-    parser.add_argument("--conversations", type=int, default=50, metavar="N", help="how many conversations, one session each (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed and model give the same conversations (default 0)")
-    parser.add_argument("--spread-days", type=float, default=7.0, metavar="D", help="move the simulated conversations back in time over "
-                        "the last D days, so per-day charts show a history (default 7; 0 keeps real times). Needs the database: "
-                        "in-process, or --url with --database-url")
-    parser.add_argument("--rate", type=float, default=4.0, metavar="R", help="with --url: frames a second after a burst of 16, under the "
-                        "server's per-connection limit (default 4; BOT_RATE_PER_SECOND is 5)")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.simulate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--url",
+        metavar="WS_URL",
+        help="talk to a running bot at this WebSocket URL, e.g. ws://127.0.0.1:8000/ws "
+        "(default: run the bot in this process on --database-url)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the database to fill in-process (default: BOT_DATABASE_URL, else "
+        "sqlite:///bot.db); with --url, only used to spread the timestamps (--spread-days)",
+    )
+    parser.add_argument(
+        "--intents",
+        type=Path,
+        metavar="PATH",
+        help="the domain users talk about; with --url it must be the "
+        "server's (default: BOT_INTENTS_PATH, else intents.yaml)",
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        metavar="DIR",
+        help="in-process: the models directory, trained if stale unless "
+        "BOT_TRAIN_IF_NEEDED=false (default: BOT_MODELS_DIR, else models/)",
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=50,
+        metavar="N",
+        help="how many conversations, one session each (default 50)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: the same seed and model give the same conversations (default 0)",
+    )
+    parser.add_argument(
+        "--spread-days",
+        type=float,
+        default=7.0,
+        metavar="D",
+        help="move the simulated conversations back in time over "
+        "the last D days, so per-day charts show a history (default 7; 0 keeps real times). Needs the database: "
+        "in-process, or --url with --database-url",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=4.0,
+        metavar="R",
+        help="with --url: frames a second after a burst of 16, under the "
+        "server's per-connection limit (default 4; BOT_RATE_PER_SECOND is 5)",
+    )
     args = parser.parse_args(argv)
     if args.conversations < 0:
         parser.error("--conversations must be 0 or more")
@@ -402,8 +479,13 @@ def main(argv: list[str] | None = None) -> int:
             summary = run(over_websocket(args.url), domain, args.conversations, args.seed, rate=args.rate)
             target = args.url
         else:
-            settings = Settings(database_url=url, intents_path=args.intents or defaults.intents_path,
-                                models_dir=args.models or defaults.models_dir, rate_per_second=1000, rate_burst=1000)
+            settings = Settings(
+                database_url=url,
+                intents_path=args.intents or defaults.intents_path,
+                models_dir=args.models or defaults.models_dir,
+                rate_per_second=1000,
+                rate_burst=1000,
+            )
             ensure_model(settings)
             with in_process(settings) as connect:
                 summary = run(connect, domain, args.conversations, args.seed)
@@ -413,9 +495,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if url and args.spread_days > 0:
         spread_over_days(url, summary.session_ids, args.spread_days, args.seed)
-    print(f"{summary.conversations} conversations, {summary.messages} messages sent ({summary.replies} replies); "
-          f"{summary.thumbs_down} thumbs down, {summary.thumbs_up} up; {summary.forms_started} forms started, "
-          f"{summary.forms_abandoned} abandoned -> {target}")
+    print(
+        f"{summary.conversations} conversations, {summary.messages} messages sent ({summary.replies} replies); "
+        f"{summary.thumbs_down} thumbs down, {summary.thumbs_up} up; {summary.forms_started} forms started, "
+        f"{summary.forms_abandoned} abandoned -> {target}"
+    )
     return 0
 
 

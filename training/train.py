@@ -40,7 +40,9 @@ def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None)
         sources["reviewed log"] = len(reviewed)
         examples += reviewed
     texts = [t for t, _ in examples]
-    return Dataset(texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources, domain.language)
+    return Dataset(
+        texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources, domain.language
+    )
 
 
 def cross_validate(
@@ -97,8 +99,12 @@ def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, 
     """Whether `current` was trained on this very data, file, pipeline and seed (it loaded, so
     with these libraries): retraining would only make a copy of it."""
     meta = current.metadata
-    same_run = (meta.get("domain_sha256"), meta.get("pipeline"), meta.get("seed")) == (domain_hash(intents_path), pipeline, seed)
-    return same_run and trained_examples(current) == list(zip(data.texts, data.labels))
+    same_run = (meta.get("domain_sha256"), meta.get("pipeline"), meta.get("seed")) == (
+        domain_hash(intents_path),
+        pipeline,
+        seed,
+    )
+    return same_run and trained_examples(current) == list(zip(data.texts, data.labels, strict=False))
 
 
 def compare_with_current(
@@ -125,21 +131,35 @@ def compare_with_current(
     previous = [(t, label) for t, label in previous if _same_text(t) not in held_out]
     meta = current.metadata
     try:
-        baseline = IntentClassifier(kind=meta.get("pipeline", pipeline), seed=meta.get("seed", seed), language=current.domain.language)
-        baseline.fit([t for t, _ in previous], current.preprocessor.normalize_many(t for t, _ in previous), [label for _, label in previous], threshold=current.domain.fallback.threshold)
+        baseline = IntentClassifier(
+            kind=meta.get("pipeline", pipeline), seed=meta.get("seed", seed), language=current.domain.language
+        )
+        baseline.fit(
+            [t for t, _ in previous],
+            current.preprocessor.normalize_many(t for t, _ in previous),
+            [label for _, label in previous],
+            threshold=current.domain.fallback.threshold,
+        )
     except ClassifierError:  # e.g. nothing but one intent left once the held-out texts are gone
         return None
     rows = [i for i in train if i < len(data.texts)]  # the gone examples are held out or not the new model's
     candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
-    candidate.fit([data.texts[i] for i in rows], [data.normalized[i] for i in rows], [data.labels[i] for i in rows], threshold=threshold)
-    old = [OOS if p.is_fallback else p.intent for p in baseline.predict(texts, current.preprocessor.normalize_many(texts))]
+    candidate.fit(
+        [data.texts[i] for i in rows],
+        [data.normalized[i] for i in rows],
+        [data.labels[i] for i in rows],
+        threshold=threshold,
+    )
+    old = [
+        OOS if p.is_fallback else p.intent for p in baseline.predict(texts, current.preprocessor.normalize_many(texts))
+    ]
     new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, preprocessor.normalize_many(texts))]
-    old_acc = float(np.mean([o == t for o, t in zip(old, truth)]))
-    new_acc = float(np.mean([n == t for n, t in zip(new, truth)]))
+    old_acc = float(np.mean([o == t for o, t in zip(old, truth, strict=False)]))
+    new_acc = float(np.mean([n == t for n, t in zip(new, truth, strict=False)]))
     labels = sorted(set(truth) | set(old) | set(new))
     old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
     new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1) if abs(o - n) >= 0.005]
+    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1, strict=False) if abs(o - n) >= 0.005]
     lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}", *changed] if changed else []
     added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
@@ -148,5 +168,7 @@ def compare_with_current(
     if removed:
         lines.append(f"  removed intents: {', '.join(removed)}")
     if gone:
-        lines.append(f"  {len(gone)} examples the current model learnt are gone from the new data; the held-out rows include them")
+        lines.append(
+            f"  {len(gone)} examples the current model learnt are gone from the new data; the held-out rows include them"
+        )
     return old_acc, new_acc, "\n".join(lines)
