@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain import Domain, Intent, Response
-from bot.inference import Prediction
-from bot.nlp import Entity
+from bot.understanding import Entity, Prediction
 
 INTENT_PAYLOAD_PREFIX = "/"
 """A button payload `/intent_name` triggers that intent directly (no classification)."""

@@ -18,8 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-OOS = "oos"
-"""Intent name whose examples are out-of-scope: they teach the fallback, never an answer."""
+from bot.understanding import OOS
 
 LANGUAGES = ("en", "ru")
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -20,8 +20,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-FALLBACK = "fallback"
-OOS = "oos"
+from bot.understanding import FALLBACK, OOS, Prediction
+
+__all__ = ["FALLBACK", "OOS", "Prediction"]
+
 TOP_K = 3
 RAW, NORMALIZED = 0, 1
 FORMAT = 3
@@ -34,20 +36,6 @@ Kind = Literal["light", "encoder"]
 
 class ClassifierError(Exception):
     """The classifier cannot be trained or used as asked."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What the classifier made of one utterance.
-
-    `intent` is the best in-scope intent even when `is_fallback` (for "did you mean").
-    """
-
-    intent: str
-    confidence: float
-    ranking: list[tuple[str, float]]
-    is_fallback: bool
-    ambiguous: bool
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from typing import Any
 import joblib
 
 from bot.domain import Domain, DomainError, load_domain
-from bot.inference import FORMAT, Prediction, Scorer
-from bot.nlp import Entity, Preprocessor
+from bot.inference import FORMAT, Scorer
+from bot.nlp import Preprocessor
+from bot.understanding import Understanding
 
 LATEST = "latest"
 EXAMPLES = "examples.jsonl"
@@ -46,16 +47,6 @@ class ModelStale(ModelError):
 
 class ModelIncompatible(ModelError):
     pass
-
-
-@dataclass(frozen=True)
-class Understanding:
-    """What the bot made of one message."""
-
-    text: str
-    normalized: str
-    entities: list[Entity]
-    prediction: Prediction
 
 
 @dataclass(frozen=True)

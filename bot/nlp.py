@@ -11,7 +11,6 @@ import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 
 def _import_spacy_lean() -> None:
@@ -48,6 +47,7 @@ from spacy.matcher import PhraseMatcher  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
 from bot.domain import EntitySpec  # noqa: E402
+from bot.understanding import Entity  # noqa: E402
 
 NUM = "__num__"
 CODE = "__code__"
@@ -109,20 +109,6 @@ def make_nlp(language: str) -> Language:
         package = "spacy-lookups-data" if language == "en" else "pymorphy3 pymorphy3-dicts-ru"
         raise PreprocessingError(f"cannot load the {language} lemmatizer ({exc}); pip install {package}") from exc
     return nlp
-
-
-@dataclass(frozen=True)
-class Entity:
-    """An entity found in a message: `value` is canonical, `text` what the user wrote."""
-
-    entity: str
-    value: str | int | float
-    start: int
-    end: int
-    text: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end, "text": self.text}
 
 
 class Preprocessor:

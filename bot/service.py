@@ -24,13 +24,13 @@ from typing import Any
 from bot.batching import BatchWorker
 from bot.config import Settings
 from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, Say, State, decide
-from bot.inference import Prediction
 from bot.metrics import Metrics
-from bot.model import Model, Understanding, load_model
+from bot.model import Model, load_model
 from bot.privacy import mask_pii
 from bot.protocol import Button, Reply
 from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, utcnow
+from bot.understanding import Prediction, Understanding
 
 log = logging.getLogger(__name__)
 ANSWERED_CACHE = 256

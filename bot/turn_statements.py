@@ -130,4 +130,6 @@ def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
 def _convert(
     row: dict[str, Any], names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]
 ) -> tuple[Any, ...]:
-    return tuple(row[name] if convert is None else convert(row[name]) for name, convert in zip(names, converters, strict=False))
+    return tuple(
+        row[name] if convert is None else convert(row[name]) for name, convert in zip(names, converters, strict=False)
+    )

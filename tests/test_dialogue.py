@@ -8,8 +8,7 @@ import pytest
 
 from bot.dialogue import Decision, State, decide
 from bot.domain import Domain, load_domain, parse_domain
-from bot.inference import Prediction
-from bot.nlp import Entity
+from bot.understanding import Entity, Prediction
 from tests.conftest import SHOP
 
 
