@@ -99,8 +99,8 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(foreign_key="chat_session.id")
     user_id: int | None = Field(default=None, index=True)
-    direction: str = Field(max_length=3)
-    """`in` from the user, `out` from the bot."""
+    direction: str = Field(max_length=5)
+    """`in` from the user, `out` from the bot, `agent` from a person."""
     text: str
     client_id: str | None = Field(default=None, max_length=64)
     intent: str | None = Field(default=None, max_length=128, index=True)
@@ -112,6 +112,8 @@ class Message(SQLModel, table=True):
     fallback: bool = False
     model_version: str | None = Field(default=None, max_length=64)
     latency_ms: float | None = None
+    action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The action call a reply came from: name, outcome, latency_ms, slots it changed."""
     feedback: int | None = None
     """+1 or -1 from the user's thumbs on a bot reply."""
     created_at: datetime = _time(nullable=False, index=True)

@@ -1,0 +1,31 @@
+"""the action a bot reply came from, and room for agents' messages
+
+`message.action` holds the action call behind a reply (name, outcome, latency, slots it
+changed); `message.direction` grows to five characters for `agent`.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("action", sa.JSON(), nullable=True))
+        batch_op.alter_column("direction", type_=sa.String(length=5), existing_type=sa.String(length=3))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.alter_column("direction", type_=sa.String(length=3), existing_type=sa.String(length=5))
+        batch_op.drop_column("action")
