@@ -20,7 +20,6 @@ from bot.auth import (
     Identity,
     InvalidCredentials,
     RegistrationError,
-    TooManyAttempts,
     UsernameTaken,
     authenticate,
     create_user,
@@ -29,6 +28,7 @@ from bot.auth import (
     revoke_token,
 )
 from bot.deps import ServicesDep
+from bot.limits import TooManyAttempts
 from bot.model import ModelError
 from bot.tables import User
 

@@ -18,12 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import api, ws
 from bot.apidocs import add_api_docs
-from bot.auth import AttemptLimiter, UsernameTaken, create_user
+from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
-from bot.deps import ConnectionLimit, Services
+from bot.deps import Services
+from bot.limits import AttemptLimiter, ConnectionLimit
+from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
-from bot.service import ChatService, Nlu, freeze_heap, return_large_blocks
+from bot.nlu_worker import Nlu
+from bot.service import ChatService
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +13,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.errors import ClientError
 from bot.tables import AuthToken, User, utcnow
 
 USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-"
@@ -29,7 +28,7 @@ A constant: hashing at import would add a quarter of a second to every start-up.
 checks that its parameters are still the hasher's."""
 
 
-class AuthError(Exception):
+class AuthError(ClientError):
     """Authentication failed; `code` goes into the error frame or HTTP answer."""
 
     code = "unauthorized"
@@ -57,14 +56,6 @@ class RegistrationError(Exception):
 
 class UsernameTaken(RegistrationError):
     pass
-
-
-class TooManyAttempts(Exception):
-    """Login attempts throttled; `retry_after` seconds to wait."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many login attempts; try again in {retry_after:.0f} s")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -166,23 +157,3 @@ def revoke_token(engine: Engine, token_hash: str) -> None:
             .values(revoked_at=utcnow())
         )  # type: ignore[union-attr]
         db.commit()
-
-
-class AttemptLimiter:
-    """At most `limit` attempts per key in a sliding minute (per process)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._attempts: defaultdict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            attempts = self._attempts[key]
-            while attempts and attempts[0] <= now - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                raise TooManyAttempts(attempts[0] + self.window - now)
-        for key in keys:
-            self._attempts[key].append(now)

@@ -8,6 +8,7 @@ forms the next batch, so batches grow with load and latency stays low when idle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -94,10 +95,8 @@ class BatchWorker(Generic[T, R]):
         for (_, future), result in zip(batch, results, strict=True):
             by_loop.setdefault(future.get_loop(), []).append((future, result))
         for loop, pairs in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, pairs)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
 
 
 def _settle(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,34 +9,12 @@ from fastapi import Depends
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
-from bot.auth import AttemptLimiter
 from bot.config import Settings
+from bot.limits import AttemptLimiter, ConnectionLimit
 from bot.metrics import Metrics
-from bot.service import ChatService, Nlu
+from bot.nlu_worker import Nlu
+from bot.service import ChatService
 from bot.store import Store
-
-
-class ConnectionLimit:
-    """Open WebSockets per client address."""
-
-    def __init__(self, per_client: int) -> None:
-        self.per_client = per_client
-        self.open: Counter[str] = Counter()
-
-    def acquire(self, client: str) -> bool:
-        if self.open[client] >= self.per_client:
-            return False
-        self.open[client] += 1
-        return True
-
-    def release(self, client: str) -> None:
-        self.open[client] -= 1
-        if self.open[client] <= 0:
-            del self.open[client]
-
-    @property
-    def total(self) -> int:
-        return sum(self.open.values())
 
 
 @dataclass

@@ -55,6 +55,8 @@ class Decision:
     """The intent the bot acted on; None for a fallback."""
     action: str
     """respond, ask, confirm, reask, form_done, form_cancelled or fallback: for logs and analysis."""
+    action_call: Mapping[str, Any] | None = None
+    """The action the replies came from, as logged: name, outcome, latency_ms, slots it changed."""
 
 
 def decide(

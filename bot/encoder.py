@@ -110,7 +110,8 @@ class _MiniLM:
         ):
             raise EncoderUnavailable(f"{folder} is not the mean-pooled, normalised BERT encoder this code runs")
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()  # tokenizer.json pads every text to 128 tokens; `_embed` pads a batch to its longest
+        # tokenizer.json pads every text to 128 tokens; `_embed` pads a batch to its longest
+        self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(
             json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
         )

@@ -68,8 +68,8 @@ class CharWbNgrams:
         text = _WHITE_SPACES.sub(" ", doc.lower() if self.lowercase else doc)
         low, high = self.ngram_range
         grams: list[str] = []
-        for word in text.split():
-            word = f" {word} "
+        for bare in text.split():
+            word = f" {bare} "
             size = len(word)
             if size <= low:  # as scikit-learn: a short word counts once, whole
                 grams.append(word)

@@ -10,15 +10,15 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from bot.errors import ClientError
 
-class ProtocolError(Exception):
+
+class ProtocolError(ClientError):
     """A frame the server cannot act on; becomes an `error` frame, the connection stays."""
 
     def __init__(self, code: str, detail: str, reply_to: str | None = None) -> None:
-        super().__init__(detail)
+        super().__init__(detail, reply_to)
         self.code = code
-        self.detail = detail
-        self.reply_to = reply_to
 
 
 class _Frame(BaseModel):
@@ -54,12 +54,13 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Hello | UserMessage | Feedback | Ping, Field(discriminator="type")]
-_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+ClientFrame = Hello | UserMessage | Feedback | Ping
+"""Every frame a client may send."""
+_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Field(discriminator="type")])
 CLIENT_TYPES = ("hello", "message", "feedback", "ping")
 
 
-def parse_frame(raw: str | bytes, *, max_chars: int) -> Hello | UserMessage | Feedback | Ping:
+def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame:
     """Validate one inbound text frame; raise `ProtocolError` saying what is wrong."""
     try:
         data = orjson.loads(raw)
@@ -136,6 +137,10 @@ class Error(_Frame):
 
 class Pong(_Frame):
     type: Literal["pong"] = "pong"
+
+
+ServerFrame = SessionInfo | Typing | Reply | Error | Pong
+"""Every frame the server sends."""
 
 
 def dump(frame: _Frame) -> str:

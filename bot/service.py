@@ -1,154 +1,83 @@
-"""One chat turn, straight through: text -> understand -> decide -> log -> replies.
+"""One chat turn, straight through: understand -> decide -> act -> log -> reply.
 
-The WebSocket layer parses frames and owns the connection; this module owns the
-conversation. CPU work runs on the NLU worker thread and the log is committed by the
-store's writer thread, so the event loop only waits.
+The WebSocket layer parses frames and sends what this returns; everything a frame means
+(opening a session, chat commands, feedback, the turn itself) is decided here. CPU work runs
+on the NLU worker thread and the log is committed by the store's writer thread, so the event
+loop only waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
-import gc
-import logging
 import random
 import time
 import weakref
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from bot.batching import BatchWorker
+from bot.auth import AuthError, resolve_token, revoke_token
 from bot.config import Settings
-from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, Say, State, decide
+from bot.conversation import ANSWERED_CACHE, Conversation, Principal
+from bot.dialogue import Decision, State, decide
 from bot.metrics import Metrics
-from bot.model import Model, load_model
+from bot.model import Model
+from bot.nlu_worker import Nlu
 from bot.privacy import mask_pii
-from bot.protocol import Button, Reply
+from bot.protocol import Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
 from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, utcnow
-from bot.understanding import Prediction, Understanding
+from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply
+from bot.understanding import Understanding
 
-log = logging.getLogger(__name__)
-ANSWERED_CACHE = 256
 MAX_STALE_RETRIES = 20
-
-
-class SessionNotFound(Exception):
-    """The session id is unknown or belongs to someone else."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is on a connection: a guest, or a user with a role."""
-
-    user_id: int | None = None
-    username: str | None = None
-    role: str = "guest"
-    user_slots: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Conversation:
-    """A session as one connection sees it, with replies kept for resent client ids.
-
-    The replies are kept as JSON text: strings are invisible to the cyclic collector, whose
-    full collections otherwise walk every cached reply of every open connection (tens of ms
-    at a few hundred thousand objects) while no message is answered.
-    """
-
-    session_id: str
-    principal: Principal
-    state: State
-    resumed: bool
-    answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)
-
-    def remember(self, client_id: str, replies: list[Reply]) -> None:
-        """Keep the replies to a client id for a resend; the oldest beyond `ANSWERED_CACHE` go."""
-        self.answered[client_id] = [reply.model_dump_json() for reply in replies]
-        while len(self.answered) > ANSWERED_CACHE:
-            self.answered.popitem(last=False)
-
-    def replay(self, client_id: str) -> list[Reply] | None:
-        """The replies already sent for a client id, marked as duplicates; None if not kept."""
-        kept = self.answered.get(client_id)
-        if kept is None:
-            return None
-        return [Reply.model_validate_json(text).model_copy(update={"duplicate": True}) for text in kept]
-
-
-class Nlu:
-    """Serves the current model on a batching thread; `swap` takes effect between batches."""
-
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        self._reloading = asyncio.Lock()
-        self.worker: BatchWorker[str, tuple[Model, Understanding]] = BatchWorker(self._handle, name="nlu")
-
-    def _handle(self, texts: list[str]) -> list[tuple[Model, Understanding]]:
-        model = self.model  # one model for the whole batch, even if swapped meanwhile
-        return [(model, u) for u in model.understand(texts)]
-
-    async def understand(self, text: str) -> tuple[Model, Understanding]:
-        return await self.worker.run(text)
-
-    def swap(self, model: Model) -> Model:
-        old, self.model = self.model, model
-        return old
-
-    async def reload(self, models_dir: Path) -> tuple[str, str]:
-        """Load `models/latest` off the event loop and swap it in; on failure keep serving."""
-        async with self._reloading:
-            model = await asyncio.to_thread(load_model, models_dir)
-            versions = self.swap(model).version, model.version  # nothing here keeps the old one
-            await asyncio.to_thread(freeze_heap)
-            log.info("model reloaded: %s -> %s", *versions)
-            return versions
-
-
-def freeze_heap() -> None:
-    """Hide what is loaded (model, spaCy's lookup tables, modules) from the cyclic collector.
-
-    Otherwise every full collection walks those ~200,000 objects: 15-110 ms during which no
-    message is answered, which was a loaded server's p99. Later objects are collected as
-    usual. Unfreezing first lets a replaced model's reference cycles be collected.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-LARGE_BLOCK = 128 * 1024
-
-
-def return_large_blocks() -> None:
-    """Keep blocks of 128 KiB and more in their own mappings, which go back to the system when freed.
-
-    glibc raises its mmap threshold each time such a block is freed (up to 32 MiB), so after
-    a model reload the next model's arrays land in the heap, which fragments and never shrinks:
-    twenty reloads grew a process by 32 MB, against 15 MB with the threshold fixed. Elsewhere
-    than glibc there is nothing to do.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK)
+COMMANDS = ("/whoami", "/reset", "/logout")
 
 
 class ChatService:
     """Sessions and turns; shared by every connection of the process."""
 
     def __init__(
-        self, settings: Settings, store: Store, nlu: Nlu, metrics: Metrics, rng: random.Random | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        nlu: Nlu,
+        metrics: Metrics,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.store = store
         self.nlu = nlu
         self.metrics = metrics
         self.rng = rng or random.Random(settings.seed)
+        self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # -- frames ----------------------------------------------------------------------------
+
+    async def hello(self, frame: Hello) -> tuple[Conversation, list[ServerFrame]]:
+        """Who is talking (a login token, or a guest where guests may chat), and their session."""
+        principal = await self._principal(frame.token)
+        conv = await self.open(principal, frame.session_id)
+        return conv, [session_info(conv)]
+
+    async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
+        """A user message: a chat command, or a turn. A command may start another conversation."""
+        command = frame.text.strip().lower()
+        if command in COMMANDS and not conv.has_answered(frame.id):
+            return await self._command(conv, command, frame)
+        return conv, list(await self.turn(conv, frame.text, frame.id))
+
+    async def feedback(self, conv: Conversation | None, frame: Feedback) -> list[ServerFrame]:
+        """Thumbs on a bot reply of this session; nothing to send back when it is stored."""
+        if conv is None:
+            raise ProtocolError("no_session", "send hello or a message first")
+        if not await self.store.set_feedback([conv.session_id], frame.message_id, frame.value):
+            raise ProtocolError("not_found", f"no bot reply {frame.message_id} in this session")
+        return []
+
+    # -- sessions --------------------------------------------------------------------------
 
     @property
     def expiry(self) -> timedelta:
@@ -162,14 +91,14 @@ class ChatService:
                 if row.user_id is None and principal.user_id is not None:
                     await self.store.adopt_session(row.id, principal.user_id)
                 answered = await asyncio.to_thread(self.store.replies_by_client_id, row.id, ANSWERED_CACHE)
-                conv = Conversation(row.id, principal, _state_of(row, principal), resumed=True)
+                conv = Conversation(row.id, principal, state_of(row, principal), resumed=True)
                 for client_id, messages in answered.items():
-                    conv.remember(client_id, [_reply_of(m, client_id) for m in messages])
+                    conv.remember(client_id, [stored_reply(m, client_id) for m in messages])
                 return conv
             if row is not None and row.ended_at is None and self._expired(row):
                 await self.store.end_session(row.id)
         row = await self.store.create_session(principal.user_id, dict(principal.user_slots))
-        return Conversation(row.id, principal, _state_of(row, principal), resumed=False)
+        return Conversation(row.id, principal, state_of(row, principal), resumed=False)
 
     def _may_resume(self, row: ChatSession, principal: Principal) -> bool:
         if row.ended_at is not None or self._expired(row):
@@ -177,50 +106,45 @@ class ChatService:
         return row.user_id is None or row.user_id == principal.user_id
 
     def _expired(self, row: ChatSession) -> bool:
-        return utcnow() - row.last_active > self.expiry
+        return self.clock() - row.last_active > self.expiry
 
-    async def handle(self, conv: Conversation, text: str, client_id: str | None = None) -> list[Reply]:
+    async def _principal(self, token: str | None) -> Principal:
+        if not token:
+            if not self.settings.allow_guests:
+                raise AuthError("this bot needs an account: log in and send the token in the hello frame")
+            return Principal()
+        identity = await asyncio.to_thread(resolve_token, self.store.engine, token)
+        user = identity.user
+        return Principal(user.id, user.username, user.role, dict(user.slots or {}), identity.token_hash)
+
+    # -- the turn --------------------------------------------------------------------------
+
+    async def turn(self, conv: Conversation, text: str, client_id: str | None = None) -> list[Reply]:
         """Answer one user message; the turn is in the log before this returns."""
-        if client_id is not None and (replayed := conv.replay(client_id)) is not None:
+        if (replayed := conv.replay(client_id)) is not None:
             return replayed
-        lock = self._locks.setdefault(conv.session_id, asyncio.Lock())
-        async with lock:
+        async with self._lock(conv.session_id):
             started = time.perf_counter()
-            model, understanding = await self._understand(text)
+            model, understanding = await self.nlu.understand(text)
             for attempt in range(MAX_STALE_RETRIES):
                 decision = decide(
                     text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng
                 )
-                latency_ms = (time.perf_counter() - started) * 1000
                 try:
-                    replies = await self._log(conv, model, understanding, decision, client_id, latency_ms)
+                    sent = await self._log(conv, model, understanding, decision, client_id, started)
                     break
                 except StaleSession:
                     # Another connection or instance moved the session on: decide again on its state.
                     await asyncio.sleep(0.002 * attempt)
                     await self._refresh(conv)
             else:
-                raise StaleSession(f"session {conv.session_id} keeps changing; try again")
+                raise StaleSession(f"session {conv.session_id} keeps changing; send the message again")
             self.metrics.answered(decision.intent, decision.action == "fallback", time.perf_counter() - started)
             conv.state = decision.state
             await self._remember_user_slots(conv, model)
         if client_id is not None:
-            conv.remember(client_id, replies)
-        return replies
-
-    async def _refresh(self, conv: Conversation) -> None:
-        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
-        if row is not None:
-            conv.state = _state_of(row, conv.principal)
-
-    async def _understand(self, text: str) -> tuple[Model, Understanding]:
-        """Classify, unless the text is a button's `/intent` payload naming an intent."""
-        model = self.nlu.model
-        name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
-        if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
-            forced = Prediction(intent=name, confidence=1.0, ranking=[(name, 1.0)], is_fallback=False, ambiguous=False)
-            return model, Understanding(text, name, [], forced)
-        return await self.nlu.understand(text)
+            conv.remember(client_id, sent)
+        return sent
 
     async def _log(
         self,
@@ -229,57 +153,32 @@ class ChatService:
         understanding: Understanding,
         decision: Decision,
         client_id: str | None,
-        latency_ms: float,
+        started: float,
     ) -> list[Reply]:
-        now = utcnow()
-        prediction = understanding.prediction
-        user_id = conv.principal.user_id
+        """Write the turn (refused if the session moved on meanwhile) and build its replies."""
+        ctx = TurnContext(conv.session_id, conv.principal.user_id, client_id, model.version, self.clock())
         slots = dict(decision.state.slots)
-        mask = mask_pii if self.settings.mask_pii else _same
-        common = {
-            "session_id": conv.session_id,
-            "user_id": user_id,
-            "client_id": client_id,
-            "model_version": model.version,
-        }
-        inbound = {
-            **common,
-            "direction": "in",
-            "text": mask(understanding.text),
-            "intent": prediction.intent,
-            "confidence": prediction.confidence,
-            "ranking": [[name, round(score, 4)] for name, score in prediction.ranking[:3]],
-            "entities": [_masked_entity(e.as_dict(), mask) for e in understanding.entities],
-            "slots": slots,
-            "buttons": [],
-            "fallback": prediction.is_fallback,
-            "latency_ms": latency_ms,
-            "created_at": now,
-        }
-        outbound = [_out_row(common, say, decision, slots, now) for say in decision.messages]
-        scores = dict(prediction.ranking)
-
-        def confidence(intent: str | None) -> float | None:
-            """The classifier's, in what a reply serves; none for a slot value in a form."""
-            score = prediction.confidence if intent is None else scores.get(intent)
-            return None if score is None else round(score, 4)
-
-        state = _session_row(decision.state, user_id, now)
-        ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, [inbound, *outbound]))
-        return [
-            Reply(
-                text=say.text,
-                intent=say.intent or decision.intent,
-                confidence=confidence(say.intent or decision.intent),
-                reply_to=client_id,
-                message_id=message_id,
-                buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),
-                slots=slots,
-                fallback=decision.action == "fallback",
-                time=now.isoformat(),
-            )
-            for say, message_id in zip(decision.messages, ids[1:], strict=True)
+        latency_ms = (time.perf_counter() - started) * 1000
+        rows = [
+            inbound_row(ctx, understanding, slots, latency_ms, mask_pii if self.settings.mask_pii else _same),
+            *outbound_rows(ctx, decision, slots),
         ]
+        state = session_row(decision.state, ctx.user_id, ctx.now)
+        ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, rows))
+        return replies(ctx, understanding, decision, ids[1:])
+
+    def _decide(self, understanding: Understanding, state: State, model: Model) -> Decision:
+        return decide(
+            understanding.text, understanding.prediction, understanding.entities, state, model.domain, self.rng
+        )
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    async def _refresh(self, conv: Conversation) -> None:
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        if row is not None:
+            conv.state = state_of(row, conv.principal)
 
     async def _remember_user_slots(self, conv: Conversation, model: Model) -> None:
         """Slots with `scope: user` follow a logged-in user into every session."""
@@ -295,72 +194,58 @@ class ChatService:
             await self.store.set_user_slots(conv.principal.user_id, merged)
             conv.principal = replace(conv.principal, user_slots=merged)
 
+    # -- chat commands ---------------------------------------------------------------------
+
+    async def _command(
+        self, conv: Conversation, command: str, frame: UserMessage
+    ) -> tuple[Conversation, list[ServerFrame]]:
+        """`/whoami`, `/reset` and `/logout`: answered, not classified; remembered against resends."""
+        principal = conv.principal
+        frames: list[ServerFrame] = []
+        if command == "/whoami":
+            who = (
+                f"You are logged in as {principal.username} ({principal.role})."
+                if principal.username
+                else "You are chatting as a guest."
+            )
+            text = f"{who} Session {conv.session_id}."
+        elif command == "/reset":
+            await self.reset(conv)
+            text = "Starting over: I've forgotten this conversation's details."
+        elif principal.token_hash is None:
+            text = "You are not logged in."
+        else:
+            await asyncio.to_thread(revoke_token, self.store.engine, principal.token_hash)
+            conv = await self.open(Principal())
+            text = "You are logged out; this is a new guest session."
+            frames.append(session_info(conv))
+        notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
+        if frame.id is not None:
+            conv.remember(frame.id, [notice])
+        return conv, [notice, *frames]
+
     async def reset(self, conv: Conversation) -> None:
         """Forget the form and the session's slots (user-level slots stay); stored at once."""
-        async with self._locks.setdefault(conv.session_id, asyncio.Lock()):
+        async with self._lock(conv.session_id):
             await self._refresh(conv)
             fresh = State(slots=dict(conv.principal.user_slots), turns=conv.state.turns + 1)
-            state = _session_row(fresh, conv.principal.user_id, utcnow())
+            state = session_row(fresh, conv.principal.user_id, self.clock())
             await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, []))
             conv.state = fresh
 
 
-def _state_of(row: ChatSession, principal: Principal) -> State:
-    slots = {**principal.user_slots, **(row.slots or {})}
-    return State(active_form=row.active_form, requested_slot=row.requested_slot, slots=slots, turns=row.turns)
-
-
-def _session_row(state: State, user_id: int | None, now: datetime) -> dict[str, Any]:
-    """The `chat_session` columns a turn writes."""
-    return {
-        "active_form": state.active_form,
-        "requested_slot": state.requested_slot,
-        "slots": dict(state.slots),
-        "turns": state.turns,
-        "user_id": user_id,
-        "last_active": now,
-    }
-
-
-def _out_row(
-    common: dict[str, Any], say: Say, decision: Decision, slots: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    return {
-        **common,
-        "direction": "out",
-        "text": say.text,
-        "intent": say.intent or decision.intent,
-        "confidence": None,
-        "ranking": [],
-        "entities": [],
-        "slots": slots,
-        "buttons": [[t, p] for t, p in say.buttons],
-        "fallback": decision.action == "fallback",
-        "latency_ms": None,
-        "created_at": now,
-    }
-
-
-def _reply_of(message: Any, client_id: str) -> Reply:
-    return Reply(
-        text=message.text,
-        intent=message.intent,
-        confidence=None,
-        reply_to=client_id,
-        message_id=message.id,
-        buttons=tuple(Button(title=t, payload=p) for t, p in message.buttons),
-        slots=message.slots,
-        fallback=message.fallback,
-        time=message.created_at.astimezone(UTC).isoformat(),
+def session_info(conv: Conversation) -> SessionInfo:
+    return SessionInfo(
+        session_id=conv.session_id,
+        resumed=conv.resumed,
+        user=conv.principal.username,
+        slots=dict(conv.state.slots),
     )
 
 
-def _masked_entity(entity: dict[str, Any], mask: Any) -> dict[str, Any]:
-    return {
-        **entity,
-        "text": mask(entity["text"]),
-        "value": mask(entity["value"]) if isinstance(entity["value"], str) else entity["value"],
-    }
+def state_of(row: ChatSession, principal: Principal) -> State:
+    slots = {**principal.user_slots, **(row.slots or {})}
+    return State(active_form=row.active_form, requested_slot=row.requested_slot, slots=slots, turns=row.turns)
 
 
 def _same(text: str) -> str:

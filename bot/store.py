@@ -32,8 +32,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.batching import BatchWorker
+from bot.errors import ClientError
+from bot.rows import MessageRow, SessionRow
 from bot.tables import ChatSession, Message, User, utcnow
-from bot.turn_statements import turn_statements
+from bot.turn_statements import SessionUpdate, turn_statements
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,24 +44,30 @@ SCHEMA_HEAD = "0003"
 """The newest revision in `migrations/versions` (a test keeps the two equal)."""
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(ClientError):
     """The database cannot be reached or written; the turn was not stored."""
+
+    code = "unavailable"
 
 
 class SchemaTooNew(Exception):
     """The database was migrated by a newer version of the bot (a rolling upgrade half done)."""
 
 
-class StaleSession(Exception):
+class StaleSession(ClientError):
     """The session changed since its state was read; read it again and redo the turn."""
+
+    code = "conflict"
 
 
 class _Stale(Exception):
     """A batch met a stale turn: redo it one write at a time."""
 
 
-class DuplicateMessage(Exception):
+class DuplicateMessage(ClientError):
     """A message with this client id was already stored for the session."""
+
+    code = "duplicate"
 
 
 def make_engine(url: str) -> Engine:
@@ -105,7 +113,8 @@ def migrate(engine: Engine) -> None:
         s.revision for s in ScriptDirectory.from_config(config).walk_revisions()
     }:
         raise SchemaTooNew(
-            f"the database schema is at revision {revision}, newer than this version of the bot ({SCHEMA_HEAD}); run the newer version"
+            f"the database schema is at revision {revision}, newer than this version of the bot ({SCHEMA_HEAD}); "
+            "run the newer version"
         )
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -134,8 +143,8 @@ class TurnWrite:
 
     session_id: str
     expected_turns: int
-    state: dict[str, Any]
-    messages: list[dict[str, Any]]
+    state: SessionRow
+    messages: list[MessageRow]
     """Rows for `Message`; the ids come back in the same order."""
 
 
@@ -144,7 +153,6 @@ class Op:
     """Any other write: a function run inside the writer's transaction."""
 
     run: Callable[[Connection], Any]
-    label: str = "write"
 
 
 @dataclass
@@ -221,7 +229,7 @@ class Store:
         One executemany does it when no turn is stale (the common case); when one is, the
         transaction is abandoned and redone `one_by_one` to find the stale ones.
         """
-        params = [{"b_id": t.session_id, "b_expected": t.expected_turns, **t.state} for _, t in turns]
+        params = [SessionUpdate(t.session_id, t.expected_turns, t.state) for _, t in turns]
         if not one_by_one:
             if self.statements.update_sessions(conn, params) != len(turns):
                 raise _Stale
@@ -241,14 +249,14 @@ class Store:
         def run(conn: Connection) -> None:
             conn.execute(insert(ChatSession), [row])
 
-        await self.write(Op(run, "create session"))
+        await self.write(Op(run))
         return session
 
     async def end_session(self, session_id: str) -> None:
         def run(conn: Connection) -> None:
             conn.execute(update(ChatSession).where(ChatSession.id == session_id).values(ended_at=utcnow()))  # type: ignore[arg-type]
 
-        await self.write(Op(run, "end session"))
+        await self.write(Op(run))
 
     async def close_expired(self, idle: timedelta) -> int:
         """Give every session idle for longer than `idle` its end time."""
@@ -262,7 +270,7 @@ class Store:
             )
             return result.rowcount
 
-        return await self.write(Op(run, "close expired"))
+        return await self.write(Op(run))
 
     async def set_feedback(self, session_ids: Sequence[str], message_id: int, value: int) -> bool:
         """Store thumbs on a bot reply that belongs to one of the given sessions."""
@@ -275,13 +283,13 @@ class Store:
             )
             return result.rowcount > 0
 
-        return await self.write(Op(run, "feedback"))
+        return await self.write(Op(run))
 
     async def set_user_slots(self, user_id: int, slots: dict[str, Any]) -> None:
         def run(conn: Connection) -> None:
             conn.execute(update(User).where(User.id == user_id).values(slots=slots))  # type: ignore[arg-type]
 
-        await self.write(Op(run, "user slots"))
+        await self.write(Op(run))
 
     async def adopt_session(self, session_id: str, user_id: int) -> None:
         """A guest who logs in keeps the conversation: the session becomes the user's."""
@@ -294,7 +302,7 @@ class Store:
             )
             conn.execute(update(Message).where(Message.session_id == session_id).values(user_id=user_id))  # type: ignore[arg-type]
 
-        await self.write(Op(run, "adopt session"))
+        await self.write(Op(run))
 
     # -- reads (blocking: run them on the thread pool) -------------------------------------
 

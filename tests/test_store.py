@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from bot.rows import Direction, MessageRow, SessionRow
 from bot.store import (
     MIGRATIONS,
     SCHEMA_HEAD,
@@ -44,35 +45,37 @@ def store(database_url: str) -> Iterator[Store]:
     engine.dispose()
 
 
-def row(session_id: str, direction: str, text: str, client_id: str | None = None, **extra: object) -> dict[str, object]:
-    return {
-        "session_id": session_id,
-        "user_id": None,
-        "direction": direction,
-        "text": text,
-        "client_id": client_id,
-        "intent": extra.get("intent"),
-        "confidence": extra.get("confidence"),
-        "ranking": [["greet", 0.9]],
-        "entities": [{"entity": "day", "value": "monday", "start": 0, "end": 6, "text": "Monday"}],
-        "slots": {"day": "monday"},
-        "buttons": [],
-        "fallback": False,
-        "model_version": "v1",
-        "latency_ms": 1.5,
-        "created_at": utcnow(),
-    }
+def row(
+    session_id: str,
+    direction: Direction,
+    text: str,
+    client_id: str | None = None,
+    intent: str | None = None,
+    confidence: float | None = None,
+) -> MessageRow:
+    return MessageRow(
+        session_id=session_id,
+        user_id=None,
+        direction=direction,
+        text=text,
+        client_id=client_id,
+        intent=intent,
+        confidence=confidence,
+        ranking=[["greet", 0.9]],
+        entities=[{"entity": "day", "value": "monday", "start": 0, "end": 6, "text": "Monday"}],
+        slots={"day": "monday"},
+        buttons=[],
+        fallback=False,
+        model_version="v1",
+        latency_ms=1.5,
+        created_at=utcnow(),
+    )
 
 
-def state(turns: int, **slots: object) -> dict[str, object]:
-    return {
-        "active_form": "book",
-        "requested_slot": "name",
-        "slots": dict(slots),
-        "turns": turns,
-        "user_id": None,
-        "last_active": utcnow(),
-    }
+def state(turns: int, **slots: object) -> SessionRow:
+    return SessionRow(
+        active_form="book", requested_slot="name", slots=dict(slots), turns=turns, user_id=None, last_active=utcnow()
+    )
 
 
 def test_migrations_create_every_table(store: Store) -> None:
@@ -108,17 +111,24 @@ def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    old = Store(engine)
-    old.start()
-    session_id = asyncio.run(old.create_session(None)).id
-    asyncio.run(
-        old.write(
-            TurnWrite(
-                session_id, 0, state(1), [row(session_id, "in", "hi", "c1"), row(session_id, "out", "Hello!", "c1")]
-            )
+        # The log as a version at 0001 wrote it: only the columns that schema has.
+        session_id = "s0001"
+        now = utcnow().isoformat()
+        connection.execute(
+            text(
+                "INSERT INTO chat_session (id, created_at, last_active, slots, turns) "
+                "VALUES (:id, :now, :now, '{}', 1)"
+            ),
+            {"id": session_id, "now": now},
         )
-    )
-    old.stop()
+        for direction, said in (("in", "hi"), ("out", "Hello!")):
+            connection.execute(
+                text(
+                    "INSERT INTO message (session_id, direction, text, client_id, ranking, entities, slots, buttons,"
+                    " fallback, created_at) VALUES (:s, :d, :t, 'c1', '[]', '[]', '{}', '[]', false, :now)"
+                ),
+                {"s": session_id, "d": direction, "t": said, "now": now},
+            )
     migrate(engine)
     store = Store(engine)
     store.start()

@@ -1,0 +1,59 @@
+"""A session as one connection sees it: who is talking, the dialogue state, replies already sent."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.dialogue import State
+from bot.protocol import Reply
+
+ANSWERED_CACHE = 256
+"""Client ids whose replies are kept per connection, for resends after a reconnect."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is on a connection: a guest, or a user with a role."""
+
+    user_id: int | None = None
+    username: str | None = None
+    role: str = "guest"
+    user_slots: dict[str, Any] = field(default_factory=dict)
+    token_hash: str | None = None
+    """The login token's hash, so that `/logout` can revoke it."""
+
+
+@dataclass
+class Conversation:
+    """A session as one connection sees it, with replies kept for resent client ids.
+
+    The replies are kept as JSON text: strings are invisible to the cyclic collector, whose
+    full collections otherwise walk every cached reply of every open connection (tens of ms
+    at a few hundred thousand objects) while no message is answered.
+    """
+
+    session_id: str
+    principal: Principal
+    state: State
+    resumed: bool
+    language: str | None = None
+    _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
+
+    def has_answered(self, client_id: str | None) -> bool:
+        """True when a message with this client id was answered already: a resend, no new work."""
+        return client_id is not None and client_id in self._answered
+
+    def remember(self, client_id: str, replies: list[Reply]) -> None:
+        """Keep the replies to a client id for a resend; the oldest beyond `ANSWERED_CACHE` go."""
+        self._answered[client_id] = [reply.model_dump_json() for reply in replies]
+        while len(self._answered) > ANSWERED_CACHE:
+            self._answered.popitem(last=False)
+
+    def replay(self, client_id: str | None) -> list[Reply] | None:
+        """The replies already sent for a client id, marked as duplicates; None if not kept."""
+        kept = self._answered.get(client_id) if client_id is not None else None
+        if kept is None:
+            return None
+        return [Reply.model_validate_json(text).model_copy(update={"duplicate": True}) for text in kept]

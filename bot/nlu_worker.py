@@ -1,0 +1,49 @@
+"""The served model: understood on a batching thread, swapped for a new one between batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from bot.batching import BatchWorker
+from bot.dialogue import INTENT_PAYLOAD_PREFIX
+from bot.memory import freeze_heap
+from bot.model import Model, load_model
+from bot.understanding import Prediction, Understanding
+
+log = logging.getLogger(__name__)
+
+
+class Nlu:
+    """Serves the current model on a batching thread; `swap` takes effect between batches."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._reloading = asyncio.Lock()
+        self.worker: BatchWorker[str, tuple[Model, Understanding]] = BatchWorker(self._handle, name="nlu")
+
+    def _handle(self, texts: list[str]) -> list[tuple[Model, Understanding]]:
+        model = self.model  # one model for the whole batch, even if swapped meanwhile
+        return [(model, u) for u in model.understand(texts)]
+
+    async def understand(self, text: str) -> tuple[Model, Understanding]:
+        """Classify, unless the text is a button's `/intent` payload naming an intent."""
+        model = self.model
+        name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
+        if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
+            return model, Understanding(text, name, [], Prediction.certain(name))
+        return await self.worker.run(text)
+
+    def swap(self, model: Model) -> Model:
+        old, self.model = self.model, model
+        return old
+
+    async def reload(self, models_dir: Path) -> tuple[str, str]:
+        """Load `models/latest` off the event loop and swap it in; on failure keep serving."""
+        async with self._reloading:
+            model = await asyncio.to_thread(load_model, models_dir)
+            versions = self.swap(model).version, model.version  # nothing here keeps the old one
+            await asyncio.to_thread(freeze_heap)
+            log.info("model reloaded: %s -> %s", *versions)
+            return versions

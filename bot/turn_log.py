@@ -1,0 +1,143 @@
+"""What a turn writes and sends, built as plain values: log rows, the session row, reply frames.
+
+Pure functions of the turn's parts, so the log's shape is tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.dialogue import Decision, State
+from bot.protocol import Button, Reply
+from bot.rows import MessageRow, SessionRow
+from bot.tables import Message
+from bot.understanding import Entity, Understanding
+
+Mask = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Who and where: the same on every row of a turn."""
+
+    session_id: str
+    user_id: int | None
+    client_id: str | None
+    model_version: str
+    now: datetime
+
+
+def session_row(state: State, user_id: int | None, now: datetime) -> SessionRow:
+    """The `chat_session` columns a turn writes."""
+    return SessionRow(
+        active_form=state.active_form,
+        requested_slot=state.requested_slot,
+        slots=dict(state.slots),
+        turns=state.turns,
+        user_id=user_id,
+        last_active=now,
+    )
+
+
+def inbound_row(
+    ctx: TurnContext, understanding: Understanding, slots: dict[str, Any], latency_ms: float, mask: Mask
+) -> MessageRow:
+    """The user's message as logged: what the classifier saw, with PII masked if asked."""
+    prediction = understanding.prediction
+    return MessageRow(
+        session_id=ctx.session_id,
+        user_id=ctx.user_id,
+        direction="in",
+        text=mask(understanding.text),
+        client_id=ctx.client_id,
+        intent=prediction.intent,
+        confidence=prediction.confidence,
+        ranking=[[name, round(score, 4)] for name, score in prediction.ranking[:3]],
+        entities=[_masked_entity(e, mask) for e in understanding.entities],
+        slots=slots,
+        buttons=[],
+        fallback=prediction.is_fallback,
+        model_version=ctx.model_version,
+        latency_ms=latency_ms,
+        created_at=ctx.now,
+    )
+
+
+def outbound_rows(ctx: TurnContext, decision: Decision, slots: dict[str, Any]) -> list[MessageRow]:
+    """The bot's replies as logged, one row a message."""
+    return [
+        MessageRow(
+            session_id=ctx.session_id,
+            user_id=ctx.user_id,
+            direction="out",
+            text=say.text,
+            client_id=ctx.client_id,
+            intent=say.intent or decision.intent,
+            confidence=None,
+            ranking=[],
+            entities=[],
+            slots=slots,
+            buttons=[[t, p] for t, p in say.buttons],
+            fallback=decision.action == "fallback",
+            model_version=ctx.model_version,
+            latency_ms=None,
+            created_at=ctx.now,
+            action=decision.action_call,
+        )
+        for say in decision.messages
+    ]
+
+
+def replies(
+    ctx: TurnContext, understanding: Understanding, decision: Decision, message_ids: Sequence[int]
+) -> list[Reply]:
+    """The reply frames for a logged turn; each names the classifier's confidence in what it serves."""
+    prediction = understanding.prediction
+    scores = dict(prediction.ranking)
+    slots = dict(decision.state.slots)
+
+    def confidence(intent: str | None) -> float | None:
+        """None for an intent the classifier did not rank (a slot value inside a form)."""
+        score = prediction.confidence if intent is None else scores.get(intent)
+        return None if score is None else round(score, 4)
+
+    frames = []
+    for say, message_id in zip(decision.messages, message_ids, strict=True):
+        intent = say.intent or decision.intent
+        frames.append(
+            Reply(
+                text=say.text,
+                intent=intent,
+                confidence=confidence(intent),
+                reply_to=ctx.client_id,
+                message_id=message_id,
+                buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),
+                slots=slots,
+                fallback=decision.action == "fallback",
+                time=ctx.now.isoformat(),
+            )
+        )
+    return frames
+
+
+def stored_reply(message: Message, client_id: str) -> Reply:
+    """A logged bot message as the reply frame it was, for a resend after a reconnect."""
+    return Reply(
+        text=message.text,
+        intent=message.intent,
+        confidence=None,
+        reply_to=client_id,
+        message_id=message.id,
+        buttons=tuple(Button(title=t, payload=p) for t, p in message.buttons),
+        slots=message.slots,
+        fallback=message.fallback,
+        time=message.created_at.astimezone(UTC).isoformat(),
+    )
+
+
+def _masked_entity(entity: Entity, mask: Mask) -> dict[str, Any]:
+    value = mask(entity.value) if isinstance(entity.value, str) else entity.value
+    return {**entity.as_dict(), "text": mask(entity.text), "value": value}
