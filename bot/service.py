@@ -59,7 +59,7 @@ class ChatService:
     async def hello(self, frame: Hello) -> tuple[Conversation, list[ServerFrame]]:
         """Who is talking (a login token, or a guest where guests may chat), and their session."""
         principal = await self._principal(frame.token)
-        conv = await self.open(principal, frame.session_id)
+        conv = await self.open(principal, frame.session_id, frame.lang)
         return conv, [session_info(conv)]
 
     async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
@@ -83,22 +83,34 @@ class ChatService:
     def expiry(self) -> timedelta:
         return timedelta(minutes=self.settings.session_expiry_minutes)
 
-    async def open(self, principal: Principal, session_id: str | None = None) -> Conversation:
-        """Resume the given session when it is the caller's and still fresh; else start one."""
+    async def open(
+        self, principal: Principal, session_id: str | None = None, language: str | None = None
+    ) -> Conversation:
+        """Resume the given session when it is the caller's and still fresh; else start one.
+
+        A resumed session keeps its language; a new one takes the client's (a `hello` frame's
+        `lang`, which the widget fills from `data-lang` or the page's language).
+        """
         if session_id:
             row = await asyncio.to_thread(self.store.get_session, session_id)
             if row is not None and self._may_resume(row, principal):
                 if row.user_id is None and principal.user_id is not None:
                     await self.store.adopt_session(row.id, principal.user_id)
                 answered = await asyncio.to_thread(self.store.replies_by_client_id, row.id, ANSWERED_CACHE)
-                conv = Conversation(row.id, principal, state_of(row, principal), resumed=True)
+                conv = Conversation(row.id, principal, state_of(row, principal), True, row.language)
                 for client_id, messages in answered.items():
                     conv.remember(client_id, [stored_reply(m, client_id) for m in messages])
                 return conv
             if row is not None and row.ended_at is None and self._expired(row):
                 await self.store.end_session(row.id)
-        row = await self.store.create_session(principal.user_id, dict(principal.user_slots))
-        return Conversation(row.id, principal, state_of(row, principal), resumed=False)
+        language = self._language(language)
+        row = await self.store.create_session(principal.user_id, dict(principal.user_slots), language)
+        return Conversation(row.id, principal, state_of(row, principal), False, language)
+
+    def _language(self, asked: str | None) -> str | None:
+        """The client's language ("ru-RU" -> "ru") when the bot speaks it; None leaves the bot's own."""
+        code = (asked or "").split("-")[0].lower()
+        return code if code == self.nlu.model.domain.language else None
 
     def _may_resume(self, row: ChatSession, principal: Principal) -> bool:
         if row.ended_at is not None or self._expired(row):

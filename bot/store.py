@@ -242,8 +242,10 @@ class Store:
                 results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
         return current
 
-    async def create_session(self, user_id: int | None, slots: dict[str, Any] | None = None) -> ChatSession:
-        session = ChatSession(id=uuid.uuid4().hex, user_id=user_id, slots=slots or {})
+    async def create_session(
+        self, user_id: int | None, slots: dict[str, Any] | None = None, language: str | None = None
+    ) -> ChatSession:
+        session = ChatSession(id=uuid.uuid4().hex, user_id=user_id, slots=slots or {}, language=language)
         row = session.model_dump()
 
         def run(conn: Connection) -> None:

@@ -74,6 +74,8 @@ class ChatSession(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     last_active: datetime = _time(nullable=False)
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    language: str | None = Field(default=None, max_length=8)
+    """The language the session is answered in; None until known."""
     active_form: str | None = None
     requested_slot: str | None = None
     slots: dict[str, Any] = _json()

@@ -1,7 +1,8 @@
-"""the action a bot reply came from, and room for agents' messages
+"""the action a bot reply came from, room for agents' messages, a session's language
 
 `message.action` holds the action call behind a reply (name, outcome, latency, slots it
-changed); `message.direction` grows to five characters for `agent`.
+changed); `message.direction` grows to five characters for `agent`; `chat_session.language`
+is the language the session is answered in (a bot may speak several).
 
 Revision ID: 0003
 Revises: 0002
@@ -23,9 +24,13 @@ def upgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("action", sa.JSON(), nullable=True))
         batch_op.alter_column("direction", type_=sa.String(length=5), existing_type=sa.String(length=3))
+    with op.batch_alter_table("chat_session", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chat_session", schema=None) as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.alter_column("direction", type_=sa.String(length=3), existing_type=sa.String(length=5))
         batch_op.drop_column("action")
