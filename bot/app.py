@@ -74,11 +74,16 @@ async def build_services(settings: Settings) -> Services:
 
 
 async def _sweep_expired(services: Services) -> None:
+    """End idle sessions every minute; a failed sweep is logged and tried again at the next."""
     idle = timedelta(minutes=services.settings.session_expiry_minutes)
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
-        with contextlib.suppress(Exception):
+        try:
             await services.store.close_expired(idle)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.warning("could not close expired sessions (%s); trying again in %.0f s", exc, SWEEP_SECONDS)
+        except Exception:
+            log.exception("closing expired sessions failed; trying again in %.0f s", SWEEP_SECONDS)
 
 
 async def _watch_models(services: Services) -> None:
