@@ -6,11 +6,9 @@ a bot author can fix the file without reading a stack trace. See docs/intents.md
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import string
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -19,18 +17,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.understanding import OOS
+from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
 LANGUAGES = ("en", "ru")
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BUILTIN_ENTITIES = ("number", "email")
 _ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<entity>[A-Za-z_][\w-]*)\)")
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int | None
-    intent: str | None
-    message: str
 
 
 class DomainError(Exception):
@@ -213,123 +204,19 @@ def _responses(value: Any) -> Any:
 
 # -- loading ---------------------------------------------------------------------------------
 
-Path_ = tuple[str | int, ...]
-
-
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]) -> Any:
-    """Build plain data from a YAML node, remembering the line of every key and item."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(_scalar(key_node))
-            if key in result:
-                problems.append(
-                    Problem(key_node.start_mark.line + 1, _intent_of((*path, key)), f"duplicate key '{key}'")
-                )
-            result[key] = _to_python(value_node, (*path, key), lines, problems)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, problems) for i, item in enumerate(node.value)]
-    return _scalar(node)
-
-
-def _scalar(node: yaml.Node) -> Any:
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-
-
-def _intent_of(path: Path_) -> str | None:
-    return str(path[1]) if len(path) > 1 and path[0] == "intents" else None
-
-
-def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return lines.get(())
-
-
-def _compose(text: str) -> yaml.Node | None:
-    """The YAML node tree, through libyaml when PyYAML has it (20x faster); a syntax error is
-    reported by the pure-Python parser, whose messages and line numbers are the clearer."""
-    try:
-        return yaml.compose(text, Loader=_FAST_LOADER)
-    except yaml.YAMLError:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-
-
-def _without(data: Any, paths: list[Path_]) -> Any:
-    """A copy of parsed YAML with the keys at `paths` removed."""
-    data = copy.deepcopy(data)
-    for path in paths:
-        parent = data
-        try:
-            for step in path[:-1]:
-                parent = parent[step]
-            del parent[path[-1]]
-        except (KeyError, IndexError, TypeError):
-            continue
-    return data
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
-    """Where a YAML syntax error is to be mended. At an unexpected end of the file that is
-    where the unclosed quote or bracket opened (the context mark), not the last line."""
-    problem = exc.problem_mark.line + 1 if exc.problem_mark else None
-    context = exc.context_mark.line + 1 if exc.context_mark else None
-    unclosed = context is not None and any(end in (exc.problem or "") for end in ("end of stream", "<stream end>"))
-    line = context if unclosed else problem or context
-    message = f"YAML syntax error: {exc.problem}"
-    if exc.context and context is not None:
-        message += f" ({exc.context} on line {context})"
-    quote = _odd_quotes(text, context or 1, problem) if problem else None
-    if quote is not None and quote != line:  # a quote closed lines later by the next one
-        line, message = quote, f"{message}; is the quote on line {quote} closed?"
-    return Problem(line, _intent_on_line(text, line) if line else None, message)
-
-
-def _odd_quotes(text: str, first: int, last: int) -> int | None:
-    """The first line in `first..last` with an odd number of double quotes: where a quoted
-    string that the parser saw end on a later line most likely began."""
-    for number, raw in enumerate(text.splitlines()[first - 1 : last], start=first):
-        if raw.replace('\\"', "").count('"') % 2:
-            return number
-    return None
-
-
-def _intent_on_line(text: str, line: int) -> str | None:
-    """The intent whose block holds `line`, read from indentation alone: text that does not
-    parse as YAML has no tree to ask."""
-    intent: str | None = None
-    inside, level = False, None
-    for raw in text.splitlines()[:line]:
-        stripped = raw.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(raw) - len(stripped)
-        if indent == 0:
-            inside, level, intent = stripped.split("#")[0].rstrip() == "intents:", None, None
-            continue
-        key = re.match(r"""["']?([^"':#\s][^"':#]*)["']?\s*:(\s|$)""", stripped)
-        if inside and key and (level is None or indent == level):
-            level, intent = indent, key.group(1).strip()
-    return intent
-
 
 def parse_domain(text: str, source: str = "<memory>") -> Domain:
     """Parse and validate domain YAML; raise `DomainError` listing every problem."""
     try:
-        root = _compose(text)
+        root = compose(text)
     except yaml.MarkedYAMLError as exc:
-        raise DomainError(source, [_syntax_problem(exc, text)]) from None
+        raise DomainError(source, [syntax_problem(exc, text)]) from None
     if root is None:
         raise DomainError(source, [Problem(None, None, "the file is empty; it needs at least `intents:`")])
 
     lines: dict[Path_, int] = {}
     problems: list[Problem] = []
-    data = _to_python(root, (), lines, problems)
+    data = to_python(root, (), lines, problems)
     if not isinstance(data, dict):
         raise DomainError(source, [Problem(1, None, "the top level must be a mapping with `intents:`")])
     try:
@@ -342,11 +229,11 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             )
             field_name = ".".join(str(p) for p in loc)
             message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(Problem(_line_of(loc, lines), _intent_of(loc), f"{field_name}: {message}"))
+            problems.append(Problem(line_of(loc, lines), intent_of(loc), f"{field_name}: {message}"))
             if err["type"] == "extra_forbidden":
                 unknown.append(loc)
         try:  # without its unknown keys the file may be checkable, so that every problem shows at once
-            raw = _RawDomain.model_validate(_without(data, unknown))
+            raw = _RawDomain.model_validate(without(data, unknown))
         except ValidationError:
             raise DomainError(source, problems) from None
 
@@ -393,7 +280,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(path: Path_, message: str) -> None:
-        problems.append(Problem(_line_of(path, lines), _intent_of(path), message))
+        problems.append(Problem(line_of(path, lines), intent_of(path), message))
 
     if raw.language not in LANGUAGES:
         add(("language",), f"language '{raw.language}' is not supported; use one of {', '.join(LANGUAGES)}")
@@ -440,7 +327,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     f"example {example.text!r} is also an example of intent '{other[0]}' (line {other[1]})",
                 )
             elif not other:
-                seen[key] = (name, _line_of((*base, "examples", i), lines))
+                seen[key] = (name, line_of((*base, "examples", i), lines))
         for slot_name in intent.slots:
             if slot_name not in raw.slots:
                 add((*base, "slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
@@ -450,9 +337,10 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                 (*base, "confirm"), [Response(text=intent.confirm)], raw.slots, add, kind="confirm question"
             )
             if not set(raw.forms.affirm_intents) & raw.intents.keys():
+                yes = ", ".join(raw.forms.affirm_intents)
                 add(
                     (*base, "confirm"),
-                    f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with",
+                    f"asks to confirm, but none of forms.affirm_intents ({yes}) is an intent to answer yes with",
                 )
     return problems
 
