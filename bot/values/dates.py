@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (each date pattern reads best on one line)
 """Calendar dates in English and Russian resolved against today: "tomorrow", "next friday",
 "the 14th", "14/12", "5 декабря", "в следующий вторник", "this weekend" (a range).
 
