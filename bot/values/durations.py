@@ -14,7 +14,7 @@ _FIXED = {
         r"\b(?:(?P<half>half\s+an?\s+hour)|(?P<a>an?)\s+(?P<unit>minute|hour|day|week|month|year)(?P<more>\s+and\s+a\s+half)?)\b"
     ),
     "ru": re.compile(
-        r"\b(?:(?P<half>полчаса|пол\s*часа)|(?P<a>на|в\s+течение)\s+(?P<unit>час|сутки|неделю|месяц|год))\b"
+        r"\b(?:(?P<half>полчаса|пол\s*часа)|(?P<a>на|в\s+течение)\s+(?P<unit>часа|час|суток|сутки|недели|неделю|дня|день|месяца|месяц|года|год))\b"
     ),
 }
 _TIME_BEFORE = re.compile(r"(?:\b(?:в|во|к|около|до|после|с)|\bat|\baround|\bby)\s+$")
