@@ -33,7 +33,18 @@ MONTHS = {
 }  # fmt: skip
 
 RELATIVE_DAYS = {
-    "en": {"today": 0, "tonight": 0, "tomorrow": 1, "tmrw": 1, "tmr": 1, "day after tomorrow": 2, "yesterday": -1},
+    "en": {
+        "today": 0,
+        "tonight": 0,
+        "tomorrow": 1,
+        "tmrw": 1,
+        "tmr": 1,
+        "tomorow": 1,
+        "tommorow": 1,
+        "tommorrow": 1,
+        "day after tomorrow": 2,
+        "yesterday": -1,
+    },
     "ru": {"сегодня": 0, "завтра": 1, "послезавтра": 2, "вчера": -1, "позавчера": -2},
 }
 

@@ -162,10 +162,11 @@ def find_times(text: str, language: str) -> list[TimeSpan]:
             (first, first_marked), (last, last_marked) = a, b
             if not last_marked:
                 last = _afternoon(last, m["b"])
-            if not first_marked:
-                shifted = first.replace(hour=first.hour + 12) if first.hour < 12 else first
-                first = shifted if last.hour >= 12 and shifted <= last else _afternoon(first, m["a"])
-                first = first if first <= last else first.replace(hour=first.hour - 12)
+            if not first_marked:  # the reading of the first hour, as written or after noon, that precedes the last
+                readings = [
+                    c for c in (first, first.replace(hour=first.hour + 12) if first.hour < 12 else first) if c <= last
+                ]
+                first = max(readings) if readings else _afternoon(first, m["a"])
             found.append(TimeSpan(m.start(), m.end(), first, last))
     for m in pod.finditer(text):
         name = m.groupdict().get("pod") or m["alone"]
