@@ -13,7 +13,7 @@ from bot.values.lexicon import MONTH_NAMES, WEEKDAY_NAMES
 _ISO_DURATION = re.compile(
     r"P(?:(?P<Y>\d+)Y)?(?:(?P<MO>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?(?:T(?:(?P<H>\d+)H)?(?:(?P<M>\d+)M)?)?"
 )
-_UNITS = {
+_UNITS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {"Y": ("year", "years"), "MO": ("month", "months"), "W": ("week", "weeks"), "D": ("day", "days"),
            "H": ("hour", "hours"), "M": ("minute", "minutes")},
     "ru": {"Y": ("год", "года", "лет"), "MO": ("месяц", "месяца", "месяцев"), "W": ("неделя", "недели", "недель"),
