@@ -259,6 +259,7 @@ def test_misuse_says_what_to_do() -> None:
         ("phone", "+14155552671", "en", "+1 415-555-2671"),
         ("ordinal", 2, "en", "2nd"),
         ("ordinal", 11, "en", "11th"),
+        ("ordinal", -1, "en", "last"),
         ("number", 25, "ru", "25"),
     ],
 )

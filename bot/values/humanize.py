@@ -74,6 +74,8 @@ def humanize(entity_name: str, value: Any, language: str = "en") -> str:
         return " ".join(f"{n} {_plural(n, _UNITS[language][unit])}" for n, unit in parts)
     if entity_name == "phone":
         return phonenumbers.format_number(phonenumbers.parse(str(value)), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if entity_name == "ordinal" and value == -1:
+        return "last" if language == "en" else "последний"
     if entity_name == "ordinal" and isinstance(value, int) and value > 0:
         if language == "ru":
             return f"{value}-й"
