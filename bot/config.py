@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -49,6 +50,12 @@ class Settings(BaseSettings):
     mask_pii: bool = False
     """Mask emails, phone and card numbers in the conversation log before storing."""
 
+    timezone: str = "UTC"
+    """The bot's time zone (a zoneinfo name such as Europe/London): "tomorrow" is tomorrow there."""
+
+    phone_region: str = "US"
+    """Where national phone numbers (no +country code) are read, ISO 3166 alpha-2 ("GB", "RU")."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)
@@ -62,6 +69,26 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"BOT_TIMEZONE {value!r} is not a time zone; use a name such as Europe/London or UTC"
+            ) from None
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        from phonenumbers import SUPPORTED_REGIONS
+
+        if value.upper() not in SUPPORTED_REGIONS:
+            raise ValueError(f"BOT_PHONE_REGION {value!r} is not a region; use a two-letter code such as US, GB or RU")
+        return value.upper()
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,23 @@ from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
 LANGUAGES = ("en", "ru")
-BUILTIN_ENTITIES = ("number", "email")
+BUILTIN_ENTITIES = (
+    "number", "email", "date", "time", "datetime", "duration", "amount_of_money", "phone", "url", "ordinal",
+)  # fmt: skip
+"""Values `bot.values` resolves; each is an `EntitySpec.builtin`."""
+Builtin = Literal[
+    "number", "email", "date", "time", "datetime", "duration", "amount_of_money", "phone", "url", "ordinal"
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Constraint = Literal["future", "weekdays", "between", "min", "max", "choices"]
+_CONSTRAINT_BUILTINS: dict[str, tuple[str, ...]] = {
+    "future": ("date", "datetime"),
+    "weekdays": ("date", "datetime"),
+    "between": ("time", "datetime"),
+    "min": ("number", "amount_of_money", "ordinal"),
+    "max": ("number", "amount_of_money", "ordinal"),
+}
+_BETWEEN = re.compile(r"(?P<first>\d{1,2}:\d{2})\s*-\s*(?P<last>\d{1,2}:\d{2})")
 _ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<entity>[A-Za-z_][\w-]*)\)")
 
 
@@ -66,7 +83,7 @@ class Response(_Strict):
 class EntitySpec(_Strict):
     values: dict[str, list[str]] = Field(default_factory=dict)
     regex: tuple[str, ...] = ()
-    builtin: Literal["number", "email"] | None = None
+    builtin: Builtin | None = None
 
     @field_validator("regex", mode="before")
     @classmethod
@@ -85,6 +102,32 @@ class SlotSpec(_Strict):
     entity: str | None = None
     type: Literal["entity", "text"] = "entity"
     scope: Literal["session", "user"] = "session"
+    future: bool = False
+    """A date or datetime must not be past (today counts)."""
+    weekdays: tuple[Weekday, ...] | None = None
+    """The days a date or datetime may fall on."""
+    between: str | None = None
+    """Opening hours for a time or datetime, "09:00-18:00", both ends included."""
+    min: float | None = None
+    max: float | None = None
+    """Bounds for a number, an ordinal or an amount of money."""
+    choices: tuple[str, ...] | None = None
+    """The only values the slot takes (compared without case)."""
+    messages: dict[Constraint, str] = Field(default_factory=dict)
+    """What to ask again when a value breaks a constraint, by constraint."""
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """The constraints this slot sets, in a fixed order."""
+        set_ = {
+            "future": self.future,
+            "weekdays": self.weekdays is not None,
+            "between": self.between is not None,
+            "min": self.min is not None,
+            "max": self.max is not None,
+            "choices": self.choices is not None,
+        }
+        return tuple(name for name, on in set_.items() if on)  # type: ignore[misc]
 
 
 class Fallback(_Strict):
@@ -294,6 +337,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
             except re.error as exc:
                 add(("entities", name, "regex", i), f"entity '{name}': invalid regex {pattern!r}: {exc}")
 
+    problems += check_slot_constraints(raw.slots, raw.entities, lines)
     for name, slot in raw.slots.items():
         if slot.type == "entity" and slot.entity is None:
             add(("slots", name), f"slot '{name}' needs `entity:` (or `type: text` for free text)")
@@ -343,6 +387,63 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     f"asks to confirm, but none of forms.affirm_intents ({yes}) is an intent to answer yes with",
                 )
     return problems
+
+
+def check_slot_constraints(
+    slots: dict[str, SlotSpec], entities: dict[str, EntitySpec], lines: dict[Path_, int]
+) -> list[Problem]:
+    """A slot's constraints must suit its entity's built-in, be well formed, and have their messages."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        problems.append(Problem(line_of(path, lines), None, message))
+
+    for name, slot in slots.items():
+        base: Path_ = ("slots", name)
+        spec = entities.get(slot.entity or "")
+        builtin = spec.builtin if spec is not None else None
+        for constraint in slot.constraints:
+            kinds = _CONSTRAINT_BUILTINS.get(constraint)
+            if kinds is not None and builtin not in kinds:
+                add(
+                    (*base, constraint),
+                    f"slot '{name}': `{constraint}` needs an entity with `builtin:` {' or '.join(kinds)}",
+                )
+        if slot.between is not None and parse_between(slot.between) is None:
+            example = '"09:00-18:00"'
+            add((*base, "between"), f"slot '{name}': between {slot.between!r} must be two times, such as {example}")
+        if slot.min is not None and slot.max is not None and slot.min > slot.max:
+            add((*base, "min"), f"slot '{name}': min {slot.min:g} is greater than max {slot.max:g}")
+        if slot.choices is not None:
+            if not slot.choices:
+                add((*base, "choices"), f"slot '{name}': `choices` needs at least one value")
+            known = spec.values if spec is not None else {}
+            for i, choice in enumerate(slot.choices):
+                if known and choice not in known:
+                    add(
+                        (*base, "choices", i),
+                        f"slot '{name}': choice {choice!r} is not a value of entity '{slot.entity}'"
+                        f" ({', '.join(known)})",
+                    )
+        for constraint in slot.messages:
+            if constraint not in slot.constraints:
+                add(
+                    (*base, "messages", constraint),
+                    f"slot '{name}': a message for `{constraint}`, which the slot does not set",
+                )
+    return problems
+
+
+def parse_between(text: str) -> tuple[time, time] | None:
+    """The first and last time of "09:00-18:00", or None when it is not two increasing times."""
+    m = _BETWEEN.fullmatch(text.strip())
+    if m is None:
+        return None
+    try:
+        first, last = time.fromisoformat(m["first"].zfill(5)), time.fromisoformat(m["last"].zfill(5))
+    except ValueError:
+        return None
+    return (first, last) if first < last else None
 
 
 def _check_templates(

@@ -11,6 +11,8 @@ import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 
 def _import_spacy_lean() -> None:
@@ -48,6 +50,7 @@ from spacy.tokens import Doc  # noqa: E402
 
 from bot.domain import EntitySpec  # noqa: E402
 from bot.understanding import Entity  # noqa: E402
+from bot.values import extract_values  # noqa: E402
 
 NUM = "__num__"
 CODE = "__code__"
@@ -55,12 +58,7 @@ EMAIL = "__email__"
 URL = "__url__"
 
 _LEMMATIZER_MODE = {"en": "lookup", "ru": "pymorphy3_lookup"}
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-_NUMBER_WORDS = {
-    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
-    "ru": ["ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять"],
-}
 
 
 class PreprocessingError(Exception):
@@ -112,12 +110,29 @@ def make_nlp(language: str) -> Language:
 
 
 class Preprocessor:
-    """Turns raw text into the classifier's input and extracts the domain's entities."""
+    """Turns raw text into the classifier's input and extracts the domain's entities.
 
-    def __init__(self, language: str = "en", entities: Mapping[str, EntitySpec] | None = None) -> None:
+    Built-in values ("tomorrow", "$20") are resolved relative to `now` in `timezone`; national
+    phone numbers are read in `region`.
+    """
+
+    def __init__(
+        self,
+        language: str = "en",
+        entities: Mapping[str, EntitySpec] | None = None,
+        *,
+        timezone: str = "UTC",
+        region: str = "US",
+    ) -> None:
         self.language = language
         self.nlp = make_nlp(language)
         self.entities = dict(entities or {})
+        self.zone = ZoneInfo(timezone)
+        self.region = region
+        self._builtins: dict[str, list[str]] = {}
+        for name, spec in self.entities.items():
+            if spec.builtin is not None:
+                self._builtins.setdefault(spec.builtin, []).append(name)
         self._surface = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._lemma = PhraseMatcher(self.nlp.vocab, attr="NORM")
         self._canonical: dict[str, dict[str, str]] = {}
@@ -144,13 +159,13 @@ class Preprocessor:
     def normalize_many(self, texts: Iterable[str], batch_size: int = 256) -> list[str]:
         return [self._normalize_doc(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]
 
-    def process(self, text: str) -> tuple[str, list[Entity]]:
-        """Normalised text and entities from one pass of the pipeline."""
+    def process(self, text: str, now: datetime | None = None) -> tuple[str, list[Entity]]:
+        """Normalised text and entities from one pass of the pipeline; `now` defaults to the clock."""
         doc = self.nlp(text)
-        return self._normalize_doc(doc), self._extract_doc(doc)
+        return self._normalize_doc(doc), self._extract_doc(doc, now)
 
-    def extract(self, text: str) -> list[Entity]:
-        return self._extract_doc(self.nlp(text))
+    def extract(self, text: str, now: datetime | None = None) -> list[Entity]:
+        return self._extract_doc(self.nlp(text), now)
 
     @staticmethod
     def _normalize_doc(doc: Doc) -> str:
@@ -168,7 +183,7 @@ class Preprocessor:
                 words.append(token.norm_)
         return " ".join(words)
 
-    def _extract_doc(self, doc: Doc) -> list[Entity]:
+    def _extract_doc(self, doc: Doc, now: datetime | None = None) -> list[Entity]:
         found: list[Entity] = []
         text = doc.text
         for matcher in (self._surface, self._lemma):
@@ -183,22 +198,15 @@ class Preprocessor:
                 if m.group():
                     value = m.group("value") if "value" in pattern.groupindex else m.group()
                     found.append(Entity(name, value, m.start(), m.end(), m.group()))
-        for name, spec in self.entities.items():
-            if spec.builtin == "email":
-                found += [Entity(name, m.group(), m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
-            elif spec.builtin == "number":
-                found += [e for token in doc if (e := self._number(name, token.text, token.idx)) is not None]
+        if self._builtins:
+            now = now.astimezone(self.zone) if now is not None else datetime.now(self.zone)
+            values = extract_values(text, self.language, now, region=self.region, wanted=frozenset(self._builtins))
+            found += [
+                Entity(name, v.value, v.start, v.end, v.text, source="builtin")
+                for v in values
+                for name in self._builtins[v.entity]
+            ]
         return _without_overlaps(found)
-
-    def _number(self, name: str, text: str, start: int) -> Entity | None:
-        if _NUMBER.fullmatch(text):
-            number = float(text.replace(",", "."))
-            value: int | float = int(number) if number.is_integer() else number
-        elif text.lower() in _NUMBER_WORDS.get(self.language, ()):
-            value = _NUMBER_WORDS[self.language].index(text.lower())
-        else:
-            return None
-        return Entity(name, value, start, start + len(text), text)
 
 
 def english_plural(term: str) -> str:

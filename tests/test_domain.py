@@ -176,3 +176,94 @@ def test_a_quote_closed_lines_later_is_pointed_at() -> None:
         message.startswith("intents.yaml:14: intent 'fly': YAML syntax error")
         and "is the quote on line 14 closed?" in message
     )
+
+
+BOOKING = """\
+language: en
+entities:
+  day: {builtin: date}
+  hour: {builtin: time}
+  guests: {builtin: number}
+  colour: {values: [red, blue]}
+slots:
+  date:
+    entity: day
+    future: true
+    weekdays: [mon, tue, wed, thu, fri, sat]
+    messages:
+      weekdays: "We're closed on Sundays. Which other day suits you?"
+  time: {entity: hour, between: "09:00-18:00"}
+  guests: {entity: guests, min: 1, max: 8}
+  colour: {entity: colour, choices: [red]}
+intents:
+  book:
+    examples: [book a table, i want to book]
+    slots: {date: "Which day?", time: "What time?", guests: "How many?", colour: "Which colour?"}
+    responses: ["Booked."]
+"""
+
+
+def test_slot_constraints_parse() -> None:
+    slots = parse_domain(BOOKING).slots
+    assert slots["date"].constraints == ("future", "weekdays")
+    assert slots["date"].messages == {"weekdays": "We're closed on Sundays. Which other day suits you?"}
+    assert slots["time"].between == "09:00-18:00"
+    assert (slots["guests"].min, slots["guests"].max) == (1, 8)
+    assert slots["colour"].choices == ("red",)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'time: {entity: hour, between: "09:00-18:00"}',
+            'time: {entity: hour, between: "18:00-09:00"}',
+            "intents.yaml:14: slot 'time': between '18:00-09:00' must be two times, such as \"09:00-18:00\"",
+        ),
+        (
+            'time: {entity: hour, between: "09:00-18:00"}',
+            'time: {entity: hour, between: "9am to 6pm"}',
+            "intents.yaml:14: slot 'time': between '9am to 6pm' must be two times, such as \"09:00-18:00\"",
+        ),
+        (
+            "guests: {entity: guests, min: 1, max: 8}",
+            "guests: {entity: guests, min: 9, max: 8}",
+            "intents.yaml:15: slot 'guests': min 9 is greater than max 8",
+        ),
+        (
+            "guests: {entity: guests, min: 1, max: 8}",
+            "guests: {entity: day, min: 1}",
+            "intents.yaml:15: slot 'guests': `min` needs an entity with `builtin:`"
+            " number or amount_of_money or ordinal",
+        ),
+        (
+            'time: {entity: hour, between: "09:00-18:00"}',
+            "time: {entity: hour, future: true}",
+            "intents.yaml:14: slot 'time': `future` needs an entity with `builtin:` date or datetime",
+        ),
+        (
+            "colour: {entity: colour, choices: [red]}",
+            "colour: {entity: colour, choices: [red, green]}",
+            "intents.yaml:16: slot 'colour': choice 'green' is not a value of entity 'colour' (red, blue)",
+        ),
+        (
+            "      weekdays: \"We're",
+            "      between: \"We're",
+            "intents.yaml:13: slot 'date': a message for `between`, which the slot does not set",
+        ),
+        (
+            "weekdays: [mon, tue, wed, thu, fri, sat]",
+            "weekdays: [mon, tue, caturday]",
+            "intents.yaml:11: slots.date.weekdays.2: Input should be 'mon', 'tue', 'wed', 'thu', 'fri', 'sat' or 'sun'",
+        ),
+        (
+            "  day: {builtin: date}",
+            "  day: {builtin: calendar}",
+            "intents.yaml:3: entities.day.builtin: Input should be 'number', 'email', 'date', 'time', 'datetime',"
+            " 'duration', 'amount_of_money', 'phone', 'url' or 'ordinal'",
+        ),
+    ],
+)
+def test_slot_constraint_problems_name_their_line(old: str, new: str, expected: str) -> None:
+    assert old in BOOKING
+    assert expected in problems(BOOKING.replace(old, new))

@@ -1,5 +1,8 @@
 """Preprocessing in English and Russian, and entity extraction to canonical values."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.domain import EntitySpec
@@ -74,3 +77,40 @@ def test_russian_lemmas_and_inflected_synonyms() -> None:
 def test_unsupported_language() -> None:
     with pytest.raises(Exception, match="language 'xx' is not supported"):
         Preprocessor("xx")
+
+
+def test_declared_builtins_are_resolved_relative_to_now() -> None:
+    pre = Preprocessor(
+        "en",
+        {
+            "day": EntitySpec(builtin="date"),
+            "hour": EntitySpec(builtin="time"),
+            "budget": EntitySpec(builtin="amount_of_money"),
+            "contact": EntitySpec(builtin="phone"),
+        },
+        timezone="Europe/London",
+        region="GB",
+    )
+    now = datetime(2026, 12, 10, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+    text = "Can I come tomorrow around 2 in the afternoon? Up to £50, ring 020 7946 0958"
+    normalized, entities = pre.process(text, now=now)
+    assert [(e.entity, e.value, e.text, e.source) for e in entities] == [
+        ("day", "2026-12-11", "tomorrow", "builtin"),
+        ("hour", "14:00:00", "2 in the afternoon", "builtin"),
+        ("budget", {"amount": 50.0, "currency": "GBP"}, "£50", "builtin"),
+        ("contact", "+442079460958", "020 7946 0958", "builtin"),
+    ]
+    assert normalized == Preprocessor("en").normalize(text)  # built-ins leave the classifier's text alone
+    assert pre.extract("what about the 14th?", now=now)[0].value == "2026-12-14"
+
+
+def test_russian_builtins() -> None:
+    pre = Preprocessor("ru", {"day": EntitySpec(builtin="date"), "hour": EntitySpec(builtin="time")})
+    now = datetime(2026, 12, 10, 9, 0, tzinfo=ZoneInfo("UTC"))
+    found = [(e.entity, e.value) for e in pre.extract("в следующий вторник часа в три дня", now=now)]
+    assert found == [("day", "2026-12-15"), ("hour", "15:00:00")]
+
+
+def test_number_words_beyond_twelve() -> None:
+    pre = Preprocessor("en", {"guests": EntitySpec(builtin="number")})
+    assert [e.value for e in pre.extract("twenty one guests, maybe 3.5")] == [21, 3.5]

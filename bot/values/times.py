@@ -1,0 +1,176 @@
+"""Times of day in English and Russian: "half past ten", "around 2 in the afternoon", "noon",
+"в три часа дня", "часа в три дня"; ranges ("between 2 and 4pm", "с 10 до 12") and parts of
+the day ("this afternoon", "вечером").
+
+An hour from 1 to 7 with nothing to say morning or evening ("at 3", "в три часа") is read
+as afternoon: people book shops, not 3 a.m.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+
+from bot.values.lexicon import HOUR_ORDINALS_RU, HOUR_WORDS, PARTS_OF_DAY
+
+_PM = ("p", "afternoon", "evening", "tonight", "дня", "вечера")
+"""Words after an hour (their endings) that put it after noon."""
+_MINUTE_WORDS = {"half": 30, "quarter": 15, "five": 5, "ten": 10, "twenty": 20, "twenty five": 25, "twenty-five": 25}
+_LESS_RU = {"четверти": 15, "пятнадцати": 15, "десяти": 10, "пяти": 5, "двадцати": 20}
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """A time (or, with `last`, a range of times) found at text[start:end]."""
+
+    start: int
+    end: int
+    first: time
+    last: time | None = None
+
+
+def _alternation(words: object) -> str:
+    return "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))  # type: ignore[attr-defined]
+
+
+@cache
+def _core(language: str) -> str:
+    """One time of day as a regular expression (named groups; used once per pattern)."""
+    hours = _alternation(HOUR_WORDS[language])
+    if language == "en":
+        minutes = _alternation(_MINUTE_WORDS)
+        return (
+            rf"(?:(?P<noon>noon|midday|midnight)"
+            rf"|(?P<rel>{minutes}|\d{{1,2}})\s+(?:minutes\s+)?(?P<dir>past|to|after)\s+(?P<rh>{hours}|\d{{1,2}})"
+            rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}}))?(?P<oclock>\s*o'?clock)?)"
+            rf"(?:\s*(?P<ampm>[ap])\.?m\b\.?|\s+(?P<pod>in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight))?"
+        )
+    ordinals = _alternation(HOUR_ORDINALS_RU)
+    less = _alternation(_LESS_RU)
+    return (
+        rf"(?:(?P<noon>полдень|полночь)"
+        rf"|(?:половин[аеуы]\s+|пол\s*)(?P<half>{ordinals})"
+        rf"|четверть\s+(?P<quarter>{ordinals})"
+        rf"|без\s+(?P<less>{less}|\d{{1,2}})(?:\s+минут)?\s+(?P<lh>{hours}|\d{{1,2}})"
+        rf"|(?P<inv>часа|часов|часу)\s+в\s+(?P<ih>{hours}|\d{{1,2}})"
+        rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}}))?(?:\s+(?P<hw>часа|часов|часам|час|ч\b\.?))?"
+        rf"(?:\s+(?P<mw>\d{{1,2}})\s+минут\w*)?)"
+        rf"(?:\s+(?P<pod>утра|дня|вечера|ночи))?"
+    )
+
+
+_PREFIX = {
+    "en": r"(?P<pre>(?:at|around|about|approximately|by|after|before|until|till)\s+)?",
+    "ru": r"(?P<pre>(?:в|во|к|около|примерно\s+в|после|до|с)\s+)?",
+}
+_BETWEEN = {
+    "en": (r"(?:between|from)\s+", r"\s+(?:and|to|till|until|-|–)\s+", r"\s*(?:-|–|till|until)\s*"),
+    "ru": (r"(?:с|со|от|между)\s+", r"\s+(?:до|по|и|-|–)\s+", r"\s*(?:-|–)\s*"),
+}
+
+
+@cache
+def patterns(language: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """A single time, a range with words, a range with a dash, a part of the day."""
+    core = _core(language)
+    opening, joint, dash = _BETWEEN[language]
+    single = re.compile(rf"(?<![\w:]){_PREFIX[language]}(?P<t>{core})(?![\w:])")
+    side = re.sub(r"\?P<\w+>", "?:", core)  # the same expression, groups unnamed
+    ranged = re.compile(rf"(?<![\w:]){opening}(?P<a>{side}){joint}(?P<b>{side})(?![\w:])")
+    dashed = re.compile(rf"(?<![\w:])(?P<a>\d{{1,2}}(?::\d{{2}})?(?:\s*[ap]\.?m\.?)?){dash}(?P<b>{side})(?![\w:])")
+    parts = "|".join(PARTS_OF_DAY[language])
+    if language == "en":
+        pod = re.compile(rf"\b(?:this|in\s+the|tomorrow|today|\w+day)\s+(?P<pod>{parts})\b|\b(?P<alone>tonight)\b")
+    else:
+        pod = re.compile(rf"\b(?P<alone>{parts})\b")
+    return single, ranged, dashed, pod
+
+
+def _hour_value(text: str, language: str) -> int:
+    return int(text) if text.isdigit() else HOUR_WORDS[language][" ".join(text.split())]
+
+
+def _parse(m: re.Match[str], language: str, lenient: bool) -> tuple[time, bool] | None:
+    """The time a match of `_core` names, and whether it said morning or evening itself."""
+    g = m.groupdict()
+    hour, minute = 0, 0
+    if g.get("noon"):
+        return time(0 if g["noon"] in ("midnight", "полночь") else 12), True
+    if g.get("rh"):
+        offset = _MINUTE_WORDS.get(" ".join(g["rel"].split())) or int(g["rel"])
+        hour, minute = _hour_value(g["rh"], language), offset
+        if g["dir"] == "to":
+            hour, minute = hour - 1, 60 - offset
+    elif g.get("half") or g.get("quarter"):
+        hour, minute = HOUR_ORDINALS_RU[g["half"] or g["quarter"]] - 1, 30 if g["half"] else 15
+    elif g.get("lh"):
+        less = _LESS_RU.get(g["less"]) or int(g["less"])
+        hour, minute = _hour_value(g["lh"], language) - 1, 60 - less
+    elif g.get("ih"):
+        hour = _hour_value(g["ih"], language)
+    else:
+        hour = _hour_value(g["h"], language)
+        minute = int(g.get("m") or g.get("mw") or 0)
+        said = g.get("m") or g.get("ampm") or g.get("pod") or g.get("oclock") or g.get("mw")
+        said = said or (g.get("hw") and (g.get("pre") or "").strip() not in ("", "до", "с"))
+        said = said or (language == "en" and (g.get("pre") or "").strip() in ("at", "around", "about", "by"))
+        if not (said or lenient):
+            return None
+    hour %= 24
+    marker = g.get("ampm") or g.get("pod") or ""
+    if hour > 23 or minute > 59:
+        return None
+    if marker:
+        night = marker in ("at night", "ночи")
+        if marker.endswith(_PM) or (night and 6 <= hour < 12):
+            hour = hour + 12 if hour < 12 else hour
+        elif hour == 12 and (night or marker in ("a", "утра", "in the morning")):
+            hour = 0
+        return time(hour, minute), True
+    return time(hour, minute), False
+
+
+def _afternoon(value: time, written: str) -> time:
+    """An unmarked hour from 1 to 7 (not written '07:00') is in the afternoon."""
+    if 1 <= value.hour <= 7 and not written.startswith("0"):
+        return value.replace(hour=value.hour + 12)
+    return value
+
+
+def _side(text: str, language: str) -> tuple[time, bool] | None:
+    single = patterns(language)[0]
+    m = single.fullmatch(text)
+    return _parse(m, language, lenient=True) if m else None
+
+
+def find_times(text: str, language: str) -> list[TimeSpan]:
+    """Every time expression in `text` (lower-cased, `ё` as `е`); overlapping ones all kept."""
+    single, ranged, dashed, pod = patterns(language)
+    found: list[TimeSpan] = []
+    for m in single.finditer(text):
+        parsed = _parse(m, language, lenient=False)
+        if parsed is not None:
+            value, marked = parsed
+            found.append(TimeSpan(m.start("t"), m.end(), value if marked else _afternoon(value, m["t"])))
+    for pattern in (ranged, dashed):
+        for m in pattern.finditer(text):
+            a, b = _side(m["a"], language), _side(m["b"], language)
+            if a is None or b is None:
+                continue
+            (first, first_marked), (last, last_marked) = a, b
+            if not last_marked:
+                last = _afternoon(last, m["b"])
+            if not first_marked:  # the reading of the first hour, as written or after noon, that precedes the last
+                readings = [
+                    c for c in (first, first.replace(hour=first.hour + 12) if first.hour < 12 else first) if c <= last
+                ]
+                first = max(readings) if readings else _afternoon(first, m["a"])
+            found.append(TimeSpan(m.start(), m.end(), first, last))
+    for m in pod.finditer(text):
+        name = m.groupdict().get("pod") or m["alone"]
+        start = m.start() if (m["alone"] or m.group().startswith(("this", "in"))) else m.start("pod")
+        first_text, last_text = PARTS_OF_DAY[language][name]
+        found.append(TimeSpan(start, m.end(), time.fromisoformat(first_text), time.fromisoformat(last_text)))
+    return found
