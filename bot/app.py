@@ -49,9 +49,15 @@ async def build_services(settings: Settings) -> Services:
     """Open the database, migrate it, load the model: fail loudly if any of it cannot be done."""
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(migrate, engine)
-    model = await asyncio.to_thread(load_model, settings.models_dir, settings.intents_path)
+    model = await asyncio.to_thread(
+        load_model,
+        settings.models_dir,
+        settings.intents_path,
+        timezone=settings.timezone,
+        phone_region=settings.phone_region,
+    )
     store = Store(engine, batch_max=settings.writer_batch_max)
-    nlu = Nlu(model)
+    nlu = Nlu(model, timezone=settings.timezone, phone_region=settings.phone_region)
     metrics = Metrics()
     metrics.serve_model(model.version)
     services = Services(

@@ -39,6 +39,8 @@ class Conversation:
     state: State
     resumed: bool
     language: str | None = None
+    timezone: str | None = None
+    """The client's time zone, when its hello frame gave one."""
     _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
 
     def has_answered(self, client_id: str | None) -> bool:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
@@ -58,9 +59,15 @@ class Model:
     classifier: Scorer
     metadata: dict[str, Any]
 
-    def understand(self, texts: list[str]) -> list[Understanding]:
-        """Preprocess and classify a batch at once: one vectorised predict for all."""
-        processed = [self.preprocessor.process(t) for t in texts]
+    def understand(self, texts: list[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
+        """Preprocess and classify a batch at once: one vectorised predict for all.
+
+        `nows` are the moments relative values ("tomorrow") are read from, each in its
+        conversation's time zone; by default the clock in the bot's zone.
+        """
+        processed = [
+            self.preprocessor.process(t, now) for t, now in zip(texts, nows or [None] * len(texts), strict=True)
+        ]
         normalized = [n for n, _ in processed]
         predictions = self.classifier.predict(texts, normalized)
         return [
@@ -171,8 +178,18 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
     return path
 
 
-def load_model(models_dir: Path, intents_path: Path | None = None, version: str = LATEST) -> Model:
-    """Load a model and its domain, checked against the installed libraries and intents.yaml."""
+def load_model(
+    models_dir: Path,
+    intents_path: Path | None = None,
+    version: str = LATEST,
+    *,
+    timezone: str = "UTC",
+    phone_region: str = "US",
+) -> Model:
+    """Load a model and its domain, checked against the installed libraries and intents.yaml.
+
+    Relative dates are read in `timezone` and national phone numbers in `phone_region`.
+    """
     path = check_model(models_dir, intents_path, version)
     meta = read_metadata(path)
     try:
@@ -187,5 +204,5 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
         ) from exc
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
-    preprocessor = Preprocessor(domain.language, domain.entities)
+    preprocessor = Preprocessor(domain.language, domain.entities, timezone=timezone, region=phone_region)
     return Model(meta["version"], path, domain, preprocessor, classifier, meta)

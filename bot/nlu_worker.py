@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from bot.batching import BatchWorker
@@ -18,22 +19,30 @@ log = logging.getLogger(__name__)
 class Nlu:
     """Serves the current model on a batching thread; `swap` takes effect between batches."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, *, timezone: str = "UTC", phone_region: str = "US") -> None:
         self.model = model
+        self.timezone = timezone
+        self.phone_region = phone_region
         self._reloading = asyncio.Lock()
-        self.worker: BatchWorker[str, tuple[Model, Understanding]] = BatchWorker(self._handle, name="nlu")
+        self.worker: BatchWorker[tuple[str, datetime | None], tuple[Model, Understanding]] = BatchWorker(
+            self._handle, name="nlu"
+        )
 
-    def _handle(self, texts: list[str]) -> list[tuple[Model, Understanding]]:
+    def _handle(self, items: list[tuple[str, datetime | None]]) -> list[tuple[Model, Understanding]]:
         model = self.model  # one model for the whole batch, even if swapped meanwhile
-        return [(model, u) for u in model.understand(texts)]
+        texts, nows = zip(*items, strict=True)
+        return [(model, u) for u in model.understand(list(texts), nows)]
 
-    async def understand(self, text: str) -> tuple[Model, Understanding]:
-        """Classify, unless the text is a button's `/intent` payload naming an intent."""
+    async def understand(self, text: str, now: datetime | None = None) -> tuple[Model, Understanding]:
+        """Classify, unless the text is a button's `/intent` payload naming an intent.
+
+        `now` (aware, in the conversation's time zone) is what "tomorrow" is read from.
+        """
         model = self.model
         name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
         if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
             return model, Understanding(text, name, [], Prediction.certain(name))
-        return await self.worker.run(text)
+        return await self.worker.run((text, now))
 
     def swap(self, model: Model) -> Model:
         old, self.model = self.model, model
@@ -42,7 +51,9 @@ class Nlu:
     async def reload(self, models_dir: Path) -> tuple[str, str]:
         """Load `models/latest` off the event loop and swap it in; on failure keep serving."""
         async with self._reloading:
-            model = await asyncio.to_thread(load_model, models_dir)
+            model = await asyncio.to_thread(
+                load_model, models_dir, timezone=self.timezone, phone_region=self.phone_region
+            )
             versions = self.swap(model).version, model.version  # nothing here keeps the old one
             await asyncio.to_thread(freeze_heap)
             log.info("model reloaded: %s -> %s", *versions)

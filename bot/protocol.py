@@ -6,9 +6,10 @@ docs/protocol.md describes the same frames for client authors.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from bot.errors import ClientError
 
@@ -35,6 +36,18 @@ class Hello(_Frame):
     session_id: str | None = Field(default=None, max_length=64)
     token: str | None = Field(default=None, max_length=256)
     lang: str | None = Field(default=None, max_length=8)
+    timezone: str | None = Field(default=None, max_length=64)
+    """The client's IANA time zone ("Europe/Paris"): what "tomorrow at 9" means to the user."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; send an IANA name such as Europe/Paris") from None
+        return value
 
 
 class UserMessage(_Frame):

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.auth import AuthError, resolve_token, revoke_token
 from bot.config import Settings
@@ -60,6 +61,7 @@ class ChatService:
         """Who is talking (a login token, or a guest where guests may chat), and their session."""
         principal = await self._principal(frame.token)
         conv = await self.open(principal, frame.session_id, frame.lang)
+        conv.timezone = frame.timezone
         return conv, [session_info(conv)]
 
     async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
@@ -137,7 +139,7 @@ class ChatService:
             return replayed
         async with self._lock(conv.session_id):
             started = time.perf_counter()
-            model, understanding = await self.nlu.understand(text)
+            model, understanding = await self.nlu.understand(text, self._now(conv))
             for attempt in range(MAX_STALE_RETRIES):
                 decision = decide(
                     text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng
@@ -183,6 +185,10 @@ class ChatService:
         return decide(
             understanding.text, understanding.prediction, understanding.entities, state, model.domain, self.rng
         )
+
+    def _now(self, conv: Conversation) -> datetime:
+        """The moment of the turn in the user's time zone (the client's, else the bot's)."""
+        return self.clock().astimezone(ZoneInfo(conv.timezone or self.settings.timezone))
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())

@@ -48,9 +48,9 @@ def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypa
     nlu = client.app.state.services.nlu  # type: ignore[attr-defined]
     understand = nlu.understand
 
-    async def slow_understand(text: str) -> Any:
+    async def slow_understand(text: str, now: Any = None) -> Any:
         await asyncio.sleep(client.app.state.settings.typing_after_ms / 1000 + 0.3)  # type: ignore[attr-defined]
-        return await understand(text)
+        return await understand(text, now)
 
     monkeypatch.setattr(nlu, "understand", slow_understand)
     with client.websocket_connect("/ws") as ws:
@@ -276,3 +276,11 @@ def test_resent_command_is_not_run_twice(client: TestClient) -> None:
         assert replies(say(ws, "/reset", "cmd")) == ["Starting over: I've forgotten this conversation's details."]
         # the resend did not reset again: the form started after it is still waiting for a name
         assert replies(say(ws, "Ada", "f3")) == ["Booked for Ada on tuesday."]
+
+
+def test_a_hello_with_an_unknown_time_zone_is_a_bad_frame(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "hello", "timezone": "Mars/Olympus"})
+        error = ws.receive_json()
+    assert error["type"] == "error" and error["code"] == "bad_frame"
+    assert "unknown time zone 'Mars/Olympus'" in error["detail"]
