@@ -1,0 +1,42 @@
+"""The turn as an action sees it: typed, frozen, and read-only down to the slots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from bot.understanding import Entity
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    """What an action may read about the turn; changes go back through its result."""
+
+    text: str
+    intent: str | None
+    confidence: float
+    session_id: str
+    language: str
+    entities: tuple[Entity, ...] = ()
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    user_id: int | None = None
+    username: str | None = None
+    requested_slot: str | None = None
+    active_form: str | None = None
+    ranking: tuple[tuple[str, float], ...] = ()
+    """The classifier's best guesses, `(intent, confidence)`."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entities", tuple(self.entities))
+        object.__setattr__(self, "slots", MappingProxyType(dict(self.slots)))
+        object.__setattr__(self, "ranking", tuple((str(i), float(c)) for i, c in self.ranking))
+
+    def slot(self, name: str, default: Any = None) -> Any:
+        value = self.slots.get(name)
+        return default if value is None else value
+
+    def entity(self, name: str) -> Entity | None:
+        """The first entity of that type in the message, if any."""
+        return next((e for e in self.entities if e.entity == name), None)
