@@ -18,7 +18,7 @@ from bot.actions.runner import ActionRunner
 from bot.domain import load_domain
 from bot.understanding import Entity
 
-MODULE = '''
+MODULE = """
 import asyncio, threading, time
 from bot.actions import Reply, SetSlot, ResetSlots, Followup, Handoff, EndSession, Reject, Link, Validation
 
@@ -59,7 +59,7 @@ def upper(value, view):
     if not str(value).upper().startswith("AB"):
         return Validation.reject(f"{value} is not one of ours")
     return Validation.accept(str(value).upper())
-'''
+"""
 
 
 def make_domain(tmp_path: Path, actions: dict[str, str], extra: str = "") -> tuple[Path, str]:
@@ -67,8 +67,9 @@ def make_domain(tmp_path: Path, actions: dict[str, str], extra: str = "") -> tup
     module = f"acts_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(MODULE)
     lines = "\n".join(f"  {name}: {{python: '{module}:{fn}', timeout: 0.2}}" for name, fn in actions.items())
-    yaml_text = textwrap.dedent(
-        """
+    yaml_text = (
+        textwrap.dedent(
+            """
         slots:
           order_id: {type: text}
           name: {type: text}
@@ -81,7 +82,9 @@ def make_domain(tmp_path: Path, actions: dict[str, str], extra: str = "") -> tup
             examples: [hi, hello]
             responses: [Hi]
         """
-    ) + f"actions:\n{lines}\n{extra}"
+        )
+        + f"actions:\n{lines}\n{extra}"
+    )
     path = tmp_path / "intents.yaml"
     path.write_text(yaml_text)
     return path, module
@@ -180,9 +183,7 @@ def test_an_unknown_action_is_an_error_outcome(tmp_path: Path) -> None:
 
 
 def test_a_validator_accepts_normalises_or_rejects(tmp_path: Path) -> None:
-    path, _ = make_domain(
-        tmp_path, {"first": "sync_action", "check": "upper"}, extra="  # validator\n"
-    )
+    path, _ = make_domain(tmp_path, {"first": "sync_action", "check": "upper"}, extra="  # validator\n")
     text = path.read_text().replace("order_id: {type: text}", "order_id: {type: text, validate: check}")
     path.write_text(text)
     runner = ActionRunner(load_domain(path))
