@@ -437,7 +437,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         if len(intent.examples) < 2:
             add((*base, "examples"), f"needs at least 2 examples, has {len(intent.examples)}")
         if not intent.responses and name != OOS and not intent.action:
-            add(base, "has no responses; add `responses:` with at least one, or an `action:`")
+            add(base, "has no responses; add `responses:` with at least one")
         for i, markup in enumerate(intent.examples):
             example = Example.parse(markup)
             if not example.text:

@@ -55,6 +55,10 @@ class Reject:
     message: str | None = None
 
 
+Step = ActionMessage | SetSlot | ResetSlots | Followup | EndSession | Handoff | Reject
+"""One thing an action does; an action may return a list of them."""
+
+
 class ActionReturnError(TypeError):
     """An action returned something the runner cannot turn into a result."""
 

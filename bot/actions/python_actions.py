@@ -95,15 +95,15 @@ def check_actions(domain: Domain, path: str | Path | None = None) -> list[Proble
         except ActionImportError as exc:
             problems.append(Problem(line, None, f"action '{name}': {exc}"))
             continue
-        arity = 2 if name in validators else 1
         if name in validators and name in used_by:
             problems.append(
                 Problem(
                     line, used_by[name], f"action '{name}' validates slot '{validators[name]}' and cannot also be run"
                 )
             )
-        if not _accepts(loaded.function, arity):
-            wanted = "(value, view)" if arity == 2 else "(view)"
+        arities = (2,) if name in validators else (1,) if name in used_by else (1, 2)  # unused: either
+        if not any(_accepts(loaded.function, n) for n in arities):
+            wanted = " or ".join("(value, view)" if n == 2 else "(view)" for n in arities)
             problems.append(Problem(line, None, f"action '{name}': {spec.python} must take {wanted}"))
     return problems
 
