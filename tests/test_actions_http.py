@@ -137,7 +137,12 @@ def test_a_request_is_rasas_and_signed_with_the_secret(server: tuple[str, Seen])
         ("garbage", "error", "response is not JSON: b'<html>not json</html>'"),
         ("wrong_shape", "error", "response is not Rasa's {events, responses}: events: Input should be a valid list"),
         ("huge", "error", "response is over the 1000000-byte limit"),
-        ("dead", "error", "ConnectError: All connection attempts failed"),
+        (
+            "dead",
+            "error",
+            "ClientConnectorError: Cannot connect to host 127.0.0.1:9 ssl:default "
+            "[Connect call failed ('127.0.0.1', 9)]",
+        ),
     ],
 )
 def test_every_failure_is_an_outcome(server: tuple[str, Seen], name: str, outcome: str, error: str) -> None:

@@ -159,5 +159,13 @@ def test_rasa_sdk_form_validation_action_accepts_normalises_and_rejects(rasa_url
 
 def test_an_action_the_server_does_not_know_is_an_error(rasa_url: str) -> None:
     text = domain_for(rasa_url).replace("action_refuse: {", "action_missing: {")
-    result = run(ActionRunner(parse_domain(text)).run("action_missing", view()))
+
+    async def go() -> ActionResult:
+        runner = ActionRunner(parse_domain(text))
+        try:
+            return await runner.run("action_missing", view())
+        finally:
+            await runner.aclose()
+
+    result = run(go())
     assert result.outcome == "error" and result.error == "HTTP 404 from the action server"

@@ -12,7 +12,7 @@ import hmac
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -151,21 +151,27 @@ def encode(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload, default=str)
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, secret: str | None, limit: int) -> RasaResponse:
+def new_session() -> aiohttp.ClientSession:
+    """One pooled session for every HTTP action; timeouts are the runner's, per action."""
+    connector = aiohttp.TCPConnector(limit=512, limit_per_host=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes, secret: str | None, limit: int) -> RasaResponse:
     """POST a signed body and read at most `limit` bytes of the answer."""
     headers = {"Content-Type": "application/json"}
     if secret:
         headers[SIGNATURE_HEADER] = sign(body, secret)
-    async with client.stream("POST", url, content=body, headers=headers) as response:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+    async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+        declared = response.content_length
+        if declared is not None and declared > limit:
             raise ActionCallError(f"response of {declared} bytes is over the {limit}-byte limit")
         data = bytearray()
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(64 * 1024):
             data += chunk
             if len(data) > limit:
                 raise ActionCallError(f"response is over the {limit}-byte limit")
-        status = response.status_code
+        status = response.status
     if status == 400:
         rejection = _json(bytes(data))
         if isinstance(rejection, dict) and "action_name" in rejection:  # rasa-sdk's ActionExecutionRejection

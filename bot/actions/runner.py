@@ -1,7 +1,8 @@
 """Runs actions by name and turns every failure into an outcome: the turn always goes on.
 
 One `ActionRunner` per loaded domain. Each action has its own circuit breaker and its own
-limit on concurrent calls; HTTP actions share one pooled `httpx.AsyncClient`.
+limit on concurrent calls; HTTP actions share one pooled `aiohttp.ClientSession`, made on
+the first call (inside the event loop) and closed by `aclose`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bot.actions import http_actions
 from bot.actions.authoring import ActionReturnError
@@ -58,7 +59,6 @@ class ActionRunner:
         domain: Domain,
         *,
         secret: str | None = None,
-        client: httpx.AsyncClient | None = None,
         metrics: ActionMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
@@ -66,11 +66,11 @@ class ActionRunner:
         """Load every Python action now (raising `ActionImportError` if one cannot be loaded)."""
         self.domain = domain
         self._secret = secret
-        self._own_client = client is None and any(s.url for s in domain.actions.values())
-        self._client = client or (self._new_client() if self._own_client else None)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._metrics = metrics
         self._limit = max_response_bytes
-        self._rasa_domain = http_actions.rasa_domain(domain) if self._client is not None else {}
+        self._rasa_domain = http_actions.rasa_domain(domain) if any(s.url for s in domain.actions.values()) else {}
         base = base_dir_of(domain)
         self._actions = {
             name: _Action(
@@ -93,14 +93,11 @@ class ActionRunner:
             max_response_bytes=settings.actions_max_response_bytes,
         )
 
-    @staticmethod
-    def _new_client() -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-        return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0), follow_redirects=False)
-
     async def aclose(self) -> None:
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
+        """Close the HTTP session, if one was opened; call it at shutdown."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def breaker_state(self, name: str) -> str:
         return self._actions[name].breaker.state
@@ -202,16 +199,20 @@ class ActionRunner:
             raise _Failed(f"{type(exc).__name__}: {exc}") from None
 
     async def _http(self, action: _Action, payload: dict[str, Any]) -> http_actions.RasaResponse:
-        assert self._client is not None and action.spec.url is not None
+        assert action.spec.url is not None
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = http_actions.new_session()  # a session serves the loop it was made in
+            self._session_loop = loop
         try:
             return await http_actions.post(
-                self._client, action.spec.url, http_actions.encode(payload), self._secret, self._limit
+                self._session, action.spec.url, http_actions.encode(payload), self._secret, self._limit
             )
         except http_actions.ActionCallError as exc:
             raise _Failed(
                 str(exc), outcome="rejected" if exc.outcome == "rejected" else "error", retryable=exc.retryable
             ) from None
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise _Failed(f"{type(exc).__name__}: {exc or 'request failed'}") from None
 
     def _observe(self, name: str, kind: str, outcome: str, latency_ms: float) -> None:
