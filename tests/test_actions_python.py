@@ -238,3 +238,32 @@ def test_an_action_result_is_frozen() -> None:
     with pytest.raises(TypeError):
         result.set_slots["a"] = 2  # type: ignore[index]
     assert Validation.reject().accepted is False
+
+
+def test_a_view_of_the_turn_from_the_understanding() -> None:
+    from bot.actions.view import view_of
+    from bot.understanding import Prediction, Understanding
+
+    understanding = Understanding(
+        text="where is AB123",
+        normalized="where is ab123",
+        entities=[Entity("order_number", "AB123", 9, 14, "AB123")],
+        prediction=Prediction("order_status", 0.8, [("order_status", 0.8), ("greet", 0.1)], False, False),
+    )
+    view = view_of(understanding, slots={"order_id": "AB123"}, session_id="s", language="en", user_id=3)
+    assert (view.intent, view.confidence, view.ranking, view.user_id) == (
+        "order_status",
+        0.8,
+        (("order_status", 0.8), ("greet", 0.1)),
+        3,
+    )
+    assert view.entity("order_number") == understanding.entities[0] and view.entity("email") is None
+
+
+def test_the_app_metrics_carry_the_action_metrics() -> None:
+    from bot.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.actions.observe("lookup", "run", "timeout", 250.0)
+    text = metrics.render().decode()
+    assert 'bot_action_failures_total{action="lookup"} 1.0' in text

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from bot.understanding import Entity
+from bot.understanding import Entity, Understanding
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +40,32 @@ class TurnView:
     def entity(self, name: str) -> Entity | None:
         """The first entity of that type in the message, if any."""
         return next((e for e in self.entities if e.entity == name), None)
+
+
+def view_of(
+    understanding: Understanding,
+    *,
+    slots: Mapping[str, Any],
+    session_id: str,
+    language: str,
+    user_id: int | None = None,
+    username: str | None = None,
+    requested_slot: str | None = None,
+    active_form: str | None = None,
+) -> TurnView:
+    """The view of a turn from what the bot made of the message and the session's state."""
+    prediction = understanding.prediction
+    return TurnView(
+        text=understanding.text,
+        intent=None if prediction.is_fallback else prediction.intent,
+        confidence=prediction.confidence,
+        session_id=session_id,
+        language=language,
+        entities=tuple(understanding.entities),
+        slots=slots,
+        user_id=user_id,
+        username=username,
+        requested_slot=requested_slot,
+        active_form=active_form,
+        ranking=tuple(prediction.ranking),
+    )
