@@ -13,6 +13,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,12 @@ class PythonFunction:
     function: Callable[..., Any]
     is_async: bool
 
-    async def call(self, *args: Any) -> Any:
+    async def call(self, executor: Executor | None, *args: Any) -> Any:
         """Await an async function; run a sync one on a worker thread, off the event loop."""
         if self.is_async:
             return await self.function(*args)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, functools.partial(self.function, *args))
+        result = await loop.run_in_executor(executor, functools.partial(self.function, *args))
         if inspect.isawaitable(result):
             return await result
         return result

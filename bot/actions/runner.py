@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -71,6 +72,10 @@ class ActionRunner:
         self._metrics = metrics
         self._limit = max_response_bytes
         self._rasa_domain = http_actions.rasa_domain(domain) if any(s.url for s in domain.actions.values()) else {}
+        sync = [s.concurrency for s in domain.actions.values() if s.python]
+        self._threads = ThreadPoolExecutor(min(sum(sync), 64), "action") if sync else None
+        """Sync actions' own threads: one that hangs past its timeout cannot starve the
+        default executor the rest of the service uses."""
         base = base_dir_of(domain)
         self._actions = {
             name: _Action(
@@ -98,6 +103,8 @@ class ActionRunner:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
 
     def breaker_state(self, name: str) -> str:
         return self._actions[name].breaker.state
@@ -190,10 +197,9 @@ class ActionRunner:
         request = http_actions.rasa_request(action.name, view, self._rasa_domain, candidate=(slot, value))
         return http_actions.to_validation(await self._http(action, request), slot, value)
 
-    @staticmethod
-    async def _python(function: PythonFunction, *args: Any) -> Any:
+    async def _python(self, function: PythonFunction, *args: Any) -> Any:
         try:
-            return await function.call(*args)
+            return await function.call(self._threads, *args)
         except Exception as exc:  # the author's code: any exception is the action failing
             log.exception("action %s raised", function.ref)
             raise _Failed(f"{type(exc).__name__}: {exc}") from None
