@@ -33,6 +33,8 @@ class Seen:
     bodies: list[bytes] = field(default_factory=list)
     signatures: list[str | None] = field(default_factory=list)
     flaky_calls: int = 0
+    in_flight: int = 0
+    peak: int = 0
 
 
 def fake_app(seen: Seen) -> Starlette:
@@ -71,7 +73,10 @@ def fake_app(seen: Seen) -> Starlette:
         return JSONResponse({"events": [], "responses": [{"text": "second time lucky"}]})
 
     async def sleepy(request: Request) -> Response:
+        seen.in_flight += 1
+        seen.peak = max(seen.peak, seen.in_flight)
         await asyncio.sleep(0.05)
+        seen.in_flight -= 1
         return JSONResponse({"responses": [{"text": "done"}]})
 
     routes = [
@@ -98,12 +103,12 @@ def server() -> Iterator[tuple[str, Seen]]:
     thread.join(10)
 
 
-def runner(
-    base: str, extra: str = "", clock: Any = time.monotonic, timeout: float = 0.5, **kwargs: Any
-) -> ActionRunner:
+def runner(base: str, extra: str = "", clock: Any = time.monotonic, timeout: float = 10, **kwargs: Any) -> ActionRunner:
     names = ("ok", "slow", "fail", "garbage", "wrong_shape", "huge", "flaky", "sleepy")
-    actions = "\n".join(f"  {n}: {{url: '{base}/{n}', timeout: {timeout}{extra}}}" for n in names)
-    text = f"actions:\n{actions}\n  dead: {{url: 'http://127.0.0.1:9/x', timeout: 0.5, failures: 2, cooldown: 10}}\n"
+    actions = "\n".join(  # only `slow` is meant to time out
+        f"  {n}: {{url: '{base}/{n}', timeout: {0.5 if n == 'slow' else timeout}{extra}}}" for n in names
+    )
+    text = f"actions:\n{actions}\n  dead: {{url: 'http://127.0.0.1:9/x', timeout: 10, failures: 2, cooldown: 10}}\n"
     text += "intents:\n  a: {examples: [x, y], responses: [z]}\n"
     return ActionRunner(parse_domain(text), secret=SECRET, clock=clock, **kwargs)
 
@@ -146,11 +151,9 @@ def test_a_request_is_rasas_and_signed_with_the_secret(server: tuple[str, Seen])
     ],
 )
 def test_every_failure_is_an_outcome(server: tuple[str, Seen], name: str, outcome: str, error: str) -> None:
-    started = time.perf_counter()
     (result,) = asyncio.run(call(runner(server[0]), name))
     assert (result.outcome, result.error, result.messages) == (outcome, error, ())
     assert result.failed
-    assert time.perf_counter() - started < 1.5
 
 
 def test_only_an_idempotent_action_is_retried(server: tuple[str, Seen]) -> None:
@@ -200,23 +203,26 @@ def test_a_breaker_closes_when_its_trial_succeeds() -> None:
     assert breaker.state == "closed"  # one failure after a success is not two in a row
 
 
-def test_a_breaker_opened_call_costs_nothing() -> None:
+def test_an_open_breaker_fails_without_calling() -> None:
     now = [0.0]
     r = runner("http://127.0.0.1:9", clock=lambda: now[0])
     results = asyncio.run(call(r, "dead", times=3))
-    assert results[-1].outcome == "circuit_open" and results[-1].latency_ms < 1
+    assert [r.outcome for r in results] == ["error", "error", "circuit_open"]
+    assert results[-1].error == "failing fast for up to 10 s after repeated failures"
 
 
 def test_concurrent_calls_overlap_up_to_the_limit(server: tuple[str, Seen]) -> None:
-    async def burst(concurrency: int) -> float:
-        r = runner(server[0], f", concurrency: {concurrency}", timeout=5)
-        started = time.perf_counter()
+    base, seen = server
+
+    async def burst(concurrency: int) -> int:
+        r = runner(base, f", concurrency: {concurrency}")
+        seen.peak = 0
         try:
             results = await asyncio.gather(*(r.run("sleepy", VIEW) for _ in range(20)))
         finally:
             await r.aclose()
         assert {x.outcome for x in results} == {"ok"}
-        return time.perf_counter() - started
+        return seen.peak
 
-    assert asyncio.run(burst(20)) < 0.5  # 20 calls of 50 ms side by side
-    assert asyncio.run(burst(2)) >= 0.45  # two at a time: ten rounds of 50 ms
+    assert asyncio.run(burst(20)) == 20  # all at once at the server: none queued behind another
+    assert asyncio.run(burst(2)) == 2  # never more than the action's limit
