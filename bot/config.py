@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     phone_region: str = "US"
     """Where national phone numbers (no +country code) are read, ISO 3166 alpha-2 ("GB", "RU")."""
 
+    actions_secret: str | None = None
+    """Signs every HTTP action request (`X-Bot-Signature`, HMAC-SHA256 of the body); see docs/actions.md."""
+
+    actions_max_response_bytes: int = Field(default=1_000_000, gt=0)
+    """An action server's answer longer than this is a failed call."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

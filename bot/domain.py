@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.actions.spec import DEFAULT_ACTIONS_FAILED, ActionSpec
 from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
@@ -115,6 +116,8 @@ class SlotSpec(_Strict):
     """The only values the slot takes (compared without case)."""
     messages: dict[Constraint, str] = Field(default_factory=dict)
     """What to ask again when a value breaks a constraint, by constraint."""
+    validator: str | None = Field(default=None, alias="validate")
+    """`validate:` in YAML: an action that accepts, normalises or rejects a value before it fills the slot."""
 
     @property
     def constraints(self) -> tuple[Constraint, ...]:
@@ -193,6 +196,8 @@ class Intent(_Strict):
     confirm: str | None = None
     """A yes/no question asked once the slots are filled, before the bot acts: for what
     cannot be undone, such as cancelling an order."""
+    action: str | None = None
+    """An action run once the slots are filled (and confirmed); `responses` stand in if it fails."""
 
 
 class _RawIntent(_Strict):
@@ -201,6 +206,7 @@ class _RawIntent(_Strict):
     responses: list[Response] = Field(default_factory=list)
     slots: dict[str, str] = Field(default_factory=dict)
     confirm: str | None = None
+    action: str | None = None
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -215,6 +221,8 @@ class _RawDomain(_Strict):
     forms: Forms = Forms()
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
+    actions: dict[str, ActionSpec] = Field(default_factory=dict)
+    actions_failed: str = Field(default=DEFAULT_ACTIONS_FAILED, min_length=1)
     intents: dict[str, _RawIntent]
 
 
@@ -227,6 +235,9 @@ class Domain(_Strict):
     entities: dict[str, EntitySpec]
     slots: dict[str, SlotSpec]
     intents: dict[str, Intent]
+    actions: dict[str, ActionSpec] = Field(default_factory=dict)
+    actions_failed: str = DEFAULT_ACTIONS_FAILED
+    """Said when an action fails and its intent has no `responses:` to fall back on."""
     source: str = "<memory>"
     sha256: str = ""
 
@@ -292,6 +303,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             responses=tuple(raw_intent.responses),
             slots=raw_intent.slots,
             confirm=raw_intent.confirm,
+            action=raw_intent.action,
         )
         for name, raw_intent in raw.intents.items()
     }
@@ -302,6 +314,8 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
         entities=raw.entities,
         slots=raw.slots,
         intents=intents,
+        actions=raw.actions,
+        actions_failed=raw.actions_failed,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
@@ -353,7 +367,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         base: Path_ = ("intents", name)
         if len(intent.examples) < 2:
             add((*base, "examples"), f"needs at least 2 examples, has {len(intent.examples)}")
-        if not intent.responses and name != OOS:
+        if not intent.responses and name != OOS and not intent.action:
             add(base, "has no responses; add `responses:` with at least one")
         for i, markup in enumerate(intent.examples):
             example = Example.parse(markup)
@@ -386,6 +400,31 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     (*base, "confirm"),
                     f"asks to confirm, but none of forms.affirm_intents ({yes}) is an intent to answer yes with",
                 )
+    problems += _check_actions(raw, lines)
+    return problems
+
+
+def _check_actions(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
+    """Each action is Python or HTTP, not both; `action:` and `validate:` name declared actions."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        problems.append(Problem(line_of(path, lines), intent_of(path), message))
+
+    for name, spec in raw.actions.items():
+        if (spec.python is None) == (spec.url is None):
+            which = "both `python:` and" if spec.python else "neither `python:` nor"
+            add(("actions", name), f"action '{name}' has {which} `url:`; give exactly one")
+    declared = ", ".join(sorted(raw.actions)) or "none declared"
+    for name, intent in raw.intents.items():
+        if intent.action is not None and intent.action not in raw.actions:
+            add(("intents", name, "action"), f"runs unknown action '{intent.action}' (actions: {declared})")
+    for name, slot in raw.slots.items():
+        if slot.validator is not None and slot.validator not in raw.actions:
+            add(
+                ("slots", name, "validate"),
+                f"slot '{name}' is validated by unknown action '{slot.validator}' (actions: {declared})",
+            )
     return problems
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.actions.metrics import ActionMetrics
 from bot.batching import BatchWorker
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -35,6 +36,8 @@ class Metrics:
             ["worker"],
             registry=self.registry,
         )
+        self.actions = ActionMetrics(self.registry)
+        """Action calls by outcome, failures and latency, per action (docs/actions.md)."""
 
     def watch_workers(self, workers: Iterable[BatchWorker[Any, Any]]) -> None:
         """Report each worker's CPU time: with the process's, what a turn costs where."""

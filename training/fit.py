@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     n_examples = sum(len(i.examples) for i in domain.intents.values())
     say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {domain.language}: valid")
     if args.check:
+        if domain.actions:  # training needs no action; the service checks them again at start-up
+            from bot.actions.python_actions import check_actions
+
+            problems = check_actions(domain, args.intents)
+            if problems:
+                print(DomainError(args.intents, problems), file=sys.stderr)
+                return 2
+            say(f"{len(domain.actions)} action(s) load: " + ", ".join(sorted(domain.actions)))
         from training.lint import near_duplicates
 
         pairs = near_duplicates(domain, preprocessor)

@@ -1,0 +1,1 @@
+"""The demo shop's actions (see docs/actions.md): Python functions intents.yaml names as `actions.shop:NAME`."""

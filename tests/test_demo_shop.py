@@ -1,0 +1,203 @@
+"""The demo shop's actions (actions/shop.py) over a fresh back-office file, through the runner
+and the real intents.yaml: the answers are true, and what an action does stays done."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.backend import CAPACITY, Shop, next_working_day, shop_path
+from actions.dates import say_day
+from bot.actions import ActionResult, TurnView
+from bot.actions.runner import ActionRunner
+from bot.domain import load_domain
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def shop_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "demo_shop.db"
+    monkeypatch.setenv("BOT_DEMO_SHOP_PATH", str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def runner() -> ActionRunner:
+    return ActionRunner(load_domain(ROOT / "intents.yaml"))
+
+
+def act(runner: ActionRunner, name: str, session: str = "s1", **slots: Any) -> ActionResult:
+    view = TurnView(text="", intent=name, confidence=1.0, session_id=session, language="en", slots=slots)
+    result = asyncio.run(runner.run(name, view))
+    assert result.outcome in ("ok", "rejected"), result.error
+    return result
+
+
+def text(result: ActionResult) -> str:
+    return " ".join(m.text for m in result.messages)
+
+
+def test_the_file_is_created_and_seeded_on_first_use_beside_the_bot_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOT_DEMO_SHOP_PATH", raising=False)
+    monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'bot.db'}")
+    assert shop_path() == tmp_path / "data" / "demo_shop.db"
+    shop = Shop(shop_path())
+    assert shop_path().is_file()
+    order = shop.order("nw-204518")
+    assert order is not None and order.status == "dispatched"
+    assert Shop(shop_path()).order("NW204518") == order  # opened again: seeded once
+
+
+def test_order_status_tells_the_true_status_or_that_the_order_does_not_exist(
+    shop_file: Path, runner: ActionRunner
+) -> None:
+    today = date.today()
+    assert text(act(runner, "lookup_order", order_id="nw-204518")) == (
+        f"Order NW204518 (55-inch Smart TV) is on its way with DPD and is due on {say_day(today + timedelta(days=1))}. "
+        "You'll get a text with a one-hour delivery window on the day."
+    )
+    assert "was delivered on" in text(act(runner, "lookup_order", order_id="AB123456"))
+    assert "is being packed" in text(act(runner, "lookup_order", order_id="KT5518203"))
+    missing = act(runner, "lookup_order", order_id="ZZ999999")
+    assert text(missing).startswith("I can't find an order ZZ999999.")
+    assert dict(missing.set_slots) == {"order_id": None}
+
+
+def test_cancelling_really_cancels_and_refuses_a_delivered_order(shop_file: Path, runner: ActionRunner) -> None:
+    assert text(act(runner, "cancel_order", order_id="KT5518203")).startswith("Done: order KT5518203 is cancelled.")
+    assert "was cancelled" in text(act(runner, "lookup_order", order_id="KT5518203"))
+    assert "already cancelled" in text(act(runner, "cancel_order", order_id="KT5518203"))
+    delivered = act(runner, "cancel_order", order_id="AB123456")
+    assert "already been delivered, so it can't be cancelled" in text(delivered)
+    assert delivered.messages[0].buttons == (("Return an item", "I want to return an item"),)
+    assert "was delivered" in text(act(runner, "lookup_order", order_id="AB123456"))
+
+
+def test_a_full_slot_offers_the_nearest_free_times_and_booking_one_stores_it(
+    shop_file: Path, runner: ActionRunner
+) -> None:
+    busy = next_working_day(date.today())
+    full = act(runner, "book_appointment", service="repair", date=busy.isoformat(), time="10am")
+    assert text(full).startswith(f"Sorry, {say_day(busy)} at 10:00 is fully booked.")
+    assert [payload for _, payload in full.messages[0].buttons] == [
+        f"{busy.isoformat()} at 11:30",
+        f"{busy.isoformat()} at 12:00",
+        f"{busy.isoformat()} at 12:30",
+    ]
+    assert dict(full.set_slots) == {"date": None, "time": None} and full.followup == "book_appointment"
+
+    booked = act(runner, "book_appointment", service="repair", date=busy.isoformat(), time="11:30")
+    assert text(booked).startswith(f"You're booked in: repair on {say_day(busy)} at 11:30")
+    (appointment,) = Shop(shop_file).appointments("session:s1")
+    assert (appointment.day, appointment.time, appointment.service) == (busy, time(11, 30), "repair")
+
+
+def test_capacity_is_two_a_slot(shop_file: Path, runner: ActionRunner) -> None:
+    day = next_working_day(next_working_day(date.today()))
+    for n in range(CAPACITY):
+        assert "booked in" in text(
+            act(runner, "book_appointment", f"c{n}", service="repair", date=day.isoformat(), time="15:00")
+        )
+    third = act(runner, "book_appointment", "c9", service="repair", date=day.isoformat(), time="15:00")
+    assert "fully booked" in text(third)
+    assert Shop(shop_file).appointments("session:c9") == []
+
+
+def test_a_closed_or_past_time_is_explained(shop_file: Path, runner: ActionRunner) -> None:
+    sunday = date.today() + timedelta(days=(6 - date.today().weekday()) % 7 or 7)
+    closed = act(runner, "book_appointment", service="repair", date=sunday.isoformat(), time="10:00")
+    assert "appointments start every half hour, 9:00 to 17:30, Monday to Saturday" in text(closed)
+    past = act(
+        runner, "book_appointment", service="repair", date=(date.today() - timedelta(days=1)).isoformat(), time="10:00"
+    )
+    assert "has already passed" in text(past)
+    unreadable = act(runner, "book_appointment", service="repair", date="someday", time="10:00")
+    assert text(unreadable) == 'Sorry, I couldn\'t read "someday" as a date.'
+
+
+def test_rescheduling_and_cancelling_work_on_what_was_booked(shop_file: Path, runner: ActionRunner) -> None:
+    assert "I can't find an upcoming appointment" in text(
+        act(runner, "reschedule_appointment", date="friday", time="10:00")
+    )
+    first = next_working_day(next_working_day(date.today()))
+    later = next_working_day(first)
+    act(runner, "book_appointment", service="diagnostics", date=first.isoformat(), time="16:00")
+    moved = act(runner, "reschedule_appointment", date=later.isoformat(), time="9:30")
+    assert text(moved) == (
+        f"All done: your diagnostics appointment moved from {say_day(first)} at 16:00 to {say_day(later)} at 09:30."
+    )
+    (appointment,) = Shop(shop_file).appointments("session:s1")
+    assert (appointment.day, appointment.time) == (later, time(9, 30))
+    wrong_day = act(runner, "cancel_appointment", date=first.isoformat())
+    assert f"Your appointments: {say_day(later)} at 09:30." in text(wrong_day)
+    cancelled = act(runner, "cancel_appointment", date=later.isoformat())
+    assert text(cancelled) == f"Your diagnostics appointment on {say_day(later)} at 09:30 is cancelled."
+    assert Shop(shop_file).appointments("session:s1") == []
+
+
+def test_an_appointment_belongs_to_the_account_across_sessions(shop_file: Path, runner: ActionRunner) -> None:
+    day = next_working_day(next_working_day(date.today()))
+    view = TurnView(
+        text="",
+        intent="x",
+        confidence=1.0,
+        session_id="a",
+        language="en",
+        user_id=7,
+        slots={"service": "repair", "date": day.isoformat(), "time": "13:00"},
+    )
+    assert asyncio.run(runner.run("book_appointment", view)).outcome == "ok"
+    assert [a.customer for a in Shop(shop_file).appointments("user:7")] == ["user:7"]
+
+
+def test_stock_checks_read_stock(shop_file: Path, runner: ActionRunner) -> None:
+    assert text(act(runner, "check_stock", product="laptop")).startswith(
+        "Yes: we have 14 in the laptop range in stock."
+    )
+    restock = say_day(date.today() + timedelta(days=5))
+    assert text(act(runner, "check_stock", product="phone")) == (
+        f"The phone range is out of stock right now; we expect more on {restock}."
+    )
+    assert "don't have a restock date" in text(act(runner, "check_stock", product="camera"))
+    assert "Only a few left" in text(act(runner, "check_stock", product="tv"))
+
+
+def test_the_order_validator_normalises_and_rejects_unknown_numbers(shop_file: Path, runner: ActionRunner) -> None:
+    view = TurnView(text="nw-204518", intent="order_status", confidence=1.0, session_id="s", language="en")
+    good = asyncio.run(runner.validate("check_order", "order_id", "nw-204518", view))
+    assert (good.accepted, good.value) == (True, "NW204518")
+    bad = asyncio.run(runner.validate("check_order", "order_id", "QQ123456", view))
+    assert (bad.accepted, bad.message) == (
+        False,
+        "I can't find an order QQ123456. Please check the number in your confirmation email; it looks like AB123456.",
+    )
+
+
+def test_bookings_at_the_same_moment_never_overfill_a_slot(shop_file: Path) -> None:
+    now = datetime.combine(date.today(), time(8, 0))
+    shop = Shop(shop_file, now=now)
+    at = datetime.combine(next_working_day(next_working_day(date.today())), time(17, 0))
+
+    async def rush() -> list[object]:
+        return await asyncio.gather(*(asyncio.to_thread(shop.book, f"c{n}", "repair", at) for n in range(8)))
+
+    booked = [b for b in asyncio.run(rush()) if b is not None]
+    assert len(booked) == CAPACITY and shop.free_places(at) == 0
+
+
+def test_the_russian_bot_tells_the_true_order_status(shop_file: Path) -> None:
+    russian = ActionRunner(load_domain(ROOT / "examples" / "ru" / "intents.yaml"))
+    view = TurnView(
+        text="", intent="order_status", confidence=1.0, session_id="s", language="ru", slots={"order_id": "кт5518203"}
+    )
+    result = asyncio.run(russian.run("lookup_order", view))
+    assert result.messages[0].text.startswith("Заказ KT5518203 собирается на складе, доставка ожидается ")
+    missing = asyncio.run(russian.run("lookup_order", replace(view, slots={"order_id": "ЯЯ000000"})))
+    assert missing.messages[0].text.startswith("Не нахожу заказ")
