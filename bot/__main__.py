@@ -10,7 +10,9 @@ import sys
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.actions.python_actions import check_actions
 from bot.config import Settings
+from bot.domain import DomainError, load_domain
 from bot.logs import configure_logging
 from bot.model import FIT_COMMAND, ModelError, check_model
 from bot.store import SchemaTooNew, make_engine, migrate
@@ -64,10 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     try:
         ensure_model(settings)
+        problems = check_actions(load_domain(settings.intents_path), settings.intents_path)
+        if problems:
+            raise DomainError(settings.intents_path, problems)
         engine = make_engine(settings.database_url)
         migrate(engine)  # once here, so that workers start on an up-to-date schema
         engine.dispose()
-    except (ModelError, SchemaTooNew, SQLAlchemyError) as exc:
+    except (ModelError, DomainError, SchemaTooNew, SQLAlchemyError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     print(

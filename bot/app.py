@@ -17,10 +17,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import api, ws
+from bot.actions.python_actions import check_actions
+from bot.actions.runner import ActionRunner
 from bot.apidocs import add_api_docs
 from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import Services
+from bot.domain import DomainError
 from bot.limits import AttemptLimiter, ConnectionLimit
 from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
@@ -57,8 +60,16 @@ async def build_services(settings: Settings) -> Services:
         phone_region=settings.phone_region,
     )
     store = Store(engine, batch_max=settings.writer_batch_max)
-    nlu = Nlu(model, timezone=settings.timezone, phone_region=settings.phone_region)
     metrics = Metrics()
+    problems = check_actions(model.domain, settings.intents_path)
+    if problems:
+        raise DomainError(settings.intents_path, problems)
+    nlu = Nlu(
+        model,
+        timezone=settings.timezone,
+        phone_region=settings.phone_region,
+        make_runner=lambda domain: ActionRunner.from_settings(domain, settings, metrics.actions),
+    )
     metrics.serve_model(model.version)
     services = Services(
         settings=settings,
@@ -127,6 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         services.nlu.worker.stop()
+        await services.nlu.aclose()
         services.store.stop()
         services.engine.dispose()
         app.state.services = None

@@ -1,14 +1,17 @@
-"""The served model: understood on a batching thread, swapped for a new one between batches."""
+"""The served model and its actions: understood on a batching thread, swapped together between batches."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from bot.actions.runner import ActionRunner
 from bot.batching import BatchWorker
 from bot.dialogue import INTENT_PAYLOAD_PREFIX
+from bot.domain import Domain
 from bot.memory import freeze_heap
 from bot.model import Model, load_model
 from bot.understanding import Prediction, Understanding
@@ -16,13 +19,29 @@ from bot.understanding import Prediction, Understanding
 log = logging.getLogger(__name__)
 
 
-class Nlu:
-    """Serves the current model on a batching thread; `swap` takes effect between batches."""
+RunnerFactory = Callable[[Domain], ActionRunner]
 
-    def __init__(self, model: Model, *, timezone: str = "UTC", phone_region: str = "US") -> None:
+
+class Nlu:
+    """Serves the current model on a batching thread; `swap` takes effect between batches.
+
+    The action runner belongs to the model's domain (its actions, their breakers), so a
+    reload builds a new one beside the new model and closes the old.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        timezone: str = "UTC",
+        phone_region: str = "US",
+        make_runner: RunnerFactory = ActionRunner,
+    ) -> None:
         self.model = model
         self.timezone = timezone
         self.phone_region = phone_region
+        self.make_runner = make_runner
+        self.actions = make_runner(model.domain)
         self._reloading = asyncio.Lock()
         self.worker: BatchWorker[tuple[str, datetime | None], tuple[Model, Understanding]] = BatchWorker(
             self._handle, name="nlu"
@@ -44,9 +63,14 @@ class Nlu:
             return model, Understanding(text, name, [], Prediction.certain(name))
         return await self.worker.run((text, now))
 
-    def swap(self, model: Model) -> Model:
+    def swap(self, model: Model, actions: ActionRunner | None = None) -> Model:
         old, self.model = self.model, model
+        if actions is not None:
+            self.actions = actions
         return old
+
+    async def aclose(self) -> None:
+        await self.actions.aclose()
 
     async def reload(self, models_dir: Path) -> tuple[str, str]:
         """Load `models/latest` off the event loop and swap it in; on failure keep serving."""
@@ -54,7 +78,10 @@ class Nlu:
             model = await asyncio.to_thread(
                 load_model, models_dir, timezone=self.timezone, phone_region=self.phone_region
             )
-            versions = self.swap(model).version, model.version  # nothing here keeps the old one
+            actions = await asyncio.to_thread(self.make_runner, model.domain)
+            retired = self.actions
+            versions = self.swap(model, actions).version, model.version  # nothing here keeps the old one
+            await retired.aclose()
             await asyncio.to_thread(freeze_heap)
             log.info("model reloaded: %s -> %s", *versions)
             return versions

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -63,8 +64,13 @@ class ActionRunner:
         metrics: ActionMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        base_dir: Path | None = None,
     ) -> None:
-        """Load every Python action now (raising `ActionImportError` if one cannot be loaded)."""
+        """Load every Python action now (raising `ActionImportError` if one cannot be loaded).
+
+        Modules are looked for in `base_dir`, by default beside the domain's intents.yaml; a
+        served model's domain is a copy in its model folder, so the service names the live one's.
+        """
         self.domain = domain
         self._secret = secret
         self._session: aiohttp.ClientSession | None = None
@@ -76,7 +82,7 @@ class ActionRunner:
         self._threads = ThreadPoolExecutor(min(sum(sync), 64), "action") if sync else None
         """Sync actions' own threads: one that hangs past its timeout cannot starve the
         default executor the rest of the service uses."""
-        base = base_dir_of(domain)
+        base = base_dir or base_dir_of(domain)
         self._actions = {
             name: _Action(
                 name,
@@ -96,6 +102,7 @@ class ActionRunner:
             secret=settings.actions_secret,
             metrics=metrics,
             max_response_bytes=settings.actions_max_response_bytes,
+            base_dir=settings.intents_path.resolve().parent,
         )
 
     async def aclose(self) -> None:
