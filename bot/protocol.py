@@ -35,6 +35,8 @@ class Hello(_Frame):
     session_id: str | None = Field(default=None, max_length=64)
     token: str | None = Field(default=None, max_length=256)
     lang: str | None = Field(default=None, max_length=8)
+    user_token: str | None = Field(default=None, max_length=4096)
+    """A host site's signed token for its logged-in user (docs/privacy.md); exchanged once for `token`."""
 
 
 class UserMessage(_Frame):
@@ -99,12 +101,29 @@ class Button(_Frame):
     payload: str
 
 
+class Image(_Frame):
+    """A picture in a reply; `alt` says what it shows for those who cannot see it."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    alt: str = Field(max_length=500)
+
+
+class LinkCard(_Frame):
+    """A link shown as a card: opened in a new tab."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=500)
+
+
 class SessionInfo(_Frame):
     type: Literal["session"] = "session"
     session_id: str
     resumed: bool
     user: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
+    token: str | None = None
+    """A bearer token issued in exchange for the hello's `user_token`: use it from now on."""
 
 
 class Typing(_Frame):
@@ -125,6 +144,8 @@ class Reply(_Frame):
     fallback: bool = False
     duplicate: bool = False
     time: str | None = None
+    image: Image | None = None
+    link: LinkCard | None = None
 
 
 class Error(_Frame):
