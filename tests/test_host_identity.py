@@ -60,7 +60,7 @@ def test_first_sight_creates_an_external_user_then_finds_it(engine: Engine) -> N
 
 def test_forged_expired_and_replayed_tokens_are_refused_with_their_codes(engine: Engine) -> None:
     with pytest.raises(HostTokenInvalid) as forged:
-        resolve_host_token(engine, sign(secret="not-the-secret-0123456789abcdef"), SECRET, NOW)
+        resolve_host_token(engine, sign(secret="not-the-secret-0123456789abcdef-0123456789"), SECRET, NOW)
     assert forged.value.code == "host_token_invalid" and "sign a new one" in str(forged.value)
     with pytest.raises(HostTokenInvalid):
         resolve_host_token(engine, "not.a.jwt", SECRET, NOW)
