@@ -504,7 +504,8 @@
   function setUnread(count) {
     S.unread = S.open ? 0 : count;
     root.classList.toggle('cbw--unread', S.unread > 0);
-    badge.textContent = S.unread > 9 ? '9+' : S.unread ? String(S.unread) : '';
+    // The count is drawn by CSS (attr()): the launcher's name says it in words.
+    badge.setAttribute('data-count', S.unread > 9 ? '9+' : String(S.unread));
     launcher.setAttribute('aria-label', S.open ? T.close : S.unread ? T.openUnread(S.unread) : T.open);
   }
 
