@@ -17,6 +17,7 @@ from typing import Any
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, or_, select, update
+from sqlmodel import col
 
 from bot.auth import MAX_PASSWORD, RegistrationError, _hasher, check_password
 from bot.tables import AuditEvent, AuthToken, ChatSession, HostTokenUse, Message, ReviewedExample, User, utcnow
@@ -110,36 +111,38 @@ class ErasureReport(BaseModel):
 
 
 def _session_ids(conn: Connection, user_id: int) -> list[str]:
-    return list(conn.execute(select(ChatSession.id).where(ChatSession.user_id == user_id)).scalars())  # type: ignore[arg-type]
+    return list(conn.execute(select(col(ChatSession.id)).where(col(ChatSession.user_id) == user_id)).scalars())
 
 
 def _messages_of(user_id: int, session_ids: list[str]) -> Any:
-    return or_(Message.user_id == user_id, Message.session_id.in_(session_ids))  # type: ignore[attr-defined]
+    return or_(col(Message.user_id) == user_id, col(Message.session_id).in_(session_ids))
 
 
 def export_user(engine: Engine, user_id: int) -> UserExport:
     """The document `GET /api/me/export` answers with."""
     with engine.connect() as conn:
-        user = conn.execute(select(User).where(User.id == user_id)).first()
+        user = conn.execute(select(User).where(col(User.id) == user_id)).first()
         if user is None:
             raise UserNotFound(f"no user {user_id}")
         account = AccountExport.model_validate(user, from_attributes=True)
         tokens = [
             TokenExport.model_validate(t, from_attributes=True)
-            for t in conn.execute(select(AuthToken).where(AuthToken.user_id == user_id).order_by(AuthToken.id))  # type: ignore[arg-type]
+            for t in conn.execute(
+                select(AuthToken).where(col(AuthToken.user_id) == user_id).order_by(col(AuthToken.id))
+            )
         ]
         sessions = [
             SessionExport.model_validate(s, from_attributes=True)
             for s in conn.execute(
-                select(ChatSession).where(ChatSession.user_id == user_id).order_by(ChatSession.created_at)  # type: ignore[arg-type]
+                select(ChatSession).where(col(ChatSession.user_id) == user_id).order_by(col(ChatSession.created_at))
             )
         ]
         ids = [s.id for s in sessions]
-        rows = conn.execute(select(Message).where(_messages_of(user_id, ids)).order_by(Message.id)).all()  # type: ignore[arg-type]
+        rows = conn.execute(select(Message).where(_messages_of(user_id, ids)).order_by(col(Message.id))).all()
         audit = [
             AuditExport(at=a.at, action=a.action, by_self=a.actor_id == user_id)
             for a in conn.execute(
-                select(AuditEvent).where(AuditEvent.subject_id == user_id).order_by(AuditEvent.id)  # type: ignore[arg-type]
+                select(AuditEvent).where(col(AuditEvent.subject_id) == user_id).order_by(col(AuditEvent.id))
             )
         ]
     messages = [MessageExport.model_validate(m, from_attributes=True) for m in rows]
@@ -161,13 +164,13 @@ def export_user(engine: Engine, user_id: int) -> UserExport:
 
 def _erase_history(conn: Connection, user_id: int, report: ErasureReport) -> None:
     ids = _session_ids(conn, user_id)
-    message_ids = select(Message.id).where(_messages_of(user_id, ids))
+    message_ids = select(col(Message.id)).where(_messages_of(user_id, ids))
     report.examples_unlinked += conn.execute(
-        update(ReviewedExample).where(ReviewedExample.message_id.in_(message_ids)).values(message_id=None)  # type: ignore[union-attr]
+        update(ReviewedExample).where(col(ReviewedExample.message_id).in_(message_ids)).values(message_id=None)
     ).rowcount
     report.messages += conn.execute(delete(Message).where(_messages_of(user_id, ids))).rowcount
     if ids:
-        report.sessions += conn.execute(delete(ChatSession).where(ChatSession.id.in_(ids))).rowcount  # type: ignore[attr-defined]
+        report.sessions += conn.execute(delete(ChatSession).where(col(ChatSession.id).in_(ids))).rowcount
 
 
 def erase_history(engine: Engine, user_id: int) -> ErasureReport:
@@ -185,14 +188,14 @@ def erase_user(engine: Engine, user_id: int) -> ErasureReport:
     """
     report = ErasureReport()
     with engine.begin() as conn:
-        if conn.execute(select(User.id).where(User.id == user_id)).first() is None:
+        if conn.execute(select(col(User.id)).where(col(User.id) == user_id)).first() is None:
             raise UserNotFound(f"no user {user_id}")
         _erase_history(conn, user_id, report)
-        report.tokens = conn.execute(delete(AuthToken).where(AuthToken.user_id == user_id)).rowcount  # type: ignore[arg-type]
-        report.host_tokens = conn.execute(delete(HostTokenUse).where(HostTokenUse.user_id == user_id)).rowcount  # type: ignore[arg-type]
-        conn.execute(update(AuditEvent).where(AuditEvent.subject_id == user_id).values(subject_id=None))  # type: ignore[arg-type]
-        conn.execute(update(AuditEvent).where(AuditEvent.actor_id == user_id).values(actor_id=None))  # type: ignore[arg-type]
-        report.users = conn.execute(delete(User).where(User.id == user_id)).rowcount  # type: ignore[arg-type]
+        report.tokens = conn.execute(delete(AuthToken).where(col(AuthToken.user_id) == user_id)).rowcount
+        report.host_tokens = conn.execute(delete(HostTokenUse).where(col(HostTokenUse.user_id) == user_id)).rowcount
+        conn.execute(update(AuditEvent).where(col(AuditEvent.subject_id) == user_id).values(subject_id=None))
+        conn.execute(update(AuditEvent).where(col(AuditEvent.actor_id) == user_id).values(actor_id=None))
+        report.users = conn.execute(delete(User).where(col(User.id) == user_id)).rowcount
     log.info("erased a user: %s", report.model_dump())
     return report
 
@@ -200,7 +203,7 @@ def erase_user(engine: Engine, user_id: int) -> ErasureReport:
 def verify_password(engine: Engine, user_id: int, password: str) -> None:
     """Raise `PasswordNotAccepted` unless this is the user's password (external users have none)."""
     with engine.connect() as conn:
-        stored = conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one_or_none()
+        stored = conn.execute(select(col(User.password_hash)).where(col(User.id) == user_id)).scalar_one_or_none()
     if stored is None:
         raise UserNotFound(f"no user {user_id}")
     try:
@@ -215,20 +218,20 @@ def change_password(engine: Engine, user_id: int, current: str, new: str, keep_t
     """Set a new password and revoke every token but the one in use; the number revoked."""
     verify_password(engine, user_id, current)
     with engine.connect() as conn:
-        username = conn.execute(select(User.username).where(User.id == user_id)).scalar_one()
+        username = conn.execute(select(col(User.username)).where(col(User.id) == user_id)).scalar_one()
     try:
         check_password(new, username)
     except RegistrationError as exc:
         raise PasswordNotAccepted(str(exc)) from None
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(update(User).where(User.id == user_id).values(password_hash=_hasher.hash(new)))  # type: ignore[arg-type]
+        conn.execute(update(User).where(col(User.id) == user_id).values(password_hash=_hasher.hash(new)))
         revoked = conn.execute(
             update(AuthToken)
             .where(
-                AuthToken.user_id == user_id,  # type: ignore[arg-type]
-                AuthToken.revoked_at.is_(None),  # type: ignore[union-attr]
-                AuthToken.token_hash != (keep_token_hash or ""),  # type: ignore[arg-type]
+                col(AuthToken.user_id) == user_id,
+                col(AuthToken.revoked_at).is_(None),
+                col(AuthToken.token_hash) != (keep_token_hash or ""),
             )
             .values(revoked_at=now)
         ).rowcount
@@ -246,5 +249,5 @@ def audit(engine: Engine, actor_id: int | None, action: str, subject_id: int | N
 
 def audit_events(engine: Engine, offset: int = 0, limit: int = 100) -> list[AuditEvent]:
     with engine.connect() as conn:
-        rows = conn.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).offset(offset).limit(limit)).all()  # type: ignore[union-attr]
+        rows = conn.execute(select(AuditEvent).order_by(col(AuditEvent.id).desc()).offset(offset).limit(limit)).all()
     return [AuditEvent.model_validate(r, from_attributes=True) for r in rows]

@@ -25,6 +25,7 @@ import jwt
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.auth import AuthError, issue_token
 from bot.tables import HostTokenUse, User
@@ -148,7 +149,7 @@ def resolve_host_token(engine: Engine, token: str, secret: str | None, now: date
     claims = verify_host_token(token, secret, now)
     key = user_key(claims.sub)
     with Session(engine, expire_on_commit=False) as db:
-        user = db.execute(select(User).where(User.username_key == key)).scalar_one_or_none()
+        user = db.execute(select(User).where(col(User.username_key) == key)).scalar_one_or_none()
         created = user is None
         if user is None:
             user = User(
@@ -167,7 +168,9 @@ def resolve_host_token(engine: Engine, token: str, secret: str | None, now: date
         try:
             db.flush()
             db.add(
-                HostTokenUse(key=replay_key(token, claims), user_id=user.id, expires_at=claims.expires_at, used_at=now)
+                HostTokenUse(
+                    key=replay_key(token, claims), user_id=user.id or 0, expires_at=claims.expires_at, used_at=now
+                )
             )
             db.commit()
         except IntegrityError:
@@ -183,7 +186,7 @@ def resolve_host_token(engine: Engine, token: str, secret: str | None, now: date
 
 def _user_exists(engine: Engine, key: str) -> bool:
     with Session(engine) as db:
-        return db.execute(select(User.id).where(User.username_key == key)).first() is not None
+        return db.execute(select(col(User.id)).where(col(User.username_key) == key)).first() is not None
 
 
 def exchange_host_token(engine: Engine, token: str, secret: str | None, now: datetime, ttl: timedelta) -> HostLogin:
@@ -196,6 +199,6 @@ def exchange_host_token(engine: Engine, token: str, secret: str | None, now: dat
 def forget_spent_tokens(engine: Engine, now: datetime) -> int:
     """Drop the replay records of host tokens that have expired (they would be refused anyway)."""
     with Session(engine) as db:
-        result = db.execute(delete(HostTokenUse).where(HostTokenUse.expires_at < now - LEEWAY))
+        result = db.execute(delete(HostTokenUse).where(col(HostTokenUse.expires_at) < now - LEEWAY))
         db.commit()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

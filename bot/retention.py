@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, exists, select, update
+from sqlmodel import col
 
 from bot.host_identity import forget_spent_tokens
 from bot.tables import AuthToken, ChatSession, Message, ReviewedExample, utcnow
@@ -41,34 +42,34 @@ def _delete_messages(engine: Engine, cutoff: datetime, batch: int) -> int:
     with engine.begin() as conn:
         ids = list(
             conn.execute(
-                select(Message.id).where(Message.created_at < cutoff).order_by(Message.id).limit(batch)  # type: ignore[arg-type]
+                select(col(Message.id)).where(col(Message.created_at) < cutoff).order_by(col(Message.id)).limit(batch)
             ).scalars()
         )
         if not ids:
             return 0
-        conn.execute(
-            update(ReviewedExample).where(ReviewedExample.message_id.in_(ids)).values(message_id=None)  # type: ignore[union-attr]
-        )
-        return int(conn.execute(delete(Message).where(Message.id.in_(ids))).rowcount)  # type: ignore[union-attr]
+        conn.execute(update(ReviewedExample).where(col(ReviewedExample.message_id).in_(ids)).values(message_id=None))
+        return int(conn.execute(delete(Message).where(col(Message.id).in_(ids))).rowcount)
 
 
 def _delete_sessions(engine: Engine, cutoff: datetime, batch: int) -> int:
     """Old sessions with no message left: every guest one, and users' emptied ones."""
-    has_messages = exists().where(Message.session_id == ChatSession.id)
+    has_messages = exists().where(col(Message.session_id) == col(ChatSession.id))
     with engine.begin() as conn:
         ids = list(
             conn.execute(
-                select(ChatSession.id).where(and_(ChatSession.last_active < cutoff, ~has_messages)).limit(batch)  # type: ignore[arg-type]
+                select(col(ChatSession.id))
+                .where(and_(col(ChatSession.last_active) < cutoff, ~has_messages))
+                .limit(batch)
             ).scalars()
         )
         if not ids:
             return 0
-        return int(conn.execute(delete(ChatSession).where(ChatSession.id.in_(ids))).rowcount)  # type: ignore[attr-defined]
+        return int(conn.execute(delete(ChatSession).where(col(ChatSession.id).in_(ids))).rowcount)
 
 
 def _delete_tokens(engine: Engine, cutoff: datetime, now: datetime) -> int:
     with engine.begin() as conn:
-        gone = conn.execute(delete(AuthToken).where(AuthToken.expires_at < cutoff)).rowcount  # type: ignore[arg-type]
+        gone = conn.execute(delete(AuthToken).where(col(AuthToken.expires_at) < cutoff)).rowcount
     return int(gone) + forget_spent_tokens(engine, now)
 
 
