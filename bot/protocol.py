@@ -122,8 +122,12 @@ class SessionInfo(_Frame):
     resumed: bool
     user: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
-    token: str | None = None
-    """A bearer token issued in exchange for the hello's `user_token`: use it from now on."""
+
+
+class ExchangedSession(SessionInfo):
+    """The `session` frame answering a hello's `user_token`: with the bearer token to use from now on."""
+
+    token: str
 
 
 class Typing(_Frame):
