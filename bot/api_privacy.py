@@ -30,7 +30,7 @@ from bot.erasure import (
 from bot.host_identity import HostTokenError, exchange_host_token
 from bot.tables import utcnow
 
-router = APIRouter()
+router: APIRouter = APIRouter()
 
 
 class HostLoginRequest(BaseModel):
