@@ -257,3 +257,8 @@ async def reload_model(_: AdminDep, services: ServicesDep) -> ReloadResult:
             status.HTTP_409_CONFLICT, f"reload failed, still serving {services.nlu.model.version}: {exc}"
         ) from None
     return ReloadResult(version=version, previous=previous)
+
+
+from bot.api_privacy import router as privacy_router  # noqa: E402  (it uses the dependencies above)
+
+router.include_router(privacy_router)

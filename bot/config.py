@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, gt=0)
     admin_username: str | None = None
     admin_password: str | None = None
+    host_token_secret: SecretStr | None = None
+    """The secret the host site signs its users' tokens with (HMAC-SHA256 JWT); unset, host login is off."""
+
+    retention_days: float | None = Field(default=None, gt=0)
+    """Delete conversation logs and guest sessions older than this many days; unset keeps them."""
+
     mask_pii: bool = False
     """Mask emails, phone and card numbers in the conversation log before storing."""
 

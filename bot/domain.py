@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.actions.spec import DEFAULT_ACTIONS_FAILED, ActionSpec
 from bot.understanding import OOS
@@ -79,6 +79,73 @@ class Response(_Strict):
     @cached_property
     def slot_names(self) -> frozenset[str]:
         return frozenset(name for _, name, _, _ in string.Formatter().parse(self.text) if name)
+
+
+class WelcomeButton(_Strict):
+    title: str | dict[str, str]
+    """A string, or one per language: `{en: Order status, ru: Статус заказа}`."""
+    payload: str = Field(min_length=1)
+
+
+class Welcome(_Strict):
+    """What a new conversation opens with: a text (one per language, or one for all) and starter buttons."""
+
+    text: str | dict[str, str]
+    buttons: tuple[WelcomeButton, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str | dict) and "text" not in value else value
+
+    @field_validator("buttons", mode="before")
+    @classmethod
+    def _buttons_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
+        return value
+
+    def for_language(self, lang: str | None, default: str) -> Response:
+        """The welcome in `lang`, else in the domain's language, else in the first one given."""
+        buttons = tuple(Button(title=_localized(b.title, lang, default), payload=b.payload) for b in self.buttons)
+        return Response(text=_localized(self.text, lang, default), buttons=buttons)
+
+
+def _localized(value: str | dict[str, str], lang: str | None, default: str) -> str:
+    if isinstance(value, str):
+        return value
+    for key in (lang, default):
+        if key and key in value:
+            return value[key]
+    return next(iter(value.values()))
+
+
+MAX_WELCOME_BUTTONS = 10
+
+
+def check_welcome(welcome: Welcome | None, intents: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems with `welcome:`: empty or unknown-language texts, too many buttons, unknown `/intent` payloads."""
+    if welcome is None:
+        return []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    texts: list[tuple[tuple[str | int, ...], str | dict[str, str]]] = [(("welcome", "text"), welcome.text)]
+    texts += [(("welcome", "buttons", i), b.title) for i, b in enumerate(welcome.buttons)]
+    for path, value in texts:
+        variants = value.items() if isinstance(value, dict) else [("", value)]
+        if not value:
+            problems.append((path, "the welcome text is empty"))
+        for lang, text in variants:
+            if lang and lang not in LANGUAGES:
+                problems.append((path, f"language '{lang}' is not supported; use one of {', '.join(LANGUAGES)}"))
+            if not text.strip():
+                problems.append((path, f"an empty text{f' for {lang}' if lang else ''}"))
+    if len(welcome.buttons) > MAX_WELCOME_BUTTONS:
+        problems.append((("welcome", "buttons"), f"at most {MAX_WELCOME_BUTTONS} buttons, has {len(welcome.buttons)}"))
+    for i, button in enumerate(welcome.buttons):
+        name = button.payload.removeprefix("/")
+        if button.payload.startswith("/") and name not in intents:
+            problems.append((("welcome", "buttons", i), f"button payload {button.payload!r} names no intent"))
+    return problems
 
 
 class EntitySpec(_Strict):
@@ -224,6 +291,7 @@ class _RawDomain(_Strict):
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
     actions_failed: str = Field(default=DEFAULT_ACTIONS_FAILED, min_length=1)
     intents: dict[str, _RawIntent]
+    welcome: Welcome | None = None
 
 
 class Domain(_Strict):
@@ -238,6 +306,9 @@ class Domain(_Strict):
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
     actions_failed: str = DEFAULT_ACTIONS_FAILED
     """Said when an action fails and its intent has no `responses:` to fall back on."""
+
+    welcome: Welcome | None = None
+    """Sent when a conversation opens (a `reply` frame right after `session`)."""
     source: str = "<memory>"
     sha256: str = ""
 
@@ -316,6 +387,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
         intents=intents,
         actions=raw.actions,
         actions_failed=raw.actions_failed,
+        welcome=raw.welcome,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
@@ -357,6 +429,9 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
             add(("slots", name), f"slot '{name}' needs `entity:` (or `type: text` for free text)")
         if slot.entity is not None and slot.entity not in raw.entities:
             add(("slots", name, "entity"), f"slot '{name}' names undeclared entity '{slot.entity}'")
+
+    for path, message in check_welcome(raw.welcome, raw.intents):
+        add(path, message)
 
     if not raw.fallback.responses:
         add(("fallback", "responses"), "the fallback needs at least one response")

@@ -49,6 +49,9 @@ class Hello(_Frame):
                 raise ValueError(f"unknown time zone {value!r}; send an IANA name such as Europe/Paris") from None
         return value
 
+    user_token: str | None = Field(default=None, max_length=4096)
+    """A host site's signed token for its logged-in user (docs/privacy.md); exchanged once for `token`."""
+
 
 class UserMessage(_Frame):
     type: Literal["message"]
@@ -113,12 +116,33 @@ class Button(_Frame):
     payload: str
 
 
+class Image(_Frame):
+    """A picture in a reply; `alt` says what it shows for those who cannot see it."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    alt: str = Field(max_length=500)
+
+
+class LinkCard(_Frame):
+    """A link shown as a card: opened in a new tab."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=500)
+
+
 class SessionInfo(_Frame):
     type: Literal["session"] = "session"
     session_id: str
     resumed: bool
     user: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExchangedSession(SessionInfo):
+    """The `session` frame answering a hello's `user_token`: with the bearer token to use from now on."""
+
+    token: str
 
 
 class Typing(_Frame):
@@ -139,6 +163,8 @@ class Reply(_Frame):
     fallback: bool = False
     duplicate: bool = False
     time: str | None = None
+    image: Image | None = None
+    link: LinkCard | None = None
 
 
 class Error(_Frame):

@@ -50,6 +50,12 @@ class User(SQLModel, table=True):
     """The name case-folded: names are unique regardless of case."""
     password_hash: str
     role: str = Field(default="user", max_length=16)
+    kind: str = Field(default="local", max_length=16, sa_column_kwargs={"server_default": "local"})
+    """`local` (registered here, has a password) or `external` (signed in by the host site's token)."""
+    external_id: str | None = Field(default=None, max_length=255)
+    """The host site's `sub` for an external user."""
+    traits: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the host site's token said about an external user besides its name (plan, email...)."""
     slots: dict[str, Any] = _json()
     """User-level slots (such as their name) that follow the user into every session."""
     created_at: datetime = _time(nullable=False)
@@ -132,3 +138,33 @@ class ReviewedExample(SQLModel, table=True):
     intent: str = Field(max_length=128)
     message_id: int | None = None
     created_at: datetime = _time(nullable=False)
+
+
+class HostTokenUse(SQLModel, table=True):
+    """A host-site token already exchanged: presenting it again is a replay.
+
+    Keyed by the token's `jti`, or the SHA-256 of the token when it has none; a row can go
+    once its token has expired (retention sweeps them).
+    """
+
+    __tablename__ = "host_token_use"
+
+    key: str = Field(primary_key=True, max_length=128)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    expires_at: datetime = _time(nullable=False, index=True)
+    used_at: datetime = _time(nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who exported, erased or changed what: kept after an erasure, without the erased user's id."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    actor_id: int | None = Field(default=None, index=True)
+    """The user who did it (no foreign key: the row outlives the actor, with the id cleared)."""
+    action: str = Field(max_length=32)
+    subject_id: int | None = Field(default=None, index=True)
+    """The user it was done to; cleared when that user is erased."""
+    detail: dict[str, Any] = _json()

@@ -3,9 +3,15 @@
  *
  *   <script src="https://HOST/widget.js" data-server="wss://HOST/ws" defer></script>
  *
- * data-server  the WebSocket URL (default: ws[s]://<the script's origin>/ws)
- * data-lang    "en" (default) or "ru"
- * data-open    "true" opens the panel at load
+ * data-server      the WebSocket URL (default: ws[s]://<the script's origin>/ws)
+ * data-lang        "en" or "ru" (default: the page's <html lang>, else "en")
+ * data-open        "true" opens the panel at load
+ * data-title       the panel's title (default "Chat with us")
+ * data-bot-name    the bot's name, shown in the header and read out before its messages
+ * data-avatar      an http(s) URL of the bot's picture
+ * data-accent      the accent colour (any CSS colour; or set --cbw-accent in CSS)
+ * data-user-token  a token the host site's backend signed for its logged-in user
+ *                  (docs/privacy.md); or call ChatWidget.setUserToken(token) later
  *
  * The HTTP API (login, history) and widget.css are taken from where the script came from
  * (its origin, or the same path prefix when the server sits under one).
@@ -39,7 +45,7 @@
   var BASE = new URL('./', scriptUrl).href;
   var API = BASE.replace(/\/$/, '');
   var WS_URL = data.server || BASE.replace(/^http/i, 'ws') + 'ws';
-  var LANG = /^ru/i.test(data.lang || '') ? 'ru' : 'en';
+  var LANG = /^ru/i.test(data.lang || document.documentElement.lang || '') ? 'ru' : 'en';
   var OPEN_AT_LOAD = data.open === 'true' || data.open === '';
   var MAX_CHARS = 2000;
   var RETRY_FIRST_MS = 250;
@@ -48,6 +54,9 @@
   var PONG_TIMEOUT_MS = 10000;
   var CONNECT_TIMEOUT_MS = 10000;
   var HISTORY_PAGE = 200;
+  var COUNT_FROM = MAX_CHARS - 200; // the character counter shows from here on
+  var MAX_BUTTONS = 10;
+  var GROUP_GAP_MS = 5 * 60 * 1000; // a time shown once per group of messages this close
 
   // -- strings ---------------------------------------------------------------------------------
 
@@ -56,7 +65,18 @@
       widget: 'Chat',
       title: 'Chat with us',
       open: 'Open chat',
-      openUnread: 'Open chat (new messages)',
+      openUnread: function (n) { return 'Open chat (' + n + (n === 1 ? ' new message)' : ' new messages)'); },
+      botName: 'Assistant',
+      menu: 'More options',
+      download: 'Download my data',
+      deleteHistory: 'Delete my history',
+      confirmDelete: 'Delete all your conversations with the bot? This cannot be undone.',
+      historyDeleted: 'Your conversations were deleted.',
+      failedAction: 'That did not work. Try again later.',
+      counter: function (n) { return n + ' / ' + MAX_CHARS; },
+      tooLong: function (n) { return 'Too long by ' + n + (n === 1 ? ' character' : ' characters') + '. Shorten the message to send it.'; },
+      image: 'Image: ',
+      hostLoginFailed: 'The site could not sign you in to the chat; you are chatting as a guest.',
       close: 'Close chat',
       messages: 'Messages',
       empty: 'Hi! Ask a question to start the conversation.',
@@ -101,7 +121,18 @@
       widget: 'Чат',
       title: 'Напишите нам',
       open: 'Открыть чат',
-      openUnread: 'Открыть чат (новые сообщения)',
+      openUnread: function (n) { return 'Открыть чат (новых сообщений: ' + n + ')'; },
+      botName: 'Ассистент',
+      menu: 'Другие действия',
+      download: 'Скачать мои данные',
+      deleteHistory: 'Удалить мою историю',
+      confirmDelete: 'Удалить все ваши разговоры с ботом? Это нельзя отменить.',
+      historyDeleted: 'Ваши разговоры удалены.',
+      failedAction: 'Не получилось. Попробуйте позже.',
+      counter: function (n) { return n + ' / ' + MAX_CHARS; },
+      tooLong: function (n) { return 'Слишком длинно на ' + n + ' симв. Сократите сообщение, чтобы отправить.'; },
+      image: 'Изображение: ',
+      hostLoginFailed: 'Сайт не смог авторизовать вас в чате; вы общаетесь как гость.',
       close: 'Закрыть чат',
       messages: 'Сообщения',
       empty: 'Здравствуйте! Задайте вопрос, чтобы начать разговор.',
@@ -144,6 +175,8 @@
     }
   };
   var T = STRINGS[LANG];
+  var BOT_NAME = (data.botName || '').trim() || T.botName;
+  var TITLE = (data.title || '').trim() || T.title;
 
   // -- storage (localStorage, or memory where it is unavailable) --------------------------------
 
@@ -237,9 +270,14 @@
     feedback: new Map(),  // message_id -> value not yet sent
     retries: new Map(),   // client id -> timer, after rate_limited / unavailable
     userRows: new Map(),  // client id -> the user's message row
-    unread: false,
-    authBusy: false
+    unread: 0,            // bot messages arrived while closed
+    authBusy: false,
+    userToken: null,      // the host site's token, until exchanged
+    lastTime: 0,          // when the last message on screen was sent (for grouping times)
+    latestBot: null       // the latest bot message with thumbs
   };
+  var given = typeof data.userToken === 'string' ? data.userToken.trim() : '';
+  if (given && given !== store.get('hostToken')) S.userToken = given; // not yet exchanged
 
   // -- DOM helpers (no innerHTML anywhere) -------------------------------------------------------
 
@@ -265,6 +303,7 @@
   var ICONS = {
     chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
     close: 'M6 6l12 12M18 6L6 18',
+    more: 'M5 10.5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm7 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm7 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3z',
     send: 'M3 11.5L21 3l-8.5 18-2-7.5z',
     up: 'M7 10v11H3V10zm2 11h9.3a2 2 0 0 0 2-1.6l1.5-7A2 2 0 0 0 19.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z',
     down: 'M7 14V3H3v11zm2-11h9.3a2 2 0 0 1 2 1.6l1.5 7a2 2 0 0 1-2 2.4H14v4.5a2.5 2.5 0 0 1-2.5 2.5L9 14z'
@@ -316,6 +355,15 @@
     if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  /** An http(s) URL as a string, or null: nothing else becomes a link or a picture. */
+  function safeUrl(value) {
+    if (typeof value !== 'string' || !value) return null;
+    try {
+      var url = new URL(value, location.href);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    } catch (e) { return null; }
+  }
+
   function parseTime(value) {
     if (!value) return new Date();
     var s = String(value);
@@ -346,16 +394,27 @@
   var launcher = h('button', {
     type: 'button', class: 'cbw-launcher', 'aria-controls': 'cbw-panel', 'aria-expanded': 'false', 'aria-label': T.open,
     onclick: function () { toggle(); }
-  }, icon('chat'), h('span', { class: 'cbw-badge', 'aria-hidden': 'true' }));
+  }, icon('chat'), icon('close'), h('span', { class: 'cbw-badge', 'aria-hidden': 'true' }));
+  var badge = launcher.querySelector('.cbw-badge');
 
-  var titleEl = h('h2', { class: 'cbw-title', id: 'cbw-title', text: T.title });
+  var titleEl = h('h2', { class: 'cbw-title', id: 'cbw-title', text: TITLE });
+  var avatarUrl = safeUrl(data.avatar);
+  var avatarEl = avatarUrl ? h('img', { class: 'cbw-avatar', src: avatarUrl, alt: '' }) : h('span', { class: 'cbw-avatar cbw-avatar--initial', 'aria-hidden': 'true', text: BOT_NAME.charAt(0).toUpperCase() });
+  var nameEl = h('p', { class: 'cbw-botname', text: BOT_NAME });
   var whoEl = h('p', { class: 'cbw-who', hidden: true });
   var loginBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.login, 'aria-controls': 'cbw-auth', 'aria-expanded': 'false', onclick: function () { showAuth(authForm.hidden); } });
   var logoutBtn = h('button', { type: 'button', class: 'cbw-btn cbw-btn--header', text: T.logout, hidden: true, onclick: function () { logout(); } });
+  var downloadBtn = h('button', { type: 'button', class: 'cbw-menu-item', text: T.download, onclick: function () { showMenu(false); downloadData(); } });
+  var deleteBtn = h('button', { type: 'button', class: 'cbw-menu-item cbw-menu-item--danger', text: T.deleteHistory, onclick: function () { showMenu(false); deleteHistory(); } });
+  var menuEl = h('div', { class: 'cbw-menu', id: 'cbw-menu', hidden: true }, downloadBtn, deleteBtn);
+  var menuBtn = h('button', { type: 'button', class: 'cbw-icon-btn', 'aria-label': T.menu, 'aria-controls': 'cbw-menu', 'aria-expanded': 'false', hidden: true,
+    onclick: function () { showMenu(menuEl.hidden); } }, icon('more'));
   var closeBtn = h('button', { type: 'button', class: 'cbw-icon-btn', 'aria-label': T.close, onclick: function () { close(true); } }, icon('close'));
   var header = h('div', { class: 'cbw-header' },
-    h('div', { class: 'cbw-heading' }, titleEl, whoEl),
-    h('div', { class: 'cbw-header-actions' }, loginBtn, logoutBtn, closeBtn));
+    avatarEl,
+    h('div', { class: 'cbw-heading' }, titleEl, nameEl, whoEl),
+    h('div', { class: 'cbw-header-actions' }, loginBtn, logoutBtn, menuBtn, closeBtn),
+    menuEl);
 
   var banner = h('div', { class: 'cbw-banner', role: 'status' });
 
@@ -379,13 +438,16 @@
     h('span', { class: 'cbw-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
     h('span', { class: 'cbw-typing-text', text: T.typing }));
 
-  var input = h('textarea', { id: 'cbw-input', class: 'cbw-input', rows: '1', maxlength: String(MAX_CHARS), placeholder: T.placeholder,
-    'aria-describedby': 'cbw-hint', autocomplete: 'off', enterkeyhint: 'send' });
+  // No maxlength: a long paste is kept whole and the counter says how much to cut.
+  var input = h('textarea', { id: 'cbw-input', class: 'cbw-input', rows: '1', placeholder: T.placeholder,
+    'aria-describedby': 'cbw-hint cbw-count', autocomplete: 'off', enterkeyhint: 'send' });
+  var counterEl = h('span', { class: 'cbw-count', id: 'cbw-count', 'aria-live': 'polite' });
   var sendBtn = h('button', { type: 'submit', class: 'cbw-send', 'aria-label': T.send }, icon('send'));
   var composer = h('form', { class: 'cbw-composer', novalidate: true, onsubmit: function (ev) { ev.preventDefault(); submitInput(); } },
     h('label', { class: 'cbw-sr', for: 'cbw-input', text: T.inputLabel }),
     input,
     h('span', { class: 'cbw-sr', id: 'cbw-hint', text: T.inputHint }),
+    counterEl,
     sendBtn);
 
   var live = h('div', { class: 'cbw-sr cbw-live', 'aria-live': 'polite', 'aria-relevant': 'additions' });
@@ -394,6 +456,7 @@
   var panel = h('div', { class: 'cbw-panel', id: 'cbw-panel', role: 'dialog', 'aria-labelledby': 'cbw-title', hidden: true },
     header, banner, authForm, chatArea);
   var root = h('aside', { class: 'cbw', lang: LANG, 'aria-label': T.widget }, panel, launcher, live);
+  if (data.accent && window.CSS && CSS.supports('color', data.accent)) root.style.setProperty('--cbw-accent', data.accent);
   root.style.visibility = 'hidden'; // until widget.css is in (CSSOM, not an inline style attribute)
 
   function showRoot() { root.style.visibility = ''; }
@@ -414,7 +477,7 @@
     root.classList.add('cbw--open');
     launcher.setAttribute('aria-expanded', 'true');
     launcher.setAttribute('aria-label', T.close);
-    setUnread(false);
+    setUnread(0);
     if (!S.historyLoaded) {
       // Offline at load: what is still to be sent stays on screen; the log comes after reconnecting.
       loadHistory().catch(function () { S.historyLoaded = false; renderPending(); });
@@ -431,21 +494,31 @@
     panel.hidden = true;
     root.classList.remove('cbw--open');
     launcher.setAttribute('aria-expanded', 'false');
-    setUnread(false);
+    showMenu(false);
+    setUnread(0);
     if (returnFocus) launcher.focus();
   }
 
   function toggle() { if (S.open) close(true); else open(true); }
 
-  function setUnread(on) {
-    S.unread = on && !S.open;
-    root.classList.toggle('cbw--unread', S.unread);
-    launcher.setAttribute('aria-label', S.open ? T.close : S.unread ? T.openUnread : T.open);
+  function setUnread(count) {
+    S.unread = S.open ? 0 : count;
+    root.classList.toggle('cbw--unread', S.unread > 0);
+    // The count is drawn by CSS (attr()): the launcher's name says it in words.
+    badge.setAttribute('data-count', S.unread > 9 ? '9+' : String(S.unread));
+    launcher.setAttribute('aria-label', S.open ? T.close : S.unread ? T.openUnread(S.unread) : T.open);
+  }
+
+  function showMenu(show) {
+    menuEl.hidden = !show;
+    menuBtn.setAttribute('aria-expanded', String(show));
+    if (show) downloadBtn.focus();
   }
 
   root.addEventListener('keydown', function (ev) {
     if (ev.key !== 'Escape' || !S.open) return;
     if (!authForm.hidden) { ev.preventDefault(); showAuth(false); return; }
+    if (!menuEl.hidden) { ev.preventDefault(); showMenu(false); menuBtn.focus(); return; }
     if (panel.contains(ev.target) || ev.target === launcher) { ev.preventDefault(); close(true); }
   });
 
@@ -455,7 +528,17 @@
       submitInput();
     }
   });
-  input.addEventListener('input', autosize);
+  input.addEventListener('input', function () { autosize(); updateCounter(); });
+
+  /** Near the limit, "1,850 / 2,000"; over it, how much to cut, and sending waits. */
+  function updateCounter() {
+    var n = input.value.length;
+    var over = n - MAX_CHARS;
+    counterEl.textContent = over > 0 ? T.tooLong(over) : n >= COUNT_FROM ? T.counter(n) : '';
+    counterEl.classList.toggle('cbw-count--over', over > 0);
+    if (over > 0) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
 
   function autosize() {
     input.style.height = 'auto';
@@ -464,10 +547,11 @@
 
   function submitInput() {
     var text = input.value;
-    if (!text.trim()) { input.focus(); return; }
+    if (!text.trim() || text.length > MAX_CHARS) { updateCounter(); input.focus(); return; }
     input.value = '';
     autosize();
-    sendMessage(text.slice(0, MAX_CHARS), null);
+    updateCounter();
+    sendMessage(text, null);
     input.focus();
   }
 
@@ -479,9 +563,17 @@
     if (force || nearEnd()) log.scrollTop = log.scrollHeight;
   }
 
-  function append(row) {
+  /** Add a row; a time goes above it when it starts a group (first, or GROUP_GAP_MS after the last). */
+  function append(row, date) {
     var stick = nearEnd();
     if (emptyEl.parentNode) emptyEl.remove();
+    if (date) {
+      var t = date.getTime();
+      if (!S.lastTime || t - S.lastTime > GROUP_GAP_MS || new Date(S.lastTime).toDateString() !== date.toDateString()) {
+        log.appendChild(h('p', { class: 'cbw-when' }, timeElement(date)));
+      }
+      S.lastTime = Math.max(S.lastTime, t);
+    }
     log.appendChild(row);
     scrollToEnd(stick);
   }
@@ -498,10 +590,10 @@
     appendRichText(body, text);
     var row = h('div', { class: 'cbw-msg cbw-msg--user', 'data-client-id': clientId || null },
       h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.youSaid + ' ' }), body),
-      h('div', { class: 'cbw-meta' }, timeElement(date), statusEl));
+      h('div', { class: 'cbw-meta' }, statusEl));
     if (clientId) S.userRows.set(clientId, row);
     setStatus(row, status);
-    append(row);
+    append(row, date);
     return row;
   }
 
@@ -517,25 +609,47 @@
   function renderBot(m, opts) {
     var body = h('span', { class: 'cbw-text' });
     appendRichText(body, m.text);
-    var row = h('div', { class: 'cbw-msg cbw-msg--bot', 'data-message-id': m.messageId == null ? null : String(m.messageId) },
-      h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: T.botSaid + ' ' }), body));
-    var meta = h('div', { class: 'cbw-meta' }, timeElement(m.date));
-    if (m.messageId != null) meta.appendChild(feedbackGroup(m.messageId, m.feedback || 0));
+    var bubble = h('div', { class: 'cbw-bubble' }, h('span', { class: 'cbw-sr', text: BOT_NAME + ': ' }), body);
+    var row = h('div', { class: 'cbw-msg cbw-msg--bot', 'data-message-id': m.messageId == null ? null : String(m.messageId) }, bubble);
+    var image = m.image && safeUrl(m.image.url);
+    if (image) {
+      var alt = typeof m.image.alt === 'string' ? m.image.alt : '';
+      bubble.appendChild(h('img', { class: 'cbw-image', src: image, alt: alt, loading: 'lazy', referrerpolicy: 'no-referrer' }));
+    }
+    var linkUrl = m.link && safeUrl(m.link.url);
+    if (linkUrl && typeof m.link.title === 'string') {
+      var card = h('a', { class: 'cbw-card', href: linkUrl, target: '_blank', rel: 'noopener noreferrer' },
+        h('span', { class: 'cbw-card-title', text: m.link.title }),
+        typeof m.link.description === 'string' && m.link.description ? h('span', { class: 'cbw-card-desc', text: m.link.description }) : null,
+        h('span', { class: 'cbw-card-host', text: new URL(linkUrl).hostname }),
+        h('span', { class: 'cbw-sr', text: T.link }));
+      row.appendChild(card);
+    }
+    var meta = h('div', { class: 'cbw-meta' });
+    if (m.messageId != null) {
+      meta.appendChild(feedbackGroup(m.messageId, m.feedback || 0));
+      if (S.latestBot) S.latestBot.classList.remove('cbw-msg--latest');
+      row.classList.add('cbw-msg--latest');
+      S.latestBot = row;
+    }
     row.appendChild(meta);
-    if (m.buttons && m.buttons.length && opts.buttons) {
+    var buttons = (m.buttons || []).slice(0, MAX_BUTTONS);
+    if (buttons.length && opts.buttons) {
       var group = h('div', { class: 'cbw-quick', role: 'group', 'aria-label': T.suggested });
-      m.buttons.forEach(function (b) {
+      buttons.forEach(function (b) {
         group.appendChild(h('button', { type: 'button', class: 'cbw-chip', text: b.title, onclick: function () { sendMessage(b.payload, b.title); input.focus(); } }));
       });
       row.appendChild(group);
     }
     if (m.messageId != null) S.shown.add(m.messageId);
-    append(row);
+    append(row, m.date);
     if (opts.announce) {
-      var said = T.botSaid + ' ' + m.text;
-      if (m.buttons && m.buttons.length && opts.buttons) said += ' ' + T.suggested + ': ' + m.buttons.map(function (b) { return b.title; }).join(', ') + '.';
+      var said = BOT_NAME + ': ' + m.text;
+      if (image && m.image.alt) said += ' ' + T.image + m.image.alt + '.';
+      if (linkUrl && m.link.title) said += ' ' + m.link.title + '.';
+      if (buttons.length && opts.buttons) said += ' ' + T.suggested + ': ' + buttons.map(function (b) { return b.title; }).join(', ') + '.';
       announce(said);
-      if (!S.open) setUnread(true);
+      if (!S.open) setUnread(S.unread + 1);
     }
     return row;
   }
@@ -572,6 +686,8 @@
     S.userRows.clear();
     S.shown.clear();
     S.answered.clear();
+    S.lastTime = 0;
+    S.latestBot = null;
     typingEl.hidden = true;
   }
 
@@ -592,7 +708,9 @@
   }
 
   function sendHello() {
-    S.helloSent = sendFrame({ type: 'hello', session_id: S.sessionId || null, token: S.token || null, lang: LANG });
+    var frame = { type: 'hello', session_id: S.sessionId || null, token: S.token || null, lang: LANG };
+    if (S.userToken) frame.user_token = S.userToken; // wins over `token`: the site says who this is
+    S.helloSent = sendFrame(frame);
   }
 
   function sendMessage(text, label) {
@@ -644,7 +762,8 @@
 
   // -- the connection ----------------------------------------------------------------------------
 
-  function wantHello() { return !!(S.sessionId || S.token || outbox().length); }
+  /** Say hello when there is a session to resume, someone to log in, or the panel is open (the welcome). */
+  function wantHello() { return !!(S.sessionId || S.token || S.userToken || S.open || outbox().length); }
 
   function connect() {
     if (S.ws && (S.ws.readyState === 0 || S.ws.readyState === 1)) return;
@@ -774,7 +893,12 @@
     var previous = S.sessionId;
     S.sessionId = f.session_id;
     store.set('session', S.sessionId);
-    if (S.token && !f.user) setAuth(null, null); // the token went away (e.g. the /logout command)
+    if (typeof f.token === 'string' && f.token) {
+      // The host site's token was exchanged for the bot's own: reconnects use that one.
+      if (S.userToken) store.set('hostToken', S.userToken);
+      S.userToken = null;
+      setAuth(f.token, f.user || null);
+    } else if (S.token && !f.user) setAuth(null, null); // the token went away (e.g. the /logout command)
     else if (f.user && f.user !== S.user) setAuth(S.token, f.user);
     var ready = function () {
       if (sock !== S.ws) return;
@@ -804,7 +928,7 @@
     }
     if (!seen) {
       var buttons = Array.isArray(f.buttons) ? f.buttons.filter(function (b) { return b && typeof b.title === 'string' && typeof b.payload === 'string'; }) : [];
-      renderBot({ text: String(f.text == null ? '' : f.text), date: parseTime(f.time), messageId: mid, buttons: buttons }, { buttons: true, announce: true });
+      renderBot({ text: String(f.text == null ? '' : f.text), date: parseTime(f.time), messageId: mid, buttons: buttons, image: f.image, link: f.link }, { buttons: true, announce: true });
     }
     if (cid) settle(cid);
   }
@@ -812,6 +936,14 @@
   function onError(f) {
     var cid = typeof f.reply_to === 'string' ? f.reply_to : null;
     var code = f.code;
+    if (typeof code === 'string' && code.indexOf('host_') === 0 && S.userToken) {
+      // Expired, forged or already used: go on without it (as a guest, or with the login we have).
+      S.userToken = null;
+      renderNotice(T.hostLoginFailed);
+      S.helloSent = false;
+      sendHello();
+      return;
+    }
     if (code === 'token_expired' || code === 'token_revoked' || code === 'token_invalid') {
       setAuth(null, null);
       S.sessionId = null;
@@ -993,6 +1125,8 @@
     var inside = !!S.token;
     loginBtn.hidden = inside;
     logoutBtn.hidden = !inside;
+    menuBtn.hidden = !inside;
+    if (!inside) showMenu(false);
     whoEl.hidden = !inside;
     whoEl.textContent = inside ? T.loggedInAs + (S.user || '') : '';
   }
@@ -1094,6 +1228,40 @@
     input.focus();
   }
 
+  // -- the user's data -----------------------------------------------------------------------------
+
+  /** Everything the bot stores about the user, saved as a JSON file. */
+  function downloadData() {
+    api('/api/me/export').then(function (res) {
+      if (!res.ok || !res.data) throw res;
+      var blob = new Blob([JSON.stringify(res.data, null, 2)], { type: 'application/json' });
+      var url = URL.createObjectURL(blob);
+      var a = h('a', { href: url, download: 'my-chat-data.json', hidden: true });
+      shadow.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+    }).catch(function () { renderNotice(T.failedAction); });
+  }
+
+  /** Delete every conversation of the user (the account stays), after asking. */
+  function deleteHistory() {
+    if (!window.confirm(T.confirmDelete)) { menuBtn.focus(); return; }
+    api('/api/me/history', { method: 'DELETE' }).then(function (res) {
+      if (!res.ok) throw res;
+      S.sessionId = null;
+      store.set('session', null);
+      store.set('labels', null);
+      setOutbox([]);
+      S.feedback.clear();
+      clearLog();
+      S.historyLoaded = true;
+      renderNotice(T.historyDeleted);
+      reopen();
+      input.focus();
+    }).catch(function () { renderNotice(T.failedAction); });
+  }
+
   // -- start -------------------------------------------------------------------------------------
 
   function renderPending() {
@@ -1117,7 +1285,15 @@
     open: function () { open(true); },
     close: function () { close(false); },
     toggle: toggle,
-    send: function (text) { sendMessage(String(text), null); }
+    send: function (text) { sendMessage(String(text), null); },
+    /** The host site's signed token for its logged-in user: logs them in to the chat. */
+    setUserToken: function (token) {
+      token = typeof token === 'string' ? token.trim() : '';
+      if (!token || token === S.userToken || token === store.get('hostToken')) return;
+      S.userToken = token;
+      if (S.ws) reopen();
+      else if (S.open) connect();
+    }
   };
 
   if (document.body) start();
