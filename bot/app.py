@@ -29,6 +29,7 @@ from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
 from bot.nlu_worker import Nlu
+from bot.retention import retention_loop
 from bot.service import ChatService
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
 
@@ -39,7 +40,7 @@ WATCH_SECONDS = 2.0
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
         "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -127,6 +128,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services.nlu.worker.start()
     services.metrics.watch_workers([services.nlu.worker, services.store.writer])
     tasks = [asyncio.create_task(_sweep_expired(services))]
+    if services.settings.retention_days:
+        tasks.append(asyncio.create_task(retention_loop(services.engine, services.settings.retention_days)))
     if services.settings.watch_models:
         tasks.append(asyncio.create_task(_watch_models(services)))
     app.state.services = services
@@ -184,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=app.state.settings.allowed_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
             max_age=600,

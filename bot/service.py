@@ -17,19 +17,21 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.auth import AuthError, resolve_token, revoke_token
+from bot.auth import AuthError, hash_token, resolve_token, revoke_token
 from bot.config import Settings
 from bot.conversation import ANSWERED_CACHE, Conversation, Principal
 from bot.dialogue import Decision, State, decide
+from bot.host_identity import exchange_host_token
 from bot.metrics import Metrics
 from bot.model import Model
 from bot.nlu_worker import Nlu
 from bot.privacy import mask_pii
-from bot.protocol import Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
+from bot.protocol import ExchangedSession, Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
 from bot.store import StaleSession, Store, TurnWrite
-from bot.tables import ChatSession, utcnow
+from bot.tables import ChatSession, User, utcnow
 from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply
 from bot.understanding import Understanding
+from bot.welcome import welcome_reply
 
 MAX_STALE_RETRIES = 20
 COMMANDS = ("/whoami", "/reset", "/logout")
@@ -57,12 +59,20 @@ class ChatService:
 
     # -- frames ----------------------------------------------------------------------------
 
-    async def hello(self, frame: Hello) -> tuple[Conversation, list[ServerFrame]]:
-        """Who is talking (a login token, or a guest where guests may chat), and their session."""
-        principal = await self._principal(frame.token)
+    async def hello(self, frame: Hello, *, welcome: bool = True) -> tuple[Conversation, list[ServerFrame]]:
+        """Who is talking and their session; a new one opens with the domain's welcome.
+
+        A host site's `user_token` is exchanged once for a bearer token of the bot's own, sent
+        back in the session frame; else a login token, else a guest where guests may chat.
+        """
+        principal, bearer = await self._principal(frame)
         conv = await self.open(principal, frame.session_id, frame.lang)
         conv.timezone = frame.timezone
-        return conv, [session_info(conv)]
+        frames: list[ServerFrame] = [session_info(conv, bearer)]
+        greeting = welcome_reply(self.nlu.model.domain, conv.language or frame.lang, self.clock())
+        if welcome and not conv.resumed and greeting is not None:
+            frames.append(greeting)
+        return conv, frames
 
     async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
         """A user message: a chat command, or a turn. A command may start another conversation."""
@@ -122,14 +132,26 @@ class ChatService:
     def _expired(self, row: ChatSession) -> bool:
         return self.clock() - row.last_active > self.expiry
 
-    async def _principal(self, token: str | None) -> Principal:
-        if not token:
-            if not self.settings.allow_guests:
-                raise AuthError("this bot needs an account: log in and send the token in the hello frame")
-            return Principal()
-        identity = await asyncio.to_thread(resolve_token, self.store.engine, token)
-        user = identity.user
-        return Principal(user.id, user.username, user.role, dict(user.slots or {}), identity.token_hash)
+    async def _principal(self, frame: Hello) -> tuple[Principal, str | None]:
+        """The caller, and the bearer token a host token was exchanged for (None otherwise)."""
+        if frame.user_token:
+            secret = self.settings.host_token_secret
+            ttl = timedelta(hours=self.settings.token_ttl_hours)
+            login = await asyncio.to_thread(
+                exchange_host_token,
+                self.store.engine,
+                frame.user_token,
+                secret.get_secret_value() if secret else None,
+                self.clock(),
+                ttl,
+            )
+            return _principal_of(login.user, hash_token(login.token)), login.token
+        if frame.token:
+            identity = await asyncio.to_thread(resolve_token, self.store.engine, frame.token)
+            return _principal_of(identity.user, identity.token_hash), None
+        if not self.settings.allow_guests:
+            raise AuthError("this bot needs an account: log in and send the token in the hello frame")
+        return Principal(), None
 
     # -- the turn --------------------------------------------------------------------------
 
@@ -252,13 +274,19 @@ class ChatService:
             conv.state = fresh
 
 
-def session_info(conv: Conversation) -> SessionInfo:
-    return SessionInfo(
-        session_id=conv.session_id,
-        resumed=conv.resumed,
-        user=conv.principal.username,
-        slots=dict(conv.state.slots),
-    )
+def session_info(conv: Conversation, bearer: str | None = None) -> SessionInfo:
+    """The `session` frame; with the bearer token when a host token was just exchanged for it."""
+    fields = {
+        "session_id": conv.session_id,
+        "resumed": conv.resumed,
+        "user": conv.principal.username,
+        "slots": dict(conv.state.slots),
+    }
+    return ExchangedSession(**fields, token=bearer) if bearer else SessionInfo(**fields)
+
+
+def _principal_of(user: User, token_hash: str) -> Principal:
+    return Principal(user.id, user.username, user.role, dict(user.slots or {}), token_hash)
 
 
 def state_of(row: ChatSession, principal: Principal) -> State:

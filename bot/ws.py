@@ -118,7 +118,7 @@ class Connection:
             await self.send(*frames)
         elif isinstance(frame, UserMessage):
             if self.conv is None:  # a first message opens a guest session
-                self.conv, frames = await self.chat.hello(Hello(type="hello"))
+                self.conv, frames = await self.chat.hello(Hello(type="hello"), welcome=False)
                 await self.send(*frames)
             answer = self.chat.message(self.conv, frame)
             # A resent id is answered from what was stored: no typing indicator, no new work.

@@ -126,3 +126,23 @@ def test_host_login_over_http(tmp_path: Path, models_dir: Path) -> None:
         headers = {"Authorization": f"Bearer {body['token']}"}
         assert client.request("DELETE", "/api/me", json={}, headers=headers).status_code == 204
         assert client.get("/api/me", headers=headers).status_code == 401
+
+
+def test_host_login_over_the_websocket(tmp_path: Path, models_dir: Path) -> None:
+    """The widget's way: the hello frame's user_token comes back as a bearer token in the session frame."""
+    app = create_app(make_settings(tmp_path, models_dir, host_token_secret=SECRET, allow_guests=False))
+    now = datetime.now(UTC)
+    token = sign(now=now, jti="ws-1")
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws") as ws:
+            ws.send_json({"type": "hello", "user_token": token})
+            session = ws.receive_json()
+            assert session["type"] == "session" and session["user"] == "Ann Smith" and session["token"]
+            ws.send_json({"type": "message", "text": "/whoami", "id": "w1"})
+            assert "logged in as Ann Smith" in ws.receive_json()["text"]
+        with client.websocket_connect("/ws") as ws:  # the same host token again: refused
+            ws.send_json({"type": "hello", "user_token": token})
+            assert ws.receive_json()["code"] == "host_token_replayed"
+            ws.send_json({"type": "hello", "token": session["token"], "session_id": session["session_id"]})
+            resumed = ws.receive_json()
+            assert resumed["resumed"] is True and "token" not in resumed

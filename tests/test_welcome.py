@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from bot.app import create_app
 from bot.domain import DomainError, parse_domain
 from bot.protocol import Image, LinkCard, Reply
 from bot.welcome import welcome_reply
-from tests.conftest import SHOP
+from tests.conftest import SHOP, make_settings
+from training.fit import main as fit
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -69,3 +73,21 @@ def test_rich_reply_fields_accept_only_web_urls() -> None:
         Image(url="javascript:alert(1)", alt="x")
     with pytest.raises(ValidationError):
         LinkCard(url="data:text/html,hi", title="x")
+
+
+def test_a_new_conversation_opens_with_the_welcome_and_a_resumed_one_does_not(tmp_path: Path) -> None:
+    welcome = (
+        '  text: {en: "Hi! How can I help?", ru: "Здравствуйте!"}\n  buttons:\n    - {title: Hours, payload: /hours}\n'
+    )
+    intents = tmp_path / "intents.yaml"
+    intents.write_text(domain_with(welcome))
+    assert fit(["--intents", str(intents), "--out", str(tmp_path / "models"), "--quick"]) == 0
+    settings = make_settings(tmp_path, tmp_path / "models", intents_path=intents)
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "hello", "lang": "ru"})
+        session, greeting = ws.receive_json(), ws.receive_json()
+        assert greeting["type"] == "reply" and greeting["text"] == "Здравствуйте!"
+        ws.send_json({"type": "hello", "session_id": session["session_id"]})
+        assert ws.receive_json()["resumed"] is True
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # no second welcome came before it
