@@ -52,7 +52,7 @@ def model_rss_mb(path: Path) -> float | None:
     """RSS added by loading the model and predicting once, in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300, check=False
     )
     try:
         return float(done.stdout.strip().splitlines()[-1])
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     datasets = list(QUICK) if args.quick else DATASETS
     pre = Preprocessor("en")
-    header = f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
+    header = (
+        f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} "
+        f"{'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
+    )
     rows = []
     for kind in args.pipelines.split(","):
         for dataset in datasets:
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 return "-" if x is None else f"{100 * x:.2f}"
 
             rows.append(
-                f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} {pct(report.accuracy):>8} "
+                f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} "
+                f"{pct(report.accuracy):>8} "
                 f"{report.fit_seconds:7.1f} {report.predict_us:8.0f} {'-' if rss is None else f'{rss:.0f}':>7}"
             )
             print(rows[-1], file=sys.stderr, flush=True)

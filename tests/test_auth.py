@@ -246,9 +246,11 @@ def test_origin_allow_list(settings: Settings) -> None:
         with client.websocket_connect("/ws", headers={"Origin": "http://testserver"}) as ws:  # same origin
             ws.send_text('{"type": "ping"}')
             assert ws.receive_json() == {"type": "pong"}
-        with pytest.raises(WebSocketDisconnect) as refused:
-            with client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}):
-                pass
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}),
+        ):
+            pass
         assert refused.value.code == 1008
 
 

@@ -226,7 +226,8 @@ def test_serving_needs_neither_scikit_learn_nor_scipy(
         "import json, sys, joblib, bot.app\n"
         f"scorer = joblib.load({str(path)!r})\n"
         f"texts = {probe!r}\n"
-        "print(json.dumps([[p.intent, p.confidence, p.is_fallback] for p in scorer.predict(texts, json.loads(sys.argv[1]))]))\n"
+        "predicted = scorer.predict(texts, json.loads(sys.argv[1]))\n"
+        "print(json.dumps([[p.intent, p.confidence, p.is_fallback] for p in predicted]))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy', 'torch')))"
     )
     args = [sys.executable, "-c", code, json.dumps(pre.normalize_many(probe))]
@@ -244,7 +245,8 @@ def test_light_pipeline_does_not_import_torch() -> None:
 
     code = (
         "import sys; from bot.classifier import IntentClassifier\n"
-        "c = IntentClassifier().fit(['hi','hello','hey','bye','goodbye','see you']*3, ['hi','hello','hey','bye','goodbye','see you']*3, ['g']*3*3+['b']*3*3)\n"
+        "texts = ['hi','hello','hey','bye','goodbye','see you']*3\n"
+        "c = IntentClassifier().fit(texts, texts, ['g']*3*3+['b']*3*3)\n"
         "c.predict(['hi'], ['hi'])\nprint('torch' in sys.modules)"
     )
     done = subprocess.run(

@@ -549,7 +549,8 @@ def test_embedding_options_russian_and_closed_at_load(
     context = contexts()
     host_page = (
         '<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Магазин</title></head>'
-        f'<body><main><h1>Магазин</h1></main><script src="/widget.js" data-lang="ru" data-server="{shared_server.ws_url}" defer></script>'
+        '<body><main><h1>Магазин</h1></main><script src="/widget.js" data-lang="ru" '
+        f'data-server="{shared_server.ws_url}" defer></script>'
         "</body></html>"
     )
     page = context.new_page()

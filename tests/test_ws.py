@@ -60,11 +60,11 @@ def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypa
 
 
 def test_typing_for_every_message_when_asked(settings: Settings) -> None:
-    with TestClient(create_app(settings.model_copy(update={"typing_after_ms": 0}))) as client:
-        with client.websocket_connect("/ws") as ws:
-            assert [f["type"] for f in say(ws, "hello", "c1")] == ["session", "typing", "reply"]
-            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["typing", "reply"]
-            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["reply"]  # a resend is answered at once
+    app = create_app(settings.model_copy(update={"typing_after_ms": 0}))
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        assert [f["type"] for f in say(ws, "hello", "c1")] == ["session", "typing", "reply"]
+        assert [f["type"] for f in say(ws, "thanks", "c2")] == ["typing", "reply"]
+        assert [f["type"] for f in say(ws, "thanks", "c2")] == ["reply"]  # a resend is answered at once
 
 
 def test_form_over_several_turns_and_history(client: TestClient) -> None:

@@ -335,7 +335,9 @@ def worst_intents(evaluation: Evaluation, top: int | None = None) -> pd.DataFram
 def errors(evaluation: Evaluation) -> pd.DataFrame:
     """Every misclassified test example, least confident first."""
     rows = [
-        (t, e, p, c) for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence, strict=False) if e != p
+        (t, e, p, c)
+        for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence, strict=False)
+        if e != p
     ]
     return (
         pd.DataFrame(rows, columns=["text", "expected", "predicted", "confidence"])

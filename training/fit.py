@@ -112,7 +112,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     current = current_model(args.out)
     if current is not None and not args.force and unchanged(data, current, args.intents, args.pipeline, args.seed):
         say(
-            f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): not retrained; --force retrains"
+            f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): "
+            "not retrained; --force retrains"
         )
         return 0
     scores: dict[str, float] = {}
@@ -156,13 +157,15 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     if current is not None and comparison is not None:
         old_acc, new_acc, details = comparison
         say(
-            f"accuracy on the held-out rows, with both data sets refitted without them: current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})"
+            "accuracy on the held-out rows, with both data sets refitted without them: "
+            f"current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})"
         )
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:
             say(
-                f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}"
+                f"not promoted: the new model is worse by more than {args.margin:.3f}; "
+                f"use --force or --promote {path.name}"
             )
             return 3
     promote(args.out, path.name)

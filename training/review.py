@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -185,9 +186,7 @@ def reasons_for(
     if fell_back:
         reasons.add("fallback")
     confidence = message.get("confidence")
-    if (
-        confidence is not None and confidence == confidence and confidence < low_confidence
-    ):  # NaN from pandas is no value
+    if confidence is not None and not math.isnan(confidence) and confidence < low_confidence:  # NaN: pandas' no value
         reasons.add("low_confidence")
     ranking = message.get("ranking") or []
     if not fell_back and len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
@@ -317,7 +316,8 @@ def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
         if missing:
             raise ReviewError(
                 [
-                    f"{path}:1: the header needs the column(s) {', '.join(missing)}; it has {', '.join(columns) or 'none'}"
+                    f"{path}:1: the header needs the column(s) {', '.join(missing)}; "
+                    f"it has {', '.join(columns) or 'none'}"
                 ]
             )
         index = {name: columns.index(name) for name in columns}

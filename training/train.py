@@ -159,7 +159,11 @@ def compare_with_current(
     labels = sorted(set(truth) | set(old) | set(new))
     old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
     new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1, strict=False) if abs(o - n) >= 0.005]
+    changed = [
+        f"  {label:<28} {o:7.3f} {n:7.3f}"
+        for label, o, n in zip(labels, old_f1, new_f1, strict=False)
+        if abs(o - n) >= 0.005
+    ]
     lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}", *changed] if changed else []
     added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
@@ -169,6 +173,7 @@ def compare_with_current(
         lines.append(f"  removed intents: {', '.join(removed)}")
     if gone:
         lines.append(
-            f"  {len(gone)} examples the current model learnt are gone from the new data; the held-out rows include them"
+            f"  {len(gone)} examples the current model learnt are gone from the new data; "
+            "the held-out rows include them"
         )
     return old_acc, new_acc, "\n".join(lines)
