@@ -40,6 +40,7 @@ def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
+    from sqlmodel import col
 
     from bot.store import make_engine
     from bot.tables import ReviewedExample
@@ -47,7 +48,9 @@ def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
     engine = make_engine(database_url)
     try:
         with Session(engine) as db:
-            rows = db.execute(select(ReviewedExample.text, ReviewedExample.intent).order_by(ReviewedExample.id)).all()
+            rows = db.execute(
+                select(col(ReviewedExample.text), col(ReviewedExample.intent)).order_by(col(ReviewedExample.id))
+            ).all()
     except SQLAlchemyError as exc:
         raise DataError(f"cannot read reviewed examples from {database_url}: {exc.__class__.__name__}") from None
     finally:

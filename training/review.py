@@ -27,10 +27,12 @@ from typing import Any
 
 from sqlalchemy import Engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 
-from bot.domain import OOS, DomainError, load_domain
+from bot.domain import DomainError, load_domain
 from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
+from bot.understanding import OOS
 
 COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
 REASONS = ("thumbs_down", "fallback", "low_confidence", "close_top2")
@@ -240,25 +242,25 @@ def find_candidates(
 
 
 _COLUMNS_READ = (
-    Message.id,
-    Message.session_id,
-    Message.direction,
-    Message.text,
-    Message.client_id,
-    Message.intent,
-    Message.confidence,
-    Message.ranking,
-    Message.slots,
-    Message.fallback,
-    Message.feedback,
+    col(Message.id),
+    col(Message.session_id),
+    col(Message.direction),
+    col(Message.text),
+    col(Message.client_id),
+    col(Message.intent),
+    col(Message.confidence),
+    col(Message.ranking),
+    col(Message.slots),
+    col(Message.fallback),
+    col(Message.feedback),
 )
 
 
 def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """The conversation log as dicts ordered by session and id, streamed."""
-    query = select(*_COLUMNS_READ).order_by(Message.session_id, Message.id)  # type: ignore[arg-type]
+    query = select(*_COLUMNS_READ).order_by(col(Message.session_id), col(Message.id))
     if since is not None:
-        query = query.where(Message.created_at >= since)  # type: ignore[arg-type,operator]
+        query = query.where(col(Message.created_at) >= since)
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=1000).execute(query).mappings():
             yield dict(row)
@@ -266,7 +268,7 @@ def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str
 
 def reviewed_texts(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        return list(conn.execute(select(ReviewedExample.text)).scalars())
+        return list(conn.execute(select(col(ReviewedExample.text))).scalars())
 
 
 def export_queue(
@@ -367,7 +369,7 @@ class ImportCounts:
 def store_labels(engine: Engine, labels: Iterable[Label]) -> ImportCounts:
     """Upsert the labels into `reviewed_example` by text, in one transaction."""
     added = updated = unchanged = 0
-    table = ReviewedExample.__table__  # type: ignore[attr-defined]
+    table = ReviewedExample.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class; its type does not declare it
     with engine.begin() as conn:
         for label in labels:
             existing = conn.execute(select(table.c.id, table.c.intent).where(table.c.text == label.text)).first()

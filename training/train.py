@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from bot.classifier import OOS, ClassifierError, IntentClassifier
+from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.domain import Domain
 from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
@@ -46,7 +46,7 @@ def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None)
 
 
 def cross_validate(
-    data: Dataset, pipeline: str, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
+    data: Dataset, pipeline: Kind, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
 ) -> tuple[str, float, float]:
     """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds."""
     labels = np.array(data.labels)
@@ -95,7 +95,7 @@ def current_model(models_dir: Path) -> Model | None:
         return None
 
 
-def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, seed: int) -> bool:
+def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: Kind, seed: int) -> bool:
     """Whether `current` was trained on this very data, file, pipeline and seed (it loaded, so
     with these libraries): retraining would only make a copy of it."""
     meta = current.metadata
@@ -108,7 +108,7 @@ def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, 
 
 
 def compare_with_current(
-    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: str, seed: int, threshold: float | None = None
+    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: Kind, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
     """Accuracy of the current model's data and of the new data on the same held-out rows, each
     refitted without those texts; None when the current model's data cannot be refitted.
