@@ -10,9 +10,8 @@ import yaml
 
 from bot.domain import load_domain
 from bot.model import EXAMPLES, LATEST, current_version
+from tests.helpers import ROOT, SHOP
 from training.fit import main as fit
-
-from .conftest import ROOT, SHOP
 
 DEMO = ROOT / "intents.yaml"
 

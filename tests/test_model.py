@@ -17,7 +17,7 @@ from bot.model import (
     load_model,
     promote,
 )
-from tests.conftest import SHOP
+from tests.helpers import SHOP
 from training.fit import main as fit
 
 PROBE = ["hello", "where is my order AB123456", "I want to book a table", "qwzx vbnm"]

@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
-from tests.test_e2e import Chat
+from tests.helpers import Chat, LiveServer, free_port, need_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def _pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        pytest.fail(f"PostgreSQL server binaries ({name}) are not installed (apt-get install postgresql)")
+        need_postgres(f"PostgreSQL's server binaries ({name}) are not installed (apt-get install postgresql)")
     return found[-1]
 
 

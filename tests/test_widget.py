@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
 
-from tests.conftest import CHROMIUM_ARGS, ROOT, LiveServer
+from tests.helpers import CHROMIUM_ARGS, ROOT, LiveServer
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
