@@ -13,6 +13,7 @@ Helpers the tests share are in tests/helpers.py.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -89,3 +90,19 @@ def chromium_path() -> str:
     if not Path(path).exists():
         pytest.fail("Debian's chromium is not installed; `make test` installs it (apt-get install chromium)")
     return path
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging changes the process's root logger: put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    named = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate)
+        for n in ("uvicorn", "uvicorn.error", "uvicorn.access", "spacy")
+    }
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, (h, lvl, prop) in named.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.level, logger.propagate = h, lvl, prop

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
 from bot.logs import JsonLines, configure_logging
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """configure_logging changes the process's root logger: put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    named = {
-        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level, logging.getLogger(n).propagate)
-        for n in ("uvicorn", "uvicorn.error", "uvicorn.access", "spacy")
-    }
-    yield
-    root.handlers[:], root.level = handlers, level
-    for name, (h, lvl, prop) in named.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:], logger.level, logger.propagate = h, lvl, prop
 
 
 def test_json_lines_carry_time_level_logger_message_and_exception() -> None:
