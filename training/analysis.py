@@ -18,7 +18,8 @@ from sqlalchemy import select
 from bot.domain import Domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message
-from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, database_url, find_candidates, missing_sqlite_file
+from training.data import database_url, missing_sqlite_file
+from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, find_candidates
 
 if TYPE_CHECKING:
     from bot.classifier import Kind  # scikit-learn: loaded only when an evaluation runs

@@ -101,7 +101,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, current_model, gather, unchanged
+    from training.train import compare_with_current, cross_validate, current_model, current_report, gather, unchanged
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -115,13 +115,16 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
             f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): "
             "not retrained; --force retrains"
         )
+        say(current_report(current))
         return 0
     scores: dict[str, float] = {}
+    cv_report = None
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
         report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds, say)
         say(report)
         scores = {"cv_accuracy": round(accuracy, 4), "cv_macro_f1": round(macro, 4)}
+        cv_report = report
         say(f"cross-validated accuracy {accuracy:.3f}, macro F1 {macro:.3f}")
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
@@ -148,6 +151,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         "training_seconds": round(fit_seconds, 2),
         "examples": dict(data.sources),
         "seed": args.seed,
+        "report": cv_report,
     }
     examples = list(zip(data.texts, data.labels, strict=False))
     path = save_model(

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, make_url, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
@@ -33,6 +33,7 @@ from bot.domain import DomainError, load_domain
 from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
 from bot.understanding import OOS
+from training.data import database_url, missing_sqlite_file
 
 COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
 REASONS = ("thumbs_down", "fallback", "low_confidence", "close_top2")
@@ -54,31 +55,6 @@ class ReviewError(Exception):
 def normalize(text: str) -> str:
     """The key under which texts count as the same: case-folded, whitespace collapsed."""
     return " ".join(text.casefold().split())
-
-
-def database_url(url: str | None = None, base: Path | None = None) -> str:
-    """The given URL or `BOT_DATABASE_URL` (Settings' default), in the form SQLAlchemy wants.
-
-    A relative SQLite path is taken relative to `base` when given (notebooks run in notebooks/).
-    """
-    from bot.config import Settings
-
-    resolved = Settings(database_url=url).database_url if url else Settings().database_url
-    prefix = "sqlite:///"
-    if base is not None and resolved.startswith(prefix) and not resolved.startswith(prefix + "/"):
-        path = resolved.removeprefix(prefix)
-        if path and path != ":memory:":
-            resolved = prefix + str((base / path).resolve())
-    return resolved
-
-
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite URL whose file does not exist (reading it would create an empty one)."""
-    parsed = make_url(url)
-    path = parsed.database
-    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).is_file():
-        return path
-    return None
 
 
 # -- choosing the messages --------------------------------------------------------------------

@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, select, update
 
 from bot.domain import Domain, DomainError, Intent, load_domain
 from bot.understanding import OOS
-from training.review import database_url
+from training.data import database_url
 
 OUT_OF_SCOPE = {
     "en": [

@@ -95,6 +95,17 @@ def current_model(models_dir: Path) -> Model | None:
         return None
 
 
+def current_report(current: Model) -> str:
+    """The served model's cross-validated per-intent report, or how to get one."""
+    report = current.metadata.get("report")
+    if report:
+        return f"its cross-validated report (kept in {current.path / 'metadata.json'}):\n{report}"
+    return (
+        f"model {current.version} was trained with --quick (as `make run` and a server start do), "
+        "so it has no cross-validated report; `python -m training.fit --force` retrains and prints one"
+    )
+
+
 def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: Kind, seed: int) -> bool:
     """Whether `current` was trained on this very data, file, pipeline and seed (it loaded, so
     with these libraries): retraining would only make a copy of it."""
