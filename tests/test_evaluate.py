@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -80,3 +81,16 @@ def test_cli_reports_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text('{"text": "no intent"}\n')
     assert main(["--train", str(bad), "--test", str(TEST)]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_confusion_without_matplotlib_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as after `make run`, which installs no extras
+    png = tmp_path / "confusion.png"
+    assert main(["--train", str(TRAIN), "--test", str(TEST), "--confusion", str(png)]) == 2
+    assert capsys.readouterr().err == (
+        "error: --confusion draws with matplotlib, which `make run` does not install: "
+        "`.venv/bin/pip install -e '.[analysis]'` (or leave out --confusion)\n"
+    )
+    assert not png.exists()

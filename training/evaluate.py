@@ -185,6 +185,14 @@ def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[
     plt.close(fig)
 
 
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -202,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
     parser.add_argument("--confusion", type=Path, help="draw a confusion matrix PNG here")
     args = parser.parse_args(argv)
+    if args.confusion and not _has_matplotlib():  # said before training, not after
+        print(
+            "error: --confusion draws with matplotlib, which `make run` does not install: "
+            "`.venv/bin/pip install -e '.[analysis]'` (or leave out --confusion)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         train, test = load_examples(args.train), load_examples(args.test)
         pre = Preprocessor(args.language)
