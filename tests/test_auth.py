@@ -297,3 +297,36 @@ def test_cors_for_allowed_origins(settings: Settings) -> None:
         assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
         other = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_admin_password_from_a_named_variable(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.admin import main as admin
+
+    monkeypatch.setenv("CHIEF_PASSWORD", "chief-password")
+    assert admin(["create-user", "chief", "--admin", "--password-env", "CHIEF_PASSWORD"], settings=settings) == 0
+    with TestClient(create_app(settings)) as client:
+        assert login(client, "chief", "chief-password")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["create-user", "chief"],  # no terminal under pytest, as in a script or a container
+            "error: no terminal to ask for the password on: pipe it in with --password-stdin, "
+            "or name an environment variable that holds it with --password-env VAR\n",
+        ),
+        (
+            ["create-user", "chief", "--password-env", "UNSET_PASSWORD_VARIABLE"],
+            "error: the environment variable UNSET_PASSWORD_VARIABLE is not set or empty\n",
+        ),
+    ],
+)
+def test_admin_without_a_password_says_how_to_give_one(
+    settings: Settings, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    from bot.admin import main as admin
+
+    assert admin(args, settings=settings) == 2
+    assert capsys.readouterr().err == error
+    assert not Path(settings.database_url.removeprefix("sqlite:///")).exists()  # nothing done
