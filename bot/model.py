@@ -91,7 +91,7 @@ def save_model(
 
     `examples` are the (text, intent) pairs it learnt from, intents.yaml's and reviewed
     messages alike: a later training compares itself with this model by fitting both data
-    sets on the same rows (`training.train.compare_with_current`)."""
+    sets on the same rows (`training.retraining.compare_with_current`)."""
     created = datetime.now(UTC)
     version = f"{created:%Y%m%d-%H%M%S}-{domain.sha256[:8]}"
     path = models_dir / version

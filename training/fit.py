@@ -101,7 +101,14 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, current_model, current_report, gather, unchanged
+    from training.retraining import (
+        compare_with_current,
+        cross_validate,
+        current_model,
+        current_report,
+        gather,
+        unchanged,
+    )
 
     try:
         data = gather(domain, preprocessor, args.database_url)

@@ -1,4 +1,4 @@
-"""The training steps behind `python -m training.fit`: data, cross-validation, comparison, lint.
+"""Retraining's steps, the library behind `python -m training.fit`: data, cross-validation, comparison.
 
 Kept apart from the command so that validating intents.yaml needs none of these imports
 (spaCy and scikit-learn take seconds to load; a broken file is reported in well under one).
