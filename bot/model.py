@@ -149,9 +149,10 @@ def file_hash(path: Path) -> str:
 
 def read_metadata(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelNotFound(f"{path} has no metadata.json; run `{FIT_COMMAND}`") from None
+    return meta
 
 
 def check_model(models_dir: Path, intents_path: Path | None = None, version: str = LATEST) -> Path:
