@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import joblib  # noqa: E402
 
+from bot.classifier import Kind  # noqa: E402
 from bot.encoder import EncoderUnavailable  # noqa: E402
 from bot.nlp import Preprocessor  # noqa: E402
 from training.data import load_examples  # noqa: E402
@@ -65,7 +67,7 @@ def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> 
     test = load_examples(data / dataset / "test.jsonl")
     if quick and len(test) > QUICK_TEST:
         test = test[:: len(test) // QUICK_TEST][:QUICK_TEST]
-    report, clf = evaluate(train, test, kind, preprocessor=pre)  # type: ignore[arg-type]
+    report, clf = evaluate(train, test, cast(Kind, kind), preprocessor=pre)  # --pipelines: checked by evaluate
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
         joblib.dump(clf.scorer_, path, compress=3)

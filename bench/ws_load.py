@@ -184,8 +184,9 @@ async def drive(
 async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
     """Open `count` connections that say hello and then stay silent; the server's RSS then."""
     import websockets
+    from websockets.asyncio.client import ClientConnection
 
-    opened: list[object] = []
+    opened: list[ClientConnection] = []
     errors = 0
     sem = asyncio.Semaphore(200)
 
@@ -204,7 +205,7 @@ async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
     await asyncio.gather(*(open_one(i) for i in range(count)))
     await asyncio.sleep(1)
     memory = rss_mb(pid)
-    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)  # type: ignore[attr-defined]
+    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
     return len(opened), memory, errors
 
 
