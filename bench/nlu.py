@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import joblib  # noqa: E402
 
+from bot.classifier import Kind  # noqa: E402
 from bot.encoder import EncoderUnavailable  # noqa: E402
 from bot.nlp import Preprocessor  # noqa: E402
 from training.data import load_examples  # noqa: E402
@@ -52,7 +54,7 @@ def model_rss_mb(path: Path) -> float | None:
     """RSS added by loading the model and predicting once, in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300, check=False
     )
     try:
         return float(done.stdout.strip().splitlines()[-1])
@@ -65,7 +67,7 @@ def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> 
     test = load_examples(data / dataset / "test.jsonl")
     if quick and len(test) > QUICK_TEST:
         test = test[:: len(test) // QUICK_TEST][:QUICK_TEST]
-    report, clf = evaluate(train, test, kind, preprocessor=pre)  # type: ignore[arg-type]
+    report, clf = evaluate(train, test, cast(Kind, kind), preprocessor=pre)  # --pipelines: checked by evaluate
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
         joblib.dump(clf.scorer_, path, compress=3)
@@ -85,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     datasets = list(QUICK) if args.quick else DATASETS
     pre = Preprocessor("en")
-    header = f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
+    header = (
+        f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} "
+        f"{'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
+    )
     rows = []
     for kind in args.pipelines.split(","):
         for dataset in datasets:
@@ -99,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 return "-" if x is None else f"{100 * x:.2f}"
 
             rows.append(
-                f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} {pct(report.accuracy):>8} "
+                f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} "
+                f"{pct(report.accuracy):>8} "
                 f"{report.fit_seconds:7.1f} {report.predict_us:8.0f} {'-' if rss is None else f'{rss:.0f}':>7}"
             )
             print(rows[-1], file=sys.stderr, flush=True)

@@ -145,8 +145,9 @@ def main() -> int:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     lost = len(tally.answered - stored)
     print(
-        f"soak {args.minutes:g} min, {args.clients} clients: {tally.sent:,} messages, {len(tally.answered):,} answered, "
-        f"{tally.unanswered} refused, {tally.bad_frames} bad frames answered, {tally.reconnects} reconnects, {tally.logins} logins"
+        f"soak {args.minutes:g} min, {args.clients} clients: {tally.sent:,} messages, "
+        f"{len(tally.answered):,} answered, {tally.unanswered} refused, {tally.bad_frames} bad frames answered, "
+        f"{tally.reconnects} reconnects, {tally.logins} logins"
     )
     print(f"errors: {tally.errors or 'none'}; lost (answered but not in the log): {lost}; integrity_check: {integrity}")
     print("server RSS MB over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in samples))

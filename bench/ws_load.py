@@ -184,8 +184,9 @@ async def drive(
 async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
     """Open `count` connections that say hello and then stay silent; the server's RSS then."""
     import websockets
+    from websockets.asyncio.client import ClientConnection
 
-    opened: list[object] = []
+    opened: list[ClientConnection] = []
     errors = 0
     sem = asyncio.Semaphore(200)
 
@@ -204,7 +205,7 @@ async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
     await asyncio.gather(*(open_one(i) for i in range(count)))
     await asyncio.sleep(1)
     memory = rss_mb(pid)
-    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)  # type: ignore[attr-defined]
+    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
     return len(opened), memory, errors
 
 
@@ -363,13 +364,10 @@ def main() -> int:
         bot.wait(30)
     echo, _ = start(echo_cmd, env, echo_port, work / "echo.log")
     try:
-        for n in counts:
-            rows.append(
-                (
-                    "echo",
-                    asyncio.run(drive(f"ws://127.0.0.1:{echo_port}/ws", n, args.seconds, args.max_messages, "reply")),
-                )
-            )
+        rows.extend(
+            ("echo", asyncio.run(drive(f"ws://127.0.0.1:{echo_port}/ws", n, args.seconds, args.max_messages, "reply")))
+            for n in counts
+        )
     finally:
         echo.terminate()
         echo.wait(30)
@@ -381,14 +379,16 @@ def main() -> int:
     if idle:
         print(f"idle connections held: {idle[0]:,} of {args.idle:,} ({idle[2]} errors), server RSS {idle[1]:.0f} MB")
     print(
-        f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'/echo':>6} {'/nlu':>6}"
+        f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'/echo':>6} {'/nlu':>6}"
     )
     for name, r in rows:
         closed = r.offered is None
         vs_echo = r.rate / echo_rate[r.connections] if closed and echo_rate.get(r.connections) else float("nan")
         vs_nlu = r.rate / nlu_rate if name == "bot" and closed else float("nan")
         print(
-            f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} {r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
+            f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} "
+            f"{r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
             f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}"
             + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
         )

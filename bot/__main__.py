@@ -26,7 +26,12 @@ frame and the connection stays open."""
 
 
 def ensure_model(settings: Settings) -> None:
-    """Train when `models/latest` does not match intents.yaml (training lives in `training`)."""
+    """Train when `models/latest` does not match intents.yaml (setting BOT_TRAIN_IF_NEEDED).
+
+    The one place the service trains, and by design through the documented command line
+    (`python -m training.fit --quick`) in its own process: `bot` imports nothing from
+    `training`, and the server does not hold scikit-learn's memory after training.
+    """
     try:
         check_model(settings.models_dir, settings.intents_path)
         return
@@ -47,7 +52,7 @@ def ensure_model(settings: Settings) -> None:
         settings.pipeline,
         "--quick",
     ]
-    if subprocess.run(command).returncode != 0:
+    if subprocess.run(command, check=False).returncode != 0:
         raise ModelError(f"training failed (see above): fix {settings.intents_path} and start again")
 
 

@@ -98,7 +98,7 @@ def save_model(
 
     `examples` are the (text, intent) pairs it learnt from, intents.yaml's and reviewed
     messages alike: a later training compares itself with this model by fitting both data
-    sets on the same rows (`training.train.compare_with_current`)."""
+    sets on the same rows (`training.retraining.compare_with_current`)."""
     created = datetime.now(UTC)
     version = f"{created:%Y%m%d-%H%M%S}-{domain.sha256[:8]}"
     path = models_dir / version
@@ -120,6 +120,7 @@ def save_model(
         "pipeline": classifier.kind,
         "language": domain.language,
         "domain_sha256": domain.sha256,
+        "model_sha256": file_hash(tmp / "model.joblib"),
         "labels": [str(c) for c in classifier.classes],
         "threshold": float(classifier.threshold),
         "versions": library_versions(),
@@ -147,11 +148,18 @@ def current_version(models_dir: Path) -> str | None:
     return os.readlink(latest) if latest.is_symlink() else None
 
 
+def file_hash(path: Path) -> str:
+    """sha256 of a file: a damaged model.joblib is told apart before unpickling fails deep inside."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     try:
-        return json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+        meta: dict[str, Any] = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelNotFound(f"{path} has no metadata.json; run `{FIT_COMMAND}`") from None
+    return meta
 
 
 def check_model(models_dir: Path, intents_path: Path | None = None, version: str = LATEST) -> Path:
@@ -171,6 +179,10 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
                 f"model {meta.get('version')} was trained with {name} {meta.get('versions', {}).get(name)}, "
                 f"this environment has {installed[name]}; run `{FIT_COMMAND}`"
             )
+    if "model_sha256" in meta and file_hash(path / "model.joblib") != meta["model_sha256"]:
+        raise ModelIncompatible(
+            f"{path / 'model.joblib'} is damaged (it is not the file its metadata.json describes); run `{FIT_COMMAND}`"
+        )
     if intents_path is not None and meta.get("domain_sha256") != domain_hash(intents_path):
         raise ModelStale(
             f"model {meta.get('version')} is stale: {intents_path} changed since it was trained; run `{FIT_COMMAND}`"

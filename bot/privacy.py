@@ -7,6 +7,8 @@ import re
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w@])\+?\d[\d ()-]{6,}\d\b")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{1,2})?")  # an ISO date (and hour), which _PHONE would take
+_MAX_PHONE_DIGITS = 15  # E.164; a longer run of digits is an order or tracking number
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -24,8 +26,14 @@ def _card(match: re.Match[str]) -> str:
     return "[card]" if _luhn_ok(digits) else match.group()
 
 
+def _phone(match: re.Match[str]) -> str:
+    found = match.group()
+    digits = re.sub(r"\D", "", found)
+    return found if len(digits) > _MAX_PHONE_DIGITS or _DATE.fullmatch(found) else "[phone]"
+
+
 def mask_pii(text: str) -> str:
     """Replace emails, card numbers (Luhn-checked) and phone numbers with placeholders."""
     text = _EMAIL.sub("[email]", text)
     text = _CARD.sub(_card, text)
-    return _PHONE.sub("[phone]", text)
+    return _PHONE.sub(_phone, text)

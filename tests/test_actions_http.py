@@ -22,7 +22,7 @@ from bot.actions.breaker import CircuitBreaker
 from bot.actions.http_actions import SIGNATURE_HEADER, sign, verify
 from bot.actions.runner import ActionRunner
 from bot.domain import parse_domain
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 SECRET = "correct horse battery staple"
 VIEW = TurnView(text="where is AB12345", intent="order_status", confidence=0.9, session_id="s-1", language="en")

@@ -18,7 +18,7 @@ from bot.actions import ActionResult, TurnView, Validation
 from bot.actions.runner import ActionRunner
 from bot.domain import parse_domain
 from bot.understanding import Entity
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 pytest.importorskip("rasa_sdk")
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from bot.app import create_app
 from bot.config import Settings
-from tests.conftest import CHROMIUM_ARGS, LiveServer
+from tests.helpers import CHROMIUM_ARGS, LiveServer
 
 
 def test_docs_assets_are_served_locally(settings: Settings) -> None:

@@ -18,8 +18,7 @@ from bot.app import create_app
 from bot.auth import DUMMY_HASH, create_user
 from bot.config import Settings
 from bot.tables import AuthToken, utcnow
-from tests.conftest import make_settings
-from tests.test_ws import say
+from tests.helpers import login, make_settings, say
 
 
 @dataclass
@@ -32,12 +31,6 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
 
 
-def login(client: TestClient, username: str, password: str) -> str:
-    response = client.post("/api/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
-
-
 def open_session(client: TestClient, token: str | None) -> str:
     with client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "token": token}))
@@ -46,12 +39,9 @@ def open_session(client: TestClient, token: str | None) -> str:
     return str(session_id)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[World]:
-    """Users, tokens in every state and sessions, built once: the matrix only reads."""
-    settings = make_settings(
-        tmp_path_factory.mktemp("world"), models_dir, admin_username="root", admin_password="root-password-1"
-    )
+def build_world(folder: Path, models_dir: Path) -> Iterator[World]:
+    """Users, tokens in every state and sessions."""
+    settings = make_settings(folder, models_dir, admin_username="root", admin_password="root-password-1")
     app = create_app(settings)
     with TestClient(app) as client:
         services = app.state.services
@@ -77,6 +67,18 @@ def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterato
         tokens.update(expired=expired, revoked=revoked, garbage="not-a-token")
         sessions = {"alice": open_session(client, tokens["alice"]), "guest": open_session(client, None)}
         yield World(client, tokens, sessions)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[World]:
+    """One world for the module's tests that only read it (the matrix and the like)."""
+    yield from build_world(tmp_path_factory.mktemp("world"), models_dir)
+
+
+@pytest.fixture
+def own_world(tmp_path: Path, models_dir: Path) -> Iterator[World]:
+    """A world for one test that changes it: logs in or out, registers, opens sessions."""
+    yield from build_world(tmp_path, models_dir)
 
 
 # (who, method, path, expected status); paths may name {alice} and {guest} sessions.
@@ -144,49 +146,50 @@ def test_user_sees_only_own_sessions(world: World) -> None:
     assert set(world.sessions.values()) <= everyone
 
 
-def test_another_user_cannot_resume_my_session(world: World) -> None:
-    with world.client.websocket_connect("/ws") as ws:
-        ws.send_text(json.dumps({"type": "hello", "token": world.tokens["bob"], "session_id": world.sessions["alice"]}))
+def test_another_user_cannot_resume_my_session(own_world: World) -> None:
+    with own_world.client.websocket_connect("/ws") as ws:
+        ws.send_text(
+            json.dumps({"type": "hello", "token": own_world.tokens["bob"], "session_id": own_world.sessions["alice"]})
+        )
         info = ws.receive_json()
-    assert info["resumed"] is False and info["session_id"] != world.sessions["alice"]
+    assert info["resumed"] is False and info["session_id"] != own_world.sessions["alice"]
 
 
-def test_guest_who_logs_in_keeps_the_conversation(world: World) -> None:
-    guest = open_session(world.client, None)
-    with world.client.websocket_connect("/ws") as ws:
-        ws.send_text(json.dumps({"type": "hello", "token": world.tokens["bob"], "session_id": guest}))
+def test_guest_who_logs_in_keeps_the_conversation(own_world: World) -> None:
+    guest = open_session(own_world.client, None)
+    with own_world.client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "hello", "token": own_world.tokens["bob"], "session_id": guest}))
         info = ws.receive_json()
     assert info == {"type": "session", "session_id": guest, "resumed": True, "user": "bob", "slots": {}}
-    bobs = world.client.get("/api/sessions", headers=world.auth("bob")).json()
+    bobs = own_world.client.get("/api/sessions", headers=own_world.auth("bob")).json()
     assert guest in [s["id"] for s in bobs]
-    assert world.client.get(f"/api/sessions/{guest}/messages").status_code == 404  # no longer a guest's
+    assert own_world.client.get(f"/api/sessions/{guest}/messages").status_code == 404  # no longer a guest's
 
 
-def test_logout_command_revokes_token(world: World) -> None:
-    token = login(world.client, "bob", "bob-password")
-    with world.client.websocket_connect("/ws") as ws:
+def test_logout_command_revokes_token(own_world: World) -> None:
+    token = login(own_world.client, "bob", "bob-password")
+    with own_world.client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "token": token}))
         assert ws.receive_json()["user"] == "bob"
         assert "logged in as bob" in say(ws, "/whoami")[-1]["text"]
         frames = say(ws, "/logout")
         assert frames[-1]["text"] == "You are logged out; this is a new guest session."
         assert ws.receive_json()["user"] is None
-    assert world.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert own_world.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_user_slots_follow_the_user(world: World) -> None:
-    world.client.post("/api/register", json={"username": "liddell", "password": "liddell-password"})
-    token = login(world.client, "liddell", "liddell-password")
-    for _ in range(2):  # the second login is another device: the name comes back
-        with world.client.websocket_connect("/ws") as ws:
-            ws.send_text(json.dumps({"type": "hello", "token": token}))
-            info = ws.receive_json()
-            if info["slots"].get("name"):
-                break
-            assert say(ws, "book an appointment on monday")[-1]["text"] == "What name should I put it under?"
-            assert say(ws, "Alice Liddell")[-1]["text"] == "Booked for Alice Liddell on monday."
-    assert info["slots"] == {"name": "Alice Liddell"}
-    me = world.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+def test_user_slots_follow_the_user(own_world: World) -> None:
+    own_world.client.post("/api/register", json={"username": "liddell", "password": "liddell-password"})
+    token = login(own_world.client, "liddell", "liddell-password")
+    with own_world.client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "hello", "token": token}))
+        assert ws.receive_json()["slots"] == {}
+        assert say(ws, "book an appointment on monday")[-1]["text"] == "What name should I put it under?"
+        assert say(ws, "Alice Liddell")[-1]["text"] == "Booked for Alice Liddell on monday."
+    with own_world.client.websocket_connect("/ws") as ws:  # another device, a new session: the name comes back
+        ws.send_text(json.dumps({"type": "hello", "token": token}))
+        assert ws.receive_json()["slots"] == {"name": "Alice Liddell"}
+    me = own_world.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["slots"] == {"name": "Alice Liddell"}
 
 
@@ -246,9 +249,11 @@ def test_origin_allow_list(settings: Settings) -> None:
         with client.websocket_connect("/ws", headers={"Origin": "http://testserver"}) as ws:  # same origin
             ws.send_text('{"type": "ping"}')
             assert ws.receive_json() == {"type": "pong"}
-        with pytest.raises(WebSocketDisconnect) as refused:
-            with client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}):
-                pass
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect("/ws", headers={"Origin": "https://evil.example"}),
+        ):
+            pass
         assert refused.value.code == 1008
 
 
@@ -292,3 +297,36 @@ def test_cors_for_allowed_origins(settings: Settings) -> None:
         assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
         other = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_admin_password_from_a_named_variable(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.admin import main as admin
+
+    monkeypatch.setenv("CHIEF_PASSWORD", "chief-password")
+    assert admin(["create-user", "chief", "--admin", "--password-env", "CHIEF_PASSWORD"], settings=settings) == 0
+    with TestClient(create_app(settings)) as client:
+        assert login(client, "chief", "chief-password")
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["create-user", "chief"],  # no terminal under pytest, as in a script or a container
+            "error: no terminal to ask for the password on: pipe it in with --password-stdin, "
+            "or name an environment variable that holds it with --password-env VAR\n",
+        ),
+        (
+            ["create-user", "chief", "--password-env", "UNSET_PASSWORD_VARIABLE"],
+            "error: the environment variable UNSET_PASSWORD_VARIABLE is not set or empty\n",
+        ),
+    ],
+)
+def test_admin_without_a_password_says_how_to_give_one(
+    settings: Settings, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    from bot.admin import main as admin
+
+    assert admin(args, settings=settings) == 2
+    assert capsys.readouterr().err == error
+    assert not Path(settings.database_url.removeprefix("sqlite:///")).exists()  # nothing done

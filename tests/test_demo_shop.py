@@ -16,7 +16,7 @@ from actions.dates import say_day
 from bot.actions import ActionResult, TurnView
 from bot.actions.runner import ActionRunner
 from bot.domain import load_domain
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 @pytest.fixture

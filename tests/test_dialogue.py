@@ -11,7 +11,7 @@ import pytest
 from bot.dialogue import Decision, State, decide
 from bot.domain import Domain, load_domain, parse_domain
 from bot.understanding import Entity, Prediction
-from tests.conftest import SHOP
+from tests.helpers import SHOP
 
 
 @pytest.fixture(scope="module")

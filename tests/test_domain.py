@@ -125,7 +125,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_missing_file() -> None:
-    with pytest.raises(DomainError, match="nope.yaml: file not found"):
+    with pytest.raises(DomainError, match=r"nope\.yaml: file not found"):
         load_domain("nope.yaml")
 
 
@@ -142,8 +142,10 @@ def test_a_confirmation_needs_declared_slots_and_a_yes_intent() -> None:
     )
     lines = problems(confirming)
     assert lines == [
-        "intents.yaml:15: intent 'fly': confirm question 'Fly to {dest} on {day}?' uses {day} but no slot 'day' is declared",
-        "intents.yaml:15: intent 'fly': asks to confirm, but none of forms.affirm_intents (affirm) is an intent to answer yes with",
+        "intents.yaml:15: intent 'fly': confirm question 'Fly to {dest} on {day}?' uses {day} "
+        "but no slot 'day' is declared",
+        "intents.yaml:15: intent 'fly': asks to confirm, "
+        "but none of forms.affirm_intents (affirm) is an intent to answer yes with",
     ]
     with_yes = confirming.replace("{day}", "{dest}").replace(
         "intents:\n", 'intents:\n  affirm:\n    examples: ["yes", sure]\n    responses: [Good.]\n'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import threading
@@ -11,36 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import LiveServer
-
-
-class Chat:
-    """A small synchronous client for the protocol in docs/protocol.md."""
-
-    def __init__(self, url: str, session_id: str | None = None, token: str | None = None) -> None:
-        self._stack = contextlib.ExitStack()
-        self.ws: ClientConnection = self._stack.enter_context(connect(url, open_timeout=10))
-        self.ws.send(json.dumps({"type": "hello", "session_id": session_id, "token": token}))
-        self.session = self.recv()
-        self.session_id: str = self.session["session_id"]
-
-    def recv(self, timeout: float = 10) -> dict[str, Any]:
-        return dict(json.loads(self.ws.recv(timeout)))
-
-    def say(self, text: str, id: str | None = None) -> dict[str, Any]:
-        self.ws.send(json.dumps({"type": "message", "text": text, "id": id}))
-        return self.reply()
-
-    def reply(self) -> dict[str, Any]:
-        while True:
-            frame = self.recv()
-            if frame["type"] in ("reply", "error"):
-                return frame
-
-    def close(self) -> None:
-        self._stack.close()
+from tests.helpers import Chat, LiveServer
 
 
 def history(server: LiveServer, session_id: str) -> list[dict[str, Any]]:

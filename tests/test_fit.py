@@ -10,9 +10,8 @@ import yaml
 
 from bot.domain import load_domain
 from bot.model import EXAMPLES, LATEST, current_version
+from tests.helpers import ROOT, SHOP
 from training.fit import main as fit
-
-from .conftest import ROOT, SHOP
 
 DEMO = ROOT / "intents.yaml"
 
@@ -44,8 +43,35 @@ def test_a_model_keeps_the_examples_it_learnt_from(models: Path) -> None:
 def test_nothing_changed_is_not_retrained(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = current_version(models)
     assert fit(["--intents", str(SHOP), "--out", str(models), "--folds", "0"]) == 0
-    assert f"nothing changed since model {before}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"nothing changed since model {before}" in out
+    assert f"model {before} was trained with --quick" in out and "python -m training.fit --force" in out
     assert current_version(models) == before and len(list(models.iterdir())) == 2  # the version and latest
+
+
+def test_nothing_changed_shows_the_current_models_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = tmp_path / "models"
+    assert fit(["--intents", str(SHOP), "--out", str(models), "--folds", "2"]) == 0
+    first = capsys.readouterr().out
+    report = first[first.index("precision") : first.index("cross-validated accuracy")]
+    assert fit(["--intents", str(SHOP), "--out", str(models), "--folds", "2"]) == 0
+    out = capsys.readouterr().out
+    metadata = models.resolve() / LATEST / "metadata.json"
+    header = f"its cross-validated report (kept in {metadata.resolve()}):\n"
+    assert header in out and out.split(header, 1)[1].strip() == report.strip()
+
+
+def test_a_missing_review_database_is_an_error_and_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, models = tmp_path / "bot.db", tmp_path / "models"
+    args = ["--intents", str(SHOP), "--out", str(models), "--quick", "--database-url", f"sqlite:///{db}"]
+    assert fit(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: no database at {db}: the bot creates it when it first runs (`make run`); "
+        "give the URL of the bot's database, or leave out --database-url\n"
+    )
+    assert not db.exists() and not models.exists()
 
 
 def test_retraining_on_the_same_data_compares_equal_and_is_promoted(

@@ -25,7 +25,7 @@ from bot.host_identity import (
 )
 from bot.store import make_engine, migrate
 from bot.tables import HostTokenUse, User
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 SECRET = "a-secret-shared-with-the-site-0123456789"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

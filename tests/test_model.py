@@ -17,7 +17,7 @@ from bot.model import (
     load_model,
     promote,
 )
-from tests.conftest import SHOP
+from tests.helpers import SHOP
 from training.fit import main as fit
 
 PROBE = ["hello", "where is my order AB123456", "I want to book a table", "qwzx vbnm"]
@@ -86,9 +86,45 @@ def test_a_model_saved_by_an_older_version_needs_a_retrain(models: Path) -> None
 
 
 def test_corrupt_model_file_is_reported(models: Path) -> None:
-    ((models / LATEST).resolve() / "model.joblib").write_bytes(b"not a pickle")
+    path = (models / LATEST).resolve() / "model.joblib"
+    path.write_bytes(path.read_bytes()[:3000])  # truncated, as by a full disk
+    with pytest.raises(ModelIncompatible) as damaged:
+        load_model(models, SHOP)
+    assert str(damaged.value) == (
+        f"{path} is damaged (it is not the file its metadata.json describes); run `python -m training.fit`"
+    )
+    _drop_metadata_key(models, "model_sha256")  # a folder saved before the checksum: unpickling tells
     with pytest.raises(ModelIncompatible, match=r"cannot be loaded .* run `python -m training.fit`"):
         load_model(models, SHOP)
+
+
+@pytest.mark.usefixtures("restored_logging")  # the server's main configures logging
+def test_server_with_a_damaged_model_says_one_line(
+    models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main as serve
+
+    path = (models / LATEST).resolve() / "model.joblib"
+    path.write_bytes(path.read_bytes()[:3000])
+    for name, value in {
+        "BOT_MODELS_DIR": str(models),
+        "BOT_INTENTS_PATH": str(SHOP),
+        "BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "BOT_TRAIN_IF_NEEDED": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert serve([]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"cannot start: {path} is damaged (it is not the file its metadata.json describes); "
+        "run `python -m training.fit`"
+    ]
+
+
+def _drop_metadata_key(models: Path, key: str) -> None:
+    path = (models / LATEST).resolve() / "metadata.json"
+    meta = json.loads(path.read_text())
+    meta.pop(key)
+    path.write_text(json.dumps(meta))
 
 
 def test_promote_refuses_an_unknown_version(models: Path) -> None:

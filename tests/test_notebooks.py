@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from bot.domain import load_domain
-from tests.conftest import ROOT, SHOP
+from tests.helpers import ROOT, SHOP
 from training import analysis
 from training.simulate import main as simulate
 

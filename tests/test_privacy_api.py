@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Engine, Integer, String, Text, inspect, select
 from bot.app import create_app
 from bot.auth import create_user
 from bot.tables import Message, ReviewedExample
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.test_auth import login
 from tests.test_ws import say
 

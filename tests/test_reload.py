@@ -19,8 +19,7 @@ from bot.app import create_app
 from bot.auth import create_user
 from bot.config import Settings
 from bot.model import current_version, promote
-from tests.conftest import SHOP
-from tests.test_ws import replies, say
+from tests.helpers import SHOP, app_state, replies, say
 from training.fit import main as fit
 
 EXTRA_INTENT = """
@@ -86,7 +85,7 @@ def test_served_model_is_hidden_from_the_collector_and_a_replaced_one_is_freed(
     admin_client: tuple[TestClient, dict[str, str]], tmp_path: Path, models: Path
 ) -> None:
     client, admin = admin_client
-    services = client.app.state.services  # type: ignore[attr-defined]
+    services = app_state(client).services
     old = weakref.ref(services.nlu.model.preprocessor.nlp)  # a spaCy pipeline is a reference cycle
     served = services.nlu.model.preprocessor
     assert not any(obj is served for obj in gc.get_objects()), "full collections walk the served model"

@@ -15,7 +15,7 @@ from bot.domain import load_domain
 from bot.model import load_model
 from bot.store import make_engine, migrate
 from bot.tables import ReviewedExample
-from tests.conftest import SHOP
+from tests.helpers import SHOP
 from training.fit import main as fit
 from training.review import COLUMNS, find_candidates, normalize
 from training.review import main as review

@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
-from tests.test_e2e import Chat
+from tests.helpers import Chat, LiveServer, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.domain import load_domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message, utcnow
-from tests.conftest import SHOP, LiveServer
+from tests.helpers import SHOP, LiveServer
 from training.simulate import OUT_OF_SCOPE, Speaker, perturb
 from training.simulate import main as simulate
 
@@ -21,7 +22,9 @@ from training.simulate import main as simulate
 def log_of(url: str) -> tuple[list[Message], int]:
     engine = make_engine(url)
     with engine.connect() as conn:
-        messages = [Message.model_validate(r) for r in conn.execute(select(Message).order_by(Message.id)).mappings()]  # type: ignore[arg-type]
+        messages = [
+            Message.model_validate(r) for r in conn.execute(select(Message).order_by(col(Message.id))).mappings()
+        ]
         sessions = conn.execute(select(func.count()).select_from(ChatSession)).scalar_one()
     engine.dispose()
     return messages, sessions

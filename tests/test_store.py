@@ -116,8 +116,7 @@ def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id
         now = utcnow().isoformat()
         connection.execute(
             text(
-                "INSERT INTO chat_session (id, created_at, last_active, slots, turns) "
-                "VALUES (:id, :now, :now, '{}', 1)"
+                "INSERT INTO chat_session (id, created_at, last_active, slots, turns) VALUES (:id, :now, :now, '{}', 1)"
             ),
             {"id": session_id, "now": now},
         )

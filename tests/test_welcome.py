@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.domain import DomainError, parse_domain
 from bot.protocol import Image, LinkCard, Reply
 from bot.welcome import welcome_reply
-from tests.conftest import SHOP, make_settings
+from tests.helpers import SHOP, make_settings
 from training.fit import main as fit
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

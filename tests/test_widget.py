@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
 
-from tests.conftest import CHROMIUM_ARGS, ROOT, LiveServer
+from tests.helpers import CHROMIUM_ARGS, ROOT, LiveServer
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
@@ -483,6 +483,8 @@ def test_accessibility_keyboard_and_phone_layout(
     context.route_web_socket(re.compile(r".*/ws$"), route)
     w = open_widget(context, shared_server)
     page = w.page
+    if not AXE.is_file():  # required (see tests/conftest.py): make test installs it
+        pytest.fail(f"axe-core is not installed at {AXE}; `make test` installs it (npm ci)")
     page.add_script_tag(path=str(AXE))
     assert axe_violations(page) == []
 
@@ -549,7 +551,8 @@ def test_embedding_options_russian_and_closed_at_load(
     context = contexts()
     host_page = (
         '<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Магазин</title></head>'
-        f'<body><main><h1>Магазин</h1></main><script src="/widget.js" data-lang="ru" data-server="{shared_server.ws_url}" defer></script>'
+        '<body><main><h1>Магазин</h1></main><script src="/widget.js" data-lang="ru" '
+        f'data-server="{shared_server.ws_url}" defer></script>'
         "</body></html>"
     )
     page = context.new_page()

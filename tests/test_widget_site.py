@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, e
 
 from bot.domain import parse_domain
 from bot.welcome import welcome_reply
-from tests.conftest import SHOP, LiveServer, make_server_env, run_server
+from tests.helpers import SHOP, LiveServer, make_server_env, run_server
 from tests.test_widget import AXE, GREETING, VIEWPORT, axe_violations, browser  # noqa: F401  (browser: a fixture)
 
 SECRET = "the-site-and-the-bot-share-this-secret-0123"

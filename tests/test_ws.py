@@ -9,29 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
 from bot.config import Settings
-
-
-def say(ws: WebSocketTestSession, text: str, id: str | None = None) -> list[dict[str, Any]]:
-    """Send a message; return the frames up to and including its last reply."""
-    frame: dict[str, Any] = {"type": "message", "text": text}
-    if id is not None:
-        frame["id"] = id
-    ws.send_text(json.dumps(frame))
-    frames = []
-    while True:
-        got = ws.receive_json()
-        frames.append(got)
-        if got["type"] in ("error", "reply"):
-            return frames
-
-
-def replies(frames: list[dict[str, Any]]) -> list[str]:
-    return [f["text"] for f in frames if f["type"] == "reply"]
+from tests.helpers import app_state, replies, say
 
 
 def test_first_message_opens_a_guest_session(client: TestClient) -> None:
@@ -45,11 +27,11 @@ def test_first_message_opens_a_guest_session(client: TestClient) -> None:
 
 
 def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    nlu = client.app.state.services.nlu  # type: ignore[attr-defined]
+    nlu = app_state(client).services.nlu
     understand = nlu.understand
 
     async def slow_understand(text: str, now: Any = None) -> Any:
-        await asyncio.sleep(client.app.state.settings.typing_after_ms / 1000 + 0.3)  # type: ignore[attr-defined]
+        await asyncio.sleep(app_state(client).settings.typing_after_ms / 1000 + 0.3)
         return await understand(text, now)
 
     monkeypatch.setattr(nlu, "understand", slow_understand)
@@ -60,11 +42,11 @@ def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypa
 
 
 def test_typing_for_every_message_when_asked(settings: Settings) -> None:
-    with TestClient(create_app(settings.model_copy(update={"typing_after_ms": 0}))) as client:
-        with client.websocket_connect("/ws") as ws:
-            assert [f["type"] for f in say(ws, "hello", "c1")] == ["session", "typing", "reply"]
-            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["typing", "reply"]
-            assert [f["type"] for f in say(ws, "thanks", "c2")] == ["reply"]  # a resend is answered at once
+    app = create_app(settings.model_copy(update={"typing_after_ms": 0}))
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        assert [f["type"] for f in say(ws, "hello", "c1")] == ["session", "typing", "reply"]
+        assert [f["type"] for f in say(ws, "thanks", "c2")] == ["typing", "reply"]
+        assert [f["type"] for f in say(ws, "thanks", "c2")] == ["reply"]  # a resend is answered at once
 
 
 def test_form_over_several_turns_and_history(client: TestClient) -> None:

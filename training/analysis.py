@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -18,7 +18,11 @@ from sqlalchemy import select
 from bot.domain import Domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message
-from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, database_url, find_candidates, missing_sqlite_file
+from training.data import database_url, missing_sqlite_file
+from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, find_candidates
+
+if TYPE_CHECKING:
+    from bot.classifier import Kind  # scikit-learn: loaded only when an evaluation runs
 
 ROOT = Path(__file__).resolve().parent.parent
 FALLBACK_LABEL = "(fallback)"
@@ -57,7 +61,7 @@ def _times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 def load_messages(url: str | None = None, since: datetime | None = None) -> pd.DataFrame:
     """Every logged message (both directions), oldest first, with a `day` column (UTC date)."""
-    table = Message.__table__  # type: ignore[attr-defined]
+    table = Message.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class; its type does not declare it
     frame = _times(_read(table, url, table.c.id, since, table.c.created_at), "created_at")
     frame["day"] = frame["created_at"].dt.floor("D")
     frame["fallback"] = frame["fallback"].astype(bool)
@@ -67,7 +71,7 @@ def load_messages(url: str | None = None, since: datetime | None = None) -> pd.D
 
 def load_sessions(url: str | None = None) -> pd.DataFrame:
     """Every chat session with its final form state, oldest first, with a `day` column."""
-    table = ChatSession.__table__  # type: ignore[attr-defined]
+    table = ChatSession.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class; its type does not declare it
     frame = _times(_read(table, url, table.c.created_at), "created_at", "last_active", "ended_at")
     frame["day"] = frame["created_at"].dt.floor("D")
     return frame
@@ -283,14 +287,14 @@ def evaluation_setup(
     )
 
 
-def run_evaluation(setup: EvaluationSetup, pipeline: str = "light", seed: int = 0) -> Evaluation:
+def run_evaluation(setup: EvaluationSetup, pipeline: Kind = "light", seed: int = 0) -> Evaluation:
     """Train and score with `training.evaluate.evaluate`, keeping every test prediction."""
     from bot.classifier import OOS
     from bot.nlp import Preprocessor
     from training.evaluate import evaluate
 
     pre = Preprocessor(setup.language, setup.entities)
-    report, clf = evaluate(setup.train, setup.test, pipeline, threshold=setup.threshold, seed=seed, preprocessor=pre)  # type: ignore[arg-type]
+    report, clf = evaluate(setup.train, setup.test, pipeline, threshold=setup.threshold, seed=seed, preprocessor=pre)
     texts = [t for t, _ in setup.test]
     predictions = clf.predict(texts, pre.normalize_many(texts))
     predicted = [OOS if p.is_fallback else p.intent for p in predictions]
@@ -335,7 +339,9 @@ def worst_intents(evaluation: Evaluation, top: int | None = None) -> pd.DataFram
 def errors(evaluation: Evaluation) -> pd.DataFrame:
     """Every misclassified test example, least confident first."""
     rows = [
-        (t, e, p, c) for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence, strict=False) if e != p
+        (t, e, p, c)
+        for (t, e), p, c in zip(evaluation.test, evaluation.predicted, evaluation.confidence, strict=False)
+        if e != p
     ]
     return (
         pd.DataFrame(rows, columns=["text", "expected", "predicted", "confidence"])

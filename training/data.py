@@ -5,11 +5,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from bot.domain import load_domain
 
 
 class DataError(Exception):
     """A data file cannot be read as labelled utterances."""
+
+
+def database_url(url: str | None = None, base: Path | None = None) -> str:
+    """The given URL or `BOT_DATABASE_URL` (Settings' default), in the form SQLAlchemy wants.
+
+    A relative SQLite path is taken relative to `base` when given (notebooks run in notebooks/).
+    """
+    from bot.config import Settings
+
+    resolved = Settings(database_url=url).database_url if url else Settings().database_url
+    prefix = "sqlite:///"
+    if base is not None and resolved.startswith(prefix) and not resolved.startswith(prefix + "/"):
+        path = resolved.removeprefix(prefix)
+        if path and path != ":memory:":
+            resolved = prefix + str((base / path).resolve())
+    return resolved
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL whose file does not exist (reading it would create an empty one)."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).is_file():
+        return path
+    return None
 
 
 def load_examples(path: str | Path) -> list[tuple[str, str]]:
@@ -40,14 +67,23 @@ def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
+    from sqlmodel import col
 
     from bot.store import make_engine
     from bot.tables import ReviewedExample
 
+    missing = missing_sqlite_file(database_url)
+    if missing:  # reading it would leave an empty database file behind
+        raise DataError(
+            f"no database at {missing}: the bot creates it when it first runs (`make run`); "
+            "give the URL of the bot's database, or leave out --database-url"
+        )
     engine = make_engine(database_url)
     try:
         with Session(engine) as db:
-            rows = db.execute(select(ReviewedExample.text, ReviewedExample.intent).order_by(ReviewedExample.id)).all()
+            rows = db.execute(
+                select(col(ReviewedExample.text), col(ReviewedExample.intent)).order_by(col(ReviewedExample.id))
+            ).all()
     except SQLAlchemyError as exc:
         raise DataError(f"cannot read reviewed examples from {database_url}: {exc.__class__.__name__}") from None
     finally:

@@ -72,9 +72,12 @@ class Report:
             return "-" if x is None else f"{100 * x:.2f}"
 
         lines = [
-            f"pipeline {self.pipeline}: {self.n_train} train, {self.n_test} test examples, threshold {self.threshold:.3f}",
-            f"accuracy {pct(self.accuracy)}  macro F1 {pct(self.macro_f1)}  in-scope accuracy {pct(self.in_scope_accuracy)}  OOS recall {pct(self.oos_recall)}",
-            f"fit {self.fit_seconds:.1f} s  predict {self.predict_us:.0f} us per utterance (median, preprocessing included)",
+            f"pipeline {self.pipeline}: {self.n_train} train, {self.n_test} test examples, "
+            f"threshold {self.threshold:.3f}",
+            f"accuracy {pct(self.accuracy)}  macro F1 {pct(self.macro_f1)}  "
+            f"in-scope accuracy {pct(self.in_scope_accuracy)}  OOS recall {pct(self.oos_recall)}",
+            f"fit {self.fit_seconds:.1f} s  predict {self.predict_us:.0f} us per utterance "
+            "(median, preprocessing included)",
             "",
             f"{'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}",
         ]
@@ -145,7 +148,8 @@ def evaluate(
         fit_seconds=fit_seconds,
         predict_us=1e6 * statistics.median(timings),
         per_intent=[
-            IntentScore(str(lab), float(a), float(b), float(c), int(d)) for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
+            IntentScore(str(lab), float(a), float(b), float(c), int(d))
+            for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
         ],
         confusions=[(str(a), str(b), n) for (a, b), n in pairs.most_common(max_confusions)],
         misclassified=misses[:max_misclassified],
@@ -181,6 +185,14 @@ def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[
     plt.close(fig)
 
 
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
     parser.add_argument("--confusion", type=Path, help="draw a confusion matrix PNG here")
     args = parser.parse_args(argv)
+    if args.confusion and not _has_matplotlib():  # said before training, not after
+        print(
+            "error: --confusion draws with matplotlib, which `make run` does not install: "
+            "`.venv/bin/pip install -e '.[analysis]'` (or leave out --confusion)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         train, test = load_examples(args.train), load_examples(args.test)
         pre = Preprocessor(args.language)

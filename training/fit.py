@@ -109,7 +109,14 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, current_model, gather, unchanged
+    from training.retraining import (
+        compare_with_current,
+        cross_validate,
+        current_model,
+        current_report,
+        gather,
+        unchanged,
+    )
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -120,15 +127,19 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     current = current_model(args.out)
     if current is not None and not args.force and unchanged(data, current, args.intents, args.pipeline, args.seed):
         say(
-            f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): not retrained; --force retrains"
+            f"nothing changed since model {current.version} (the same examples, pipeline, seed and libraries): "
+            "not retrained; --force retrains"
         )
+        say(current_report(current))
         return 0
     scores: dict[str, float] = {}
+    cv_report = None
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
         report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds, say)
         say(report)
         scores = {"cv_accuracy": round(accuracy, 4), "cv_macro_f1": round(macro, 4)}
+        cv_report = report
         say(f"cross-validated accuracy {accuracy:.3f}, macro F1 {macro:.3f}")
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
@@ -155,6 +166,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         "training_seconds": round(fit_seconds, 2),
         "examples": dict(data.sources),
         "seed": args.seed,
+        "report": cv_report,
     }
     examples = list(zip(data.texts, data.labels, strict=False))
     path = save_model(
@@ -164,13 +176,15 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     if current is not None and comparison is not None:
         old_acc, new_acc, details = comparison
         say(
-            f"accuracy on the held-out rows, with both data sets refitted without them: current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})"
+            "accuracy on the held-out rows, with both data sets refitted without them: "
+            f"current {current.version} {old_acc:.3f}, new {new_acc:.3f} ({new_acc - old_acc:+.3f})"
         )
         if details.strip():
             say(details)
         if new_acc < old_acc - args.margin and not args.force:
             say(
-                f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}"
+                f"not promoted: the new model is worse by more than {args.margin:.3f}; "
+                f"use --force or --promote {path.name}"
             )
             return 3
     promote(args.out, path.name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,12 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, make_url, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 
-from bot.domain import OOS, DomainError, load_domain
+from bot.domain import DomainError, load_domain
 from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
+from bot.understanding import OOS
+from training.data import database_url, missing_sqlite_file
 
 COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
 REASONS = ("thumbs_down", "fallback", "low_confidence", "close_top2")
@@ -51,31 +55,6 @@ class ReviewError(Exception):
 def normalize(text: str) -> str:
     """The key under which texts count as the same: case-folded, whitespace collapsed."""
     return " ".join(text.casefold().split())
-
-
-def database_url(url: str | None = None, base: Path | None = None) -> str:
-    """The given URL or `BOT_DATABASE_URL` (Settings' default), in the form SQLAlchemy wants.
-
-    A relative SQLite path is taken relative to `base` when given (notebooks run in notebooks/).
-    """
-    from bot.config import Settings
-
-    resolved = Settings(database_url=url).database_url if url else Settings().database_url
-    prefix = "sqlite:///"
-    if base is not None and resolved.startswith(prefix) and not resolved.startswith(prefix + "/"):
-        path = resolved.removeprefix(prefix)
-        if path and path != ":memory:":
-            resolved = prefix + str((base / path).resolve())
-    return resolved
-
-
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite URL whose file does not exist (reading it would create an empty one)."""
-    parsed = make_url(url)
-    path = parsed.database
-    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).is_file():
-        return path
-    return None
 
 
 # -- choosing the messages --------------------------------------------------------------------
@@ -185,9 +164,7 @@ def reasons_for(
     if fell_back:
         reasons.add("fallback")
     confidence = message.get("confidence")
-    if (
-        confidence is not None and confidence == confidence and confidence < low_confidence
-    ):  # NaN from pandas is no value
+    if confidence is not None and not math.isnan(confidence) and confidence < low_confidence:  # NaN: pandas' no value
         reasons.add("low_confidence")
     ranking = message.get("ranking") or []
     if not fell_back and len(ranking) >= 2 and float(ranking[0][1]) - float(ranking[1][1]) < margin:
@@ -241,25 +218,25 @@ def find_candidates(
 
 
 _COLUMNS_READ = (
-    Message.id,
-    Message.session_id,
-    Message.direction,
-    Message.text,
-    Message.client_id,
-    Message.intent,
-    Message.confidence,
-    Message.ranking,
-    Message.slots,
-    Message.fallback,
-    Message.feedback,
+    col(Message.id),
+    col(Message.session_id),
+    col(Message.direction),
+    col(Message.text),
+    col(Message.client_id),
+    col(Message.intent),
+    col(Message.confidence),
+    col(Message.ranking),
+    col(Message.slots),
+    col(Message.fallback),
+    col(Message.feedback),
 )
 
 
 def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """The conversation log as dicts ordered by session and id, streamed."""
-    query = select(*_COLUMNS_READ).order_by(Message.session_id, Message.id)  # type: ignore[arg-type]
+    query = select(*_COLUMNS_READ).order_by(col(Message.session_id), col(Message.id))
     if since is not None:
-        query = query.where(Message.created_at >= since)  # type: ignore[arg-type,operator]
+        query = query.where(col(Message.created_at) >= since)
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=1000).execute(query).mappings():
             yield dict(row)
@@ -267,7 +244,7 @@ def log_rows(engine: Engine, since: datetime | None = None) -> Iterator[dict[str
 
 def reviewed_texts(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        return list(conn.execute(select(ReviewedExample.text)).scalars())
+        return list(conn.execute(select(col(ReviewedExample.text))).scalars())
 
 
 def export_queue(
@@ -317,7 +294,8 @@ def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
         if missing:
             raise ReviewError(
                 [
-                    f"{path}:1: the header needs the column(s) {', '.join(missing)}; it has {', '.join(columns) or 'none'}"
+                    f"{path}:1: the header needs the column(s) {', '.join(missing)}; "
+                    f"it has {', '.join(columns) or 'none'}"
                 ]
             )
         index = {name: columns.index(name) for name in columns}
@@ -367,7 +345,7 @@ class ImportCounts:
 def store_labels(engine: Engine, labels: Iterable[Label]) -> ImportCounts:
     """Upsert the labels into `reviewed_example` by text, in one transaction."""
     added = updated = unchanged = 0
-    table = ReviewedExample.__table__  # type: ignore[attr-defined]
+    table = ReviewedExample.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class; its type does not declare it
     with engine.begin() as conn:
         for label in labels:
             existing = conn.execute(select(table.c.id, table.c.intent).where(table.c.text == label.text)).first()

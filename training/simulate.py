@@ -29,8 +29,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
 
-from bot.domain import OOS, Domain, DomainError, Intent, load_domain
-from training.review import database_url
+from bot.domain import Domain, DomainError, Intent, load_domain
+from bot.understanding import OOS
+from training.data import database_url
 
 OUT_OF_SCOPE = {
     "en": [
@@ -365,7 +366,7 @@ def spread_over_days(
         return
     rng = random.Random(seed)
     engine = make_engine(url)
-    message, chat = Message.__table__, ChatSession.__table__  # type: ignore[attr-defined]
+    message, chat = Message.__table__, ChatSession.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class; its type does not declare it
     now, n = utcnow(), len(session_ids)
     try:
         with engine.begin() as conn:

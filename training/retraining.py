@@ -1,4 +1,4 @@
-"""The training steps behind `python -m training.fit`: data, cross-validation, comparison, lint.
+"""Retraining's steps, the library behind `python -m training.fit`: data, cross-validation, comparison.
 
 Kept apart from the command so that validating intents.yaml needs none of these imports
 (spaCy and scikit-learn take seconds to load; a broken file is reported in well under one).
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from bot.classifier import OOS, ClassifierError, IntentClassifier
+from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.domain import Domain
 from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
@@ -46,7 +46,7 @@ def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None)
 
 
 def cross_validate(
-    data: Dataset, pipeline: str, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
+    data: Dataset, pipeline: Kind, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
 ) -> tuple[str, float, float]:
     """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds."""
     labels = np.array(data.labels)
@@ -95,7 +95,18 @@ def current_model(models_dir: Path) -> Model | None:
         return None
 
 
-def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, seed: int) -> bool:
+def current_report(current: Model) -> str:
+    """The served model's cross-validated per-intent report, or how to get one."""
+    report = current.metadata.get("report")
+    if report:
+        return f"its cross-validated report (kept in {current.path / 'metadata.json'}):\n{report}"
+    return (
+        f"model {current.version} was trained with --quick (as `make run` and a server start do), "
+        "so it has no cross-validated report; `python -m training.fit --force` retrains and prints one"
+    )
+
+
+def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: Kind, seed: int) -> bool:
     """Whether `current` was trained on this very data, file, pipeline and seed (it loaded, so
     with these libraries): retraining would only make a copy of it."""
     meta = current.metadata
@@ -108,7 +119,7 @@ def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: str, 
 
 
 def compare_with_current(
-    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: str, seed: int, threshold: float | None = None
+    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: Kind, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
     """Accuracy of the current model's data and of the new data on the same held-out rows, each
     refitted without those texts; None when the current model's data cannot be refitted.
@@ -159,7 +170,11 @@ def compare_with_current(
     labels = sorted(set(truth) | set(old) | set(new))
     old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
     new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1, strict=False) if abs(o - n) >= 0.005]
+    changed = [
+        f"  {label:<28} {o:7.3f} {n:7.3f}"
+        for label, o, n in zip(labels, old_f1, new_f1, strict=False)
+        if abs(o - n) >= 0.005
+    ]
     lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}", *changed] if changed else []
     added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
@@ -169,6 +184,7 @@ def compare_with_current(
         lines.append(f"  removed intents: {', '.join(removed)}")
     if gone:
         lines.append(
-            f"  {len(gone)} examples the current model learnt are gone from the new data; the held-out rows include them"
+            f"  {len(gone)} examples the current model learnt are gone from the new data; "
+            "the held-out rows include them"
         )
     return old_acc, new_acc, "\n".join(lines)
