@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from ws_load import rss_mb  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-from bot.model import current_version, load_model, promote  # noqa: E402
 from bot.memory import return_large_blocks  # noqa: E402
+from bot.model import current_version, load_model, promote  # noqa: E402
 from bot.nlu_worker import Nlu  # noqa: E402
 
 
