@@ -76,6 +76,9 @@ class EntitySpec(_Strict):
     values: dict[str, list[str]] = Field(default_factory=dict)
     regex: tuple[str, ...] = ()
     builtin: Literal["number", "email"] | None = None
+    learned: bool = False
+    """Found by the entity tagger, learnt from the examples' `[text](entity)` marks: names,
+    cities, free-form reasons that no list or pattern declares."""
 
     @field_validator("regex", mode="before")
     @classmethod
@@ -399,8 +402,8 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         add(("language",), f"language '{raw.language}' is not supported; use one of {', '.join(LANGUAGES)}")
 
     for name, spec in raw.entities.items():
-        if not (spec.values or spec.regex or spec.builtin):
-            add(("entities", name), f"entity '{name}' needs `values`, `regex` or `builtin`")
+        if not (spec.values or spec.regex or spec.builtin or spec.learned):
+            add(("entities", name), f"entity '{name}' needs `values`, `regex`, `builtin` or `learned: true`")
         for i, pattern in enumerate(spec.regex):
             try:
                 re.compile(pattern)

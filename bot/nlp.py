@@ -146,7 +146,10 @@ class Preprocessor:
 
     def process(self, text: str) -> tuple[str, list[Entity]]:
         """Normalised text and entities from one pass of the pipeline."""
-        doc = self.nlp(text)
+        return self.process_doc(self.nlp(text))
+
+    def process_doc(self, doc: Doc) -> tuple[str, list[Entity]]:
+        """As `process`, on a doc of this pipeline (which the entity tagger reads too)."""
         return self._normalize_doc(doc), self._extract_doc(doc)
 
     def extract(self, text: str) -> list[Entity]:

@@ -101,7 +101,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
-    from training.train import compare_with_current, cross_validate, current_model, gather, unchanged
+    from training.train import compare_with_current, cross_validate, current_model, fit_tagger, gather, unchanged
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -118,10 +118,13 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     scores: dict[str, float] = {}
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
-        report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds, say)
-        say(report)
-        scores = {"cv_accuracy": round(accuracy, 4), "cv_macro_f1": round(macro, 4)}
-        say(f"cross-validated accuracy {accuracy:.3f}, macro F1 {macro:.3f}")
+        cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor)
+        say(cv.report)
+        scores = {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)}
+        say(f"cross-validated accuracy {cv.accuracy:.3f}, macro F1 {cv.macro_f1:.3f}")
+        if cv.entities is not None:
+            say("cross-validated " + cv.entities.summary())
+            scores |= {"cv_entity_micro_f1": round(cv.entities.micro_f1, 4)}
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
@@ -133,8 +136,11 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         threshold=domain.fallback.threshold,
         ambiguity_margin=domain.fallback.ambiguity_margin,
     )
+    tagger = fit_tagger(data, preprocessor)
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")
+    if tagger is not None:
+        say(f"entity tagger learnt {', '.join(sorted(tagger.entity_types))}")
 
     comparison = None
     if not args.quick and current is not None:
@@ -150,7 +156,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     }
     examples = list(zip(data.texts, data.labels, strict=False))
     path = save_model(
-        classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples
+        classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples, tagger
     )
     say(f"saved {path}")
     if current is not None and comparison is not None:
