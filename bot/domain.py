@@ -457,7 +457,19 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     (*base, "confirm"),
                     f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with",
                 )
+    _check_learned_entities(raw, add)
     return problems
+
+
+def _check_learned_entities(raw: _RawDomain, add: Any) -> None:
+    """A `learned: true` entity is only as good as its marks: with none, the tagger never finds it."""
+    marked = {a.entity for i in raw.intents.values() for m in i.examples for a in Example.parse(m).entities}
+    for name, spec in raw.entities.items():
+        if spec.learned and name not in marked:
+            add(
+                ("entities", name),
+                f"entity '{name}' is `learned: true` but no example marks it; mark it as [text]({name}) in examples",
+            )
 
 
 def _check_templates(

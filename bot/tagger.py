@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,8 @@ class TaggerSettings:
     c1: float = DEFAULT_C1
     c2: float = DEFAULT_C2
     iterations: int = DEFAULT_ITERATIONS
+    gazetteer: bool = True
+    """Whether values annotated in training are a feature where they appear again."""
     intent_feature: bool = True
     """Whether the message's intent (the true one in training, the predicted one at serving)
     is a feature of every token: 'the hunger games' is a movie in one intent, a book in another."""
@@ -110,13 +113,63 @@ def _token_features(token: Token) -> dict[str, str | float]:
     }
 
 
-def doc_features(doc: Doc, intent: str | None = None) -> list[dict[str, str | float]]:
-    """CRFsuite's features of each token: its own, its neighbours' words and shapes, bigrams."""
+Gazetteer = dict[tuple[str, ...], Counter[str]]
+"""Annotated values (lower-cased tokens) -> how many times each entity type marks them."""
+MAX_VALUE_TOKENS = 6
+
+
+def value_keys(doc: Doc, spans: Sequence[Span]) -> Counter[tuple[tuple[str, ...], str]]:
+    """The annotated values of one doc, as gazetteer keys with their types."""
+    tags = bio_tags(doc, spans)
+    keys: Counter[tuple[tuple[str, ...], str]] = Counter()
+    i = 0
+    while i < len(tags):
+        if tags[i].startswith("B-"):
+            j = i + 1
+            while j < len(tags) and tags[j] == "I-" + tags[i][2:]:
+                j += 1
+            if j - i <= MAX_VALUE_TOKENS:
+                keys[(tuple(t.lower_ for t in doc[i:j]), tags[i][2:])] += 1
+            i = j
+        else:
+            i += 1
+    return keys
+
+
+def gazetteer_marks(
+    doc: Doc, gazetteer: Gazetteer, own: Counter[tuple[tuple[str, ...], str]] | None = None
+) -> list[dict[str, str]]:
+    """Per token, `g:TYPE` = B or I where a known value of that type covers it (longest first).
+
+    In training, `own` (the doc's own annotated values) is left out of the counts: a value only
+    this sentence marks is no evidence for it, or the CRF would learn to trust the list blindly.
+    """
+    words = [t.lower_ for t in doc]
+    marks: list[dict[str, str]] = [{} for _ in words]
+    for i in range(len(words)):
+        for j in range(min(len(words), i + MAX_VALUE_TOKENS), i, -1):
+            types = gazetteer.get(tuple(words[i:j]))
+            if not types:
+                continue
+            for entity, count in types.items():
+                if count - (own[(tuple(words[i:j]), entity)] if own else 0) > 0:
+                    for k in range(i, j):
+                        marks[k].setdefault(f"g:{entity}", "B" if k == i else "I")
+    return marks
+
+
+def doc_features(
+    doc: Doc, intent: str | None = None, marks: Sequence[Mapping[str, str]] | None = None
+) -> list[dict[str, str | float]]:
+    """CRFsuite's features of each token: its own, its neighbours' words and shapes, bigrams,
+    the intent, and the gazetteer's marks."""
     own = [_token_features(t) for t in doc]
     n = len(doc)
     rows: list[dict[str, str | float]] = []
     for i in range(n):
         row: dict[str, str | float] = {"b": 1.0, **own[i]}
+        if marks is not None:
+            row.update(marks[i])
         for offset in (-2, -1, 1, 2):
             j = i + offset
             if 0 <= j < n:
@@ -148,6 +201,7 @@ class EntityTagger:
         self.intent_entities: dict[str, frozenset[str]] = {}
         """Entity types each intent's examples carry: a learned entity of another type is
         not taken for that intent (`bot.entity_merge.merge_entities`)."""
+        self.gazetteer: Gazetteer = {}
         self._model: bytes = b""
         self._tagger: Any = None
         self._nlp: Any = None
@@ -173,11 +227,18 @@ class EntityTagger:
             self.language = language
         docs = list(docs) if docs is not None else self._docs(texts)
         use_intent = self.settings.intent_feature and intents is not None
+        values = [value_keys(doc, spans) for doc, spans in zip(docs, annotations, strict=True)]
+        self.gazetteer = {}
+        if self.settings.gazetteer:
+            for keys in values:
+                for (words, entity), count in keys.items():
+                    self.gazetteer.setdefault(words, Counter())[entity] += count
         trainer = pycrfsuite.Trainer(verbose=False)
         for k, (doc, spans) in enumerate(zip(docs, annotations, strict=True)):
             if len(doc):
                 intent = intents[k] if use_intent and intents is not None else None
-                trainer.append(doc_features(doc, intent), bio_tags(doc, spans))
+                marks = gazetteer_marks(doc, self.gazetteer, values[k]) if self.gazetteer else None
+                trainer.append(doc_features(doc, intent, marks), bio_tags(doc, spans))
         trainer.set_params(
             {
                 "c1": self.settings.c1,
@@ -215,7 +276,8 @@ class EntityTagger:
             if not len(doc):
                 out.append([])
                 continue
-            tagger.set(doc_features(doc, intent))
+            marks = gazetteer_marks(doc, self.gazetteer) if self.gazetteer else None
+            tagger.set(doc_features(doc, intent, marks))
             tags = tagger.tag()
             out.append(_spans(doc, tags, tagger))
         return out
@@ -241,6 +303,7 @@ class EntityTagger:
             "labels": self.labels,
             "intent_entities": self.intent_entities,
             "intents_seen": self._intents_seen,
+            "gazetteer": self.gazetteer,
             "model": self._model,
         }
 
@@ -249,6 +312,7 @@ class EntityTagger:
         self.labels = list(state["labels"])
         self.intent_entities = dict(state["intent_entities"])
         self._intents_seen = frozenset(state["intents_seen"])
+        self.gazetteer = dict(state["gazetteer"])
         self._model = bytes(state["model"])
 
     _intents_seen: frozenset[str] = frozenset()
