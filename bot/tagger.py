@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -202,8 +203,11 @@ class EntityTagger:
         """Entity types each intent's examples carry: a learned entity of another type is
         not taken for that intent (`bot.entity_merge.merge_entities`)."""
         self.gazetteer: Gazetteer = {}
+        self._intents_seen: frozenset[str] = frozenset()
+        """Intents the CRF saw as a feature; another (or none) is left out of the features."""
         self._model: bytes = b""
         self._tagger: Any = None
+        self._lock = threading.Lock()  # a crfsuite Tagger holds the sequence being tagged
         self._nlp: Any = None
 
     @property
@@ -259,6 +263,12 @@ class EntityTagger:
                 carried.setdefault(intent, set()).update(s.entity for s in spans)
         self.intent_entities = {intent: frozenset(types) for intent, types in carried.items()}
         self._intents_seen = frozenset(carried) if use_intent else frozenset()
+        log.info(
+            "entity tagger: %d texts, types %s, %d known values",
+            len(docs),
+            sorted(self.entity_types),
+            len(self.gazetteer),
+        )
         return self
 
     def predict(self, texts: Sequence[str], intents: Sequence[str | None] | None = None) -> list[list[Entity]]:
@@ -277,9 +287,10 @@ class EntityTagger:
                 out.append([])
                 continue
             marks = gazetteer_marks(doc, self.gazetteer) if self.gazetteer else None
-            tagger.set(doc_features(doc, intent, marks))
-            tags = tagger.tag()
-            out.append(_spans(doc, tags, tagger))
+            features = doc_features(doc, intent, marks)
+            with self._lock:
+                tagger.set(features)
+                out.append(_spans(doc, tagger.tag(), tagger))
         return out
 
     def _open(self) -> Any:
@@ -314,8 +325,6 @@ class EntityTagger:
         self._intents_seen = frozenset(state["intents_seen"])
         self.gazetteer = dict(state["gazetteer"])
         self._model = bytes(state["model"])
-
-    _intents_seen: frozenset[str] = frozenset()
 
 
 def _spans(doc: Doc, tags: Sequence[str], tagger: Any) -> list[Entity]:
