@@ -1,10 +1,13 @@
 """Intent-classifier benchmark on public data sets: one table, both pipelines.
 
-    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--quick]
+    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--datasets snips] [--quick]
 
 For each data set the model is trained on `train.jsonl` (the fallback threshold is picked
 inside `fit` on a held-out fifth of it; `valid` and `test` are never seen by training) and
-scored on `test.jsonl`. CLINC150 is reported as in-scope accuracy / OOS recall. Latency is
+scored on `test.jsonl`. CLINC150 is reported as in-scope accuracy / OOS recall. Where a data
+set has `*_slots.jsonl` (snips), one joint entity tagger is trained on its training slots with the
+classifier and scored on `test_slots.jsonl`: `slot F1` is the entity micro F1 (exact span), given
+the predicted intents, with the tagger's fit seconds and median microseconds per message. Latency is
 the median of single-utterance calls with spaCy preprocessing; memory is the RSS a fresh
 process gains by loading the saved model and answering one utterance, after importing numpy
 and spaCy, which the server needs anyway. `--quick` uses the small training sets and at most
@@ -30,7 +33,7 @@ import joblib  # noqa: E402
 from bot.classifier import Kind  # noqa: E402
 from bot.encoder import EncoderUnavailable  # noqa: E402
 from bot.nlp import Preprocessor  # noqa: E402
-from training.data import load_examples  # noqa: E402
+from training.data import load_annotated, load_examples  # noqa: E402
 from training.evaluate import Report, evaluate  # noqa: E402
 
 DATASETS = ["clinc150_full", "clinc150_small", "clinc150_oos_plus", "snips"]
@@ -63,11 +66,28 @@ def model_rss_mb(path: Path) -> float | None:
 
 
 def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> tuple[Report, float | None]:
-    train = load_examples(data / dataset / (QUICK.get(dataset, "train.jsonl") if quick else "train.jsonl"))
-    test = load_examples(data / dataset / "test.jsonl")
+    train_file = data / dataset / (QUICK.get(dataset, "train.jsonl") if quick else "train.jsonl")
+    slots = train_file.with_name(train_file.stem + "_slots.jsonl"), data / dataset / "test_slots.jsonl"
+    if slots[0].is_file() and slots[1].is_file():
+        annotated = load_annotated(slots[0]), load_annotated(slots[1])
+        train = [(e.text, e.intent) for e in annotated[0]]
+        test = [(e.text, e.intent) for e in annotated[1]]
+        entities = [e.entities for e in annotated[0]], [e.entities for e in annotated[1]]
+    else:
+        train, test = load_examples(train_file), load_examples(data / dataset / "test.jsonl")
+        entities = None
     if quick and len(test) > QUICK_TEST:
-        test = test[:: len(test) // QUICK_TEST][:QUICK_TEST]
-    report, clf = evaluate(train, test, cast(Kind, kind), preprocessor=pre)  # --pipelines: checked by evaluate
+        step = len(test) // QUICK_TEST
+        test = test[::step][:QUICK_TEST]
+        entities = (entities[0], entities[1][::step][:QUICK_TEST]) if entities else None
+    report, clf = evaluate(
+        train,
+        test,
+        cast(Kind, kind),  # --pipelines: checked by evaluate
+        preprocessor=pre,
+        train_entities=entities[0] if entities else None,
+        test_entities=entities[1] if entities else None,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
         joblib.dump(clf.scorer_, path, compress=3)
@@ -84,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
+    parser.add_argument("--datasets", help=f"comma-separated subset of {','.join(DATASETS)}")
     args = parser.parse_args(argv)
     datasets = list(QUICK) if args.quick else DATASETS
+    if args.datasets:
+        datasets = [d.strip() for d in args.datasets.split(",")]
     pre = Preprocessor("en")
     header = (
-        f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} "
-        f"{'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
+        f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8}"
+        f" {'RSS MB':>7} {'slot F1':>7} {'slot s':>7} {'slot us':>7}"
     )
     rows = []
     for kind in args.pipelines.split(","):
@@ -103,10 +126,17 @@ def main(argv: list[str] | None = None) -> int:
             def pct(x: float | None) -> str:
                 return "-" if x is None else f"{100 * x:.2f}"
 
+            slots = report.entities
+            slot_columns = (
+                f" {pct(slots.micro_f1):>7} {report.entity_fit_seconds or 0:7.1f} {report.entity_predict_us or 0:7.0f}"
+                if slots is not None
+                else f" {'-':>7} {'-':>7} {'-':>7}"
+            )
             rows.append(
                 f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} "
                 f"{pct(report.accuracy):>8} "
                 f"{report.fit_seconds:7.1f} {report.predict_us:8.0f} {'-' if rss is None else f'{rss:.0f}':>7}"
+                + slot_columns
             )
             print(rows[-1], file=sys.stderr, flush=True)
     print(header)

@@ -152,6 +152,9 @@ class EntitySpec(_Strict):
     values: dict[str, list[str]] = Field(default_factory=dict)
     regex: tuple[str, ...] = ()
     builtin: Builtin | None = None
+    learned: bool = False
+    """Found by the entity tagger, learnt from the examples' `[text](entity)` marks: names,
+    cities, free-form reasons that no list or pattern declares."""
 
     @field_validator("regex", mode="before")
     @classmethod
@@ -415,8 +418,8 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         add(("language",), f"language '{raw.language}' is not supported; use one of {', '.join(LANGUAGES)}")
 
     for name, spec in raw.entities.items():
-        if not (spec.values or spec.regex or spec.builtin):
-            add(("entities", name), f"entity '{name}' needs `values`, `regex` or `builtin`")
+        if not (spec.values or spec.regex or spec.builtin or spec.learned):
+            add(("entities", name), f"entity '{name}' needs `values`, `regex`, `builtin` or `learned: true`")
         for i, pattern in enumerate(spec.regex):
             try:
                 re.compile(pattern)
@@ -475,6 +478,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     (*base, "confirm"),
                     f"asks to confirm, but none of forms.affirm_intents ({yes}) is an intent to answer yes with",
                 )
+    _check_learned_entities(raw, add)
     problems += _check_actions(raw, lines)
     return problems
 
@@ -558,6 +562,17 @@ def parse_between(text: str) -> tuple[time, time] | None:
     except ValueError:
         return None
     return (first, last) if first < last else None
+
+
+def _check_learned_entities(raw: _RawDomain, add: Any) -> None:
+    """A `learned: true` entity is only as good as its marks: with none, the tagger never finds it."""
+    marked = {a.entity for i in raw.intents.values() for m in i.examples for a in Example.parse(m).entities}
+    for name, spec in raw.entities.items():
+        if spec.learned and name not in marked:
+            add(
+                ("entities", name),
+                f"entity '{name}' is `learned: true` but no example marks it; mark it as [text]({name}) in examples",
+            )
 
 
 def _check_templates(

@@ -26,8 +26,8 @@ __all__ = ["FALLBACK", "OOS", "Prediction"]
 
 TOP_K = 3
 RAW, NORMALIZED = 0, 1
-FORMAT = 3
-"""Version of what `model.joblib` holds; a model saved in another format is retrained."""
+FORMAT = 4
+"""Version of what a model folder holds (4 added `tagger.joblib`); a model in another format is retrained."""
 _WHITE_SPACES = re.compile(r"\s\s+")
 _WORD = re.compile(r"\w")
 

@@ -1,7 +1,8 @@
 """A trained model on disk: `models/<version>/` with the classifier, its domain and metadata.
 
 The folder holds `model.joblib` (the classifier compiled for serving, a `bot.inference.Scorer`:
-numpy only for a `light` model), `intents.yaml` (the domain it
+numpy only for a `light` model), `tagger.joblib` (the learned entities, `bot.tagger.EntityTagger`,
+only when the examples had `[text](entity)` marks), `intents.yaml` (the domain it
 was trained on, so responses and model always switch together), `examples.jsonl` (every
 example it learnt from, reviewed messages included) and `metadata.json` (data hash, labels,
 threshold, library versions, scores). `models/latest` points at the one served.
@@ -24,12 +25,15 @@ from typing import Any
 import joblib
 
 from bot.domain import Domain, DomainError, load_domain
+from bot.entity_merge import merge_entities
 from bot.inference import FORMAT, Scorer
 from bot.nlp import Preprocessor
+from bot.tagger import EntityTagger
 from bot.understanding import Understanding
 
 LATEST = "latest"
 EXAMPLES = "examples.jsonl"
+TAGGER = "tagger.joblib"
 FIT_COMMAND = "python -m training.fit"
 _VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers")  # tokenizers: the word pieces
 
@@ -58,21 +62,33 @@ class Model:
     preprocessor: Preprocessor
     classifier: Scorer
     metadata: dict[str, Any]
+    tagger: EntityTagger | None = None
+    """Learned entities, when the examples had `[text](entity)` marks."""
 
     def understand(self, texts: list[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
-        """Preprocess and classify a batch at once: one vectorised predict for all.
+        """Preprocess and classify a batch at once: one vectorised predict for all; then the
+        learned entities, given the predicted intents, merged with the declared ones
+        (`bot.entity_merge`: the longest match wins, a declared value beats a guess).
 
         `nows` are the moments relative values ("tomorrow") are read from, each in its
         conversation's time zone; by default the clock in the bot's zone.
         """
-        processed = [
-            self.preprocessor.process(t, now) for t, now in zip(texts, nows or [None] * len(texts), strict=True)
-        ]
+        docs = [self.preprocessor.nlp(t) for t in texts]
+        moments = nows or [None] * len(texts)
+        processed = [self.preprocessor.process_doc(doc, now) for doc, now in zip(docs, moments, strict=True)]
         normalized = [n for n, _ in processed]
         predictions = self.classifier.predict(texts, normalized)
+        entities = [found for _, found in processed]
+        if self.tagger is not None:
+            intents = [None if p.is_fallback else p.intent for p in predictions]
+            learned = self.tagger.predict_docs(docs, intents)
+            entities = [
+                merge_entities(declared, guessed, intent, self.tagger.intent_entities)
+                for declared, guessed, intent in zip(entities, learned, intents, strict=True)
+            ]
         return [
-            Understanding(text, norm, entities, prediction)
-            for text, (norm, entities), prediction in zip(texts, processed, predictions, strict=True)
+            Understanding(text, norm, found, prediction)
+            for text, (norm, _), found, prediction in zip(texts, processed, entities, predictions, strict=True)
         ]
 
 
@@ -93,6 +109,7 @@ def save_model(
     models_dir: Path,
     metadata: dict[str, Any],
     examples: list[tuple[str, str]] | None = None,
+    tagger: EntityTagger | None = None,
 ) -> Path:
     """Write a new version folder; `promote` makes it the one served.
 
@@ -109,6 +126,8 @@ def save_model(
     tmp = models_dir / f".{path.name}.tmp"
     tmp.mkdir(parents=True)
     joblib.dump(classifier, tmp / "model.joblib", compress=3)
+    if tagger is not None:
+        joblib.dump(tagger, tmp / TAGGER, compress=3)
     (tmp / "intents.yaml").write_text(domain_text, encoding="utf-8")
     if examples is not None:
         lines = (json.dumps({"text": text, "intent": intent}, ensure_ascii=False) for text, intent in examples)
@@ -123,6 +142,7 @@ def save_model(
         "model_sha256": file_hash(tmp / "model.joblib"),
         "labels": [str(c) for c in classifier.classes],
         "threshold": float(classifier.threshold),
+        "entity_types": sorted(tagger.entity_types) if tagger is not None else [],
         "versions": library_versions(),
         **metadata,
     }
@@ -217,4 +237,19 @@ def load_model(
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities, timezone=timezone, region=phone_region)
-    return Model(meta["version"], path, domain, preprocessor, classifier, meta)
+    return Model(meta["version"], path, domain, preprocessor, classifier, meta, _load_tagger(path))
+
+
+def _load_tagger(path: Path) -> EntityTagger | None:
+    """The folder's entity tagger, or None when its examples had no annotations."""
+    if not (path / TAGGER).is_file():
+        return None
+    try:
+        tagger = joblib.load(path / TAGGER)
+    except Exception as exc:  # as for model.joblib: a truncated or foreign pickle fails in many ways
+        raise ModelIncompatible(
+            f"{path / TAGGER} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`"
+        ) from exc
+    if not isinstance(tagger, EntityTagger):
+        raise ModelIncompatible(f"{path / TAGGER} is not an entity tagger; run `{FIT_COMMAND}`")
+    return tagger

@@ -161,7 +161,10 @@ class Preprocessor:
 
     def process(self, text: str, now: datetime | None = None) -> tuple[str, list[Entity]]:
         """Normalised text and entities from one pass of the pipeline; `now` defaults to the clock."""
-        doc = self.nlp(text)
+        return self.process_doc(self.nlp(text), now)
+
+    def process_doc(self, doc: Doc, now: datetime | None = None) -> tuple[str, list[Entity]]:
+        """As `process`, on a doc of this pipeline (which the entity tagger reads too)."""
         return self._normalize_doc(doc), self._extract_doc(doc, now)
 
     def extract(self, text: str, now: datetime | None = None) -> list[Entity]:

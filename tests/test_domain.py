@@ -88,6 +88,17 @@ def test_annotation_of_undeclared_entity() -> None:
     assert message == "intents.yaml:14: intent 'fly': example 'go to [Rome](town)' marks undeclared entity 'town'"
 
 
+def test_a_learned_entity_needs_no_values_but_marks() -> None:
+    learned = VALID.replace("    values: {Paris: [paname]}", "    learned: true")
+    assert parse_domain(learned).entities["city"].learned
+    (message,) = problems(learned.replace("fly to [Paris](city)", "fly to Paris"))
+    assert message == (
+        "intents.yaml:3: entity 'city' is `learned: true` but no example marks it; mark it as [text](city) in examples"
+    )
+    (message,) = problems(VALID.replace("    values: {Paris: [paname]}", "    values: {}"))
+    assert message == "intents.yaml:3: entity 'city' needs `values`, `regex`, `builtin` or `learned: true`"
+
+
 def test_response_slot_not_declared() -> None:
     (message,) = problems(VALID.replace("Flying to {dest}.", "Flying to {destination}."))
     assert message == (

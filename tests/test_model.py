@@ -130,3 +130,37 @@ def _drop_metadata_key(models: Path, key: str) -> None:
 def test_promote_refuses_an_unknown_version(models: Path) -> None:
     with pytest.raises(ModelNotFound, match="no model version 'nope'"):
         promote(models, "nope")
+
+
+ENTITIES = Path(__file__).parent / "data" / "entities_train.yaml"
+
+
+def test_a_model_with_learned_entities_loads_back_with_its_tagger(tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    assert fit(["--intents", str(ENTITIES), "--out", str(out), "--quick"]) == 0
+    first = load_model(out, ENTITIES)
+    assert first.tagger is not None and (first.path / "tagger.joblib").is_file()
+    assert first.metadata["entity_types"] == ["city", "name", "time"]
+    probe = ["a table for Svetlana please", "is it raining in Reykjavik", "hello"]
+    understood = first.understand(probe)
+    assert [(e.entity, e.text, e.source) for e in understood[0].entities] == [("name", "Svetlana", "model")]
+    assert [(e.entity, e.text) for e in understood[1].entities] == [("city", "Reykjavik")]
+    assert understood[2].entities == []
+    again = load_model(out, ENTITIES)
+    assert again.tagger is not first.tagger
+    assert [(u.prediction, u.entities) for u in again.understand(probe)] == [
+        (u.prediction, u.entities) for u in understood
+    ]
+
+
+def test_a_model_without_annotations_has_no_tagger(tmp_path: Path) -> None:
+    plain = tmp_path / "intents.yaml"
+    plain.write_text(
+        "version: 1\nintents:\n"
+        "  greet: {examples: [hi, hello, hey there], responses: [Hello!]}\n"
+        "  bye: {examples: [bye, goodbye, see you], responses: [Bye!]}\n"
+    )
+    assert fit(["--intents", str(plain), "--out", str(tmp_path / "models"), "--quick"]) == 0
+    model = load_model(tmp_path / "models", plain)
+    assert model.tagger is None and not (model.path / "tagger.joblib").exists()
+    assert model.metadata["entity_types"] == []

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import make_url
 
-from bot.domain import load_domain
+from bot.domain import Domain, load_domain
 
 
 class DataError(Exception):
@@ -44,22 +47,30 @@ def load_examples(path: str | Path) -> list[tuple[str, str]]:
     path = Path(path)
     if path.suffix in {".yaml", ".yml"}:
         return load_domain(path).training_examples()
+    examples: list[tuple[str, str]] = []
+    for number, row in _json_rows(path):
+        try:
+            examples.append((str(row["text"]), str(row["intent"])))
+        except (KeyError, TypeError) as exc:
+            raise DataError(f'{path}:{number}: expected {{"text": ..., "intent": ...}} ({exc})') from None
+    return examples
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's number and parsed JSON."""
     if path.suffix not in {".jsonl", ".json"}:
         raise DataError(f'{path}: expected .jsonl (one {{"text", "intent"}} a line) or .yaml')
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    examples: list[tuple[str, str]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            examples.append((str(row["text"]), str(row["intent"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
             raise DataError(f'{path}:{number}: expected {{"text": ..., "intent": ...}} ({exc})') from None
-    return examples
 
 
 def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
@@ -92,3 +103,57 @@ def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
     if unknown:
         raise DataError(f"reviewed examples name intents that intents.yaml does not have: {', '.join(unknown)}")
     return [(text, intent) for text, intent in rows]
+
+
+@dataclass(frozen=True)
+class GoldEntity:
+    """An annotated entity, as in the JSON Lines rows' `entities`: `text[start:end] == value`."""
+
+    start: int
+    end: int
+    entity: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AnnotatedExample:
+    """A labelled utterance with its annotated entities (none when the data marks none)."""
+
+    text: str
+    intent: str
+    entities: tuple[GoldEntity, ...] = ()
+
+
+def load_annotated(path: str | Path) -> list[AnnotatedExample]:
+    """Utterances with their entities, from intents.yaml `[text](entity)` marks or JSON Lines
+    `{"text", "intent", "entities": [{"start", "end", "entity", "value"}]}` (`entities` optional)."""
+    path = Path(path)
+    if path.suffix in {".yaml", ".yml"}:
+        return domain_examples(load_domain(path))
+    examples: list[AnnotatedExample] = []
+    for number, row in _json_rows(path):
+        try:
+            text = str(row["text"])
+            entities = tuple(
+                GoldEntity(int(e["start"]), int(e["end"]), str(e["entity"]), str(e.get("value", "")))
+                for e in row.get("entities", ())
+            )
+            examples.append(AnnotatedExample(text, str(row["intent"]), entities))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(
+                f'{path}:{number}: expected {{"text", "intent", "entities": [{{"start", "end", "entity", "value"}}]}}'
+                f" ({exc})"
+            ) from None
+        for e in entities:
+            if not 0 <= e.start < e.end <= len(text):
+                raise DataError(f"{path}:{number}: entity {e.entity} spans {e.start}-{e.end}, outside the text")
+    return examples
+
+
+def domain_examples(domain: Domain) -> list[AnnotatedExample]:
+    """intents.yaml's examples with the entities their `[text](entity)` marks annotate."""
+    return [
+        AnnotatedExample(ex.text, name, tuple(GoldEntity(a.start, a.end, a.entity, a.text) for a in ex.entities))
+        for name, intent in domain.intents.items()
+        for ex in intent.examples
+    ]

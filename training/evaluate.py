@@ -7,6 +7,12 @@ Files are JSON Lines `{"text", "intent"}` or intents.yaml. A test label `oos` me
 out-of-scope: it is right when the classifier falls back. Accuracy and macro F1 count the
 fallback as the label `oos`; in-scope accuracy is over in-scope test examples (a fallback
 is wrong there), OOS recall over `oos` ones.
+
+When the training data annotates entities (intents.yaml `[text](entity)` marks, or JSON Lines
+`"entities": [{"start", "end", "entity", "value"}]`), the entity tagger is trained too and the
+report's `entities` scores what the bot extracts from the test texts (`training.entity_scores`):
+learned entities given the predicted intent, merged with the declared ones of a training
+intents.yaml, against the test annotations.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,9 +31,13 @@ import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
+from bot.domain import load_domain
 from bot.encoder import EncoderUnavailable
+from bot.entity_merge import merge_entities
 from bot.nlp import PreprocessingError, Preprocessor
-from training.data import DataError, load_examples
+from bot.tagger import EntityTagger, has_annotations
+from training.data import AnnotatedExample, DataError, GoldEntity, load_annotated
+from training.entity_scores import EntityReport, score_entities
 
 LATENCY_SAMPLE = 200
 
@@ -63,6 +74,10 @@ class Report:
     per_intent: list[IntentScore]
     confusions: list[tuple[str, str, int]]
     misclassified: list[Miss]
+    entities: EntityReport | None = None
+    entity_fit_seconds: float | None = None
+    entity_predict_us: float | None = None
+    """Median time to tag one message, its spaCy pass included."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -90,6 +105,13 @@ class Report:
         if self.misclassified:
             lines += ["", f"misclassified examples (first {len(self.misclassified)})"]
             lines += [f"  [{m.expected} -> {m.predicted} {m.confidence:.2f}] {m.text}" for m in self.misclassified]
+        if self.entities is not None:
+            lines += [
+                "",
+                f"entity tagger: fit {self.entity_fit_seconds or 0:.1f} s,"
+                f" {self.entity_predict_us or 0:.0f} us per utterance (median, spaCy pass included)",
+                self.entities.summary(),
+            ]
         return "\n".join(lines)
 
 
@@ -103,8 +125,13 @@ def evaluate(
     preprocessor: Preprocessor | None = None,
     max_confusions: int = 20,
     max_misclassified: int = 50,
+    train_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
+    test_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
 ) -> tuple[Report, IntentClassifier]:
-    """Fit on `train`, score `test`; also time fitting and single-utterance prediction."""
+    """Fit on `train`, score `test`; also time fitting and single-utterance prediction.
+
+    With `train_entities` annotated (one tuple per training example), the entity tagger is
+    fitted and scored against `test_entities` too."""
     if not train or not test:
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
@@ -136,6 +163,11 @@ def evaluate(
         for text, a, b, pr in zip(test_texts, truth, predicted, predictions, strict=False)
         if a != b
     ]
+    entity_scores: tuple[EntityReport, float, float] | None = None
+    if train_entities is not None and has_annotations(train_entities):
+        test_gold = test_entities if test_entities is not None else [() for _ in test]
+        intents = [None if p.is_fallback else p.intent for p in predictions]
+        entity_scores = score_learned_entities(train, train_entities, test, test_gold, intents, pre)
     report = Report(
         pipeline=kind,
         n_train=len(train),
@@ -153,8 +185,43 @@ def evaluate(
         ],
         confusions=[(str(a), str(b), n) for (a, b), n in pairs.most_common(max_confusions)],
         misclassified=misses[:max_misclassified],
+        entities=entity_scores[0] if entity_scores else None,
+        entity_fit_seconds=entity_scores[1] if entity_scores else None,
+        entity_predict_us=entity_scores[2] if entity_scores else None,
     )
     return report, clf
+
+
+def score_learned_entities(
+    train: Sequence[tuple[str, str]],
+    train_entities: Sequence[tuple[GoldEntity, ...]],
+    test: Sequence[tuple[str, str]],
+    test_entities: Sequence[tuple[GoldEntity, ...]],
+    predicted_intents: Sequence[str | None],
+    pre: Preprocessor,
+) -> tuple[EntityReport, float, float]:
+    """Fit the entity tagger, extract from the test texts as the served model does (learned
+    entities given the predicted intent, merged with `pre`'s declared ones) and score them;
+    also the fit's seconds and the median microseconds to tag one message."""
+    texts = [t for t, _ in train]
+    docs = list(pre.nlp.pipe(texts))
+    started = time.perf_counter()
+    tagger = EntityTagger(pre.language).fit(texts, train_entities, intents=[i for _, i in train], docs=docs)
+    fit_seconds = time.perf_counter() - started
+    test_texts = [t for t, _ in test]
+    test_docs = list(pre.nlp.pipe(test_texts))
+    learned = tagger.predict_docs(test_docs, predicted_intents)
+    found = [
+        merge_entities(pre.process_doc(doc)[1], guessed, intent, tagger.intent_entities)
+        for doc, guessed, intent in zip(test_docs, learned, predicted_intents, strict=True)
+    ]
+    examples = [AnnotatedExample(text, intent, gold) for (text, intent), gold in zip(test, test_entities, strict=True)]
+    timings = []
+    for text, intent in list(zip(test_texts, predicted_intents, strict=True))[:LATENCY_SAMPLE]:
+        t0 = time.perf_counter()
+        tagger.predict_docs([pre.nlp(text)], [intent])
+        timings.append(time.perf_counter() - t0)
+    return score_entities(examples, found), fit_seconds, 1e6 * statistics.median(timings)
 
 
 def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[str], path: Path) -> None:
@@ -218,9 +285,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        train, test = load_examples(args.train), load_examples(args.test)
-        pre = Preprocessor(args.language)
-        report, clf = evaluate(train, test, args.pipeline, threshold=args.threshold, seed=args.seed, preprocessor=pre)
+        annotated_train, annotated_test = load_annotated(args.train), load_annotated(args.test)
+        train = [(e.text, e.intent) for e in annotated_train]
+        test = [(e.text, e.intent) for e in annotated_test]
+        declared = load_domain(args.train).entities if args.train.suffix in {".yaml", ".yml"} else {}
+        pre = Preprocessor(args.language, declared)
+        report, clf = evaluate(
+            train,
+            test,
+            args.pipeline,
+            threshold=args.threshold,
+            seed=args.seed,
+            preprocessor=pre,
+            train_entities=[e.entities for e in annotated_train],
+            test_entities=[e.entities for e in annotated_test],
+        )
     except (DataError, ClassifierError, EncoderUnavailable, PreprocessingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -114,6 +114,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         cross_validate,
         current_model,
         current_report,
+        fit_tagger,
         gather,
         unchanged,
     )
@@ -136,11 +137,14 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     cv_report = None
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
-        report, accuracy, macro = cross_validate(data, args.pipeline, args.seed, args.folds, say)
-        say(report)
-        scores = {"cv_accuracy": round(accuracy, 4), "cv_macro_f1": round(macro, 4)}
-        cv_report = report
-        say(f"cross-validated accuracy {accuracy:.3f}, macro F1 {macro:.3f}")
+        cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor)
+        say(cv.report)
+        scores = {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)}
+        cv_report = cv.report
+        say(f"cross-validated accuracy {cv.accuracy:.3f}, macro F1 {cv.macro_f1:.3f}")
+        if cv.entities is not None:
+            say("cross-validated " + cv.entities.summary())
+            scores |= {"cv_entity_micro_f1": round(cv.entities.micro_f1, 4)}
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
@@ -152,8 +156,11 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         threshold=domain.fallback.threshold,
         ambiguity_margin=domain.fallback.ambiguity_margin,
     )
+    tagger = fit_tagger(data, preprocessor)
     fit_seconds = time.perf_counter() - fit_started
     say(f"fitted in {fit_seconds:.1f} s; fallback threshold {classifier.threshold_:.3f}")
+    if tagger is not None:
+        say(f"entity tagger learnt {', '.join(sorted(tagger.entity_types))}")
 
     comparison = None
     if not args.quick and current is not None:
@@ -170,7 +177,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     }
     examples = list(zip(data.texts, data.labels, strict=False))
     path = save_model(
-        classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples
+        classifier.scorer_, domain, args.intents.read_text(encoding="utf-8"), args.out, metadata, examples, tagger
     )
     say(f"saved {path}")
     if current is not None and comparison is not None:

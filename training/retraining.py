@@ -7,8 +7,8 @@ Kept apart from the command so that validating intents.yaml needs none of these 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,13 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.domain import Domain
+from bot.entity_merge import merge_entities
 from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
-from training.data import load_examples, load_reviewed
+from bot.tagger import EntityTagger, has_annotations
+from bot.understanding import Entity
+from training.data import AnnotatedExample, GoldEntity, domain_examples, load_examples, load_reviewed
+from training.entity_scores import EntityReport, score_entities
 
 
 @dataclass(frozen=True)
@@ -30,41 +34,97 @@ class Dataset:
     labels: list[str]
     sources: Counter[str]
     language: str
+    entities: list[tuple[GoldEntity, ...]] = field(default_factory=list)
+    """Each text's annotated entities (intents.yaml's `[text](entity)` marks); empty for reviewed messages."""
+
+    @property
+    def annotated(self) -> bool:
+        return any(self.entities)
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    report: str
+    accuracy: float
+    macro_f1: float
+    entities: EntityReport | None
+    """Entity scores over the held-out folds, when the data has annotations."""
 
 
 def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
-    examples = domain.training_examples()
+    examples = domain_examples(domain)
     sources: Counter[str] = Counter({Path(domain.source).name: len(examples)})
     if database_url:
         reviewed = load_reviewed(database_url, known=set(domain.intents) | {OOS})
         sources["reviewed log"] = len(reviewed)
-        examples += reviewed
-    texts = [t for t, _ in examples]
+        examples += [AnnotatedExample(text, intent) for text, intent in reviewed]
+    texts = [e.text for e in examples]
     return Dataset(
-        texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources, domain.language
+        texts,
+        preprocessor.normalize_many(texts),
+        [e.intent for e in examples],
+        sources,
+        domain.language,
+        [e.entities for e in examples],
+    )
+
+
+def fit_tagger(data: Dataset, preprocessor: Preprocessor, rows: Sequence[int] | None = None) -> EntityTagger | None:
+    """The entity tagger learnt from the annotated rows (all by default); None, at no cost, without annotations."""
+    rows = range(len(data.texts)) if rows is None else rows
+    annotations = [data.entities[i] for i in rows]
+    if not has_annotations(annotations):
+        return None
+    texts = [data.texts[i] for i in rows]
+    return EntityTagger(data.language).fit(
+        texts, annotations, intents=[data.labels[i] for i in rows], docs=list(preprocessor.nlp.pipe(texts))
     )
 
 
 def cross_validate(
-    data: Dataset, pipeline: Kind, seed: int, folds: int, progress: Callable[[str], None] = lambda _: None
-) -> tuple[str, float, float]:
-    """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds."""
+    data: Dataset,
+    pipeline: Kind,
+    seed: int,
+    folds: int,
+    progress: Callable[[str], None] = lambda _: None,
+    preprocessor: Preprocessor | None = None,
+) -> CrossValidation:
+    """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds, and
+    with a `preprocessor` and annotated data, the entity tagger's scores given each fold's
+    predicted intents."""
     labels = np.array(data.labels)
     smallest = min(Counter(data.labels).values())
     folds = max(2, min(folds, smallest))
     predicted = np.empty(len(labels), dtype=object)
+    found: list[list[Entity]] = [[] for _ in data.texts]
+    score_entities_too = preprocessor is not None and data.annotated
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
         clf = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
         clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
         predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
         predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
+        if score_entities_too and preprocessor is not None:
+            tagger = fit_tagger(data, preprocessor, train.tolist())
+            if tagger is not None:
+                texts = [data.texts[i] for i in test]
+                intents = [None if p.is_fallback else p.intent for p in predictions]
+                learned = tagger.predict_docs(list(preprocessor.nlp.pipe(texts)), intents)
+                for i, entities, intent in zip(test, learned, intents, strict=True):
+                    found[i] = merge_entities([], entities, intent, tagger.intent_entities)
         progress(f"  fold {k}/{folds} done")
     truth = labels.tolist()
     report = classification_report(truth, predicted.tolist(), zero_division=0)
     accuracy = float(np.mean(predicted == labels))
     macro = float(f1_score(truth, predicted.tolist(), average="macro", zero_division=0))
-    return report, accuracy, macro
+    entities = None
+    if score_entities_too:
+        examples = [
+            AnnotatedExample(t, label, gold)
+            for t, label, gold in zip(data.texts, data.labels, data.entities, strict=True)
+        ]
+        entities = score_entities(examples, found, max_misextracted=10)
+    return CrossValidation(report, accuracy, macro, entities)
 
 
 def trained_examples(model: Model) -> list[tuple[str, str]]:
