@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -36,6 +37,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # sanic's workers with it, so that teardown can end them all
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -52,7 +54,9 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield f"{url}/webhook"
     finally:
-        process.terminate()
+        # Sanic waits for idle keep-alive connections before its workers exit; the test is
+        # over, so the whole process group goes at once.
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(20)
 
 
