@@ -93,7 +93,11 @@ class EntitySpec(_Strict):
 class SlotSpec(_Strict):
     entity: str | None = None
     type: Literal["entity", "text"] = "entity"
-    scope: Literal["session", "user"] = "session"
+    scope: Literal["session", "user", "form"] = "session"
+    """session: kept for the session and reused by any intent that needs it; user: also kept
+    across a logged-in user's sessions; form: kept after its form as context, but asked again
+    by any other form (a booking's date is no answer for the next booking)."""
+    validate: str | None = None
 
 
 class Fallback(_Strict):
@@ -115,6 +119,16 @@ class Forms(_Strict):
     """Intents that answer yes to an intent's `confirm:` question; a cancel intent answers no."""
     cancelled: str = "Okay, I've stopped that. What else can I do for you?"
     invalid: str = "Sorry, that doesn't look right."
+    missing_intents: tuple[str, ...] = ("no_info",)
+    """Intents that say "I don't have it": the form's `on_missing:` decides what follows."""
+    correct_intents: tuple[str, ...] = ("correct",)
+    """Intents that change a value already given ("actually, make it friday")."""
+    handoff_intents: tuple[str, ...] = ("talk_to_human",)
+    """Intents that ask for a person: offered when a form is stuck, and where `on_missing: handoff` leads."""
+    stuck: str = "I need this to go on. {question}"
+    """Said after the second wrong answer to the same question, with buttons to get out."""
+    dropped: str = "I've left \"{title}\" aside; nothing was done there."
+    """Said when another request leaves a form unfinished, so nobody believes it was done."""
 
 
 class Annotation(_Strict):
@@ -159,6 +173,9 @@ class Intent(_Strict):
     confirm: str | None = None
     """A yes/no question asked once the slots are filled, before the bot acts: for what
     cannot be undone, such as cancelling an order."""
+    action: str | None = None
+    on_missing: str | None = None
+    """When the user lacks a slot's value ("I don't have it"): another intent's name, `handoff`, or a reply."""
 
 
 class _RawIntent(_Strict):
@@ -167,6 +184,8 @@ class _RawIntent(_Strict):
     responses: list[Response] = Field(default_factory=list)
     slots: dict[str, str] = Field(default_factory=dict)
     confirm: str | None = None
+    action: str | None = None
+    on_missing: str | None = None
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -182,6 +201,7 @@ class _RawDomain(_Strict):
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     intents: dict[str, _RawIntent]
+    actions_failed: str = "Sorry, I can't do that right now. Please try again in a moment."
 
 
 class Domain(_Strict):
@@ -195,6 +215,7 @@ class Domain(_Strict):
     intents: dict[str, Intent]
     source: str = "<memory>"
     sha256: str = ""
+    actions_failed: str = "Sorry, I can't do that right now. Please try again in a moment."
 
     @cached_property
     def answerable(self) -> dict[str, Intent]:
@@ -362,6 +383,8 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             responses=tuple(raw_intent.responses),
             slots=raw_intent.slots,
             confirm=raw_intent.confirm,
+            action=raw_intent.action,
+            on_missing=raw_intent.on_missing,
         )
         for name, raw_intent in raw.intents.items()
     }
@@ -374,6 +397,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
         intents=intents,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
+        actions_failed=raw.actions_failed,
     )
 
 
@@ -422,7 +446,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         base: Path_ = ("intents", name)
         if len(intent.examples) < 2:
             add((*base, "examples"), f"needs at least 2 examples, has {len(intent.examples)}")
-        if not intent.responses and name != OOS:
+        if not intent.responses and not intent.action and name != OOS:
             add(base, "has no responses; add `responses:` with at least one")
         for i, markup in enumerate(intent.examples):
             example = Example.parse(markup)
@@ -454,6 +478,23 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                     (*base, "confirm"),
                     f"asks to confirm, but none of forms.affirm_intents ({', '.join(raw.forms.affirm_intents)}) is an intent to answer yes with",
                 )
+    problems += check_on_missing(raw, lines)
+    return problems
+
+
+def check_on_missing(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
+    """`on_missing:` belongs to a form and names an intent, `handoff`, or is a reply."""
+    problems: list[Problem] = []
+    for name, intent in raw.intents.items():
+        target = intent.on_missing
+        if target is None:
+            continue
+        line = _line_of(("intents", name, "on_missing"), lines)
+        if not intent.slots:
+            problems.append(Problem(line, name, "on_missing: needs `slots:`; only a form can lack a value"))
+        if target != "handoff" and target not in raw.intents and re.fullmatch(r"[a-z_][a-z0-9_]*", target):
+            message = f"on_missing: '{target}' is no intent; name an intent, write `handoff`, or write a reply"
+            problems.append(Problem(line, name, message))
     return problems
 
 
