@@ -150,7 +150,7 @@ def continue_form(
     if missing or (form.confirm and not confirmed):
         wanted = missing[0] if missing else CONFIRMATION
         question = ask(form, wanted, t.slots, t.domain)
-        note = t.rejected.get(wanted)
+        note = t.rejected.get(wanted) or " ".join(t.rejected.values())
         if note:
             question = replace(question, text=f"{note} {question.text}".strip())
         state = State(form.name, wanted, t.slots, t.turns, 0, t.state.last_form)
