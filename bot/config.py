@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     mask_pii: bool = False
     """Mask emails, phone and card numbers in the conversation log before storing."""
 
+    multi_intent: bool = True
+    """Answer each of several requests in one message ("thanks, bye"); off answers the message as one."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

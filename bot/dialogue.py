@@ -191,11 +191,17 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
         return _digression(t, form, wanted, other)
     if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
         return _missing(t, form, wanted)
-    leaving = _sure_of_other(t, form) and other is not None and other.slots and other.name != form.name
+    leaving = _leaving_for(t, form) and other is not None and other.slots and other.name != form.name
     if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
     if t.filled & form.slots.keys() or (t.rejected.keys() & form.slots.keys()):
-        return continue_form(form, t)
+        decision = continue_form(form, t)
+        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and decision.messages:
+            noted = ", ".join(str(t.slots[n]) for n in form.slots if n in t.filled)
+            first = decision.messages[0]
+            text = f"{fill(forms.noted, {'values': noted})} {first.text}"
+            decision = replace(decision, messages=(replace(first, text=text), *decision.messages[1:]))
+        return decision
     if _confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
         if t.means(forms.cancel_intents):
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
@@ -267,6 +273,14 @@ def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
 def _is_answer_intent(t: Turn) -> bool:
     forms = t.domain.forms
     return t.means((*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents))
+
+
+def _leaving_for(t: Turn, form: Intent) -> bool:
+    """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
+    p = t.prediction
+    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
+    sure = t.sure() or (not p.is_fallback and runner_up in t.domain.forms.cancel_intents)
+    return sure and p.intent != form.name
 
 
 def _sure_of_other(t: Turn, form: Intent) -> bool:

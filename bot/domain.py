@@ -128,6 +128,8 @@ class Forms(_Strict):
     stuck: str = "I need this to go on. {question}"
     """Said after the second wrong answer to the same question, with buttons to get out."""
     dropped: str = "I've left \"{title}\" aside; nothing was done there."
+    noted: str = "Noted: {values}."
+    """Said before the same question when a message gave the form other values than the one asked."""
     """Said when another request leaves a form unfinished, so nobody believes it was done."""
 
 

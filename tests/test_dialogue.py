@@ -344,7 +344,7 @@ CONFIRM_TABLE = [
         [day()],
         BOOK_TIME,
         "ask",
-        ["What time?"],
+        ["Noted: monday. What time?"],  # not word for word: the value given is acknowledged
         "book",
         "time",
         {"day": "monday"},

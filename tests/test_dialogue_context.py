@@ -228,7 +228,7 @@ TABLE = [
         sure("correct"),
         [value("day", "friday", 17)],
         State("book", "time", {"day": "monday"}),
-        ["What time?"],
+        ["Noted: friday. What time?"],
         "book",
         "time",
         {"day": "friday"},
