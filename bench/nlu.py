@@ -60,12 +60,14 @@ def model_rss_mb(path: Path) -> float | None:
         return None
 
 
-def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> tuple[Report, float | None]:
+def run(
+    data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor, spelling: bool = True
+) -> tuple[Report, float | None]:
     train = load_examples(data / dataset / (QUICK.get(dataset, "train.jsonl") if quick else "train.jsonl"))
     test = load_examples(data / dataset / "test.jsonl")
     if quick and len(test) > QUICK_TEST:
         test = test[:: len(test) // QUICK_TEST][:QUICK_TEST]
-    report, clf = evaluate(train, test, kind, preprocessor=pre)  # type: ignore[arg-type]
+    report, clf = evaluate(train, test, kind, preprocessor=pre, spelling=spelling)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
         joblib.dump(clf.scorer_, path, compress=3)
@@ -82,15 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
+    parser.add_argument("--datasets", help="comma-separated subset of the data sets")
+    parser.add_argument("--no-spelling", action="store_true", help="without the typo correction (bot/spelling.py)")
     args = parser.parse_args(argv)
     datasets = list(QUICK) if args.quick else DATASETS
+    if args.datasets:
+        datasets = [d.strip() for d in args.datasets.split(",")]
     pre = Preprocessor("en")
     header = f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
     rows = []
     for kind in args.pipelines.split(","):
         for dataset in datasets:
             try:
-                report, rss = run(args.data, dataset, kind.strip(), args.quick, pre)
+                report, rss = run(args.data, dataset, kind.strip(), args.quick, pre, not args.no_spelling)
             except EncoderUnavailable as exc:
                 rows.append(f"{dataset:<20} {kind:<8} skipped: {exc}")
                 continue

@@ -25,6 +25,7 @@ import joblib
 from bot.domain import Domain, DomainError, load_domain
 from bot.inference import FORMAT, Scorer
 from bot.nlp import Preprocessor
+from bot.spelling import speller_for
 from bot.understanding import Understanding
 
 LATEST = "latest"
@@ -188,4 +189,5 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities)
+    preprocessor.speller = speller_for(preprocessor.nlp, classifier)
     return Model(meta["version"], path, domain, preprocessor, classifier, meta)

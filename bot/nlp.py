@@ -47,6 +47,7 @@ from spacy.matcher import PhraseMatcher  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
 from bot.domain import EntitySpec  # noqa: E402
+from bot.spelling import Speller  # noqa: E402
 from bot.understanding import Entity  # noqa: E402
 
 NUM = "__num__"
@@ -118,6 +119,8 @@ class Preprocessor:
         self.language = language
         self.nlp = make_nlp(language)
         self.entities = dict(entities or {})
+        self.speller: Speller | None = None
+        """Set once the classifier is known (`bot.spelling.speller_for`): unknown words are then corrected."""
         self._surface = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._lemma = PhraseMatcher(self.nlp.vocab, attr="NORM")
         self._canonical: dict[str, dict[str, str]] = {}
@@ -152,9 +155,9 @@ class Preprocessor:
     def extract(self, text: str) -> list[Entity]:
         return self._extract_doc(self.nlp(text))
 
-    @staticmethod
-    def _normalize_doc(doc: Doc) -> str:
+    def _normalize_doc(self, doc: Doc) -> str:
         words: list[str] = []
+        speller = self.speller
         for token in doc:
             if token.is_space or (token.is_punct and token.text != "?"):
                 continue
@@ -165,7 +168,7 @@ class Preprocessor:
             elif any(c.isdigit() for c in token.text):
                 words.append(NUM if _NUMBER.fullmatch(token.text) else CODE)
             else:
-                words.append(token.norm_)
+                words.append(speller.norm(token.norm_, token.lower_) if speller else token.norm_)
         return " ".join(words)
 
     def _extract_doc(self, doc: Doc) -> list[Entity]:

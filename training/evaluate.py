@@ -26,6 +26,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.encoder import EncoderUnavailable
 from bot.nlp import PreprocessingError, Preprocessor
+from bot.spelling import speller_for
 from training.data import DataError, load_examples
 
 LATENCY_SAMPLE = 200
@@ -100,11 +101,13 @@ def evaluate(
     preprocessor: Preprocessor | None = None,
     max_confusions: int = 20,
     max_misclassified: int = 50,
+    spelling: bool = True,
 ) -> tuple[Report, IntentClassifier]:
     """Fit on `train`, score `test`; also time fitting and single-utterance prediction."""
     if not train or not test:
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
+    pre.speller = None  # training data is the vocabulary: nothing in it is a typo
     texts = [t for t, _ in train]
     normalized = pre.normalize_many(texts)
     started = time.perf_counter()
@@ -115,6 +118,7 @@ def evaluate(
 
     test_texts = [t for t, _ in test]
     truth = np.array([label for _, label in test], dtype=object)
+    pre.speller = speller_for(pre.nlp, clf.scorer_) if spelling else None  # as served: bot.model.load_model
     predictions = clf.predict(test_texts, pre.normalize_many(test_texts))
     predicted = np.array([OOS if p.is_fallback else p.intent for p in predictions], dtype=object)
 
