@@ -101,6 +101,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
+    from training.story_format import StoryFileError
+    from training.test import CONVERSATIONS, check_before_promoting, story_files
     from training.train import compare_with_current, cross_validate, current_model, gather, unchanged
 
     try:
@@ -165,6 +167,16 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
                 f"not promoted: the new model is worse by more than {args.margin:.3f}; use --force or --promote {path.name}"
             )
             return 3
+    if story_files(args.intents):
+        say(f"running the conversation tests in {args.intents.parent / CONVERSATIONS}/ ...")
+        try:
+            passed = check_before_promoting(args.intents, args.out, path.name)
+        except StoryFileError as exc:
+            say(f"error: {exc}")
+            passed = False
+        if not passed and not args.force:
+            say(f"not promoted: a conversation test failed; fix it, or use --force or --promote {path.name}")
+            return 4
     promote(args.out, path.name)
     say(f"{args.out / LATEST} -> {path.name} ({time.perf_counter() - started:.1f} s in all)")
     return 0

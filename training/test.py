@@ -57,6 +57,18 @@ def report(results: list[ConversationResult], seconds: float, files: int, versio
     return 1 if failed else 0
 
 
+def check_before_promoting(intents: Path, models_dir: Path, version: str) -> bool:
+    """`training.fit`'s gate: the conversations beside intents.yaml all pass on the new model."""
+    from bot.model import load_model
+
+    files = story_files(intents)
+    if not files:
+        return True
+    model = load_model(models_dir, version=version)
+    started = time.perf_counter()
+    return report(run_stories(files, model), time.perf_counter() - started, len(files), version) == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.test", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
