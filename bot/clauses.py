@@ -54,14 +54,11 @@ def answer_separately(whole: Prediction, parts: Sequence[Prediction], domain: Do
     forms = domain.forms
     qualifiers = {*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents}
     names = [p.intent for p in parts]
-    return (
-        all(
-            not p.is_fallback
-            and not p.ambiguous
-            and p.confidence >= MIN_PART_CONFIDENCE
-            and p.intent in domain.answerable
-            and p.intent not in qualifiers
-            for p in parts
-        )
-        and len(set(names)) == len(names)
-    )
+    return all(
+        not p.is_fallback
+        and not p.ambiguous
+        and p.confidence >= MIN_PART_CONFIDENCE
+        and p.intent in domain.answerable
+        and p.intent not in qualifiers
+        for p in parts
+    ) and len(set(names)) == len(names)

@@ -302,9 +302,9 @@ def _confident_other(t: Turn, form: Intent) -> bool:
 def _outside(t: Turn) -> Decision:
     p, domain = t.prediction, t.domain
     last = domain.intents.get(t.state.last_form or "")
-    if last is not None and t.filled & last.slots.keys():
-        if p.is_fallback or t.means(domain.forms.correct_intents):
-            return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
+    correcting = p.is_fallback or t.means(domain.forms.correct_intents)
+    if last is not None and t.filled & last.slots.keys() and correcting:
+        return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
     if p.is_fallback or p.intent not in domain.answerable:
         response = t.rng.choice(domain.fallback.responses)
         offered = _did_you_mean(p, domain) if p.ambiguous else ()

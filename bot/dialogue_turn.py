@@ -9,7 +9,7 @@ decide again -> run the action -> after_action (a follow-up may ask for another 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from bot.understanding import Prediction, Understanding
 MAX_ACTIONS_PER_TURN = 3
 """Follow-ups that ask for yet another action stop here, so a loop of actions cannot hang a turn."""
 
-Understand = Callable[[Sequence[str]], list[Understanding]]
+Understand = Callable[[list[str]], list[Understanding]]
 RunAction = Callable[[str, TurnView], ActionResult]
 Validate = Callable[[str, Any, TurnView], Validation]
 """(validator name, value, turn) -> verdict."""

@@ -97,7 +97,7 @@ class SlotSpec(_Strict):
     """session: kept for the session and reused by any intent that needs it; user: also kept
     across a logged-in user's sessions; form: kept after its form as context, but asked again
     by any other form (a booking's date is no answer for the next booking)."""
-    validate: str | None = None
+    validate: str | None = None  # type: ignore[assignment]  # shadows the deprecated BaseModel.validate
 
 
 class Fallback(_Strict):
@@ -127,7 +127,7 @@ class Forms(_Strict):
     """Intents that ask for a person: offered when a form is stuck, and where `on_missing: handoff` leads."""
     stuck: str = "I need this to go on. {question}"
     """Said after the second wrong answer to the same question, with buttons to get out."""
-    dropped: str = "I've left \"{title}\" aside; nothing was done there."
+    dropped: str = 'I\'ve left "{title}" aside; nothing was done there.'
     noted: str = "Noted: {values}."
     """Said before the same question when a message gave the form other values than the one asked."""
     """Said when another request leaves a form unfinished, so nobody believes it was done."""

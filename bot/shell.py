@@ -18,9 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import Services, build_services
+from bot.app import build_services
 from bot.config import Settings
 from bot.conversation import Conversation, Principal
+from bot.deps import Services
 from bot.protocol import Reply, UserMessage
 
 QUIT = ("/quit", "/exit")
@@ -50,7 +51,9 @@ async def debug_line(services: Services, conv: Conversation, text: str) -> str:
     entities = ", ".join(f"{e.entity}={e.value!r}" for e in understanding.entities) or "-"
     state = conv.state
     form = f"{state.active_form} asks {state.requested_slot}" if state.active_form else "-"
-    return f"     · intent {intent} ({p.confidence:.2f}) · entities {entities} · slots {dict(state.slots)} · form {form}"
+    return (
+        f"     · intent {intent} ({p.confidence:.2f}) · entities {entities} · slots {dict(state.slots)} · form {form}"
+    )
 
 
 async def chat(settings: Settings, lines: TextIO, out: TextIO, debug: bool = False) -> int:

@@ -80,10 +80,11 @@ def model_words(scorer: Scorer) -> list[str]:
 def lexicon(nlp: Language) -> Callable[[str], bool]:
     """Whether the language knows a word: English from spaCy's lemma tables (base forms and
     inflections), Russian from pymorphy3's dictionary. Loaded from installed packages only."""
-    if nlp.lang == "ru":
+    language = nlp.lang or "en"
+    if language == "ru":
         morph: Any = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)
         if morph is None:
-            import pymorphy3
+            import pymorphy3  # type: ignore[import-untyped]
 
             morph = pymorphy3.MorphAnalyzer()
         return lambda word: bool(morph.word_is_known(word))
@@ -91,9 +92,9 @@ def lexicon(nlp: Language) -> Callable[[str], bool]:
 
     words: set[str] = set()
     try:
-        index = load_lookups(nlp.lang, ["lemma_index", "lemma_lookup"], strict=False)
+        index = load_lookups(language, ["lemma_index", "lemma_lookup"], strict=False)
     except ValueError:  # no lookup data for this language: nothing counts as known
-        log.warning("no lemma tables for %s: every out-of-vocabulary word may be corrected", nlp.lang)
+        log.warning("no lemma tables for %s: every out-of-vocabulary word may be corrected", language)
         return lambda word: False
     if index.has_table("lemma_index"):
         for forms in index.get_table("lemma_index").values():

@@ -54,8 +54,18 @@ def p(intent: str, confidence: float = 0.9, fallback: bool = False, ambiguous: b
         ([p("greet"), p("thanks"), p("hours"), p("goodbye")], False, False),
         ([p("greet")], False, False),
     ],
-    ids=["two sure", "greeting and form", "inside a form", "one unsure", "one fallback", "one ambiguous",
-         "a no qualifies the rest", "the same twice", "more than three", "one part"],
+    ids=[
+        "two sure",
+        "greeting and form",
+        "inside a form",
+        "one unsure",
+        "one fallback",
+        "one ambiguous",
+        "a no qualifies the rest",
+        "the same twice",
+        "more than three",
+        "one part",
+    ],
 )
 def test_answer_separately(domain: Domain, parts: list[Prediction], in_form: bool, separately: bool) -> None:
     assert answer_separately(p("thanks"), parts, domain, in_form) is separately

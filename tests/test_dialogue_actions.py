@@ -76,7 +76,14 @@ def test_an_intent_with_an_action_and_no_responses_is_valid(domain: Domain) -> N
         ("is it in stock", "stock", [], State(), "check_stock", ()),
         ("where is my order", "track", [], State(), None, ("Which order?",)),
         ("yes", "affirm", [], State("cancel_order", "?confirm", {"order_id": "AB123456"}), "cancel_order", ()),
-        ("cancel AB123456", "cancel_order", [], State(slots={"order_id": "AB123456"}), None, ("Cancel order AB123456?",)),
+        (
+            "cancel AB123456",
+            "cancel_order",
+            [],
+            State(slots={"order_id": "AB123456"}),
+            None,
+            ("Cancel order AB123456?",),
+        ),
     ],
     ids=["no slots: runs at once", "a form asks first", "after the confirmation", "confirmation before the action"],
 )
@@ -114,7 +121,9 @@ AFTER = [
     (
         "ok with messages",
         "check_stock",
-        ActionResult(messages=(ActionMessage("3 in stock."), ActionMessage("Want one?", buttons=(("Yes", "/affirm"),)))),
+        ActionResult(
+            messages=(ActionMessage("3 in stock."), ActionMessage("Want one?", buttons=(("Yes", "/affirm"),)))
+        ),
         [Say("3 in stock."), Say("Want one?", (("Yes", "/affirm"),))],
         {},
         None,
@@ -251,7 +260,12 @@ def test_the_session_stays_usable_after_a_failure(domain: Domain) -> None:
 def test_action_call_lists_the_slots_it_changed(domain: Domain) -> None:
     decision = ran(domain, "lookup_order", {"order_id": "AB123456"})
     after = after_action(decision, ActionResult(set_slots={"status": "lost"}), domain, RNG)
-    assert after.action_call == {"name": "lookup_order", "outcome": "ok", "latency_ms": 0.0, "slots": {"status": "lost"}}
+    assert after.action_call == {
+        "name": "lookup_order",
+        "outcome": "ok",
+        "latency_ms": 0.0,
+        "slots": {"status": "lost"},
+    }
 
 
 VALIDATE = [
@@ -288,9 +302,7 @@ def test_slot_validation(
     first = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0))
     assert first.action == "validate" and first.validate == (("order_id", "ab123456", "check_order"),)
     assert first.messages == () and first.state == state
-    second = decide(
-        "ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), {"order_id": verdict}
-    )
+    second = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), {"order_id": verdict})
     assert tuple(m.text for m in second.messages) == messages
     assert dict(second.state.slots) == slots
     assert second.state.requested_slot == requested and second.run == run

@@ -313,7 +313,9 @@ def test_several_requests_are_answered_in_order(domain: Domain) -> None:
 
 
 def test_a_greeting_then_a_form(domain: Domain) -> None:
-    decision = decide_parts([part("hi", "greet"), part("where is my order", "track")], State(), domain, random.Random(0))
+    decision = decide_parts(
+        [part("hi", "greet"), part("where is my order", "track")], State(), domain, random.Random(0)
+    )
     assert [m.text for m in decision.messages] == ["Hello!", "Which order?"]
     assert decision.state.active_form == "track"
 

@@ -3,7 +3,6 @@ XML, `python -m training.test` and the gate in `training.fit`."""
 
 from __future__ import annotations
 
-
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -96,7 +95,9 @@ def test_unusable_files_and_models_exit_two(models_dir: Path, tmp_path: Path) ->
 
 def test_format_errors_name_the_conversation_and_step() -> None:
     with pytest.raises(StoryFileError) as caught:
-        parse_stories("conversations:\n  - name: hello\n    steps:\n      - user: hi\n      - {user: x, bott: y}\n", "f.yml")
+        parse_stories(
+            "conversations:\n  - name: hello\n    steps:\n      - user: hi\n      - {user: x, bott: y}\n", "f.yml"
+        )
     assert "f.yml: conversation 'hello', step 2" in str(caught.value) and "bott" in str(caught.value)
     with pytest.raises(StoryFileError, match="exactly one of `user:`"):
         parse_stories("conversations:\n  - name: a\n    steps:\n      - {user: x, button: y}\n")
@@ -114,7 +115,9 @@ class FakeNlu:
         out = []
         for text in texts:
             intent, fallback = self.table.get(text, ("stock", True))
-            entities = [Entity("order_number", text, 0, len(text), text)] if text[:2].isalpha() and text[2:].isdigit() else []
+            entities = (
+                [Entity("order_number", text, 0, len(text), text)] if text[:2].isalpha() and text[2:].isdigit() else []
+            )
             out.append(Understanding(text, text, entities, Prediction(intent, 0.9, [(intent, 0.9)], fallback, False)))
         return out
 
@@ -193,4 +196,3 @@ def test_runs_are_repeatable(models_dir: Path) -> None:
     first = run_file(stories, model.domain, model.understand)
     again = run_file(stories, model.domain, model.understand)
     assert [r.ok for r in first] == [r.ok for r in again] == [True, True]
-

@@ -149,7 +149,8 @@ def evaluate(
         fit_seconds=fit_seconds,
         predict_us=1e6 * statistics.median(timings),
         per_intent=[
-            IntentScore(str(lab), float(a), float(b), float(c), int(d)) for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
+            IntentScore(str(lab), float(a), float(b), float(c), int(d))
+            for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
         ],
         confusions=[(str(a), str(b), n) for (a, b), n in pairs.most_common(max_confusions)],
         misclassified=misses[:max_misclassified],

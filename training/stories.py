@@ -18,7 +18,7 @@ from bot.domain import Domain
 from bot.understanding import FALLBACK, Understanding
 from training.story_format import Conversation, Step, StoryFile
 
-Understand = Callable[[Sequence[str]], list[Understanding]]
+Understand = Callable[[list[str]], list[Understanding]]
 
 
 @dataclass
@@ -60,10 +60,10 @@ class CachedUnderstanding:
 
     def warm(self, texts: Sequence[str]) -> None:
         new = sorted({t for t in texts if t not in self._seen})
-        for text, u in zip(new, self._understand(new) if new else [], strict=True):
+        for text, u in zip(new, self._understand(list(new)) if new else [], strict=True):
             self._seen[text] = u
 
-    def __call__(self, texts: Sequence[str]) -> list[Understanding]:
+    def __call__(self, texts: list[str]) -> list[Understanding]:
         self.warm(texts)
         return [self._seen[t] for t in texts]
 
@@ -153,7 +153,11 @@ def check_step(step: Step, outcome: TurnOutcome, called: list[str], domain: Doma
         got_intents = [_intent(u) for u in outcome.parts] or [_intent(outcome.understanding)]
         wanted = step.intent if isinstance(step.intent, list) else [step.intent]
         if got_intents != wanted:
-            differ("intent", wanted if len(wanted) > 1 else wanted[0], got_intents if len(got_intents) > 1 else got_intents[0])
+            differ(
+                "intent",
+                wanted if len(wanted) > 1 else wanted[0],
+                got_intents if len(got_intents) > 1 else got_intents[0],
+            )
     if step.bot is not None:
         fragments = [step.bot] if isinstance(step.bot, str) else step.bot
         pos = 0

@@ -48,9 +48,7 @@ class FakeResult(_Strict):
     def result(self, slots: dict[str, Any]) -> ActionResult:
         from bot.forms import fill
 
-        messages = tuple(
-            ActionMessage(fill(m, slots)) if isinstance(m, str) else m.message() for m in self.messages
-        )
+        messages = tuple(ActionMessage(fill(m, slots)) if isinstance(m, str) else m.message() for m in self.messages)
         return ActionResult(
             outcome=self.outcome,
             messages=messages if self.outcome == "ok" else (),
