@@ -62,6 +62,9 @@ PLAUSIBLE = 0.25
 """Least confidence (the calibrated chance of being right) for a "did you mean" button: below
 a one-in-four chance, suggestions for off-topic text were mostly nonsense, and the fallback's
 own buttons help more."""
+LEAVING_CONFIDENCE = 0.5
+"""Torn between a task and a cancel ("never mind, cancel X instead"), the task must still be
+at least this likely to leave a form for it."""
 MAX_PARTS = 3
 """At most this many requests of one message are answered."""
 
@@ -90,6 +93,7 @@ def decide(
     if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _sure_of_other(t, form):
         slots[wanted] = text.strip()
         t.filled.add(wanted)
+        t.free_text = True
     pending = tuple(
         (name, slots[name], check)
         for name in sorted(t.filled)
@@ -191,7 +195,9 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
         return _digression(t, form, wanted, other)
     if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
         return _missing(t, form, wanted)
-    leaving = _leaving_for(t, form) and other is not None and other.slots and other.name != form.name
+    leaving = (
+        _leaving_for(t, form) and not t.free_text and other is not None and other.slots and other.name != form.name
+    )
     if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
     if t.filled & form.slots.keys() or (t.rejected.keys() & form.slots.keys()):
@@ -279,7 +285,10 @@ def _leaving_for(t: Turn, form: Intent) -> bool:
     """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
     p = t.prediction
     runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    sure = t.sure() or (not p.is_fallback and runner_up in t.domain.forms.cancel_intents)
+    torn_with_cancel = (
+        not p.is_fallback and p.confidence >= LEAVING_CONFIDENCE and runner_up in t.domain.forms.cancel_intents
+    )
+    sure = t.sure() or torn_with_cancel
     return sure and p.intent != form.name
 
 

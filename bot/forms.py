@@ -95,6 +95,8 @@ class Turn:
     filled: set[str]
     rejected: dict[str, str] = field(default_factory=dict)
     """Slot -> the validator's message, for values refused this turn."""
+    free_text: bool = False
+    """The whole message was taken as the answer to a free-text question."""
 
     @property
     def turns(self) -> int:

@@ -330,3 +330,18 @@ def test_at_most_three_parts(domain: Domain) -> None:
     parts = [part("hi", "greet"), part("thanks", "thanks"), part("hours", "hours"), part("bye", "goodbye")]
     decision = decide_parts(parts, State(), domain, random.Random(0))
     assert [m.text for m in decision.messages] == ["Hello!", "You're welcome.", "9 to 5."]
+
+
+def test_a_free_text_answer_does_not_leave_the_form() -> None:
+    """Torn between another task and a cancel, an answer to a free-text question is still the answer."""
+    domain = parse_domain(SHOP.replace("  day: {entity: day, scope: form}", "  day: {type: text}"))
+    torn = Prediction("track", 0.45, [("track", 0.45), ("stop", 0.33)], False, True)
+    decision = run(domain, "<img src=x onerror=alert(1)> and more words", torn, [], BOOKING_DAY)
+    assert decision.state.active_form == "book" and decision.state.slots["day"].startswith("<img")
+
+
+def test_torn_between_a_task_and_a_cancel_leaves_only_when_likely(domain: Domain) -> None:
+    torn = Prediction("cancel_order", 0.4, [("cancel_order", 0.4), ("stop", 0.35)], False, True)
+    order = [value("order_number", "CD654321", 25)]
+    decision = run(domain, "never mind, cancel order CD654321 instead", torn, order, ASKING_ORDER)
+    assert decision.state.active_form is None and decision.state.last_form == "track"  # the value answered
