@@ -65,6 +65,8 @@ own buttons help more."""
 LEAVING_CONFIDENCE = 0.5
 """Torn between a task and a cancel ("never mind, cancel X instead"), the task must still be
 at least this likely to leave a form for it."""
+FREE_TEXT_REFUSAL = 0.6
+"""Least confidence in another intent for a free-text question's reply not to be the answer."""
 MAX_PARTS = 3
 """At most this many requests of one message are answered."""
 
@@ -90,7 +92,7 @@ def decide(
     form = domain.intents.get(state.active_form) if state.active_form else None
     wanted = state.requested_slot if form else None
     spec = domain.slots.get(wanted) if wanted else None
-    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _sure_of_other(t, form):
+    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _refuses_free_text(t, form):
         slots[wanted] = text.strip()
         t.filled.add(wanted)
         t.free_text = True
@@ -290,6 +292,12 @@ def _leaving_for(t: Turn, form: Intent) -> bool:
     )
     sure = t.sure() or torn_with_cancel
     return sure and p.intent != form.name
+
+
+def _refuses_free_text(t: Turn, form: Intent) -> bool:
+    """A free-text answer (a name, an address) is refused only for another intent that is sure
+    and likely: any text scores something, and an address is no request to track an order."""
+    return _sure_of_other(t, form) and t.prediction.confidence >= FREE_TEXT_REFUSAL
 
 
 def _sure_of_other(t: Turn, form: Intent) -> bool:

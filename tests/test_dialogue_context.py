@@ -345,3 +345,12 @@ def test_torn_between_a_task_and_a_cancel_leaves_only_when_likely(domain: Domain
     order = [value("order_number", "CD654321", 25)]
     decision = run(domain, "never mind, cancel order CD654321 instead", torn, order, ASKING_ORDER)
     assert decision.state.active_form is None and decision.state.last_form == "track"  # the value answered
+
+
+def test_an_address_is_an_answer_even_when_it_sounds_like_something() -> None:
+    domain = parse_domain(SHOP.replace("  day: {entity: day, scope: form}", "  day: {type: text}"))
+    weak = Prediction("track", 0.43, [("track", 0.43), ("hours", 0.3)], False, False)
+    decision = run(domain, "42 Oak Road, Leeds LS1 2AB", weak, [], BOOKING_DAY)
+    assert decision.state.slots["day"] == "42 Oak Road, Leeds LS1 2AB"
+    strong = Prediction("stop", 0.9, [("stop", 0.9), ("hours", 0.3)], False, False)
+    assert run(domain, "never mind", strong, [], BOOKING_DAY).action == "form_cancelled"
