@@ -214,6 +214,9 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
         if t.means(forms.cancel_intents):
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
             return Decision((Say(forms.cancelled),), state, other.name, "form_cancelled")
+        if t.means(forms.goodbye_intents):  # "bye" mid-form: no question after the goodbye
+            state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+            return Decision((_dropped(t, form), respond(other, t.slots, t.rng)), state, other.name, "form_cancelled")
         if other.slots or other.action:
             return _start_or_respond(other, t, (_dropped(t, form),))
         return _digression(t, form, wanted, other)

@@ -123,6 +123,8 @@ class Forms(_Strict):
     """Intents that say "I don't have it": the form's `on_missing:` decides what follows."""
     correct_intents: tuple[str, ...] = ("correct",)
     """Intents that change a value already given ("actually, make it friday")."""
+    goodbye_intents: tuple[str, ...] = ("goodbye",)
+    """Intents that end the chat: inside a form they close it (saying so) instead of asking again."""
     handoff_intents: tuple[str, ...] = ("talk_to_human",)
     """Intents that ask for a person: offered when a form is stuck, and where `on_missing: handoff` leads."""
     stuck: str = "I need this to go on. {question}"

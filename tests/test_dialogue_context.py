@@ -354,3 +354,9 @@ def test_an_address_is_an_answer_even_when_it_sounds_like_something() -> None:
     assert decision.state.slots["day"] == "42 Oak Road, Leeds LS1 2AB"
     strong = Prediction("stop", 0.9, [("stop", 0.9), ("hours", 0.3)], False, False)
     assert run(domain, "never mind", strong, [], BOOKING_DAY).action == "form_cancelled"
+
+
+def test_a_goodbye_inside_a_form_closes_it(domain: Domain) -> None:
+    decision = run(domain, "bye", sure("goodbye"), [], ASKING_ORDER)
+    assert [m.text for m in decision.messages] == ['I\'ve left "Track an order" aside; nothing was done there.', "Bye!"]
+    assert decision.state.active_form is None
