@@ -1,4 +1,4 @@
-"""`python -m training.fit`: validate intents.yaml, cross-validate, train, compare, run the conversation tests, promote.
+"""`python -m training.fit`: validate intents.yaml, cross-validate, train, compare, test conversations, promote.
 
 python -m training.fit                      # train on intents.yaml into models/
 python -m training.fit --check              # lint only: errors and near-duplicate examples
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="retrain even when nothing changed; promote even when the new model scores worse or fails a conversation test",
+        help="retrain even when nothing changed; promote a model that scores worse or fails a conversation test",
     )
     parser.add_argument(
         "--margin", type=float, default=DEFAULT_MARGIN, help="accuracy drop that blocks promotion (default 0.02)"
