@@ -65,7 +65,9 @@ def model_rss_mb(path: Path) -> float | None:
         return None
 
 
-def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> tuple[Report, float | None]:
+def run(
+    data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor, spelling: bool = True
+) -> tuple[Report, float | None]:
     train_file = data / dataset / (QUICK.get(dataset, "train.jsonl") if quick else "train.jsonl")
     slots = train_file.with_name(train_file.stem + "_slots.jsonl"), data / dataset / "test_slots.jsonl"
     if slots[0].is_file() and slots[1].is_file():
@@ -87,6 +89,7 @@ def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> 
         preprocessor=pre,
         train_entities=entities[0] if entities else None,
         test_entities=entities[1] if entities else None,
+        spelling=spelling,
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
     parser.add_argument("--datasets", help=f"comma-separated subset of {','.join(DATASETS)}")
+    parser.add_argument("--no-spelling", action="store_true", help="without the typo correction (bot/spelling.py)")
     args = parser.parse_args(argv)
     datasets = list(QUICK) if args.quick else DATASETS
     if args.datasets:
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.pipelines.split(","):
         for dataset in datasets:
             try:
-                report, rss = run(args.data, dataset, kind.strip(), args.quick, pre)
+                report, rss = run(args.data, dataset, kind.strip(), args.quick, pre, not args.no_spelling)
             except EncoderUnavailable as exc:
                 rows.append(f"{dataset:<20} {kind:<8} skipped: {exc}")
                 continue

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     actions_max_response_bytes: int = Field(default=1_000_000, gt=0)
     """An action server's answer longer than this is a failed call."""
 
+    multi_intent: bool = True
+    """Answer each of several requests in one message ("thanks, bye"); off answers the message as one."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

@@ -1,62 +1,77 @@
 """The dialogue policy: a pure function from (prediction, entities, state, domain) to a decision.
 
 Nothing here touches the network, the database or the clock, so every rule is tested with
-plain tables (tests/test_dialogue.py).
+plain tables (tests/test_dialogue.py). The rules, in the order they apply inside a form:
+
+1. a yes to the form's confirmation finishes it;
+2. a question about something else ("opening hours on saturday?") is answered and its value
+   is not taken for the form; the form's question follows;
+3. "I don't have it" goes where the form's `on_missing:` says;
+4. a request for another task (sure, with words besides the values) leaves the form, saying so;
+5. a value for the form is taken, whatever the words sound like;
+6. a cancel closes the form; another form starts; any other sure intent is a digression;
+7. anything else is a wrong answer: asked again, and from the second one on with ways out.
+
+Outside a form, a value for the form just finished ("actually, make it friday") corrects it.
 """
 
 from __future__ import annotations
 
 import random
-import re
-import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from bot.domain import Domain, Intent, Response
+from bot.actions.results import ActionMessage, ActionResult, Validation
+from bot.domain import Domain, Intent
+from bot.forms import (
+    CONFIRMATION,
+    HANDOFF,
+    INTENT_PAYLOAD_PREFIX,
+    STUCK_AFTER,
+    Decision,
+    Say,
+    State,
+    Turn,
+    ask,
+    buttons,
+    continue_form,
+    fill,
+    fill_from_entities,
+    first_intent,
+    intent_buttons,
+    respond,
+    start_form,
+    stuck,
+)
 from bot.understanding import Entity, Prediction
 
-INTENT_PAYLOAD_PREFIX = "/"
-"""A button payload `/intent_name` triggers that intent directly (no classification)."""
-_LETTER = re.compile(r"[^\W\d_]")
-CONFIRMATION = "?confirm"
-"""`State.requested_slot` while a form waits for the yes or no to its `confirm:` question."""
+__all__ = [
+    "CONFIRMATION",
+    "INTENT_PAYLOAD_PREFIX",
+    "PLAUSIBLE",
+    "Decision",
+    "Part",
+    "Say",
+    "State",
+    "after_action",
+    "decide",
+    "decide_parts",
+]
+
 PLAUSIBLE = 0.25
 """Least confidence (the calibrated chance of being right) for a "did you mean" button: below
 a one-in-four chance, suggestions for off-topic text were mostly nonsense, and the fallback's
 own buttons help more."""
+LEAVING_CONFIDENCE = 0.5
+"""Torn between a task and a cancel ("never mind, cancel X instead"), the task must still be
+at least this likely to leave a form for it."""
+FREE_TEXT_REFUSAL = 0.6
+"""Least confidence in another intent for a free-text question's reply not to be the answer."""
+MAX_PARTS = 3
+"""At most this many requests of one message are answered."""
 
-
-@dataclass(frozen=True)
-class State:
-    """What a session remembers between turns."""
-
-    active_form: str | None = None
-    requested_slot: str | None = None
-    slots: Mapping[str, Any] = field(default_factory=dict)
-    turns: int = 0
-
-
-@dataclass(frozen=True)
-class Say:
-    text: str
-    buttons: tuple[tuple[str, str], ...] = ()
-    """(title, payload) pairs for quick replies."""
-    intent: str | None = None
-    """The intent this message serves when it is not the decision's: the form's question
-    repeated after a digression."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    messages: tuple[Say, ...]
-    state: State
-    intent: str | None
-    """The intent the bot acted on; None for a fallback."""
-    action: str
-    """respond, ask, confirm, reask, form_done, form_cancelled or fallback: for logs and analysis."""
-    action_call: Mapping[str, Any] | None = None
-    """The action the replies came from, as logged: name, outcome, latency_ms, slots it changed."""
+Part = tuple[str, Prediction, Sequence[Entity]]
+"""One understood clause of a message: its text, prediction and entities."""
 
 
 def decide(
@@ -66,169 +81,284 @@ def decide(
     state: State,
     domain: Domain,
     rng: random.Random,
+    verdicts: Mapping[str, Validation] | None = None,
 ) -> Decision:
-    """Choose the bot's reply and the session's next state for one user message."""
+    """Choose the bot's reply and the session's next state for one user message.
+
+    When a value arrives for a slot with `validate:`, the decision asks for the check
+    (`Decision.validate`); call again with `verdicts` (slot -> `Validation`) to go on."""
     slots = dict(state.slots)
-    filled = _fill_from_entities(entities, domain, slots)
-    turns = state.turns + 1
-
-    if state.active_form and state.active_form in domain.intents:
-        form = domain.intents[state.active_form]
-        wanted = state.requested_slot
-        if wanted == CONFIRMATION and _means(prediction, domain.forms.affirm_intents):
-            return _continue_form(form, slots, turns, domain, rng, confirmed=True)
-        spec = domain.slots.get(wanted) if wanted else None
-        if wanted and spec and spec.type == "text" and wanted not in filled and not _sure_of_other(prediction, form):
-            slots[wanted] = text.strip()
-            filled.add(wanted)
-        if filled & form.slots.keys():  # a value for the form outweighs what the words sound like
-            return _continue_form(form, slots, turns, domain, rng)
-        # "yes" is no order number, and a bare "31/02" is a wrong date, not a new request
-        if (
-            _confident_other(prediction, form)
-            and not _means(prediction, domain.forms.affirm_intents)
-            and _LETTER.search(text)
-        ):
-            if _means(prediction, domain.forms.cancel_intents):
-                return Decision(
-                    (Say(domain.forms.cancelled),), State(slots=slots, turns=turns), prediction.intent, "form_cancelled"
-                )
-            other = domain.intents[prediction.intent]
-            if other.slots:  # what the abandoned form was told still holds ("where is that order?")
-                return _start_form(other, filled | (form.slots.keys() & slots.keys()), slots, turns, domain, rng)
-            # A digression: answer it, then ask the pending question again.
-            messages = (
-                (_respond(other, slots, rng), replace(_ask(form, wanted, slots, domain), intent=form.name))
-                if wanted
-                else (_respond(other, slots, rng),)
-            )
-            return Decision(messages, replace(state, slots=slots, turns=turns), other.name, "reask")
-        question = _ask(form, wanted, slots, domain) if wanted else Say("")
-        if not _means(prediction, (form.name,)):  # not the user restating what they asked for
-            question = replace(question, text=f"{domain.forms.invalid} {question.text}".strip())
-        return Decision((question,), replace(state, slots=slots, turns=turns), form.name, "reask")
-
-    if prediction.is_fallback or prediction.intent not in domain.answerable:
-        response = rng.choice(domain.fallback.responses)
-        buttons = _did_you_mean(prediction, domain) if prediction.ambiguous else ()
-        return Decision(
-            (Say(_fill(response.text, slots), buttons or _buttons(response)),),
-            State(slots=slots, turns=turns),
-            None,
-            "fallback",
-        )
-
-    intent = domain.intents[prediction.intent]
-    if intent.slots:
-        return _start_form(intent, filled, slots, turns, domain, rng)
-    return Decision((_respond(intent, slots, rng),), State(slots=slots, turns=turns), intent.name, "respond")
-
-
-def _start_form(
-    form: Intent, filled: set[str], slots: dict[str, Any], turns: int, domain: Domain, rng: random.Random
-) -> Decision:
-    """Begin a form afresh: session slots it requires are asked again unless just given, with
-    the value they had as a button, so that the order just talked about is one tap away."""
-    earlier = {}
-    for name in form.slots:
-        if domain.slots[name].scope == "session" and name not in filled and name in slots:
-            earlier[name] = str(slots.pop(name))
-    decision = _continue_form(form, slots, turns, domain, rng, starting=True)
-    offer = earlier.get(decision.state.requested_slot or "")
-    if decision.action != "ask" or offer is None:
-        return decision
-    question = decision.messages[-1]
-    return replace(
-        decision, messages=(*decision.messages[:-1], replace(question, buttons=(*question.buttons, (offer, offer))))
+    t = Turn(text, prediction, entities, state, domain, rng, slots, fill_from_entities(entities, domain, slots))
+    form = domain.intents.get(state.active_form) if state.active_form else None
+    wanted = state.requested_slot if form else None
+    spec = domain.slots.get(wanted) if wanted else None
+    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _refuses_free_text(t, form):
+        slots[wanted] = text.strip()
+        t.filled.add(wanted)
+        t.free_text = True
+    pending = tuple(
+        (name, slots[name], check)
+        for name in sorted(t.filled)
+        if (check := domain.slots[name].validator) and (verdicts is None or name not in verdicts)
     )
+    if pending:
+        return Decision((), state, None if prediction.is_fallback else prediction.intent, "validate", validate=pending)
+    for name, verdict in (verdicts or {}).items():
+        if name not in t.filled:
+            continue
+        if verdict.accepted:
+            slots[name] = slots[name] if verdict.value is None else verdict.value
+            continue
+        t.filled.discard(name)
+        t.rejected[name] = verdict.message or domain.forms.invalid
+        if name in state.slots:
+            slots[name] = state.slots[name]
+        else:
+            slots.pop(name, None)
+    if form is not None and wanted is not None:
+        return _in_form(t, form, wanted)
+    return _outside(t)
 
 
-def _continue_form(
-    form: Intent,
-    slots: dict[str, Any],
-    turns: int,
+def decide_parts(
+    parts: Sequence[Part],
+    state: State,
     domain: Domain,
     rng: random.Random,
-    starting: bool = False,
-    confirmed: bool = False,
+    verdicts: Mapping[str, Validation] | None = None,
 ) -> Decision:
-    missing = [name for name in form.slots if name not in slots]
-    if missing or (form.confirm and not confirmed):
-        wanted = missing[0] if missing else CONFIRMATION
-        state = State(active_form=form.name, requested_slot=wanted, slots=slots, turns=turns)
-        return Decision((_ask(form, wanted, slots, domain),), state, form.name, "ask" if missing else "confirm")
-    action = "respond" if starting and not form.confirm else "form_done"
-    return Decision((_respond(form, slots, rng),), State(slots=slots, turns=turns), form.name, action)
+    """Answer the requests of one message in order ("thanks, bye"), at most `MAX_PARTS`.
+
+    Stops at a part whose decision needs the service (an action to run, values to validate):
+    its decision comes back with the earlier parts' messages first, and later parts are dropped."""
+    before: tuple[Say, ...] = ()
+    decision: Decision | None = None
+    for text, prediction, entities in parts[:MAX_PARTS]:
+        turn_state = state if decision is None else replace(decision.state, turns=state.turns)
+        decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts)
+        tagged = tuple(replace(m, intent=m.intent or decision.intent) for m in decision.messages)
+        decision = replace(decision, messages=(*before, *tagged))
+        if decision.run or decision.validate:
+            break
+        before = decision.messages
+    if decision is None:
+        raise ValueError("decide_parts needs at least one part")
+    return decision
 
 
-def _ask(form: Intent, wanted: str, slots: Mapping[str, Any], domain: Domain) -> Say:
-    """The question for a slot, or the form's yes/no question with buttons for both answers."""
-    if wanted != CONFIRMATION:
-        return Say(form.slots[wanted])
-    answers = [
-        next((n for n in names if n in domain.intents), None)
-        for names in (domain.forms.affirm_intents, domain.forms.cancel_intents)
-    ]
-    buttons = tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in answers if n is not None)
-    return Say(_fill(form.confirm or "", slots), buttons)
+def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: random.Random) -> Decision:
+    """Apply what the action the decision asked for did: its messages, slots and next step.
+
+    A failed action gets the intent's responses or `actions_failed:`; the session stays usable."""
+    intent = domain.intents.get(decision.intent or "")
+    slots = dict(decision.state.slots)
+    before = dict(slots)
+    if not result.failed:
+        if result.reset_slots:
+            slots = {k: v for k, v in slots.items() if k in domain.slots and domain.slots[k].scope == "user"}
+        slots.update(result.set_slots)
+        messages = tuple(_say(m) for m in result.messages)
+        if not messages and intent is not None and intent.responses:
+            messages = (respond(intent, slots, rng),)
+    else:
+        messages = (respond(intent, slots, rng),) if intent is not None and intent.responses else ()
+        messages = messages or (Say(domain.actions_failed),)
+    changed = {k: slots.get(k) for k in before.keys() | slots.keys() if before.get(k) != slots.get(k)}
+    call = {"name": decision.run, "outcome": result.outcome, "latency_ms": result.latency_ms, "slots": changed}
+    state = replace(decision.state, active_form=None, requested_slot=None, failures=0, slots=slots)
+    done = replace(
+        decision,
+        messages=(*decision.messages, *messages),
+        state=state,
+        action_call=call,
+        run=None,
+        end_session=result.end_session,
+        handoff=result.handoff,
+    )
+    followup = domain.intents.get(result.followup or "") if not result.failed else None
+    if followup is None:
+        return done
+    t = Turn("", _certain(followup.name), (), replace(state, turns=state.turns - 1), domain, rng, slots, set())
+    started = _begin(followup, t, done.messages)
+    return replace(started, action_call=call, end_session=result.end_session, handoff=result.handoff)
 
 
-def _means(prediction: Prediction, intents: Sequence[str]) -> bool:
-    return not prediction.is_fallback and prediction.intent in intents
+# -- inside a form ---------------------------------------------------------------------------
 
 
-def _sure_of_other(prediction: Prediction, form: Intent) -> bool:
-    """The classifier is sure of an intent other than the form's: a free-text answer it is not."""
-    return not prediction.is_fallback and prediction.intent != form.name and not prediction.ambiguous
+def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
+    forms = t.domain.forms
+    p = t.prediction
+    if wanted == CONFIRMATION and t.means(forms.affirm_intents):
+        return continue_form(form, t, confirmed=True)
+    other = t.domain.intents.get(p.intent) if not p.is_fallback else None
+    if other is not None and _asks_about_other(t, form, other):
+        t.slots = dict(t.state.slots)  # its value belongs to the question, not to the form
+        return _digression(t, form, wanted, other)
+    if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
+        return _missing(t, form, wanted)
+    leaving = (
+        _leaving_for(t, form) and not t.free_text and other is not None and other.slots and other.name != form.name
+    )
+    if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
+        return _start_or_respond(other, t, (_dropped(t, form),))
+    if t.filled & form.slots.keys() or (t.rejected.keys() & form.slots.keys()):
+        decision = continue_form(form, t)
+        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and decision.messages:
+            noted = ", ".join(str(t.slots[n]) for n in form.slots if n in t.filled)
+            first = decision.messages[0]
+            text = f"{fill(forms.noted, {'values': noted})} {first.text}"
+            decision = replace(decision, messages=(replace(first, text=text), *decision.messages[1:]))
+        return decision
+    if _confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
+        if t.means(forms.cancel_intents):
+            state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+            return Decision((Say(forms.cancelled),), state, other.name, "form_cancelled")
+        if t.means(forms.goodbye_intents):  # "bye" mid-form: no question after the goodbye
+            state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+            return Decision((_dropped(t, form), respond(other, t.slots, t.rng)), state, other.name, "form_cancelled")
+        if other.slots or other.action:
+            return _start_or_respond(other, t, (_dropped(t, form),))
+        return _digression(t, form, wanted, other)
+    return _wrong_answer(t, form, wanted)
 
 
-def _confident_other(prediction: Prediction, form: Intent) -> bool:
-    """The user turned to another intent: the classifier is sure of it, or hesitates only
-    between it and the active form itself ("no, don't cancel it" while cancelling)."""
-    runner_up = prediction.ranking[1][0] if len(prediction.ranking) > 1 else None
+def _digression(t: Turn, form: Intent, wanted: str, other: Intent) -> Decision:
+    """Answer the other request, then ask the pending question again."""
+    state = replace(t.state, slots=t.slots, turns=t.turns)
+    question = ask(form, wanted, t.slots, t.domain)
+    if other.action:  # an action cannot run inside the form's turn: answer with its responses
+        reply = respond(other, t.slots, t.rng) if other.responses else Say(t.domain.actions_failed)
+    else:
+        reply = respond(other, t.slots, t.rng)
+    return Decision((reply, question), state, other.name, "reask")
+
+
+def _wrong_answer(t: Turn, form: Intent, wanted: str) -> Decision:
+    """The same question again: prefixed with what was wrong, then with the ways out."""
+    question = ask(form, wanted, t.slots, t.domain)
+    restated = t.means((form.name,))
+    failures = t.state.failures if restated else t.state.failures + 1
+    if failures >= STUCK_AFTER and wanted != CONFIRMATION:
+        question = stuck(form, wanted, t)
+    elif not restated:
+        note = t.rejected.get(wanted, t.domain.forms.invalid)
+        question = replace(question, text=f"{note} {question.text}".strip())
+    state = replace(t.state, slots=t.slots, turns=t.turns, failures=failures)
+    return Decision((question,), state, form.name, "reask")
+
+
+def _missing(t: Turn, form: Intent, wanted: str) -> Decision:
+    """ "I don't have it": the form's `on_missing:` intent, a person, its reply, or the missing intent's own answer."""
+    closed = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+    target = form.on_missing
+    said = t.domain.intents[t.prediction.intent]
+    if target == HANDOFF:
+        person = first_intent(t.domain, t.domain.forms.handoff_intents)
+        reply = respond(t.domain.intents[person], t.slots, t.rng) if person else Say(t.domain.forms.cancelled)
+        return Decision((reply,), closed, person or said.name, "form_cancelled", handoff=f"{form.name}: no {wanted}")
+    if target in t.domain.intents:
+        return _start_or_respond(t.domain.intents[target], replace(t, state=closed))
+    if target:
+        return Decision((Say(fill(target, t.slots)),), closed, said.name, "form_cancelled")
+    reply = respond(said, t.slots, t.rng) if said.responses else Say(t.domain.forms.cancelled)
+    return Decision((reply,), closed, said.name, "form_cancelled")
+
+
+def _dropped(t: Turn, form: Intent) -> Say:
+    return Say(fill(t.domain.forms.dropped, {"title": form.title}), intent=form.name)
+
+
+def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
+    """A sure question for an intent without slots: its value answers the question, not the form."""
     return (
-        not prediction.is_fallback
-        and prediction.intent != form.name
-        and (not prediction.ambiguous or runner_up == form.name)
+        t.sure()
+        and other.name != form.name
+        and not other.slots
+        and bool(t.filled)
+        and t.is_question()
+        and not _is_answer_intent(t)
     )
 
 
-def _fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:
-    """Set every slot whose entity the message contains; return the names filled."""
-    filled: set[str] = set()
-    for name, spec in domain.slots.items():
-        for entity in entities:
-            if spec.entity == entity.entity:
-                slots[name] = entity.value
-                filled.add(name)
-                break
-    return filled
+def _is_answer_intent(t: Turn) -> bool:
+    forms = t.domain.forms
+    return t.means((*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents))
 
 
-def _respond(intent: Intent, slots: Mapping[str, Any], rng: random.Random) -> Say:
-    """A response variation whose slots are all known, chosen at random."""
-    usable = [r for r in intent.responses if r.slot_names <= slots.keys()] or list(intent.responses)
-    response = rng.choice(usable)
-    return Say(_fill(response.text, slots), _buttons(response))
+def _leaving_for(t: Turn, form: Intent) -> bool:
+    """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
+    p = t.prediction
+    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
+    torn_with_cancel = (
+        not p.is_fallback and p.confidence >= LEAVING_CONFIDENCE and runner_up in t.domain.forms.cancel_intents
+    )
+    sure = t.sure() or torn_with_cancel
+    return sure and p.intent != form.name
 
 
-def _buttons(response: Response) -> tuple[tuple[str, str], ...]:
-    return tuple((b.title, b.payload) for b in response.buttons)
+def _refuses_free_text(t: Turn, form: Intent) -> bool:
+    """A free-text answer (a name, an address) is refused only for another intent that is sure
+    and likely: any text scores something, and an address is no request to track an order."""
+    return _sure_of_other(t, form) and t.prediction.confidence >= FREE_TEXT_REFUSAL
+
+
+def _sure_of_other(t: Turn, form: Intent) -> bool:
+    """The classifier is sure of an intent other than the form's: a free-text answer it is not."""
+    return t.sure() and t.prediction.intent != form.name
+
+
+def _confident_other(t: Turn, form: Intent) -> bool:
+    """The user turned to another intent: the classifier is sure of it, or hesitates only
+    between it and the active form itself ("no, don't cancel it" while cancelling)."""
+    p = t.prediction
+    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
+    return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name)
+
+
+# -- outside a form --------------------------------------------------------------------------
+
+
+def _outside(t: Turn) -> Decision:
+    p, domain = t.prediction, t.domain
+    last = domain.intents.get(t.state.last_form or "")
+    correcting = p.is_fallback or t.means(domain.forms.correct_intents)
+    if last is not None and t.filled & last.slots.keys() and correcting:
+        return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
+    if p.is_fallback or p.intent not in domain.answerable:
+        response = t.rng.choice(domain.fallback.responses)
+        offered = _did_you_mean(p, domain) if p.ambiguous else ()
+        state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+        return Decision((Say(fill(response.text, t.slots), offered or buttons(response)),), state, None, "fallback")
+    return _start_or_respond(domain.intents[p.intent], t)
+
+
+def _start_or_respond(intent: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
+    if intent.slots:
+        return start_form(intent, t, before)
+    return _begin(intent, t, before)
+
+
+def _begin(intent: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
+    """An intent from its start: a form asks what it lacks; otherwise its answer or its action."""
+    if intent.slots:
+        return continue_form(intent, t, before)
+    state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
+    if intent.action:
+        return Decision(before, state, intent.name, "respond", run=intent.action)
+    return Decision((*before, respond(intent, t.slots, t.rng)), state, intent.name, "respond")
 
 
 def _did_you_mean(prediction: Prediction, domain: Domain) -> tuple[tuple[str, str], ...]:
     """Buttons for the two best intents, if both are plausible: two near-zero scores are
     close to each other, but neither is what the user meant."""
     names = [name for name, score in prediction.ranking if name in domain.answerable and score >= PLAUSIBLE][:2]
-    return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names) if len(names) == 2 else ()
+    return intent_buttons(domain, names) if len(names) == 2 else ()
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
+def _say(message: ActionMessage) -> Say:
+    return Say(message.text, message.buttons, image=message.image, image_alt=message.image_alt, link=message.link)
 
 
-def _fill(template: str, slots: Mapping[str, Any]) -> str:
-    if "{" not in template:
-        return template
-    return string.Formatter().vformat(template, (), _Blank(slots))
+def _certain(name: str) -> Prediction:
+    return Prediction.certain(name)

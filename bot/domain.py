@@ -172,7 +172,10 @@ class EntitySpec(_Strict):
 class SlotSpec(_Strict):
     entity: str | None = None
     type: Literal["entity", "text"] = "entity"
-    scope: Literal["session", "user"] = "session"
+    scope: Literal["session", "user", "form"] = "session"
+    """session: kept for the session and reused by any intent that needs it; user: also kept
+    across a logged-in user's sessions; form: kept after its form as context, but asked again
+    by any other form (a booking's date is no answer for the next booking)."""
     future: bool = False
     """A date or datetime must not be past (today counts)."""
     weekdays: tuple[Weekday, ...] | None = None
@@ -222,6 +225,20 @@ class Forms(_Strict):
     """Intents that answer yes to an intent's `confirm:` question; a cancel intent answers no."""
     cancelled: str = "Okay, I've stopped that. What else can I do for you?"
     invalid: str = "Sorry, that doesn't look right."
+    missing_intents: tuple[str, ...] = ("no_info",)
+    """Intents that say "I don't have it": the form's `on_missing:` decides what follows."""
+    correct_intents: tuple[str, ...] = ("correct",)
+    """Intents that change a value already given ("actually, make it friday")."""
+    goodbye_intents: tuple[str, ...] = ("goodbye",)
+    """Intents that end the chat: inside a form they close it (saying so) instead of asking again."""
+    handoff_intents: tuple[str, ...] = ("talk_to_human",)
+    """Intents that ask for a person: offered when a form is stuck, and where `on_missing: handoff` leads."""
+    stuck: str = "I need this to go on. {question}"
+    """Said after the second wrong answer to the same question, with buttons to get out."""
+    dropped: str = 'I\'ve left "{title}" aside; nothing was done there.'
+    noted: str = "Noted: {values}."
+    """Said before the same question when a message gave the form other values than the one asked."""
+    """Said when another request leaves a form unfinished, so nobody believes it was done."""
 
 
 class Annotation(_Strict):
@@ -268,6 +285,8 @@ class Intent(_Strict):
     cannot be undone, such as cancelling an order."""
     action: str | None = None
     """An action run once the slots are filled (and confirmed); `responses` stand in if it fails."""
+    on_missing: str | None = None
+    """When the user lacks a slot's value ("I don't have it"): another intent's name, `handoff`, or a reply."""
 
 
 class _RawIntent(_Strict):
@@ -277,6 +296,7 @@ class _RawIntent(_Strict):
     slots: dict[str, str] = Field(default_factory=dict)
     confirm: str | None = None
     action: str | None = None
+    on_missing: str | None = None
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -378,6 +398,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             slots=raw_intent.slots,
             confirm=raw_intent.confirm,
             action=raw_intent.action,
+            on_missing=raw_intent.on_missing,
         )
         for name, raw_intent in raw.intents.items()
     }
@@ -480,6 +501,7 @@ def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
                 )
     _check_learned_entities(raw, add)
     problems += _check_actions(raw, lines)
+    problems += check_on_missing(raw, lines)
     return problems
 
 
@@ -549,6 +571,22 @@ def check_slot_constraints(
                     (*base, "messages", constraint),
                     f"slot '{name}': a message for `{constraint}`, which the slot does not set",
                 )
+    return problems
+
+
+def check_on_missing(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
+    """`on_missing:` belongs to a form and names an intent, `handoff`, or is a reply."""
+    problems: list[Problem] = []
+    for name, intent in raw.intents.items():
+        target = intent.on_missing
+        if target is None:
+            continue
+        line = line_of(("intents", name, "on_missing"), lines)
+        if not intent.slots:
+            problems.append(Problem(line, name, "on_missing: needs `slots:`; only a form can lack a value"))
+        if target != "handoff" and target not in raw.intents and re.fullmatch(r"[a-z_][a-z0-9_]*", target):
+            message = f"on_missing: '{target}' is no intent; name an intent, write `handoff`, or write a reply"
+            problems.append(Problem(line, name, message))
     return problems
 
 

@@ -28,6 +28,7 @@ from bot.domain import Domain, DomainError, load_domain
 from bot.entity_merge import merge_entities
 from bot.inference import FORMAT, Scorer
 from bot.nlp import Preprocessor
+from bot.spelling import speller_for
 from bot.tagger import EntityTagger
 from bot.understanding import Understanding
 
@@ -237,6 +238,7 @@ def load_model(
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities, timezone=timezone, region=phone_region)
+    preprocessor.speller = speller_for(preprocessor.nlp, classifier)
     return Model(meta["version"], path, domain, preprocessor, classifier, meta, _load_tagger(path))
 
 

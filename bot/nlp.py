@@ -49,6 +49,7 @@ from spacy.matcher import PhraseMatcher  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
 from bot.domain import EntitySpec  # noqa: E402
+from bot.spelling import Speller  # noqa: E402
 from bot.understanding import Entity  # noqa: E402
 from bot.values import extract_values  # noqa: E402
 
@@ -133,6 +134,8 @@ class Preprocessor:
         for name, spec in self.entities.items():
             if spec.builtin is not None:
                 self._builtins.setdefault(spec.builtin, []).append(name)
+        self.speller: Speller | None = None
+        """Set once the classifier is known (`bot.spelling.speller_for`): unknown words are then corrected."""
         self._surface = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._lemma = PhraseMatcher(self.nlp.vocab, attr="NORM")
         self._canonical: dict[str, dict[str, str]] = {}
@@ -170,9 +173,9 @@ class Preprocessor:
     def extract(self, text: str, now: datetime | None = None) -> list[Entity]:
         return self._extract_doc(self.nlp(text), now)
 
-    @staticmethod
-    def _normalize_doc(doc: Doc) -> str:
+    def _normalize_doc(self, doc: Doc) -> str:
         words: list[str] = []
+        speller = self.speller
         for token in doc:
             if token.is_space or (token.is_punct and token.text != "?"):
                 continue
@@ -183,7 +186,7 @@ class Preprocessor:
             elif any(c.isdigit() for c in token.text):
                 words.append(NUM if _NUMBER.fullmatch(token.text) else CODE)
             else:
-                words.append(token.norm_)
+                words.append(speller.norm(token.norm_, token.lower_) if speller else token.norm_)
         return " ".join(words)
 
     def _extract_doc(self, doc: Doc, now: datetime | None = None) -> list[Entity]:

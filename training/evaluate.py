@@ -35,6 +35,7 @@ from bot.domain import load_domain
 from bot.encoder import EncoderUnavailable
 from bot.entity_merge import merge_entities
 from bot.nlp import PreprocessingError, Preprocessor
+from bot.spelling import speller_for
 from bot.tagger import EntityTagger, has_annotations
 from training.data import AnnotatedExample, DataError, GoldEntity, load_annotated
 from training.entity_scores import EntityReport, score_entities
@@ -127,6 +128,7 @@ def evaluate(
     max_misclassified: int = 50,
     train_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
     test_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
+    spelling: bool = True,
 ) -> tuple[Report, IntentClassifier]:
     """Fit on `train`, score `test`; also time fitting and single-utterance prediction.
 
@@ -135,6 +137,7 @@ def evaluate(
     if not train or not test:
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
+    pre.speller = None  # training data is the vocabulary: nothing in it is a typo
     texts = [t for t, _ in train]
     normalized = pre.normalize_many(texts)
     started = time.perf_counter()
@@ -145,6 +148,7 @@ def evaluate(
 
     test_texts = [t for t, _ in test]
     truth = np.array([label for _, label in test], dtype=object)
+    pre.speller = speller_for(pre.nlp, clf.scorer_) if spelling else None  # as served: bot.model.load_model
     predictions = clf.predict(test_texts, pre.normalize_many(test_texts))
     predicted = np.array([OOS if p.is_fallback else p.intent for p in predictions], dtype=object)
 

@@ -1,4 +1,4 @@
-"""`python -m training.fit`: validate intents.yaml, cross-validate, train, compare, promote.
+"""`python -m training.fit`: validate intents.yaml, cross-validate, train, compare, test conversations, promote.
 
 python -m training.fit                      # train on intents.yaml into models/
 python -m training.fit --check              # lint only: errors and near-duplicate examples
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="retrain even when nothing changed; promote even when the new model scores worse",
+        help="retrain even when nothing changed; promote a model that scores worse or fails a conversation test",
     )
     parser.add_argument(
         "--margin", type=float, default=DEFAULT_MARGIN, help="accuracy drop that blocks promotion (default 0.02)"
@@ -118,6 +118,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         gather,
         unchanged,
     )
+    from training.story_format import StoryFileError
+    from training.test import CONVERSATIONS, check_before_promoting, story_files
 
     try:
         data = gather(domain, preprocessor, args.database_url)
@@ -194,6 +196,16 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
                 f"use --force or --promote {path.name}"
             )
             return 3
+    if story_files(args.intents):
+        say(f"running the conversation tests in {args.intents.parent / CONVERSATIONS}/ ...")
+        try:
+            passed = check_before_promoting(args.intents, args.out, path.name)
+        except StoryFileError as exc:
+            say(f"error: {exc}")
+            passed = False
+        if not passed and not args.force:
+            say(f"not promoted: a conversation test failed; fix it, or use --force or --promote {path.name}")
+            return 4
     promote(args.out, path.name)
     say(f"{args.out / LATEST} -> {path.name} ({time.perf_counter() - started:.1f} s in all)")
     return 0

@@ -1,0 +1,218 @@
+"""Form mechanics for the dialogue policy: the values of a turn, questions, starting and finishing.
+
+Pure functions over plain values (no network, no clock); `bot.dialogue` chooses which to apply.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.actions.results import Link
+from bot.domain import Domain, Intent, Response
+from bot.understanding import Entity, Prediction
+
+INTENT_PAYLOAD_PREFIX = "/"
+"""A button payload `/intent_name` triggers that intent directly (no classification)."""
+CONFIRMATION = "?confirm"
+"""`State.requested_slot` while a form waits for the yes or no to its `confirm:` question."""
+HANDOFF = "handoff"
+"""`on_missing: handoff`: a person takes over when the user lacks a value."""
+STUCK_AFTER = 2
+"""Wrong answers in a row to one question before the bot says what it needs and offers ways out."""
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_INTERROGATIVES = {
+    "en": {"what", "when", "where", "which", "who", "whom", "whose", "why", "how", "do", "does", "did", "is", "are"}
+    | {"can", "could", "will", "would", "should", "may", "have", "has"},
+    "ru": {"что", "когда", "где", "куда", "какой", "какая", "какие", "каком", "почему", "зачем", "как"}
+    | {"сколько", "можно", "ли", "кто", "чем", "откуда"},
+}
+
+
+@dataclass(frozen=True)
+class State:
+    """What a session remembers between turns."""
+
+    active_form: str | None = None
+    requested_slot: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    turns: int = 0
+    failures: int = 0
+    """Wrong answers in a row to `requested_slot`: the second gets the way-out buttons."""
+    last_form: str | None = None
+    """The form finished last: its slots are the context of follow-ups and corrections."""
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+    """(title, payload) pairs for quick replies."""
+    intent: str | None = None
+    """The intent this message serves when it is not the decision's: the form's question
+    repeated after a digression, or one part of a message with several requests."""
+    image: str | None = None
+    image_alt: str = ""
+    link: Link | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    messages: tuple[Say, ...]
+    state: State
+    intent: str | None
+    """The intent the bot acted on; None for a fallback."""
+    action: str
+    """respond, ask, confirm, reask, form_done, form_cancelled, fallback or validate: for logs and analysis."""
+    action_call: Mapping[str, Any] | None = None
+    """The action the replies came from, as logged: name, outcome, latency_ms, slots it changed."""
+    run: str | None = None
+    """An action the service must run now, then hand its result to `after_action`; the
+    messages are only what comes before the action's own."""
+    validate: tuple[tuple[str, Any, str], ...] = ()
+    """(slot, value, validator) to check before deciding: call `decide` again with the verdicts."""
+    end_session: bool = False
+    handoff: str | None = None
+    """Hand the conversation to a person, for this reason."""
+
+
+@dataclass
+class Turn:
+    """One message's values while the policy works on it."""
+
+    text: str
+    prediction: Prediction
+    entities: Sequence[Entity]
+    state: State
+    domain: Domain
+    rng: random.Random
+    slots: dict[str, Any]
+    filled: set[str]
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Slot -> the validator's message, for values refused this turn."""
+    free_text: bool = False
+    """The whole message was taken as the answer to a free-text question."""
+
+    @property
+    def turns(self) -> int:
+        return self.state.turns + 1
+
+    def means(self, intents: Sequence[str]) -> bool:
+        return not self.prediction.is_fallback and self.prediction.intent in intents
+
+    def sure(self) -> bool:
+        return not self.prediction.is_fallback and not self.prediction.ambiguous
+
+    def words_besides_values(self) -> int:
+        """Words outside the values found: "monday then" is a value, "cancel order X instead" a request."""
+        text = self.text
+        for e in sorted(self.entities, key=lambda e: -e.start):
+            text = text[: e.start] + " " + text[e.end :]
+        return len(_WORD.findall(text))
+
+    def is_question(self) -> bool:
+        words = self.text.strip().lower().split()
+        return "?" in self.text or bool(words and words[0] in _INTERROGATIVES.get(self.domain.language, set()))
+
+    def has_letters(self) -> bool:
+        return bool(_LETTER.search(self.text))
+
+
+def fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:
+    """Set every slot whose entity the message contains; return the names filled."""
+    filled: set[str] = set()
+    for name, spec in domain.slots.items():
+        for entity in entities:
+            if spec.entity == entity.entity:
+                slots[name] = entity.value
+                filled.add(name)
+                break
+    return filled
+
+
+def start_form(form: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
+    """Begin a form: a value known from earlier in the session is used (follow-ups about the
+    same order need no number again); a `scope: form` value belongs to its own form only."""
+    for name in form.slots:
+        if t.domain.slots[name].scope == "form" and name not in t.filled:
+            t.slots.pop(name, None)
+    return continue_form(form, t, before, starting=True)
+
+
+def continue_form(
+    form: Intent, t: Turn, before: tuple[Say, ...] = (), confirmed: bool = False, starting: bool = False
+) -> Decision:
+    """Ask the next missing slot, the confirmation, or finish the form."""
+    missing = [name for name in form.slots if name not in t.slots]
+    if missing or (form.confirm and not confirmed):
+        wanted = missing[0] if missing else CONFIRMATION
+        question = ask(form, wanted, t.slots, t.domain)
+        note = t.rejected.get(wanted) or " ".join(t.rejected.values())
+        if note:
+            question = replace(question, text=f"{note} {question.text}".strip())
+        state = State(form.name, wanted, t.slots, t.turns, 0, t.state.last_form)
+        return Decision((*before, question), state, form.name, "ask" if missing else "confirm")
+    answered_at_once = starting and not form.confirm
+    return finish(form, t, before, "respond" if answered_at_once or not form.slots else "form_done")
+
+
+def finish(form: Intent, t: Turn, before: tuple[Say, ...], label: str) -> Decision:
+    """The intent's answer, or the action the service must run for it."""
+    last = form.name if form.slots else t.state.last_form
+    state = State(slots=t.slots, turns=t.turns, last_form=last)
+    if form.action:
+        return Decision(before, state, form.name, label, run=form.action)
+    return Decision((*before, respond(form, t.slots, t.rng)), state, form.name, label)
+
+
+def ask(form: Intent, wanted: str, slots: Mapping[str, Any], domain: Domain) -> Say:
+    """The question for a slot, or the form's yes/no question with buttons for both answers."""
+    if wanted != CONFIRMATION:
+        return Say(fill(form.slots[wanted], slots), intent=form.name)
+    answers = [first_intent(domain, domain.forms.affirm_intents), first_intent(domain, domain.forms.cancel_intents)]
+    return Say(fill(form.confirm or "", slots), intent_buttons(domain, answers), intent=form.name)
+
+
+def stuck(form: Intent, wanted: str, t: Turn) -> Say:
+    """What the form needs, with ways out: "I don't have it", cancel, a person."""
+    question = ask(form, wanted, t.slots, t.domain)
+    forms = t.domain.forms
+    cancel = next((n for n in reversed(forms.cancel_intents) if n in t.domain.intents), None)
+    ways = [first_intent(t.domain, forms.missing_intents), cancel, first_intent(t.domain, forms.handoff_intents)]
+    text = fill(forms.stuck, {"question": question.text})
+    return Say(text, (*question.buttons, *intent_buttons(t.domain, ways)), intent=form.name)
+
+
+def first_intent(domain: Domain, names: Sequence[str]) -> str | None:
+    return next((n for n in names if n in domain.intents), None)
+
+
+def intent_buttons(domain: Domain, names: Sequence[str | None]) -> tuple[tuple[str, str], ...]:
+    return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names if n is not None)
+
+
+def respond(intent: Intent, slots: Mapping[str, Any], rng: random.Random) -> Say:
+    """A response variation whose slots are all known, chosen at random."""
+    usable = [r for r in intent.responses if r.slot_names <= slots.keys()] or list(intent.responses)
+    response = rng.choice(usable)
+    return Say(fill(response.text, slots), buttons(response))
+
+
+def buttons(response: Response) -> tuple[tuple[str, str], ...]:
+    return tuple((b.title, b.payload) for b in response.buttons)
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def fill(template: str, slots: Mapping[str, Any]) -> str:
+    if "{" not in template:
+        return template
+    return string.Formatter().vformat(template, (), _Blank(slots))

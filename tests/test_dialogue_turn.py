@@ -1,0 +1,80 @@
+"""A whole turn without I/O: understanding, several requests, validation and actions, driven by
+plain functions (`play_turn`) and by awaits (`play_turn_async`) in the same order."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from bot.actions.results import ActionMessage, ActionResult, Validation
+from bot.actions.view import TurnView
+from bot.dialogue import State
+from bot.dialogue_turn import TurnOutcome, play_turn, play_turn_async
+from bot.domain import parse_domain
+from bot.understanding import Entity, Prediction, Understanding
+from tests.test_dialogue_actions import ACTIONS
+
+DOMAIN = parse_domain(ACTIONS)
+TABLE = {
+    "where is my order": ("track", 0.95),
+    "book a visit": ("book", 0.95),
+    "yes": ("affirm", 0.95),
+    "stop": ("stop", 0.95),
+}
+
+
+def understand(texts: list[str]) -> list[Understanding]:
+    out = []
+    for text in texts:
+        intent, confidence = TABLE.get(text, ("stock", 0.1))
+        entities = [Entity("order_number", text, 0, len(text), text)] if text.startswith("AB") else []
+        prediction = Prediction(intent, confidence, [(intent, confidence)], confidence < 0.3, False)
+        out.append(Understanding(text, text, entities, prediction))
+    return out
+
+
+def run_action(name: str, view: TurnView) -> ActionResult:
+    return ActionResult(messages=(ActionMessage(f"{name} for {view.slots.get('order_id')}"),))
+
+
+def validate(check: str, value: Any, view: TurnView) -> Validation:
+    return Validation(value != "AB000000", str(value).upper(), "No such order.")
+
+
+def test_a_turn_validates_then_runs_the_action() -> None:
+    state = State("track", "order_id")
+    outcome = play_turn("AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate)
+    assert [m.text for m in outcome.decision.messages] == ["lookup_order for AB123456"]
+    assert [name for name, _ in outcome.actions] == ["lookup_order"]
+    assert [(slot, v.accepted) for slot, _, v in outcome.validations] == [("order_id", True)]
+    assert outcome.decision.run is None and outcome.decision.state.active_form is None
+
+
+def test_a_rejected_value_runs_nothing() -> None:
+    outcome = play_turn(
+        "AB000000", State("track", "order_id"), DOMAIN, understand, random.Random(0), run_action, validate
+    )
+    assert [m.text for m in outcome.decision.messages] == ["No such order. Which order?"]
+    assert outcome.actions == ()
+
+
+def test_a_button_payload_names_its_intent() -> None:
+    outcome = play_turn("/book", State(), DOMAIN, understand, random.Random(0), run_action, validate)
+    assert outcome.understanding.prediction.intent == "book" and outcome.decision.state.active_form == "book"
+
+
+def test_the_async_driver_takes_the_same_steps() -> None:
+    async def a_understand(texts: list[str]) -> list[Understanding]:
+        return understand(texts)
+
+    async def a_run(name: str, view: TurnView) -> ActionResult:
+        return run_action(name, view)
+
+    async def a_validate(check: str, value: Any, view: TurnView) -> Validation:
+        return validate(check, value, view)
+
+    state = State("track", "order_id")
+    sync: TurnOutcome = play_turn("AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate)
+    done = asyncio.run(play_turn_async("AB123456", state, DOMAIN, a_understand, random.Random(0), a_run, a_validate))
+    assert done == sync
