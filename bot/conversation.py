@@ -41,6 +41,8 @@ class Conversation:
     language: str | None = None
     timezone: str | None = None
     """The client's time zone, when its hello frame gave one."""
+    ending: bool = False
+    """An action ended the session: the next message starts a new one."""
     _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
 
     def has_answered(self, client_id: str | None) -> bool:

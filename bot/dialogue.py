@@ -156,7 +156,11 @@ def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: 
     if not result.failed:
         if result.reset_slots:
             slots = {k: v for k, v in slots.items() if k in domain.slots and domain.slots[k].scope == "user"}
-        slots.update(result.set_slots)
+        for name, value in result.set_slots.items():  # None clears a slot
+            if value is None:
+                slots.pop(name, None)
+            else:
+                slots[name] = value
         messages = tuple(_say(m) for m in result.messages)
         if not messages and intent is not None and intent.responses:
             messages = (respond(intent, slots, rng),)
@@ -164,7 +168,7 @@ def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: 
         messages = (respond(intent, slots, rng),) if intent is not None and intent.responses else ()
         messages = messages or (Say(domain.actions_failed),)
     changed = {k: slots.get(k) for k in before.keys() | slots.keys() if before.get(k) != slots.get(k)}
-    call = {"name": decision.run, "outcome": result.outcome, "latency_ms": result.latency_ms, "slots": changed}
+    call = {**result.as_log(), "name": decision.run, "slots": changed}
     state = replace(decision.state, active_form=None, requested_slot=None, failures=0, slots=slots)
     done = replace(
         decision,

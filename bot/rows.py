@@ -47,6 +47,8 @@ class SessionRow:
     requested_slot: str | None
     slots: dict[str, Any] = field(default_factory=dict)
     turns: int = 0
+    failures: int = 0
+    last_form: str | None = None
     user_id: int | None = None
     last_active: datetime | None = None
 

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from bot.auth import AuthError, hash_token, resolve_token, revoke_token
 from bot.config import Settings
 from bot.conversation import ANSWERED_CACHE, Conversation, Principal
-from bot.dialogue import Decision, State, decide
+from bot.dialogue import State
+from bot.dialogue_turn import TurnOutcome, play_turn_async
 from bot.host_identity import exchange_host_token
 from bot.metrics import Metrics
 from bot.model import Model
@@ -29,8 +30,8 @@ from bot.privacy import mask_pii
 from bot.protocol import ExchangedSession, Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
 from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, User, utcnow
+from bot.turn_calls import TurnCalls
 from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply
-from bot.understanding import Understanding
 from bot.welcome import welcome_reply
 
 MAX_STALE_RETRIES = 20
@@ -79,7 +80,12 @@ class ChatService:
         command = frame.text.strip().lower()
         if command in COMMANDS and not conv.has_answered(frame.id):
             return await self._command(conv, command, frame)
-        return conv, list(await self.turn(conv, frame.text, frame.id))
+        frames: list[ServerFrame] = list(await self.turn(conv, frame.text, frame.id))
+        if conv.ending:  # an action closed the session: the conversation goes on in a new one
+            await self.store.end_session(conv.session_id)
+            conv = await self.open(conv.principal, language=conv.language)
+            frames.append(session_info(conv))
+        return conv, frames
 
     async def feedback(self, conv: Conversation | None, frame: Feedback) -> list[ServerFrame]:
         """Thumbs on a bot reply of this session; nothing to send back when it is stored."""
@@ -156,18 +162,30 @@ class ChatService:
     # -- the turn --------------------------------------------------------------------------
 
     async def turn(self, conv: Conversation, text: str, client_id: str | None = None) -> list[Reply]:
-        """Answer one user message; the turn is in the log before this returns."""
+        """Answer one user message; the turn is in the log before this returns.
+
+        understand -> decide -> (validate, act, decide again) -> log -> reply, in
+        `dialogue_turn`'s order; `TurnCalls` asks the model and the actions, each once.
+        """
         if (replayed := conv.replay(client_id)) is not None:
             return replayed
         async with self._lock(conv.session_id):
             started = time.perf_counter()
-            model, understanding = await self.nlu.understand(text, self._now(conv))
+            calls = TurnCalls(self.nlu, conv, self._now(conv))
             for attempt in range(MAX_STALE_RETRIES):
-                decision = decide(
-                    text, understanding.prediction, understanding.entities, conv.state, model.domain, self.rng
+                outcome = await play_turn_async(
+                    text,
+                    conv.state,
+                    calls.model.domain,
+                    calls.understand,
+                    self.rng,
+                    calls.run,
+                    calls.validate,
+                    multi_intent=self.settings.multi_intent,
+                    session_id=conv.session_id,
                 )
                 try:
-                    sent = await self._log(conv, model, understanding, decision, client_id, started)
+                    sent = await self._log(conv, calls.model, outcome, client_id, started)
                     break
                 except StaleSession:
                     # Another connection or instance moved the session on: decide again on its state.
@@ -175,9 +193,11 @@ class ChatService:
                     await self._refresh(conv)
             else:
                 raise StaleSession(f"session {conv.session_id} keeps changing; send the message again")
+            decision = outcome.decision
             self.metrics.answered(decision.intent, decision.action == "fallback", time.perf_counter() - started)
             conv.state = decision.state
-            await self._remember_user_slots(conv, model)
+            conv.ending = decision.end_session
+            await self._remember_user_slots(conv, calls.model)
         if client_id is not None:
             conv.remember(client_id, sent)
         return sent
@@ -186,27 +206,22 @@ class ChatService:
         self,
         conv: Conversation,
         model: Model,
-        understanding: Understanding,
-        decision: Decision,
+        outcome: TurnOutcome,
         client_id: str | None,
         started: float,
     ) -> list[Reply]:
         """Write the turn (refused if the session moved on meanwhile) and build its replies."""
         ctx = TurnContext(conv.session_id, conv.principal.user_id, client_id, model.version, self.clock())
+        decision = outcome.decision
         slots = dict(decision.state.slots)
         latency_ms = (time.perf_counter() - started) * 1000
         rows = [
-            inbound_row(ctx, understanding, slots, latency_ms, mask_pii if self.settings.mask_pii else _same),
+            inbound_row(ctx, outcome.understanding, slots, latency_ms, mask_pii if self.settings.mask_pii else _same),
             *outbound_rows(ctx, decision, slots),
         ]
         state = session_row(decision.state, ctx.user_id, ctx.now)
         ids = await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, rows))
-        return replies(ctx, understanding, decision, ids[1:])
-
-    def _decide(self, understanding: Understanding, state: State, model: Model) -> Decision:
-        return decide(
-            understanding.text, understanding.prediction, understanding.entities, state, model.domain, self.rng
-        )
+        return replies(ctx, outcome.understanding, decision, ids[1:])
 
     def _now(self, conv: Conversation) -> datetime:
         """The moment of the turn in the user's time zone (the client's, else the bot's)."""
@@ -291,7 +306,7 @@ def _principal_of(user: User, token_hash: str) -> Principal:
 
 def state_of(row: ChatSession, principal: Principal) -> State:
     slots = {**principal.user_slots, **(row.slots or {})}
-    return State(active_form=row.active_form, requested_slot=row.requested_slot, slots=slots, turns=row.turns)
+    return State(row.active_form, row.requested_slot, slots, row.turns, row.failures, row.last_form)
 
 
 def _same(text: str) -> str:

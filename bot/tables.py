@@ -84,6 +84,10 @@ class ChatSession(SQLModel, table=True):
     """The language the session is answered in; None until known."""
     active_form: str | None = None
     requested_slot: str | None = None
+    failures: int = 0
+    """Wrong answers in a row to the pending question: the second offers a way out."""
+    last_form: str | None = None
+    """The form finished last, which a correction right after it changes."""
     slots: dict[str, Any] = _json()
     turns: int = 0
 

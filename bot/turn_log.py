@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.dialogue import Decision, State
-from bot.protocol import Button, Reply
+from bot.protocol import Button, Image, LinkCard, Reply
 from bot.rows import MessageRow, SessionRow
 from bot.tables import Message
 from bot.understanding import Entity, Understanding
@@ -37,6 +37,8 @@ def session_row(state: State, user_id: int | None, now: datetime) -> SessionRow:
         requested_slot=state.requested_slot,
         slots=dict(state.slots),
         turns=state.turns,
+        failures=state.failures,
+        last_form=state.last_form,
         user_id=user_id,
         last_active=now,
     )
@@ -115,6 +117,10 @@ def replies(
                 reply_to=ctx.client_id,
                 message_id=message_id,
                 buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),
+                image=Image(url=say.image, alt=say.image_alt) if say.image else None,
+                link=LinkCard(url=say.link.url, title=say.link.title, description=say.link.description)
+                if say.link
+                else None,
                 slots=slots,
                 fallback=decision.action == "fallback",
                 time=ctx.now.isoformat(),
