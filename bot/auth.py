@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.errors import ClientError
 from bot.tables import AuthToken, User, utcnow
@@ -109,7 +110,8 @@ def create_user(engine: Engine, username: str, password: str, role: str = "user"
 def authenticate(engine: Engine, username: str, password: str) -> User:
     """The user with these credentials; unknown names cost the same hash as wrong passwords."""
     with Session(engine) as db:
-        user = db.execute(select(User).where(User.username_key == username.strip().casefold())).scalar_one_or_none()
+        key = username.strip().casefold()
+        user = db.execute(select(User).where(col(User.username_key) == key)).scalar_one_or_none()
         if user is not None:
             db.expunge(user)
     try:
@@ -136,7 +138,9 @@ def resolve_token(engine: Engine, token: str) -> Identity:
     digest = hash_token(token)
     with Session(engine) as db:
         row = db.execute(
-            select(AuthToken, User).join(User, AuthToken.user_id == User.id).where(AuthToken.token_hash == digest)
+            select(AuthToken, User)
+            .join(User, col(AuthToken.user_id) == col(User.id))
+            .where(col(AuthToken.token_hash) == digest)
         ).first()
         if row is None:
             raise TokenInvalid("the token is not valid; log in again")
@@ -153,7 +157,7 @@ def revoke_token(engine: Engine, token_hash: str) -> None:
     with Session(engine) as db:
         db.execute(
             update(AuthToken)
-            .where(AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None))
+            .where(col(AuthToken.token_hash) == token_hash, col(AuthToken.revoked_at).is_(None))
             .values(revoked_at=utcnow())
-        )  # type: ignore[union-attr]
+        )
         db.commit()

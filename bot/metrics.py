@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -42,7 +42,7 @@ class Metrics:
     def watch_workers(self, workers: Iterable[BatchWorker[Any, Any]]) -> None:
         """Report each worker's CPU time: with the process's, what a turn costs where."""
         for worker in workers:
-            self.worker_cpu.labels(worker=worker.name).set_function(lambda worker=worker: worker.cpu_seconds)
+            self.worker_cpu.labels(worker=worker.name).set_function(_cpu_of(worker))
 
     def serve_model(self, version: str) -> None:
         self.model.clear()
@@ -60,3 +60,8 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _cpu_of(worker: BatchWorker[Any, Any]) -> Callable[[], float]:
+    """A reader of the worker's CPU seconds, for a gauge that asks at every scrape."""
+    return lambda: worker.cpu_seconds

@@ -84,7 +84,7 @@ def lexicon(nlp: Language) -> Callable[[str], bool]:
     if language == "ru":
         morph: Any = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)
         if morph is None:
-            import pymorphy3  # type: ignore[import-untyped]
+            import pymorphy3
 
             morph = pymorphy3.MorphAnalyzer()
         return lambda word: bool(morph.word_is_known(word))

@@ -87,7 +87,7 @@ def outbound_rows(ctx: TurnContext, decision: Decision, slots: dict[str, Any]) -
             model_version=ctx.model_version,
             latency_ms=None,
             created_at=ctx.now,
-            action=decision.action_call,
+            action=dict(decision.action_call) if decision.action_call is not None else None,
         )
         for say in decision.messages
     ]

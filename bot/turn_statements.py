@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Dialect, Table, bindparam, func, insert, update
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import col
 
 from bot.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, MessageRow, SessionRow
 from bot.tables import ChatSession, Message
@@ -62,11 +63,12 @@ class CoreTurnStatements:
     """Any backend, through SQLAlchemy Core."""
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
-        return conn.execute(_SESSION_UPDATE, [u.params() for u in updates]).rowcount
+        return int(conn.execute(_SESSION_UPDATE, [u.params() for u in updates]).rowcount)
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         values = [_as_dict(row, MESSAGE_COLUMNS) for row in rows]
-        return list(conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), values).scalars())
+        statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
+        return [int(i) for i in conn.execute(statement, values).scalars() if i is not None]
 
 
 class SqliteTurnStatements:
@@ -92,7 +94,7 @@ class SqliteTurnStatements:
         ]
         cursor = self._cursor(conn)
         self._run(cursor.executemany, self.update_sql, values)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         cursor = self._cursor(conn)

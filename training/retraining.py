@@ -110,21 +110,21 @@ def cross_validate(
                 texts = [data.texts[i] for i in test]
                 intents = [None if p.is_fallback else p.intent for p in predictions]
                 learned = tagger.predict_docs(list(preprocessor.nlp.pipe(texts)), intents)
-                for i, entities, intent in zip(test, learned, intents, strict=True):
-                    found[i] = merge_entities([], entities, intent, tagger.intent_entities)
+                for i, guessed, intent in zip(test, learned, intents, strict=True):
+                    found[i] = merge_entities([], guessed, intent, tagger.intent_entities)
         progress(f"  fold {k}/{folds} done")
     truth = labels.tolist()
     report = classification_report(truth, predicted.tolist(), zero_division=0)
     accuracy = float(np.mean(predicted == labels))
     macro = float(f1_score(truth, predicted.tolist(), average="macro", zero_division=0))
-    entities = None
+    scores: EntityReport | None = None
     if score_entities_too:
         examples = [
             AnnotatedExample(t, label, gold)
             for t, label, gold in zip(data.texts, data.labels, data.entities, strict=True)
         ]
-        entities = score_entities(examples, found, max_misextracted=10)
-    return CrossValidation(report, accuracy, macro, entities)
+        scores = score_entities(examples, found, max_misextracted=10)
+    return CrossValidation(report, accuracy, macro, scores)
 
 
 def trained_examples(model: Model) -> list[tuple[str, str]]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Domain, Problem
+from bot.domain import Domain
+from bot.yaml_lines import Problem
 
 
 class ActionImportError(Exception):
