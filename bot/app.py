@@ -21,6 +21,7 @@ from bot.apidocs import add_api_docs
 from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import Services
+from bot.events import make_bus
 from bot.limits import AttemptLimiter, ConnectionLimit
 from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
@@ -54,15 +55,17 @@ async def build_services(settings: Settings) -> Services:
     nlu = Nlu(model)
     metrics = Metrics()
     metrics.serve_model(model.version)
+    bus = make_bus(settings.database_url)
     services = Services(
         settings=settings,
         engine=engine,
         store=store,
         nlu=nlu,
-        chat=ChatService(settings, store, nlu, metrics),
+        chat=ChatService(settings, store, nlu, metrics, bus=bus),
         login_limiter=AttemptLimiter(settings.login_attempts_per_minute),
         metrics=metrics,
         connections=ConnectionLimit(settings.max_connections_per_ip),
+        bus=bus,
     )
     if settings.admin_username and settings.admin_password:
         try:
@@ -102,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     return_large_blocks()  # before the model is loaded
     services = await build_services(app.state.settings)
     services.store.start()
+    await services.bus.start()
     services.nlu.worker.start()
     services.metrics.watch_workers([services.nlu.worker, services.store.writer])
     tasks = [asyncio.create_task(_sweep_expired(services))]
@@ -116,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         services.nlu.worker.stop()
+        await services.bus.stop()
         services.store.stop()
         services.engine.dispose()
         app.state.services = None

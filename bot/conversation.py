@@ -39,6 +39,12 @@ class Conversation:
     state: State
     resumed: bool
     language: str | None = None
+    mode: str = "bot"
+    """Who answers: `bot`, `waiting` or `agent` (a person), `ticket` (a message for the team)."""
+    agent: str | None = None
+    """The name of the person holding the session."""
+    fallbacks: int = 0
+    """Fallback replies in a row, for `handoff_after_fallbacks`."""
     _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
 
     def has_answered(self, client_id: str | None) -> bool:

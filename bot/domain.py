@@ -159,6 +159,8 @@ class Intent(_Strict):
     confirm: str | None = None
     """A yes/no question asked once the slots are filled, before the bot acts: for what
     cannot be undone, such as cancelling an order."""
+    handoff: bool = False
+    """Hand the conversation to a person (the queue, or a message left when nobody is online)."""
 
 
 class _RawIntent(_Strict):
@@ -167,6 +169,7 @@ class _RawIntent(_Strict):
     responses: list[Response] = Field(default_factory=list)
     slots: dict[str, str] = Field(default_factory=dict)
     confirm: str | None = None
+    handoff: bool = False
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -362,6 +365,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             responses=tuple(raw_intent.responses),
             slots=raw_intent.slots,
             confirm=raw_intent.confirm,
+            handoff=raw_intent.handoff,
         )
         for name, raw_intent in raw.intents.items()
     }

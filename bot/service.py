@@ -20,6 +20,8 @@ from bot.auth import AuthError, resolve_token, revoke_token
 from bot.config import Settings
 from bot.conversation import ANSWERED_CACHE, Conversation, Principal
 from bot.dialogue import Decision, State, decide
+from bot.events import LocalBus
+from bot.handoff import HELD, Handoff
 from bot.metrics import Metrics
 from bot.model import Model
 from bot.nlu_worker import Nlu
@@ -45,6 +47,7 @@ class ChatService:
         metrics: Metrics,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
+        bus: LocalBus | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -53,6 +56,7 @@ class ChatService:
         self.rng = rng or random.Random(settings.seed)
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.handoff = Handoff(settings, store, bus or LocalBus(), lambda: self.nlu.model.domain, clock)
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -123,6 +127,8 @@ class ChatService:
         """Answer one user message; the turn is in the log before this returns."""
         if (replayed := conv.replay(client_id)) is not None:
             return replayed
+        if conv.mode == "ticket":  # handoff with nobody online: the bot takes a message for the team
+            return await self.handoff.take_message(conv, text, client_id)
         async with self._lock(conv.session_id):
             started = time.perf_counter()
             model, understanding = await self.nlu.understand(text)
@@ -193,6 +199,26 @@ class ChatService:
             merged = {**conv.principal.user_slots, **user_slots}
             await self.store.set_user_slots(conv.principal.user_id, merged)
             conv.principal = replace(conv.principal, user_slots=merged)
+
+    # -- handoff ---------------------------------------------------------------------------
+
+    async def greet(self, frame: Hello) -> tuple[Conversation, list[ServerFrame]]:
+        """`hello`, with who answers the session now (the bot, or a person: `mode` and `agent`)."""
+        conv, frames = await self.hello(frame)
+        await self.handoff.describe(conv)
+        info = session_info(conv).model_copy(update={"mode": conv.mode, "agent": conv.agent})
+        return conv, [info if isinstance(f, SessionInfo) else f for f in frames]
+
+    async def converse(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
+        """A user message with handoff around it: held for a person, or answered and maybe handed over."""
+        if conv.mode in HELD:
+            return conv, await self.handoff.hold(conv, frame.text, frame.id)
+        conv, frames = await self.message(conv, frame)
+        return conv, [*frames, *await self.handoff.after_turn(conv, frames)]
+
+    async def hand_over(self, conv: Conversation, reason: str) -> list[ServerFrame]:
+        """Queue the conversation for a person (an action's `handoff`, say): the frames to send."""
+        return await self.handoff.hand_over(conv, reason)
 
     # -- chat commands ---------------------------------------------------------------------
 

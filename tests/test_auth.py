@@ -156,7 +156,15 @@ def test_guest_who_logs_in_keeps_the_conversation(world: World) -> None:
     with world.client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "token": world.tokens["bob"], "session_id": guest}))
         info = ws.receive_json()
-    assert info == {"type": "session", "session_id": guest, "resumed": True, "user": "bob", "slots": {}}
+    assert info == {
+        "type": "session",
+        "session_id": guest,
+        "resumed": True,
+        "user": "bob",
+        "slots": {},
+        "mode": "bot",
+        "agent": None,
+    }
     bobs = world.client.get("/api/sessions", headers=world.auth("bob")).json()
     assert guest in [s["id"] for s in bobs]
     assert world.client.get(f"/api/sessions/{guest}/messages").status_code == 404  # no longer a guest's
