@@ -1,6 +1,7 @@
 """`python -m bot.admin`: operator commands (create users, migrate the database).
 
 python -m bot.admin create-user NAME [--admin]      # asks for the password
+python -m bot.admin create-user NAME --role agent   # a person who answers handed-over conversations
 echo "$PASSWORD" | python -m bot.admin create-user NAME --admin --password-stdin
 python -m bot.admin migrate                          # upgrade the schema (also done at start)
 """
@@ -11,7 +12,7 @@ import argparse
 import getpass
 import sys
 
-from bot.auth import RegistrationError, create_user
+from bot.auth import ROLES, RegistrationError, create_user
 from bot.config import Settings
 from bot.store import make_engine, migrate
 
@@ -23,7 +24,8 @@ def main(argv: list[str] | None = None, *, stdin: str | None = None, settings: S
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user", help="create a user (the first admin, say)")
     create.add_argument("name")
-    create.add_argument("--admin", action="store_true", help="give the admin role")
+    create.add_argument("--admin", action="store_true", help="give the admin role (same as --role admin)")
+    create.add_argument("--role", choices=ROLES, default="user", help="user (default), agent or admin")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     commands.add_parser("migrate", help="bring the database schema up to date")
     args = parser.parse_args(argv)
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None, *, stdin: str | None = None, settings: S
             print("error: the passwords differ", file=sys.stderr)
             return 2
     try:
-        user = create_user(engine, args.name, password, "admin" if args.admin else "user")
+        user = create_user(engine, args.name, password, "admin" if args.admin else args.role)
     except RegistrationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import api, ws
+from bot import api, inbox_api, inbox_ws, ws
 from bot.apidocs import add_api_docs
 from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.include_router(api.router)
     app.include_router(ws.router)
+    app.include_router(inbox_api.router)
+    app.include_router(inbox_ws.router)
     add_api_docs(app)
 
     @app.get("/", include_in_schema=False)
