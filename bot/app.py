@@ -120,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         services.nlu.worker.stop()
+        services.chat.handoff.db.reader.stop()
         await services.bus.stop()
         services.store.stop()
         services.engine.dispose()

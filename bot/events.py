@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ EventKind = Literal["message", "typing", "mode", "queue", "ticket"]
 QUEUE = "queue"
 """The channel of every inbox: sessions entering or leaving the queue, tickets left."""
 RECONNECT_SECONDS = 1.0
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 def session_channel(session_id: str) -> str:
@@ -107,6 +109,9 @@ class Subscription:
 class LocalBus:
     """Events within this process (SQLite: one process serves everything)."""
 
+    transactional = False
+    """True when events can be sent inside the write's own transaction (`notify_in`)."""
+
     def __init__(self) -> None:
         self.listeners: dict[str, set[Subscription]] = {}
 
@@ -163,6 +168,13 @@ class PostgresBus(LocalBus):
         if self._publisher is not None:
             with contextlib.suppress(Exception):
                 await self._publisher.close()
+
+    transactional = True
+
+    def notify_in(self, conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
+        """Send events from inside a write's transaction: they go out when it commits, and only then."""
+        for channel, event in events:
+            conn.execute(_NOTIFY, {"channel": self.channel, "payload": event.encode(channel)})
 
     async def publish(self, channel: str, event: Event) -> None:
         import psycopg

@@ -70,7 +70,7 @@ class Handoff:
     _names: dict[int, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.db = HandoffStore(self.store)
+        self.db = HandoffStore(self.store, self.bus)
 
     # -- the user's side -----------------------------------------------------------------
 
@@ -121,14 +121,16 @@ class Handoff:
     async def hold(self, conv: Conversation, text: str, client_id: str | None) -> list[ServerFrame]:
         """A message while a person waits or holds the session: logged, delivered, no bot reply."""
         row = note(conv.session_id, conv.principal.user_id, "in", text, self.clock(), client_id=client_id)
+        session_id, waiting = conv.session_id, conv.mode == "waiting"
+
+        def announce(ids: list[int]) -> list[tuple[str, Event]]:
+            events = [(session_channel(session_id), Event("message", session_id, ids[0]))]
+            return [*events, (QUEUE, Event("queue", session_id))] if waiting else events
+
         try:
-            (message_id,) = await self.db.append([row])
+            (message_id,) = await self.db.append([row], announce)
         except DuplicateMessage:  # a resend after a reconnect: acknowledge what is stored
             message_id = await asyncio.to_thread(self.db.inbound_id, conv.session_id, client_id)
-            return [Received(reply_to=client_id, message_id=message_id)]
-        await self.bus.publish(session_channel(conv.session_id), Event("message", conv.session_id, message_id))
-        if conv.mode == "waiting":
-            await self.bus.publish(QUEUE, Event("queue", conv.session_id))
         return [Received(reply_to=client_id, message_id=message_id)]
 
     async def take_message(self, conv: Conversation, text: str, client_id: str | None) -> list[Reply]:
@@ -174,8 +176,8 @@ class Handoff:
         """What an event on the user's session channel shows the user (their own echoes show nothing)."""
         if event.kind == "typing" and event.user_id is not None:
             return [AgentTyping(agent=await self.name(event.user_id))]
-        if event.kind == "message" and event.message_id is not None:
-            message = await asyncio.to_thread(self.db.message, event.message_id)
+        if event.kind == "message" and event.message_id is not None and event.user_id is not None:
+            message = await self.db.message(event.message_id)
             if message is None or message.direction != "agent":
                 return []
             return [await self.agent_message(message)]
@@ -194,7 +196,7 @@ class Handoff:
         elif before is not None:
             conv.agent = None
             frames.append(AgentLeft(agent=before))
-        if event.message_id is not None and (message := await asyncio.to_thread(self.db.message, event.message_id)):
+        if event.message_id is not None and (message := await self.db.message(event.message_id)):
             frames.append(_notice(message))
         return frames
 
@@ -233,11 +235,15 @@ class Handoff:
     ) -> int:
         """Log the agent's message (direction `agent`, their user id) and deliver it."""
         agent_id = _agent_id(agent)
-        await self._holding(agent, session_id)
         row = note(session_id, agent_id, "agent", text, self.clock(), client_id=client_id, buttons=buttons)
-        (message_id,) = await self.db.append([row])
-        await self.bus.publish(session_channel(session_id), Event("message", session_id, message_id, agent_id))
-        return message_id
+
+        def announce(ids: list[int]) -> list[tuple[str, Event]]:
+            return [(session_channel(session_id), Event("message", session_id, ids[0], agent_id))]
+
+        ids = await self.db.append_if_held([row], announce, held_by=None if agent.role == "admin" else agent_id)
+        if not ids:
+            raise NotAllowed(f"take conversation {session_id} before replying to it")
+        return ids[0]
 
     async def agent_typing(self, agent: Principal, session_id: str) -> None:
         await self.bus.publish(session_channel(session_id), Event("typing", session_id, None, _agent_id(agent)))
@@ -271,13 +277,6 @@ class Handoff:
             user = await asyncio.to_thread(self.db.user, user_id)
             self._names[user_id] = user.username if user else "A colleague"
         return self._names[user_id]
-
-    async def _holding(self, agent: Principal, session_id: str) -> None:
-        row = await asyncio.to_thread(self.store.get_session, session_id)
-        if row is None:
-            raise NotFound(f"no conversation {session_id}")
-        if row.mode != "agent" or (row.agent_id != agent.user_id and agent.role != "admin"):
-            raise NotAllowed(f"take conversation {session_id} before replying to it")
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ agents taking the same conversation, on one instance or two, cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from bot.batching import BatchWorker
+from bot.events import Event, LocalBus
 from bot.rows import Direction, MessageRow
 from bot.store import Op, Store
 from bot.tables import AgentPresence, ChatSession, Message, Ticket, User
@@ -61,22 +63,52 @@ def note(
     )
 
 
+Announce = Callable[[list[int]], list[tuple[str, Event]]]
+"""The events that tell others about rows just logged, given their ids."""
+
+
 class HandoffStore:
     """Handoff's SQL, on the service's store (its engine, its writer, its statements)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, bus: LocalBus) -> None:
         self.store = store
         self.engine = store.engine
+        self.bus = bus
+        self.reader: BatchWorker[int, Message | None] = BatchWorker(self._messages, name="message-reader")
+        """Messages read by id for delivery: a burst of events costs one query."""
 
     # -- writes --------------------------------------------------------------------------
 
-    async def append(self, rows: Sequence[MessageRow]) -> list[int]:
-        """Log rows; their ids in order. A client id the session used already is DuplicateMessage."""
+    async def append(self, rows: Sequence[MessageRow], announce: Announce | None = None) -> list[int]:
+        ids = await self.append_if_held(rows, announce, held_by=None)
+        assert ids is not None  # only a holder check refuses
+        return ids
 
-        def run(conn: Connection) -> list[int]:
-            return self.store.statements.insert_messages(conn, rows)
+    async def append_if_held(
+        self, rows: Sequence[MessageRow], announce: Announce | None, *, held_by: int | None
+    ) -> list[int] | None:
+        """Log rows, then tell others; their ids in order. A reused client id is DuplicateMessage.
 
-        result: list[int] = await self.store.write(Op(run))
+        With `held_by`, only while that agent holds the session (checked in the same
+        transaction; None when not). On PostgreSQL the events are sent in the rows' own
+        transaction (no extra round trip, never before the rows are stored); in-process,
+        right after it commits.
+        """
+        session_id = rows[0].session_id
+        holder = select(ChatSession.agent_id).where(ChatSession.id == session_id, ChatSession.mode == "agent")  # type: ignore[arg-type,call-overload]
+
+        def run(conn: Connection) -> list[int] | None:
+            if held_by is not None and conn.execute(holder).scalar_one_or_none() != held_by:
+                return None
+            ids = self.store.statements.insert_messages(conn, rows)
+            if announce is not None and self.bus.transactional:
+                self.bus.notify_in(conn, announce(ids))
+            return ids
+
+        result: list[int] | None = await self.store.write(Op(run))
+        if result is not None and announce is not None and not self.bus.transactional:
+            for channel, event in announce(result):
+                await self.bus.publish(channel, event)
         return result
 
     async def set_mode(
@@ -180,34 +212,53 @@ class HandoffStore:
             ahead = select(func.count()).where(ChatSession.mode == "waiting", ChatSession.handoff_at <= mine)  # type: ignore[arg-type,operator]
             return int(db.execute(ahead.select_from(ChatSession)).scalar_one())
 
-    def queue(self, last: int = 3) -> list[QueueItem]:
-        """Waiting conversations, longest first, each with its last few messages."""
+    def queue(self, last: int = 3, limit: int = 200) -> list[QueueItem]:
+        """Waiting conversations, longest first, each with its last few messages (two queries)."""
         with Session(self.engine) as db:
-            waiting = (
-                db.execute(select(ChatSession).where(ChatSession.mode == "waiting").order_by(ChatSession.handoff_at))  # type: ignore[arg-type]
-                .scalars()
-                .all()
+            waiting = list(
+                db.execute(
+                    select(ChatSession)
+                    .where(ChatSession.mode == "waiting")  # type: ignore[arg-type]
+                    .order_by(ChatSession.handoff_at)  # type: ignore[arg-type]
+                    .limit(limit)
+                ).scalars()
             )
-            items = []
-            for row in waiting:
-                recent = (
-                    db.execute(
-                        select(Message).where(Message.session_id == row.id).order_by(Message.id.desc()).limit(last)  # type: ignore[arg-type,union-attr]
-                    )
-                    .scalars()
-                    .all()
-                )
-                items.append(QueueItem(row.id, row.handoff_reason, row.handoff_at or row.last_active, recent[::-1]))
-        return items
+            if not waiting:
+                return []
+            rank = (
+                func.row_number()
+                .over(partition_by=Message.session_id, order_by=Message.id.desc())  # type: ignore[union-attr]
+                .label("rank")
+            )
+            recent = (
+                select(Message.id, rank)  # type: ignore[call-overload]
+                .where(Message.session_id.in_([row.id for row in waiting]))  # type: ignore[attr-defined]
+                .subquery()
+            )
+            ids = select(recent.c.id).where(recent.c.rank <= last)
+            messages = db.execute(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).scalars()  # type: ignore[union-attr,arg-type]
+            by_session: dict[str, list[Message]] = {}
+            for m in messages:
+                by_session.setdefault(m.session_id, []).append(m)
+        return [
+            QueueItem(row.id, row.handoff_reason, row.handoff_at or row.last_active, by_session.get(row.id, []))
+            for row in waiting
+        ]
 
     def held_by(self, agent_id: int) -> list[ChatSession]:
         with Session(self.engine) as db:
             query = select(ChatSession).where(ChatSession.mode == "agent", ChatSession.agent_id == agent_id)  # type: ignore[arg-type]
             return list(db.execute(query.order_by(ChatSession.handoff_at)).scalars())  # type: ignore[arg-type]
 
-    def message(self, message_id: int) -> Message | None:
-        with Session(self.engine) as db:
-            return db.get(Message, message_id)
+    async def message(self, message_id: int) -> Message | None:
+        self.reader.start()
+        return await self.reader.run(message_id)
+
+    def _messages(self, ids: list[int]) -> list[Message | None]:
+        with Session(self.engine, expire_on_commit=False) as db:
+            found = {m.id: m for m in db.execute(select(Message).where(Message.id.in_(set(ids)))).scalars()}  # type: ignore[union-attr]
+            db.expunge_all()
+        return [found.get(i) for i in ids]
 
     def inbound_id(self, session_id: str, client_id: str | None) -> int:
         """The id of the user message stored under a client id (answering a resend)."""

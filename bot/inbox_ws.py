@@ -47,6 +47,8 @@ from bot.ws import origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+QUEUE_COALESCE_SECONDS = 0.05
+"""Queue changes within this long reach an inbox as one `queue` frame."""
 
 
 class InboxConnection:
@@ -57,6 +59,8 @@ class InboxConnection:
         self.agent = Principal()
         self.events: Subscription | None = None
         self.heartbeat: asyncio.Task[None] | None = None
+        self.refresh: asyncio.Task[None] | None = None
+        """A queue frame about to go out: a burst of queue changes sends one."""
 
     async def send(self, *frames: InboxServerFrame) -> None:
         for frame in frames:
@@ -138,6 +142,8 @@ class InboxConnection:
                 await self.handoff.db.seen(user_id, self.handoff.clock())
 
     async def leave(self) -> None:
+        if self.refresh is not None:
+            self.refresh.cancel()
         if self.events is not None:
             self.events.close()
         if self.heartbeat is not None:
@@ -150,18 +156,26 @@ class InboxConnection:
         """Queue changes, the held conversations' messages and typing, takes and releases."""
         handoff = self.handoff
         if event.kind == "queue":
-            await self.send(QueueNow(items=await queue_view(handoff)))
+            if self.refresh is None or self.refresh.done():
+                self.refresh = asyncio.create_task(self.send_queue())
         elif event.kind == "ticket":
             await self.send(TicketsChanged())
         elif event.kind == "typing" and event.user_id is None and event.session_id:
             await self.send(UserIsTyping(session_id=event.session_id))
         elif event.kind == "message" and event.message_id is not None and event.session_id:
-            message = await asyncio.to_thread(handoff.db.message, event.message_id)
+            if event.user_id is not None and event.user_id == self.agent.user_id:
+                return  # this agent's own message: acknowledged already
+            message = await handoff.db.message(event.message_id)
             if message is not None:
                 view = await message_view(handoff, message)
                 await self.send(InboxMessage(session_id=event.session_id, message=view))
         elif event.kind == "mode" and event.session_id:
             await self.mode_changed(event.session_id)
+
+    async def send_queue(self) -> None:
+        await asyncio.sleep(QUEUE_COALESCE_SECONDS)
+        with contextlib.suppress(Exception):  # the socket may have closed meanwhile
+            await self.send(QueueNow(items=await queue_view(self.handoff)))
 
     async def mode_changed(self, session_id: str) -> None:
         row = await asyncio.to_thread(self.handoff.store.get_session, session_id)
