@@ -66,8 +66,8 @@ def test_user_in_the_widget_and_agent_in_the_inbox(
     w.input.press_sequentially("still th")
     expect(desk.locator("#ib-typing")).to_have_text("The user is typing…")
 
-    desk.get_by_label("Reply").fill("Sorry about that! I'm resending it now.")
-    desk.get_by_label("Reply").press("Enter")
+    desk.get_by_label("Reply", exact=True).fill("Sorry about that! I'm resending it now.")
+    desk.get_by_label("Reply", exact=True).press("Enter")
     person = w.log.locator(".cbw-msg--person")
     expect(person).to_contain_text("Sorry about that! I'm resending it now.")
     expect(person.locator(".cbw-person")).to_have_text("ada")
@@ -83,7 +83,7 @@ def test_user_in_the_widget_and_agent_in_the_inbox(
     expect(log).to_contain_text("my parcel is late")
     w.send("thank you!")
     expect(log).to_contain_text("thank you!")
-    desk.get_by_label("Reply").fill("You're welcome.")
+    desk.get_by_label("Reply", exact=True).fill("You're welcome.")
     desk.get_by_role("button", name="Send").click()
     expect(w.log.locator(".cbw-msg--person")).to_have_count(2)
 

@@ -1012,6 +1012,7 @@
     switch (f.type) {
       case 'received': // stored for a person: no bot reply will come
         if (typeof f.reply_to === 'string') settle(f.reply_to);
+        S.lastTypingSent = 0; // the person saw the message arrive: the next keystroke is news
         break;
       case 'agent_joined':
         S.person = f.agent;
