@@ -109,9 +109,6 @@ class Subscription:
 class LocalBus:
     """Events within this process (SQLite: one process serves everything)."""
 
-    transactional = False
-    """True when events can be sent inside the write's own transaction (`notify_in`)."""
-
     def __init__(self) -> None:
         self.listeners: dict[str, set[Subscription]] = {}
 
@@ -168,8 +165,6 @@ class PostgresBus(LocalBus):
         if self._publisher is not None:
             with contextlib.suppress(Exception):
                 await self._publisher.close()
-
-    transactional = True
 
     def notify_in(self, conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
         """Send events from inside a write's transaction: they go out when it commits, and only then."""

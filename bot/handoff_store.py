@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.batching import BatchWorker
-from bot.events import Event, LocalBus
+from bot.events import Event, LocalBus, PostgresBus
 from bot.rows import Direction, MessageRow
 from bot.store import Op, Store
 from bot.tables import AgentPresence, ChatSession, Message, Ticket, User
@@ -95,18 +96,20 @@ class HandoffStore:
         right after it commits.
         """
         session_id = rows[0].session_id
-        holder = select(ChatSession.agent_id).where(ChatSession.id == session_id, ChatSession.mode == "agent")  # type: ignore[arg-type,call-overload]
+        holder = select(col(ChatSession.agent_id)).where(
+            col(ChatSession.id) == session_id, col(ChatSession.mode) == "agent"
+        )
 
         def run(conn: Connection) -> list[int] | None:
             if held_by is not None and conn.execute(holder).scalar_one_or_none() != held_by:
                 return None
             ids = self.store.statements.insert_messages(conn, rows)
-            if announce is not None and self.bus.transactional:
+            if announce is not None and isinstance(self.bus, PostgresBus):
                 self.bus.notify_in(conn, announce(ids))
             return ids
 
         result: list[int] | None = await self.store.write(Op(run))
-        if result is not None and announce is not None and not self.bus.transactional:
+        if result is not None and announce is not None and not isinstance(self.bus, PostgresBus):
             for channel, event in announce(result):
                 await self.bus.publish(channel, event)
         return result
@@ -158,13 +161,13 @@ class HandoffStore:
         values = ticket.model_dump(exclude={"id"})
 
         def run(conn: Connection) -> tuple[int, list[int]]:
-            ticket_id = conn.execute(insert(Ticket).values(values).returning(Ticket.id)).scalar_one()  # type: ignore[arg-type]
+            ticket_id: int = conn.execute(insert(Ticket).values(values).returning(Ticket.__table__.c.id)).scalar_one()  # type: ignore[attr-defined]
             conn.execute(
                 update(ChatSession)
                 .where(ChatSession.id == ticket.session_id)  # type: ignore[arg-type]
                 .values(mode="bot", ticket_email=None, handoff_reason=None)
             )
-            return int(ticket_id), self.store.statements.insert_messages(conn, rows)
+            return ticket_id, self.store.statements.insert_messages(conn, rows)
 
         result: tuple[int, list[int]] = await self.store.write(Op(run))
         return result
@@ -182,8 +185,8 @@ class HandoffStore:
 
         def run(conn: Connection) -> None:
             if not conn.execute(
-                update(AgentPresence).where(AgentPresence.user_id == user_id).values(seen_at=now)
-            ).rowcount:  # type: ignore[arg-type]
+                update(AgentPresence).where(col(AgentPresence.user_id) == user_id).values(seen_at=now)
+            ).rowcount:
                 conn.execute(insert(AgentPresence).values(user_id=user_id, seen_at=now))
 
         await self.store.write(Op(run))
@@ -205,11 +208,13 @@ class HandoffStore:
         """1 for the conversation waiting longest; 0 when this one is not waiting."""
         with Session(self.engine) as db:
             mine = db.execute(
-                select(ChatSession.handoff_at).where(ChatSession.id == session_id, ChatSession.mode == "waiting")  # type: ignore[arg-type,call-overload]
+                select(col(ChatSession.handoff_at)).where(
+                    col(ChatSession.id) == session_id, col(ChatSession.mode) == "waiting"
+                )
             ).scalar_one_or_none()
             if mine is None:
                 return 0
-            ahead = select(func.count()).where(ChatSession.mode == "waiting", ChatSession.handoff_at <= mine)  # type: ignore[arg-type,operator]
+            ahead = select(func.count()).where(col(ChatSession.mode) == "waiting", col(ChatSession.handoff_at) <= mine)
             return int(db.execute(ahead.select_from(ChatSession)).scalar_one())
 
     def queue(self, last: int = 3, limit: int = 200) -> list[QueueItem]:
@@ -262,13 +267,15 @@ class HandoffStore:
 
     def inbound_id(self, session_id: str, client_id: str | None) -> int:
         """The id of the user message stored under a client id (answering a resend)."""
-        query = select(Message.id).where(
-            Message.session_id == session_id,  # type: ignore[arg-type]
-            Message.client_id == client_id,  # type: ignore[arg-type]
-            Message.direction == "in",  # type: ignore[arg-type]
+        query = select(col(Message.id)).where(
+            col(Message.session_id) == session_id,
+            col(Message.client_id) == client_id,
+            col(Message.direction) == "in",
         )
         with Session(self.engine) as db:
-            return int(db.execute(query).scalar_one())
+            found = db.execute(query).scalar_one()
+        assert found is not None  # a stored row has its id
+        return found
 
     def user(self, user_id: int) -> User | None:
         with Session(self.engine) as db:
@@ -278,8 +285,8 @@ class HandoffStore:
         """Every user who may take conversations, and whether they have the inbox open now."""
         with Session(self.engine) as db:
             rows = db.execute(
-                select(User, AgentPresence.seen_at)
-                .outerjoin(AgentPresence, AgentPresence.user_id == User.id)  # type: ignore[arg-type]
+                select(User, col(AgentPresence.seen_at))
+                .outerjoin(AgentPresence, col(AgentPresence.user_id) == User.id)
                 .where(User.role.in_(AGENT_ROLES))  # type: ignore[attr-defined]
                 .order_by(User.username)
             ).all()
