@@ -74,7 +74,7 @@ class Handoff:
 
     # -- the user's side -----------------------------------------------------------------
 
-    async def after_turn(self, conv: Conversation, frames: Sequence[ServerFrame]) -> list[ServerFrame]:
+    async def after_turn(self, conv: Conversation, frames: Sequence[ServerFrame]) -> list[Reply]:
         """Hand over when the bot's reply served a `handoff: true` intent, or after N fallbacks in a row."""
         replies = [f for f in frames if isinstance(f, Reply) and not f.duplicate]
         if not replies or conv.mode != "bot":
@@ -91,7 +91,7 @@ class Handoff:
             return await self.hand_over(conv, f"the bot did not understand {limit} messages in a row")
         return []
 
-    async def hand_over(self, conv: Conversation, reason: str) -> list[ServerFrame]:
+    async def hand_over(self, conv: Conversation, reason: str) -> list[Reply]:
         """Queue the conversation for a person, or, with nobody online, offer to take a message."""
         now = self.clock()
         cutoff = presence_cutoff(now, self.settings.agent_presence_seconds)
@@ -292,7 +292,7 @@ class Handoff:
 
     async def _say(
         self, conv: Conversation, text: str, now: datetime, buttons: Sequence[tuple[str, str]] = ()
-    ) -> list[ServerFrame]:
+    ) -> list[Reply]:
         row = note(conv.session_id, conv.principal.user_id, "out", text, now, intent=HANDOFF_INTENT, buttons=buttons)
         (message_id,) = await self.db.append([row])
         return [_notice_of(text, message_id, now, buttons)]

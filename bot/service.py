@@ -216,8 +216,11 @@ class ChatService:
         conv, frames = await self.message(conv, frame)
         return conv, [*frames, *await self.handoff.after_turn(conv, frames)]
 
-    async def hand_over(self, conv: Conversation, reason: str) -> list[ServerFrame]:
-        """Queue the conversation for a person (an action's `handoff`, say): the frames to send."""
+    async def hand_over(self, conv: Conversation, reason: str) -> list[Reply]:
+        """Queue the conversation for a person (an action's `handoff`, say): the bot's notices to send.
+
+        With nobody online it offers to take a message instead; nothing when already handed over.
+        """
         return await self.handoff.hand_over(conv, reason)
 
     # -- chat commands ---------------------------------------------------------------------

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from bot import auth
+from bot.conversation import Principal
 from tests.conftest import ROOT, LiveServer, free_port, make_server_env
 from tests.handoff_support import Frames, inbox, login, user, write_handoff_domain
 
@@ -262,3 +265,23 @@ def test_user_and_agent_on_two_instances_over_postgres(
             b.stop()
     finally:
         a.stop()
+
+
+def test_hand_over_is_callable_on_its_own(client: TestClient) -> None:
+    """What an action's `handoff` result calls: queue positions, nobody online, nothing twice."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    chat, portal = services.chat, client.portal
+    assert portal is not None
+    alone = portal.call(chat.open, Principal())
+    (offer,) = portal.call(chat.hand_over, alone, "the order action failed")
+    assert "Nobody from our team is online" in offer.text and alone.mode == "ticket"
+
+    agent = auth.create_user(services.engine, "ada", PASSWORD, "agent")
+    portal.call(chat.handoff.db.seen, agent.id, chat.clock())
+    first, second = portal.call(chat.open, Principal()), portal.call(chat.open, Principal())
+    assert "you're next" in portal.call(chat.hand_over, first, "asked")[0].text
+    assert "you're number 2 in the queue" in portal.call(chat.hand_over, second, "asked")[0].text
+    assert portal.call(chat.hand_over, second, "asked again") == []  # already waiting
+    queue = chat.handoff.db.queue()
+    assert [item.session_id for item in queue] == [first.session_id, second.session_id]
+    assert queue[0].reason == "asked" and queue[0].last_messages[-1].direction == "out"
