@@ -133,7 +133,7 @@ class HandoffStore:
         """
         values: dict[str, Any] = {"mode": mode, "agent_id": agent_id}
         if mode in ("waiting", "ticket"):
-            values |= {"handoff_reason": reason, "handoff_at": now, "ticket_email": None}
+            values |= {"handoff_reason": reason[:200] if reason else None, "handoff_at": now, "ticket_email": None}
         elif mode == "bot":
             values |= {"handoff_reason": None, "ticket_email": None}
         query = update(ChatSession).where(ChatSession.id == session_id, ChatSession.mode.in_(only_from))  # type: ignore[arg-type,attr-defined]
