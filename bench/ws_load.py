@@ -15,7 +15,8 @@ throughput ceiling); the `--paced` steps offer a fixed rate, for the latency at 
 `--database` runs the bot steps once per database (`sqlite` is a fresh file; a PostgreSQL URL
 is emptied first), so backends compare within the same run; after each, the acknowledged
 replies are checked against the user messages stored (none may be missing).
-Every loop is bounded in count and time. Prints one table.
+The messages never ask for a person: a handoff leaves the bot's path (bench/handoff.py
+measures that one). Every loop is bounded in count and time. Prints one table.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ MESSAGES = [
     "hi",
     "what are your opening hours",
     "where is my order AB123456",
-    "I want to talk to a human",
+    "how do I contact you",
     "do you have laptops in stock",
     "thanks a lot",
     "how can I pay",
