@@ -1,6 +1,7 @@
 """WebSocket load benchmark: the bot against its own ceilings, in one run, on loopback only.
 
     python bench/ws_load.py [--connections 1,10,100,1000] [--paced 100@1500] [--seconds 5] [--idle 10000]
+                            [--database sqlite,postgresql+psycopg://127.0.0.1/bench_ws]
 
 Starts the bot (`python -m bot`, SQLite, the demo intents.yaml) pinned to one core with
 taskset, drives it from this process pinned to the other, and measures in the same run:
@@ -11,7 +12,11 @@ taskset, drives it from this process pinned to the other, and measures in the sa
   from /proc and the server's /metrics, which is where a change to the ratio comes from.
 The `--connections` steps are closed loops (each client sends as soon as its reply is in: the
 throughput ceiling); the `--paced` steps offer a fixed rate, for the latency at that load.
-Every loop is bounded in count and time. Prints one table.
+`--database` runs the bot steps once per database (`sqlite` is a fresh file; a PostgreSQL URL
+is emptied first), so backends compare within the same run; after each, the acknowledged
+replies are checked against the user messages stored (none may be missing).
+The messages never ask for a person: a handoff leaves the bot's path (bench/handoff.py
+measures that one). Every loop is bounded in count and time. Prints one table.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +48,7 @@ MESSAGES = [
     "hi",
     "what are your opening hours",
     "where is my order AB123456",
-    "I want to talk to a human",
+    "how do I contact you",
     "do you have laptops in stock",
     "thanks a lot",
     "how can I pay",
@@ -97,6 +102,8 @@ class Result:
     latencies: list[float]
     errors: int
     offered: float | None = None
+    acked: set[str] = field(default_factory=set)
+    """Client ids of the messages the server answered (so it must have stored them)."""
     """Messages a second the clients offered; None for a closed loop."""
 
     @property
@@ -125,8 +132,10 @@ async def drive(
     import websockets
 
     latencies: list[float] = []
+    acked: set[str] = set()
     errors = sent = ready = 0
     rng = random.Random(0)
+    tag = f"{connections}-{rate or 0:.0f}"
     period = connections / rate if rate else 0.0
     go = asyncio.Event()
     all_ready = asyncio.Event()
@@ -155,10 +164,12 @@ async def drive(
                         started, scheduled = scheduled, scheduled + period
                     else:
                         started = time.perf_counter()
-                    await ws.send(json.dumps({"type": "message", "text": rng.choice(MESSAGES), "id": f"{i}-{n}"}))
+                    client_id = f"{i}-{n}-{tag}"
+                    await ws.send(json.dumps({"type": "message", "text": rng.choice(MESSAGES), "id": client_id}))
                     while True:
                         frame = json.loads(await ws.recv())
                         if frame["type"] == reply_type:
+                            acked.add(client_id)
                             break
                         if frame["type"] == "error":
                             errors += 1
@@ -178,7 +189,7 @@ async def drive(
     end = begin + seconds
     go.set()
     await asyncio.gather(*tasks)
-    return Result(url, connections, len(latencies), time.perf_counter() - begin, latencies, errors, rate)
+    return Result(url, connections, len(latencies), time.perf_counter() - begin, latencies, errors, rate, acked)
 
 
 async def hold_idle(url: str, count: int, pid: int) -> tuple[int, float, int]:
@@ -267,6 +278,36 @@ def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> tuple[su
     raise RuntimeError(f"{cmd} did not start:\n{log.read_text()[-2000:]}")
 
 
+def empty_postgres(url: str) -> str:
+    """The URL, its database emptied (created when missing) so each run starts from no rows."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first():
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = create_engine(target)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+def stored_client_ids(url: str) -> set[str]:
+    """The client ids of the user messages in the log."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ids = {row[0] for row in conn.execute(text("SELECT client_id FROM message WHERE direction = 'in'"))}
+    engine.dispose()
+    return ids
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", default="1,10,100,1000", help="comma-separated client counts")
@@ -280,6 +321,11 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0 skips)")
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models dir (trained if stale)")
     parser.add_argument("--intents", type=Path, default=ROOT / "intents.yaml")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="comma-separated: sqlite (a fresh file) and/or PostgreSQL URLs (their tables are dropped first)",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     counts = [int(c) for c in args.connections.split(",") if c]
@@ -309,7 +355,6 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     bot_port, echo_port = free_port(), free_port()
     env.update(
-        BOT_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
         BOT_MODELS_DIR=str(args.models),
         BOT_INTENTS_PATH=str(args.intents),
         BOT_PORT=str(bot_port),
@@ -336,32 +381,50 @@ def main() -> int:
         "false",
     ]
     rows: list[tuple[str, Result]] = []
-    cpu_per_message: dict[int, dict[str, float]] = {}
-    bot, cold = start(bot_cmd, env, bot_port, work / "bot.log")
-    try:
-        idle_rss = rss_mb(bot.pid)
-        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-            os.sched_setaffinity(0, {int(CLIENT_CORE)})
-        for n in counts:
-            before = cpu_seconds(bot.pid, bot_port)
-            result = asyncio.run(drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply"))
-            after = cpu_seconds(bot.pid, bot_port)
-            cpu_per_message[n] = {k: (after[k] - before.get(k, 0.0)) / max(result.messages, 1) * 1e6 for k in after}
-            rows.append(("bot", result))
-        for n, rate in paced:
-            rows.append(
-                (
-                    "bot",
+    cpu_per_message: dict[str, dict[int, dict[str, float]]] = {}
+    notes: list[str] = []
+    for database in args.database.split(","):
+        name = "sqlite" if database == "sqlite" else "pg"
+        url = f"sqlite:///{work / 'bench.db'}" if database == "sqlite" else empty_postgres(database)
+        env["BOT_DATABASE_URL"] = url
+        bot, cold = start(bot_cmd, env, bot_port, work / "bot.log")
+        results: list[Result] = []
+        try:
+            idle_rss = rss_mb(bot.pid)
+            if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+                os.sched_setaffinity(0, {int(CLIENT_CORE)})
+            split = cpu_per_message.setdefault(name, {})
+            for n in counts:
+                before = cpu_seconds(bot.pid, bot_port)
+                result = asyncio.run(
+                    drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply")
+                )
+                after = cpu_seconds(bot.pid, bot_port)
+                split[n] = {k: (after[k] - before.get(k, 0.0)) / max(result.messages, 1) * 1e6 for k in after}
+                results.append(result)
+            for n, rate in paced:
+                results.append(
                     asyncio.run(
                         drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply", rate)
-                    ),
+                    )
                 )
+            loaded_rss = rss_mb(bot.pid)
+            idle = asyncio.run(hold_idle(f"ws://127.0.0.1:{bot_port}/ws", args.idle, bot.pid)) if args.idle else None
+        finally:
+            bot.terminate()
+            bot.wait(30)
+        rows += [(name, r) for r in results]
+        acked = set().union(*(r.acked for r in results))
+        lost = len(acked - stored_client_ids(url))
+        notes.append(
+            f"{name}: cold start to ready {cold:.2f} s; server RSS idle {idle_rss:.0f} MB, after load "
+            f"{loaded_rss:.0f} MB; acknowledged {len(acked):,}, missing from the log {lost}"
+            + (
+                f"; idle connections held {idle[0]:,} of {args.idle:,} ({idle[2]} errors), RSS {idle[1]:.0f} MB"
+                if idle
+                else ""
             )
-        loaded_rss = rss_mb(bot.pid)
-        idle = asyncio.run(hold_idle(f"ws://127.0.0.1:{bot_port}/ws", args.idle, bot.pid)) if args.idle else None
-    finally:
-        bot.terminate()
-        bot.wait(30)
+        )
     echo, _ = start(echo_cmd, env, echo_port, work / "echo.log")
     try:
         rows.extend(
@@ -374,10 +437,10 @@ def main() -> int:
     nlu_rate, nlu_p50 = classifier_ceiling(args.models, min(args.seconds, 5.0))
 
     echo_rate = {r.connections: r.rate for name, r in rows if name == "echo"}
-    print(f"\ncold start to ready: {cold:.2f} s; server RSS idle {idle_rss:.0f} MB, after load {loaded_rss:.0f} MB")
+    print()
+    for note in notes:
+        print(note)
     print(f"classifier ceiling (one at a time, spaCy included, one core): {nlu_rate:,.0f} msg/s, p50 {nlu_p50:.3f} ms")
-    if idle:
-        print(f"idle connections held: {idle[0]:,} of {args.idle:,} ({idle[2]} errors), server RSS {idle[1]:.0f} MB")
     print(
         f"\n{'server':<6} {'conns':>6} {'offered':>8} {'msg/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'errors':>6} {'/echo':>6} {'/nlu':>6}"
@@ -385,16 +448,16 @@ def main() -> int:
     for name, r in rows:
         closed = r.offered is None
         vs_echo = r.rate / echo_rate[r.connections] if closed and echo_rate.get(r.connections) else float("nan")
-        vs_nlu = r.rate / nlu_rate if name == "bot" and closed else float("nan")
+        vs_nlu = r.rate / nlu_rate if name != "echo" and closed else float("nan")
         print(
             f"{name:<6} {r.connections:>6} {'closed' if closed else f'{r.offered:,.0f}':>8} {r.rate:>9,.0f} "
             f"{r.pct(0.5):>8.2f} {r.pct(0.95):>8.2f} {r.pct(0.99):>8.2f} "
             f"{r.errors:>6} {vs_echo:>6.2f} {vs_nlu:>6.2f}"
             + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
         )
-    if cpu_per_message:
-        print("\nserver CPU per message, by thread (us; the closed-loop steps):")
-        for n, split in cpu_per_message.items():
+    for name, per_count in cpu_per_message.items():
+        print(f"\n{name}: server CPU per message, by thread (us; the closed-loop steps):")
+        for n, split in per_count.items():
             print(
                 f"{n:>6} conns  "
                 + "  ".join(f"{name} {us:,.0f}" for name, us in split.items())

@@ -1,6 +1,7 @@
 """`python -m bot.admin`: operator commands (create users, migrate the database).
 
 python -m bot.admin create-user NAME [--admin]      # asks for the password (needs a terminal)
+python -m bot.admin create-user NAME --role agent   # a person who answers handed-over conversations
 echo "$PASSWORD" | python -m bot.admin create-user NAME --admin --password-stdin
 ADMIN_PASSWORD=... python -m bot.admin create-user NAME --admin --password-env ADMIN_PASSWORD
 python -m bot.admin migrate                          # upgrade the schema (also done at start)
@@ -13,7 +14,7 @@ import getpass
 import os
 import sys
 
-from bot.auth import RegistrationError, create_user
+from bot.auth import ROLES, RegistrationError, create_user
 from bot.config import Settings
 from bot.store import make_engine, migrate
 
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None, *, stdin: str | None = None, settings: S
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user", help="create a user (the first admin, say)")
     create.add_argument("name")
-    create.add_argument("--admin", action="store_true", help="give the admin role")
+    create.add_argument("--admin", action="store_true", help="give the admin role (same as --role admin)")
+    create.add_argument("--role", choices=ROLES, default="user", help="user (default), agent or admin")
     source = create.add_mutually_exclusive_group()
     source.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     source.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None, *, stdin: str | None = None, settings: S
         print(f"database {engine.url.render_as_string()} is up to date")
         return 0
     try:
-        user = create_user(engine, args.name, password, "admin" if args.admin else "user")
+        user = create_user(engine, args.name, password, "admin" if args.admin else args.role)
     except RegistrationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import api, ws
+from bot import api, inbox_api, inbox_ws, ws
 from bot.actions.python_actions import check_actions
 from bot.actions.runner import ActionRunner
 from bot.apidocs import add_api_docs
@@ -24,6 +24,7 @@ from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
 from bot.deps import Services
 from bot.domain import DomainError
+from bot.events import make_bus
 from bot.limits import AttemptLimiter, ConnectionLimit
 from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
@@ -72,15 +73,17 @@ async def build_services(settings: Settings) -> Services:
         make_runner=lambda domain: ActionRunner.from_settings(domain, settings, metrics.actions),
     )
     metrics.serve_model(model.version)
+    bus = make_bus(settings.database_url)
     services = Services(
         settings=settings,
         engine=engine,
         store=store,
         nlu=nlu,
-        chat=ChatService(settings, store, nlu, metrics),
+        chat=ChatService(settings, store, nlu, metrics, bus=bus),
         login_limiter=AttemptLimiter(settings.login_attempts_per_minute),
         metrics=metrics,
         connections=ConnectionLimit(settings.max_connections_per_ip),
+        bus=bus,
     )
     if settings.admin_username and settings.admin_password:
         try:
@@ -125,6 +128,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     return_large_blocks()  # before the model is loaded
     services = await build_services(app.state.settings)
     services.store.start()
+    await services.bus.start()
     services.nlu.worker.start()
     services.metrics.watch_workers([services.nlu.worker, services.store.writer])
     tasks = [asyncio.create_task(_sweep_expired(services))]
@@ -142,6 +146,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
         services.nlu.worker.stop()
         await services.nlu.aclose()
+        services.chat.handoff.db.reader.stop()
+        await services.bus.stop()
         services.store.stop()
         services.engine.dispose()
         app.state.services = None
@@ -196,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
     app.include_router(api.router)
     app.include_router(ws.router)
+    app.include_router(inbox_api.router)
+    app.include_router(inbox_ws.router)
     add_api_docs(app)
 
     @app.get("/", include_in_schema=False)

@@ -20,7 +20,8 @@ from bot.tables import AuthToken, User, utcnow
 USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
-ROLES = ("user", "admin")
+ROLES = ("user", "agent", "admin")
+"""`agent`: answers conversations handed to a person (the inbox); `admin`: that and everything else."""
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$JV1g1VAgUfRKdFXGW4L2DQ$1Tr5tbXiIZzB8blSZ5KtedaWm4sTe+eCqgKs1RndlbA"

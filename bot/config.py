@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     multi_intent: bool = True
     """Answer each of several requests in one message ("thanks, bye"); off answers the message as one."""
 
+    handoff_after_fallbacks: int = Field(default=0, ge=0)
+    """Hand the conversation to a person after this many fallbacks in a row; 0 never does."""
+    handoff_resume_message: str = "You're back with the virtual assistant. Ask me anything, or ask for a person again."
+    """What the bot says when an agent closes a conversation."""
+    agent_presence_seconds: float = Field(default=45.0, gt=0)
+    """An agent counts as online this long after their inbox's last heartbeat (sent every third of it)."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

@@ -43,6 +43,14 @@ class Conversation:
     """The client's time zone, when its hello frame gave one."""
     ending: bool = False
     """An action ended the session: the next message starts a new one."""
+    handoff_reason: str | None = None
+    """An action asked for a person, for this reason: handed over once the turn is logged."""
+    mode: str = "bot"
+    """Who answers: `bot`, `waiting` or `agent` (a person), `ticket` (a message for the team)."""
+    agent: str | None = None
+    """The name of the person holding the session."""
+    fallbacks: int = 0
+    """Fallback replies in a row, for `handoff_after_fallbacks`."""
     _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
 
     def has_answered(self, client_id: str | None) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
 from bot.config import Settings
+from bot.events import LocalBus
 from bot.limits import AttemptLimiter, ConnectionLimit
 from bot.metrics import Metrics
 from bot.nlu_worker import Nlu
@@ -27,6 +28,8 @@ class Services:
     login_limiter: AttemptLimiter
     metrics: Metrics
     connections: ConnectionLimit
+    bus: LocalBus
+    """Events between connections and instances (handoff)."""
 
 
 def services_of(conn: HTTPConnection) -> Services:

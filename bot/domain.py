@@ -287,6 +287,8 @@ class Intent(_Strict):
     """An action run once the slots are filled (and confirmed); `responses` stand in if it fails."""
     on_missing: str | None = None
     """When the user lacks a slot's value ("I don't have it"): another intent's name, `handoff`, or a reply."""
+    handoff: bool = False
+    """Hand the conversation to a person (the queue, or a message left when nobody is online)."""
 
 
 class _RawIntent(_Strict):
@@ -297,6 +299,7 @@ class _RawIntent(_Strict):
     confirm: str | None = None
     action: str | None = None
     on_missing: str | None = None
+    handoff: bool = False
 
     @field_validator("responses", mode="before")
     @classmethod
@@ -399,6 +402,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             confirm=raw_intent.confirm,
             action=raw_intent.action,
             on_missing=raw_intent.on_missing,
+            handoff=raw_intent.handoff,
         )
         for name, raw_intent in raw.intents.items()
     }

@@ -70,10 +70,16 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Hello | UserMessage | Feedback | Ping
+class UserTyping(_Frame):
+    """The user is typing: shown to the agent holding the session (ignored while the bot answers)."""
+
+    type: Literal["typing"]
+
+
+ClientFrame = Hello | UserMessage | Feedback | Ping | UserTyping
 """Every frame a client may send."""
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Field(discriminator="type")])
-CLIENT_TYPES = ("hello", "message", "feedback", "ping")
+CLIENT_TYPES = ("hello", "message", "feedback", "ping", "typing")
 
 
 def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame:
@@ -137,6 +143,11 @@ class SessionInfo(_Frame):
     resumed: bool
     user: str | None = None
     slots: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["bot", "waiting", "agent", "ticket"] = "bot"
+    """Who answers: the bot, a person soon (`waiting`), a person now (`agent`), or the bot
+    taking a message for the team (`ticket`)."""
+    agent: str | None = None
+    """The name of the person holding the session when `mode` is `agent`."""
 
 
 class ExchangedSession(SessionInfo):
@@ -178,7 +189,43 @@ class Pong(_Frame):
     type: Literal["pong"] = "pong"
 
 
-ServerFrame = SessionInfo | Typing | Reply | Error | Pong
+class Received(_Frame):
+    """A message stored for a person (waiting or holding the session): no bot reply will come."""
+
+    type: Literal["received"] = "received"
+    reply_to: str | None = None
+    message_id: int
+
+
+class AgentJoined(_Frame):
+    type: Literal["agent_joined"] = "agent_joined"
+    agent: str
+
+
+class AgentLeft(_Frame):
+    type: Literal["agent_left"] = "agent_left"
+    agent: str
+
+
+class AgentMessage(_Frame):
+    """A person's message, not the bot's."""
+
+    type: Literal["agent_message"] = "agent_message"
+    text: str
+    agent: str
+    message_id: int
+    buttons: tuple[Button, ...] = ()
+    time: str | None = None
+
+
+class AgentTyping(_Frame):
+    type: Literal["agent_typing"] = "agent_typing"
+    agent: str
+
+
+ServerFrame = (
+    SessionInfo | Typing | Reply | Error | Pong | Received | AgentJoined | AgentLeft | AgentMessage | AgentTyping
+)
 """Every frame the server sends."""
 
 

@@ -22,6 +22,8 @@ from bot.config import Settings
 from bot.conversation import ANSWERED_CACHE, Conversation, Principal
 from bot.dialogue import State
 from bot.dialogue_turn import TurnOutcome, play_turn_async
+from bot.events import LocalBus
+from bot.handoff import HELD, Handoff
 from bot.host_identity import exchange_host_token
 from bot.metrics import Metrics
 from bot.model import Model
@@ -49,6 +51,7 @@ class ChatService:
         metrics: Metrics,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
+        bus: LocalBus | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -57,6 +60,7 @@ class ChatService:
         self.rng = rng or random.Random(settings.seed)
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.handoff = Handoff(settings, store, bus or LocalBus(), lambda: self.nlu.model.domain, clock)
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -69,6 +73,7 @@ class ChatService:
         principal, bearer = await self._principal(frame)
         conv = await self.open(principal, frame.session_id, frame.lang)
         conv.timezone = frame.timezone
+        await self.handoff.describe(conv)  # who answers it now: the bot, or a person
         frames: list[ServerFrame] = [session_info(conv, bearer)]
         greeting = welcome_reply(self.nlu.model.domain, conv.language or frame.lang, self.clock())
         if welcome and not conv.resumed and greeting is not None:
@@ -76,12 +81,23 @@ class ChatService:
         return conv, frames
 
     async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
-        """A user message: a chat command, or a turn. A command may start another conversation."""
+        """A user message: held for the person who has the session, a chat command, or a turn.
+
+        After a turn the conversation may go to a person (a `handoff: true` intent, an action's
+        handoff, N fallbacks in a row), or, when an action ended it, on in a new session.
+        """
+        if conv.mode in HELD:
+            return conv, list(await self.handoff.hold(conv, frame.text, frame.id))
         command = frame.text.strip().lower()
         if command in COMMANDS and not conv.has_answered(frame.id):
             return await self._command(conv, command, frame)
         frames: list[ServerFrame] = list(await self.turn(conv, frame.text, frame.id))
-        if conv.ending:  # an action closed the session: the conversation goes on in a new one
+        if conv.handoff_reason is not None:
+            reason, conv.handoff_reason = conv.handoff_reason, None
+            frames += await self.handoff.hand_over(conv, reason)
+        else:
+            frames += await self.handoff.after_turn(conv, frames)
+        if conv.ending:
             await self.store.end_session(conv.session_id)
             conv = await self.open(conv.principal, language=conv.language)
             frames.append(session_info(conv))
@@ -169,6 +185,8 @@ class ChatService:
         """
         if (replayed := conv.replay(client_id)) is not None:
             return replayed
+        if conv.mode == "ticket":  # handoff with nobody online: the bot takes a message for the team
+            return await self.handoff.take_message(conv, text, client_id)
         async with self._lock(conv.session_id):
             started = time.perf_counter()
             calls = TurnCalls(self.nlu, conv, self._now(conv))
@@ -197,6 +215,7 @@ class ChatService:
             self.metrics.answered(decision.intent, decision.action == "fallback", time.perf_counter() - started)
             conv.state = decision.state
             conv.ending = decision.end_session
+            conv.handoff_reason = decision.handoff
             await self._remember_user_slots(conv, calls.model)
         if client_id is not None:
             conv.remember(client_id, sent)
@@ -249,6 +268,15 @@ class ChatService:
             await self.store.set_user_slots(conv.principal.user_id, merged)
             conv.principal = replace(conv.principal, user_slots=merged)
 
+    # -- handoff ---------------------------------------------------------------------------
+
+    async def hand_over(self, conv: Conversation, reason: str) -> list[Reply]:
+        """Queue the conversation for a person (an action's `handoff`, say): the bot's notices to send.
+
+        With nobody online it offers to take a message instead; nothing when already handed over.
+        """
+        return await self.handoff.hand_over(conv, reason)
+
     # -- chat commands ---------------------------------------------------------------------
 
     async def _command(
@@ -296,6 +324,8 @@ def session_info(conv: Conversation, bearer: str | None = None) -> SessionInfo:
         "resumed": conv.resumed,
         "user": conv.principal.username,
         "slots": dict(conv.state.slots),
+        "mode": conv.mode,
+        "agent": conv.agent,
     }
     return ExchangedSession(**fields, token=bearer) if bearer else SessionInfo(**fields)
 

@@ -90,6 +90,34 @@ class ChatSession(SQLModel, table=True):
     """The form finished last, which a correction right after it changes."""
     slots: dict[str, Any] = _json()
     turns: int = 0
+    mode: str = Field(default="bot", max_length=8, index=True)
+    """`bot`, `waiting` (queued for a person), `agent` (held by `agent_id`) or `ticket`
+    (taking a message for the team while no agent is online)."""
+    agent_id: int | None = None
+    handoff_reason: str | None = Field(default=None, max_length=200)
+    handoff_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    ticket_email: str | None = Field(default=None, max_length=254)
+
+
+class Ticket(SQLModel, table=True):
+    """A message left for the team while no agent was online."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="chat_session.id", max_length=32)
+    email: str = Field(max_length=254)
+    text: str
+    reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _time(nullable=False, index=True)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class AgentPresence(SQLModel, table=True):
+    """An agent with the inbox open, on any instance; stale after a missed heartbeat or two."""
+
+    __tablename__ = "agent_presence"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    seen_at: datetime = _time(nullable=False)
 
 
 class Message(SQLModel, table=True):

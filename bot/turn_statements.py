@@ -1,26 +1,30 @@
 """The two statements every chat turn runs: move the session on, append the log rows.
 
 They are the log writer's whole hot path, so each backend gets the cheapest correct form.
-PostgreSQL goes through SQLAlchemy Core, which sends one multi-row INSERT that returns the
-ids in order. For SQLite, Core would send one INSERT per row (SQLite does not promise the
-order of RETURNING rows) and spend more time on generic parameter handling than SQLite
-spends storing the row; `SqliteTurnStatements` runs the same SQL on the driver's cursor
-with the columns' own SQLAlchemy converters (JSON, UTC times). What remains per row is
-SQLite's own work (the table and its five indexes) and the conversions.
+Through SQLAlchemy Core, an INSERT that must return ids in the parameters' order goes one
+row at a time on both backends (an integer key is no sort sentinel), and Core spends more
+time on generic parameter handling than the database spends storing the row. So both
+backends run plain SQL on the driver's cursor inside the SQLAlchemy transaction, with the
+columns' own SQLAlchemy converters (JSON, UTC times): SQLite row by row (in-process, a call
+costs nothing), PostgreSQL with psycopg 3's `executemany`, which pipelines the batch's
+statements in one round trip and returns each row's id in order. `CoreTurnStatements` is
+the portable reference the tests compare them with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, func, insert, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from bot.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, MessageRow, SessionRow
 from bot.tables import ChatSession, Message
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +120,72 @@ class SqliteTurnStatements:
             raise DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error) from exc
 
 
+class PsycopgTurnStatements:
+    """PostgreSQL through psycopg 3: each statement prepared once, the batch pipelined."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        messages: Table = Message.__table__  # type: ignore[attr-defined]
+        sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
+        names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
+        placeholders = ", ".join(_pg_param(messages.c[c]) for c in MESSAGE_COLUMNS)
+        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({placeholders}) RETURNING id"
+        assignments = ", ".join(
+            f'"{name}" = coalesce({_pg_param(sessions.c[name])}, "{name}")'
+            if name == "user_id"
+            else f'"{name}" = {_pg_param(sessions.c[name])}'
+            for name in SESSION_COLUMNS
+        )
+        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
+        self.message_converters = [_converter(messages.c[name], dialect) for name in MESSAGE_COLUMNS]
+        self.session_converters = [_converter(sessions.c[name], dialect) for name in SESSION_COLUMNS]
+
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
+        values = [
+            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
+            for u in updates
+        ]
+        cursor = self._cursor(conn)
+        self._run(lambda: cursor.executemany(self.update_sql, values), self.update_sql)
+        return int(cursor.rowcount)
+
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
+        values = [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
+        cursor = self._cursor(conn)
+
+        def run() -> list[int]:
+            cursor.executemany(self.insert_sql, values, returning=True)
+            ids = []
+            while True:  # one result set per row, in the rows' order
+                ids.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return ids
+
+        return self._run(run, self.insert_sql)
+
+    @staticmethod
+    def _cursor(conn: Connection) -> Any:
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def _run(self, call: Callable[[], _R], sql: str) -> _R:
+        """Run one driver call, its errors wrapped as SQLAlchemy's (as Core would have)."""
+        try:
+            return call()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error) from exc
+
+
 def turn_statements(dialect: Dialect) -> TurnStatements:
-    return SqliteTurnStatements(dialect) if dialect.name == "sqlite" else CoreTurnStatements()
+    if dialect.name == "sqlite":
+        return SqliteTurnStatements(dialect)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return PsycopgTurnStatements(dialect)
+    return CoreTurnStatements()
+
+
+def _pg_param(column: Any) -> str:
+    """A psycopg placeholder; JSON arrives as text from its converter, so it is cast."""
+    return "%s::json" if isinstance(column.type, JSON) else "%s"
 
 
 def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -20,6 +20,7 @@ from starlette import status
 from bot.conversation import Conversation
 from bot.deps import Services, services_of
 from bot.errors import ClientError
+from bot.events import Event, Subscription, session_channel
 from bot.limits import TokenBucket
 from bot.protocol import (
     ClientFrame,
@@ -31,6 +32,7 @@ from bot.protocol import (
     ServerFrame,
     Typing,
     UserMessage,
+    UserTyping,
     dump,
     parse_frame,
 )
@@ -60,6 +62,8 @@ class Connection:
         self.conv: Conversation | None = None
         self.bad_frames = 0
         self.bucket = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
+        self.events: Subscription | None = None
+        """The session's channel: agents joining, leaving, typing and their messages."""
 
     async def send(self, *frames: ServerFrame) -> None:
         for frame in frames:
@@ -69,7 +73,31 @@ class Connection:
         self.services.metrics.errors.labels(code=code).inc()
         await self.send(Error(code=code, detail=detail, reply_to=reply_to))
 
+    def follow(self) -> None:
+        """Listen on the current session's channel (a command may have started another session)."""
+        channel = session_channel(self.conv.session_id) if self.conv else None
+        if self.events is None:
+            self.events = self.services.bus.subscribe(self.on_event)
+        if channel is not None and channel not in self.events.channels:
+            for old in list(self.events.channels):
+                self.events.remove(old)
+            self.events.add(channel)
+
+    async def on_event(self, event: Event) -> None:
+        if self.conv is not None and event.session_id == self.conv.session_id:
+            await self.send(*await self.chat.handoff.for_user(self.conv, event))
+
+    def unfollow(self) -> None:
+        if self.events is not None:
+            self.events.close()
+
     async def serve(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            self.unfollow()
+
+    async def _serve(self) -> None:
         while True:
             event = await self.ws.receive()
             if event["type"] == "websocket.disconnect":
@@ -115,16 +143,22 @@ class Connection:
             await self.send(Pong())
         elif isinstance(frame, Hello):
             self.conv, frames = await self.chat.hello(frame)
+            self.follow()
             await self.send(*frames)
         elif isinstance(frame, UserMessage):
             if self.conv is None:  # a first message opens a guest session
                 self.conv, frames = await self.chat.hello(Hello(type="hello"), welcome=False)
+                self.follow()
                 await self.send(*frames)
             answer = self.chat.message(self.conv, frame)
             # A resent id is answered from what was stored: no typing indicator, no new work.
-            fresh = not self.conv.has_answered(frame.id)
+            fresh = not self.conv.has_answered(frame.id) and self.conv.mode == "bot"
             self.conv, frames = await (self.typing_while(answer, frame.id) if fresh else answer)
+            self.follow()
             await self.send(*frames)
+        elif isinstance(frame, UserTyping):
+            if self.conv is not None:
+                await self.chat.handoff.user_typing(self.conv)
         else:
             await self.send(*await self.chat.feedback(self.conv, frame))
 

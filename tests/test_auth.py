@@ -160,7 +160,15 @@ def test_guest_who_logs_in_keeps_the_conversation(own_world: World) -> None:
     with own_world.client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "token": own_world.tokens["bob"], "session_id": guest}))
         info = ws.receive_json()
-    assert info == {"type": "session", "session_id": guest, "resumed": True, "user": "bob", "slots": {}}
+    assert info == {
+        "type": "session",
+        "session_id": guest,
+        "resumed": True,
+        "user": "bob",
+        "slots": {},
+        "mode": "bot",
+        "agent": None,
+    }
     bobs = own_world.client.get("/api/sessions", headers=own_world.auth("bob")).json()
     assert guest in [s["id"] for s in bobs]
     assert own_world.client.get(f"/api/sessions/{guest}/messages").status_code == 404  # no longer a guest's

@@ -16,7 +16,7 @@ from bot.auth import create_user
 from bot.tables import Message, ReviewedExample
 from tests.helpers import make_settings
 from tests.test_auth import login
-from tests.test_ws import say
+from tests.helpers import say
 
 ADMIN = ("root", "root-password-1")
 

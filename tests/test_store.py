@@ -25,6 +25,7 @@ from bot.store import (
     schema_revision,
 )
 from bot.tables import utcnow
+from bot.turn_statements import PsycopgTurnStatements, SqliteTurnStatements
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -282,3 +283,21 @@ def test_a_stale_turn_is_refused_whole(store: Store) -> None:
     loaded = store.get_session(session_id)
     assert loaded is not None and loaded.turns == 2 and loaded.slots == {"day": "monday"}
     assert [m.text for m in store.history(session_id)[0]] == ["a", "b"]
+
+
+def test_each_backend_writes_on_its_driver_cursor(store: Store) -> None:
+    """The hot path is the driver's own (psycopg pipelined on PostgreSQL), ids still in order."""
+    expected = {"sqlite": SqliteTurnStatements, "postgresql": PsycopgTurnStatements}
+    assert isinstance(store.statements, expected[store.engine.dialect.name])
+
+    async def scenario() -> tuple[list[str], list[int]]:
+        session = await store.create_session(None)
+        texts = [f"line {i}" for i in range(150)]
+        rows = [row(session.id, "in" if i % 2 == 0 else "out", t, f"c{i // 2}") for i, t in enumerate(texts)]
+        return texts, await store.write(TurnWrite(session.id, 0, state(1), rows))
+
+    texts, ids = asyncio.run(scenario())
+    assert ids == sorted(ids) and len(set(ids)) == 150
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT id, text FROM message")).all())
+    assert [stored[i] for i in ids] == texts

@@ -87,7 +87,15 @@ def test_resume_keeps_form_and_slots(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "hello", "session_id": session_id}))
         info = ws.receive_json()
-        assert info == {"type": "session", "session_id": session_id, "resumed": True, "user": None, "slots": {}}
+        assert info == {
+            "type": "session",
+            "session_id": session_id,
+            "resumed": True,
+            "user": None,
+            "slots": {},
+            "mode": "bot",
+            "agent": None,
+        }
         assert replies(say(ws, "AB123456", "b")) == ["Order AB123456 is on its way."]
 
 

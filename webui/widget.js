@@ -115,7 +115,12 @@
       network: 'Cannot reach the server. Check the connection and try again.',
       fillIn: 'Enter a user name and a password.',
       working: 'Please wait…',
-      link: ' (opens in a new tab)'
+      link: ' (opens in a new tab)',
+      agentJoined: '{name} from our team joined the conversation.',
+      agentLeft: '{name} left the conversation.',
+      agentSaid: '{name} (a person) said:',
+      agentTyping: '{name} is typing…',
+      person: 'Our team'
     },
     ru: {
       widget: 'Чат',
@@ -171,7 +176,12 @@
       network: 'Сервер недоступен. Проверьте подключение и попробуйте снова.',
       fillIn: 'Введите имя пользователя и пароль.',
       working: 'Подождите…',
-      link: ' (откроется в новой вкладке)'
+      link: ' (откроется в новой вкладке)',
+      agentJoined: '{name} из нашей команды присоединяется к разговору.',
+      agentLeft: '{name} покинул(а) разговор.',
+      agentSaid: '{name} (сотрудник) написал(а):',
+      agentTyping: '{name} печатает…',
+      person: 'Наша команда'
     }
   };
   var T = STRINGS[LANG];
@@ -529,6 +539,7 @@
     }
   });
   input.addEventListener('input', function () { autosize(); updateCounter(); });
+  input.addEventListener('input', typingToPerson);
 
   /** Near the limit, "1,850 / 2,000"; over it, how much to cut, and sending waits. */
   function updateCounter() {
@@ -885,11 +896,14 @@
       case 'typing': if (f.reply_to && S.inflight.has(f.reply_to)) { typingEl.hidden = false; scrollToEnd(false); } break;
       case 'reply': onReply(f); break;
       case 'error': onError(f); break;
+      case 'received': case 'agent_joined': case 'agent_left': case 'agent_message': case 'agent_typing':
+        onPersonFrame(f); break;
       default: break; // pong and anything new
     }
   }
 
   function onSession(f, sock) {
+    onPersonSession(f);
     var previous = S.sessionId;
     S.sessionId = f.session_id;
     store.set('session', S.sessionId);
@@ -1059,6 +1073,7 @@
     var previousButtons = [];
     var labels = store.get('labels') || {};
     items.forEach(function (m, i) {
+      if (m.direction === 'agent') { renderPersonHistory(m); previousButtons = []; return; }
       if (m.direction === 'in') {
         // A button's title for its payload: remembered on this device, or an "/intent" payload.
         var shownText = (m.client_id && typeof labels[m.client_id] === 'string') ? labels[m.client_id] : m.text;
@@ -1111,6 +1126,96 @@
       // The other connection may still be working on it: look again a little later.
       if (attempt < 4) setTimeout(function () { recoverReplies(clientId, attempt + 1); }, 1000 * (attempt + 1));
     });
+  }
+
+  // -- a person in the conversation (handoff) ----------------------------------------------------
+
+  var TYPING_EVERY_MS = 2000;
+  var PERSON_TYPING_MS = 4000;
+
+  function personText(template, name) { return template.replace('{name}', name || T.person); }
+
+  /** The session frame says who answers: the bot, or a person (mode 'agent', their name). */
+  function onPersonSession(f) {
+    S.person = f.mode === 'agent' ? (f.agent || T.person) : null;
+  }
+
+  function onPersonFrame(f) {
+    switch (f.type) {
+      case 'received': // stored for a person: no bot reply will come
+        if (typeof f.reply_to === 'string') settle(f.reply_to);
+        S.lastTypingSent = 0; // the person saw the message arrive: the next keystroke is news
+        break;
+      case 'agent_joined':
+        S.person = f.agent;
+        renderNotice(personText(T.agentJoined, f.agent));
+        break;
+      case 'agent_left':
+        S.person = null;
+        hidePersonTyping();
+        renderNotice(personText(T.agentLeft, f.agent));
+        break;
+      case 'agent_message':
+        hidePersonTyping();
+        if (typeof f.message_id === 'number' && S.shown.has(f.message_id)) break;
+        renderPerson({ text: String(f.text), name: f.agent, date: parseTime(f.time), messageId: f.message_id, buttons: f.buttons || [] }, true);
+        scrollToEnd(false);
+        break;
+      case 'agent_typing':
+        showPersonTyping(f.agent);
+        break;
+      default: break;
+    }
+  }
+
+  /** A person's message: marked with their name, no thumbs (they are not the bot). */
+  function renderPerson(m, live) {
+    var body = h('span', { class: 'cbw-text' });
+    appendRichText(body, m.text);
+    var said = personText(T.agentSaid, m.name);
+    var row = h('div', { class: 'cbw-msg cbw-msg--bot cbw-msg--person', 'data-message-id': m.messageId == null ? null : String(m.messageId) },
+      h('div', { class: 'cbw-bubble' },
+        h('span', { class: 'cbw-person', 'aria-hidden': 'true', text: m.name || T.person }),
+        h('span', { class: 'cbw-sr', text: said + ' ' }), body),
+      h('div', { class: 'cbw-meta' }, timeElement(m.date)));
+    if (m.buttons.length && live) {
+      var group = h('div', { class: 'cbw-quick', role: 'group', 'aria-label': T.suggested });
+      m.buttons.forEach(function (b) {
+        group.appendChild(h('button', { type: 'button', class: 'cbw-chip', text: b.title, onclick: function () { sendMessage(b.payload, b.title); input.focus(); } }));
+      });
+      row.appendChild(group);
+    }
+    if (m.messageId != null) S.shown.add(m.messageId);
+    append(row);
+    if (live) {
+      announce(said + ' ' + m.text);
+      if (!S.open) setUnread(true);
+    }
+  }
+
+  function renderPersonHistory(m) {
+    renderPerson({ text: String(m.text), name: null, date: parseTime(m.created_at), messageId: m.id, buttons: [] }, false);
+  }
+
+  function showPersonTyping(name) {
+    typingEl.querySelector('.cbw-typing-text').textContent = personText(T.agentTyping, name);
+    typingEl.hidden = false;
+    scrollToEnd(false);
+    clearTimeout(S.personTypingTimer);
+    S.personTypingTimer = setTimeout(hidePersonTyping, PERSON_TYPING_MS);
+  }
+
+  function hidePersonTyping() {
+    clearTimeout(S.personTypingTimer);
+    typingEl.querySelector('.cbw-typing-text').textContent = T.typing;
+    updateTyping();
+  }
+
+  /** While a person holds the conversation, tell them the user is typing (at most every 2 s). */
+  function typingToPerson() {
+    var now = Date.now();
+    if (!S.person || !S.ready || now - (S.lastTypingSent || 0) < TYPING_EVERY_MS) return;
+    if (sendFrame({ type: 'typing' })) S.lastTypingSent = now;
   }
 
   function setAuth(token, user) {

@@ -1,0 +1,209 @@
+"""Events between connections, on this instance or any other: ids only, the log holds the rest.
+
+A message is stored before its event is published, and the receiver reads it by id, so an
+event lost with an instance costs nothing the other side cannot see again in the history
+on reconnect. On SQLite (one process) events stay in-process; on PostgreSQL they travel by
+`LISTEN/NOTIFY` on one channel per schema, so that instances sharing a database share events
+and nothing else does. Each subscription receives an event once however it arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal["message", "typing", "mode", "queue", "ticket"]
+QUEUE = "queue"
+"""The channel of every inbox: sessions entering or leaving the queue, tickets left."""
+RECONNECT_SECONDS = 1.0
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def session_channel(session_id: str) -> str:
+    return f"s:{session_id}"
+
+
+def agent_channel(agent_id: int) -> str:
+    """An agent's own channel: conversations transferred to them."""
+    return f"a:{agent_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something happened to a session; what exactly is read from the database by id."""
+
+    kind: EventKind
+    session_id: str | None = None
+    message_id: int | None = None
+    user_id: int | None = None
+    """Who did it: the agent for an agent's message, typing or a take; None for the user."""
+
+    def encode(self, channel: str) -> str:
+        return orjson.dumps({"c": channel, **asdict(self)}).decode()
+
+    @staticmethod
+    def decode(payload: str) -> tuple[str, Event]:
+        data = orjson.loads(payload)
+        channel = data.pop("c")
+        return channel, Event(**data)
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class Subscription:
+    """One connection's channels; its events are handled in order, one at a time."""
+
+    def __init__(self, bus: LocalBus, handler: Handler) -> None:
+        self.bus = bus
+        self.handler = handler
+        self.channels: set[str] = set()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+
+    def add(self, channel: str) -> None:
+        self.channels.add(channel)
+        self.bus.listeners.setdefault(channel, set()).add(self)
+
+    def remove(self, channel: str) -> None:
+        self.channels.discard(channel)
+        listeners = self.bus.listeners.get(channel)
+        if listeners is not None:
+            listeners.discard(self)
+            if not listeners:
+                del self.bus.listeners[channel]
+
+    def close(self) -> None:
+        for channel in list(self.channels):
+            self.remove(channel)
+        if self._pump is not None:
+            self._pump.cancel()
+
+    def put(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+        if self._pump is None:  # started on the first event: idle connections cost no task
+            self._pump = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self.handler(event)
+            except Exception:  # a closed socket or a bug must not stop the connection's other events
+                log.exception("event %s on session %s not delivered", event.kind, event.session_id)
+
+
+class LocalBus:
+    """Events within this process (SQLite: one process serves everything)."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, set[Subscription]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def subscribe(self, handler: Handler, *channels: str) -> Subscription:
+        sub = Subscription(self, handler)
+        for channel in channels:
+            sub.add(channel)
+        return sub
+
+    async def publish(self, channel: str, event: Event) -> None:
+        self.deliver(channel, event)
+
+    def deliver(self, channel: str, event: Event) -> None:
+        for sub in list(self.listeners.get(channel, ())):
+            sub.put(event)
+
+
+class PostgresBus(LocalBus):
+    """Events across instances by PostgreSQL `LISTEN/NOTIFY`, one listening connection per instance.
+
+    Published events come back through the listener to this instance's subscribers as to
+    everyone else's, so there is one path and each subscriber gets an event once.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.channel = "bot_events"
+        self._publisher: AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    async def start(self) -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            schema = (await (await conn.execute("SELECT current_schema()")).fetchone() or ["public"])[0]
+        self.channel = f"bot_events_{schema}"[:63]
+        self._listener = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self._listening.wait(), 30)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self._publisher is not None:
+            with contextlib.suppress(Exception):
+                await self._publisher.close()
+
+    def notify_in(self, conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
+        """Send events from inside a write's transaction: they go out when it commits, and only then."""
+        for channel, event in events:
+            conn.execute(_NOTIFY, {"channel": self.channel, "payload": event.encode(channel)})
+
+    async def publish(self, channel: str, event: Event) -> None:
+        import psycopg
+
+        async with self._lock:
+            for attempt in range(2):
+                try:
+                    if self._publisher is None or self._publisher.closed:
+                        self._publisher = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                    await self._publisher.execute("SELECT pg_notify(%s, %s)", (self.channel, event.encode(channel)))
+                    return
+                except psycopg.OperationalError:
+                    self._publisher = None
+                    if attempt:
+                        raise
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                    await conn.execute(f'LISTEN "{self.channel}"')
+                    self._listening.set()
+                    async for notify in conn.notifies():
+                        channel, event = Event.decode(notify.payload)
+                        self.deliver(channel, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Events sent meanwhile are lost to this instance; clients find them in the history.
+                log.warning("event listener lost its connection (%s); reconnecting", exc.__class__.__name__)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def make_bus(database_url: str) -> LocalBus:
+    return PostgresBus(database_url) if database_url.startswith("postgresql") else LocalBus()

@@ -1,0 +1,329 @@
+"""Human handoff: the bot hands a conversation to a person and takes it back.
+
+A session is `bot` (the default), `waiting` (queued for a person), `agent` (held by one) or
+`ticket` (nobody was online, so the bot takes a message: an email, then the text). While a
+person waits or holds it the bot does not answer: the user's messages are logged (`in`) and
+delivered to the agent; the agent's are logged as `agent` with the agent's user id. Every
+change is stored first and then published on the event bus (ids only), which carries it to
+the other side's connection on whichever instance that is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.conversation import Conversation, Principal
+from bot.domain import Domain
+from bot.errors import ClientError
+from bot.events import QUEUE, Event, LocalBus, agent_channel, session_channel
+from bot.handoff_store import AGENT_ROLES, HandoffStore, note, presence_cutoff
+from bot.protocol import (
+    AgentJoined,
+    AgentLeft,
+    AgentMessage,
+    AgentTyping,
+    Button,
+    Received,
+    Reply,
+    ServerFrame,
+)
+from bot.rows import MessageRow
+from bot.store import DuplicateMessage, Store
+from bot.tables import Message, Ticket, utcnow
+
+log = logging.getLogger(__name__)
+HANDOFF_INTENT = "handoff"
+"""The intent named on the bot's own handoff notices."""
+CANCEL = "/cancel_message"
+"""The payload of the button that gives up leaving a message."""
+_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
+HELD = ("waiting", "agent")
+
+
+class NotAllowed(ClientError):
+    """The agent may not do this to this conversation (not theirs, or no longer waiting)."""
+
+    code = "forbidden"
+
+
+class NotFound(ClientError):
+    code = "not_found"
+
+
+@dataclass
+class Handoff:
+    """Handoff for every connection of the process: the user's side and the agents'."""
+
+    settings: Settings
+    store: Store
+    bus: LocalBus
+    domain: Callable[[], Domain]
+    """The domain being served (it changes on a model reload)."""
+    clock: Callable[[], datetime] = utcnow
+    db: HandoffStore = field(init=False)
+    _names: dict[int, str] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.db = HandoffStore(self.store, self.bus)
+
+    # -- the user's side -----------------------------------------------------------------
+
+    async def after_turn(self, conv: Conversation, frames: Sequence[ServerFrame]) -> list[Reply]:
+        """Hand over when the bot's reply served a `handoff: true` intent, or after N fallbacks in a row."""
+        replies = [f for f in frames if isinstance(f, Reply) and not f.duplicate]
+        if not replies or conv.mode != "bot":
+            return []
+        intents = self.domain().intents
+        asked = next((r.intent for r in replies if r.intent in intents and intents[r.intent].handoff), None)
+        if asked is not None and not replies[-1].fallback:
+            conv.fallbacks = 0
+            return await self.hand_over(conv, f"asked for a person ({intents[asked].title})")
+        conv.fallbacks = conv.fallbacks + 1 if all(r.fallback for r in replies) else 0
+        limit = self.settings.handoff_after_fallbacks
+        if limit and conv.fallbacks >= limit:
+            conv.fallbacks = 0
+            return await self.hand_over(conv, f"the bot did not understand {limit} messages in a row")
+        return []
+
+    async def hand_over(self, conv: Conversation, reason: str) -> list[Reply]:
+        """Queue the conversation for a person, or, with nobody online, offer to take a message."""
+        now = self.clock()
+        cutoff = presence_cutoff(now, self.settings.agent_presence_seconds)
+        if await asyncio.to_thread(self.db.agents_online, cutoff):
+            ids = await self.db.set_mode(
+                conv.session_id, "waiting", only_from=("bot", "ticket"), reason=reason, now=now
+            )
+            if ids is None:
+                return []
+            conv.mode = "waiting"
+            position = await asyncio.to_thread(self.db.position, conv.session_id)
+            await self.bus.publish(QUEUE, Event("queue", conv.session_id))
+            ahead = "you're next" if position <= 1 else f"you're number {position} in the queue"
+            text = f"I've asked a colleague from our support team to take over: {ahead}. They'll answer right here."
+            return await self._say(conv, text, now)
+        ids = await self.db.set_mode(conv.session_id, "ticket", only_from=("bot",), reason=reason, now=now)
+        if ids is None:
+            return []
+        conv.mode = "ticket"
+        await self.bus.publish(QUEUE, Event("queue", conv.session_id))
+        text = (
+            "Nobody from our team is online right now. Leave a message and we'll email you back: "
+            "what's your email address?"
+        )
+        return await self._say(conv, text, now, buttons=(("Never mind", CANCEL),))
+
+    async def hold(self, conv: Conversation, text: str, client_id: str | None) -> list[ServerFrame]:
+        """A message while a person waits or holds the session: logged, delivered, no bot reply."""
+        row = note(conv.session_id, conv.principal.user_id, "in", text, self.clock(), client_id=client_id)
+        session_id, waiting = conv.session_id, conv.mode == "waiting"
+
+        def announce(ids: list[int]) -> list[tuple[str, Event]]:
+            events = [(session_channel(session_id), Event("message", session_id, ids[0]))]
+            return [*events, (QUEUE, Event("queue", session_id))] if waiting else events
+
+        try:
+            (message_id,) = await self.db.append([row], announce)
+        except DuplicateMessage:  # a resend after a reconnect: acknowledge what is stored
+            message_id = await asyncio.to_thread(self.db.inbound_id, conv.session_id, client_id)
+        return [Received(reply_to=client_id, message_id=message_id)]
+
+    async def take_message(self, conv: Conversation, text: str, client_id: str | None) -> list[Reply]:
+        """`ticket` mode: the email first, then the message; the button or "cancel" gives up."""
+        replies = await self._take_message(conv, text, client_id)
+        if client_id is not None:
+            conv.remember(client_id, replies)
+        return replies
+
+    async def _take_message(self, conv: Conversation, text: str, client_id: str | None) -> list[Reply]:
+        now = self.clock()
+        inbound = note(conv.session_id, conv.principal.user_id, "in", text, now, client_id=client_id)
+        answer = text.strip()
+        if answer == CANCEL or answer.lower() in ("cancel", "never mind"):
+            out = self._out(conv, "No problem. What else can I help you with?", now, client_id)
+            ids = await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",), rows=[inbound, out])
+            conv.mode = "bot"
+            return _replies([out], (ids or [0, 0])[1:], client_id)
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        email = row.ticket_email if row is not None else None
+        if email is None and not _EMAIL.match(answer):
+            out = self._out(
+                conv, "That doesn't look like an email address. Where should we write to?", now, client_id, cancel=True
+            )
+            return _replies([out], (await self.db.append([inbound, out]))[1:], client_id)
+        if email is None:
+            out = self._out(conv, "Thanks. Now type your message for the team.", now, client_id, cancel=True)
+            ids = await self.db.set_ticket_email(conv.session_id, answer, [inbound, out])
+            return _replies([out], ids[1:], client_id)
+        reason = row.handoff_reason if row is not None else None
+        ticket = Ticket(session_id=conv.session_id, email=email, text=text, reason=reason, created_at=now)
+        out = self._out(conv, f"Your message is with our team; we'll reply to {email}. Anything else?", now, client_id)
+        ticket_id, ids = await self.db.file_ticket(ticket, [inbound, out])
+        conv.mode = "bot"
+        await self.bus.publish(QUEUE, Event("ticket", conv.session_id, ticket_id))
+        return _replies([out], ids[1:], client_id)
+
+    async def user_typing(self, conv: Conversation) -> None:
+        if conv.mode == "agent":
+            await self.bus.publish(session_channel(conv.session_id), Event("typing", conv.session_id))
+
+    async def for_user(self, conv: Conversation, event: Event) -> list[ServerFrame]:
+        """What an event on the user's session channel shows the user (their own echoes show nothing)."""
+        if event.kind == "typing" and event.user_id is not None:
+            return [AgentTyping(agent=await self.name(event.user_id))]
+        if event.kind == "message" and event.message_id is not None and event.user_id is not None:
+            message = await self.db.message(event.message_id)
+            if message is None or message.direction != "agent":
+                return []
+            return [await self.agent_message(message)]
+        if event.kind != "mode":
+            return []
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        if row is None:
+            return []
+        frames: list[ServerFrame] = []
+        before = conv.agent
+        conv.mode = row.mode
+        if row.mode == "agent" and row.agent_id is not None:
+            conv.agent = await self.name(row.agent_id)
+            if conv.agent != before:
+                frames.append(AgentJoined(agent=conv.agent))
+        elif before is not None:
+            conv.agent = None
+            frames.append(AgentLeft(agent=before))
+        if event.message_id is not None and (message := await self.db.message(event.message_id)):
+            frames.append(_notice(message))
+        return frames
+
+    async def agent_message(self, message: Message) -> AgentMessage:
+        return AgentMessage(
+            text=message.text,
+            agent=await self.name(message.user_id or 0),
+            message_id=message.id or 0,
+            buttons=tuple(Button(title=t, payload=p) for t, p in message.buttons),
+            time=message.created_at.astimezone(UTC).isoformat(),
+        )
+
+    async def describe(self, conv: Conversation) -> None:
+        """Fill the conversation's mode and agent from the stored session (on hello)."""
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        if row is not None:
+            conv.mode = row.mode
+            conv.agent = await self.name(row.agent_id) if row.mode == "agent" and row.agent_id else None
+
+    # -- the agents' side ----------------------------------------------------------------
+
+    async def take(self, agent: Principal, session_id: str) -> None:
+        agent_id = _agent_id(agent)
+        if await self.db.set_mode(session_id, "agent", only_from=("waiting",), agent_id=agent_id) is None:
+            raise NotAllowed(f"conversation {session_id} is not waiting any more; someone may have taken it")
+        await self.bus.publish(session_channel(session_id), Event("mode", session_id, None, agent_id))
+        await self.bus.publish(QUEUE, Event("queue", session_id))
+
+    async def reply(
+        self,
+        agent: Principal,
+        session_id: str,
+        text: str,
+        buttons: Sequence[tuple[str, str]] = (),
+        client_id: str | None = None,
+    ) -> int:
+        """Log the agent's message (direction `agent`, their user id) and deliver it."""
+        agent_id = _agent_id(agent)
+        row = note(session_id, agent_id, "agent", text, self.clock(), client_id=client_id, buttons=buttons)
+
+        def announce(ids: list[int]) -> list[tuple[str, Event]]:
+            return [(session_channel(session_id), Event("message", session_id, ids[0], agent_id))]
+
+        ids = await self.db.append_if_held([row], announce, held_by=None if agent.role == "admin" else agent_id)
+        if not ids:
+            raise NotAllowed(f"take conversation {session_id} before replying to it")
+        return ids[0]
+
+    async def agent_typing(self, agent: Principal, session_id: str) -> None:
+        await self.bus.publish(session_channel(session_id), Event("typing", session_id, None, _agent_id(agent)))
+
+    async def transfer(self, agent: Principal, session_id: str, to_agent: int) -> None:
+        target = await asyncio.to_thread(self.db.user, to_agent)
+        if target is None or target.role not in AGENT_ROLES:
+            raise NotFound(f"no agent with id {to_agent}")
+        held_by = None if agent.role == "admin" else _agent_id(agent)
+        if (
+            await self.db.set_mode(session_id, "agent", only_from=("agent",), agent_id=to_agent, held_by=held_by)
+            is None
+        ):
+            raise NotAllowed(f"conversation {session_id} is not yours to transfer")
+        await self.bus.publish(session_channel(session_id), Event("mode", session_id, None, to_agent))
+        await self.bus.publish(agent_channel(to_agent), Event("mode", session_id, None, to_agent))
+
+    async def close(self, agent: Principal, session_id: str) -> None:
+        """Give the conversation back to the bot, which says so (`handoff_resume_message`)."""
+        held_by = None if agent.role == "admin" else _agent_id(agent)
+        now = self.clock()
+        resume = note(session_id, None, "out", self.settings.handoff_resume_message, now, intent=HANDOFF_INTENT)
+        ids = await self.db.set_mode(session_id, "bot", only_from=HELD, held_by=held_by, rows=[resume])
+        if ids is None:
+            raise NotAllowed(f"conversation {session_id} is not yours to close")
+        await self.bus.publish(session_channel(session_id), Event("mode", session_id, ids[0], _agent_id(agent)))
+        await self.bus.publish(QUEUE, Event("queue", session_id))
+
+    async def name(self, user_id: int) -> str:
+        if user_id not in self._names:
+            user = await asyncio.to_thread(self.db.user, user_id)
+            self._names[user_id] = user.username if user else "A colleague"
+        return self._names[user_id]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _out(
+        self, conv: Conversation, text: str, now: datetime, client_id: str | None, *, cancel: bool = False
+    ) -> MessageRow:
+        """The bot's line while taking a message; `cancel` offers the button that gives up."""
+        buttons = (("Never mind", CANCEL),) if cancel else ()
+        user_id = conv.principal.user_id
+        return note(
+            conv.session_id, user_id, "out", text, now, client_id=client_id, intent=HANDOFF_INTENT, buttons=buttons
+        )
+
+    async def _say(
+        self, conv: Conversation, text: str, now: datetime, buttons: Sequence[tuple[str, str]] = ()
+    ) -> list[Reply]:
+        row = note(conv.session_id, conv.principal.user_id, "out", text, now, intent=HANDOFF_INTENT, buttons=buttons)
+        (message_id,) = await self.db.append([row])
+        return [_notice_of(text, message_id, now, buttons)]
+
+
+def _agent_id(agent: Principal) -> int:
+    if agent.user_id is None or agent.role not in AGENT_ROLES:
+        raise NotAllowed("this needs the agent or admin role")
+    return agent.user_id
+
+
+def _replies(rows: Sequence[MessageRow], ids: Sequence[int], client_id: str | None) -> list[Reply]:
+    """Reply frames for logged bot lines of a message-taking turn."""
+    return [
+        _notice_of(row.text, message_id, row.created_at, [(t, p) for t, p in row.buttons]).model_copy(
+            update={"reply_to": client_id}
+        )
+        for row, message_id in zip(rows, ids, strict=True)
+    ]
+
+
+def _notice(message: Message) -> Reply:
+    return _notice_of(message.text, message.id or 0, message.created_at, [(t, p) for t, p in message.buttons])
+
+
+def _notice_of(text: str, message_id: int, now: datetime, buttons: Sequence[tuple[str, str]] = ()) -> Reply:
+    return Reply(
+        text=text,
+        intent=HANDOFF_INTENT,
+        confidence=None,
+        message_id=message_id,
+        buttons=tuple(Button(title=t, payload=p) for t, p in buttons),
+        time=now.astimezone(UTC).isoformat(),
+    )
