@@ -87,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(DomainError(args.intents, problems), file=sys.stderr)
                 return 2
             say(f"{len(domain.actions)} action(s) load: " + ", ".join(sorted(domain.actions)))
-        from training.lint import near_duplicates
+        from training.lint import few_shot_advice, near_duplicates
 
         pairs = near_duplicates(domain, preprocessor)
         for a_intent, a_text, b_intent, b_text in pairs:
             say(f"near-duplicate: {a_intent}: {a_text!r} ~ {b_intent}: {b_text!r}")
+        for advice in few_shot_advice(domain, preprocessor):
+            say(f"few examples: {advice.message()}")
         say(f"{len(pairs)} near-duplicate pair(s); checked in {time.perf_counter() - started:.2f} s")
         return 0
 
@@ -141,6 +143,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         say(f"cross-validating ({args.pipeline}) ...")
         cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor)
         say(cv.report)
+        for expected, got, count in cv.confusions:
+            say(f"  most confused: {expected} read as {got} {count} time(s): add examples that tell them apart")
         scores = {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)}
         cv_report = cv.report
         say(f"cross-validated accuracy {cv.accuracy:.3f}, macro F1 {cv.macro_f1:.3f}")

@@ -75,17 +75,14 @@ def sameness(normalized: list[str]) -> float:
 def few_shot_advice(domain: Domain, preprocessor: Preprocessor) -> list[IntentAdvice]:
     """Intents (out-of-scope examples aside) with too few or too similar examples, worst first."""
     advice = []
-    for language, spoken in {domain.language: domain, **domain.translations}.items():
-        pre = preprocessor if language == domain.language else Preprocessor(language, domain.entities)
-        for name, intent in spoken.intents.items():
-            if name == OOS:
-                continue
-            texts = [ex.text for ex in intent.examples]
-            score = sameness(pre.normalize_many(texts))
-            few, alike = len(texts) < RECOMMENDED_EXAMPLES, len(texts) >= SAMENESS_FROM and score > MAX_SAMENESS
-            if few or alike:
-                label = f"{name} [{language}]" if domain.translations else name
-                advice.append(IntentAdvice(label, len(texts), round(score, 3), few, alike))
+    for name, intent in domain.intents.items():
+        if name == OOS:
+            continue
+        texts = [ex.text for ex in intent.examples]
+        score = sameness(preprocessor.normalize_many(texts))
+        few, alike = len(texts) < RECOMMENDED_EXAMPLES, len(texts) >= SAMENESS_FROM and score > MAX_SAMENESS
+        if few or alike:
+            advice.append(IntentAdvice(name, len(texts), round(score, 3), few, alike))
     return sorted(advice, key=lambda a: (a.examples, -a.sameness))
 
 

@@ -25,6 +25,7 @@ from bot.tagger import EntityTagger, has_annotations
 from bot.understanding import Entity
 from training.data import AnnotatedExample, GoldEntity, domain_examples, load_examples, load_reviewed
 from training.entity_scores import EntityReport, score_entities
+from training.lint import top_confusions
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class CrossValidation:
     macro_f1: float
     entities: EntityReport | None
     """Entity scores over the held-out folds, when the data has annotations."""
+    confusions: list[tuple[str, str, int]] = field(default_factory=list)
+    """The most frequent (expected, predicted, count) mistakes: where examples are missing."""
 
 
 def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
@@ -124,7 +127,7 @@ def cross_validate(
             for t, label, gold in zip(data.texts, data.labels, data.entities, strict=True)
         ]
         scores = score_entities(examples, found, max_misextracted=10)
-    return CrossValidation(report, accuracy, macro, scores)
+    return CrossValidation(report, accuracy, macro, scores, top_confusions(truth, predicted.tolist()))
 
 
 def trained_examples(model: Model) -> list[tuple[str, str]]:
