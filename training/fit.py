@@ -142,11 +142,12 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
         cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor)
-        say(cv.report)
-        for expected, got, count in cv.confusions:
-            say(f"  most confused: {expected} read as {got} {count} time(s): add examples that tell them apart")
+        cv_report = cv.report + "".join(
+            f"most confused: {expected} read as {got} {count} time(s); add examples that tell them apart\n"
+            for expected, got, count in cv.confusions
+        )
+        say(cv_report)
         scores = {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)}
-        cv_report = cv.report
         say(f"cross-validated accuracy {cv.accuracy:.3f}, macro F1 {cv.macro_f1:.3f}")
         if cv.entities is not None:
             say("cross-validated " + cv.entities.summary())
