@@ -148,7 +148,8 @@ class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
         return self.score_parts(X)[0]
 
     def predict(self, X: Any) -> NDArray[np.object_]:
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+        predicted: NDArray[np.object_] = self.classes_[self.decision_function(X).argmax(axis=1)]
+        return predicted
 
 
 class WordPieceFeatures(TransformerMixin, BaseEstimator):
@@ -278,7 +279,10 @@ class IntentClassifier:
         """
         jobs = self.n_jobs if len(y) >= PARALLEL_ROWS else 1
         tasks = itertools.chain([(X, y)], ((X[train], y[train]) for train in trains))
-        return Parallel(n_jobs=jobs)(delayed(clone(model).fit)(rows, labels) for rows, labels in tasks)
+        fitted: list[OutOfScopeSVC] = Parallel(n_jobs=jobs)(
+            delayed(clone(model).fit)(rows, labels) for rows, labels in tasks
+        )
+        return fitted
 
     def _held_out_folds(self, y: NDArray[np.object_]) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
         """`CV_FOLDS` folds within `CV_ROWS`, else one held-out fifth; stratified when every

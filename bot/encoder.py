@@ -100,7 +100,8 @@ class _MiniLM:
             for k, on in json.loads((folder / "1_Pooling" / "config.json").read_text()).items()
             if k.startswith("pooling_mode_") and on
         }
-        transformers_logging.disable_progress_bar()  # a "Loading weights" bar in a server's log is noise
+        # a "Loading weights" bar in a server's log is noise; transformers leaves this function unannotated
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         bert = AutoModel.from_pretrained(folder).eval()
         config = bert.config
         if (

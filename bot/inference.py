@@ -160,7 +160,8 @@ class Scorer:
 
     @property
     def classes(self) -> NDArray[np.object_]:
-        return self.labels[self.labels != OOS]
+        classes: NDArray[np.object_] = self.labels[self.labels != OOS]
+        return classes
 
     def features(self, texts: list[str], normalized: list[str]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
         """Each row's (column indices, values), l2-normalised like the `Normalizer` step."""
@@ -179,11 +180,11 @@ class Scorer:
         block = np.asarray(self.dense.transform(texts), dtype=np.float64) if self.dense is not None else None
         rows = []
         for i in range(len(texts)):
-            index, row = np.array(indices[i], dtype=np.int64), np.array(values[i], dtype=np.float64)
+            cols, row = np.array(indices[i], dtype=np.int64), np.array(values[i], dtype=np.float64)
             if block is not None:
-                index = np.concatenate([index, np.arange(offset, offset + block.shape[1])])
+                cols = np.concatenate([cols, np.arange(offset, offset + block.shape[1], dtype=np.int64)])
                 row = np.concatenate([row, block[i]])
-            rows.append((index, row / (np.sqrt(row @ row) or 1.0)))
+            rows.append((cols, row / (np.sqrt(row @ row) or 1.0)))
         return rows
 
     def score_parts(
@@ -210,7 +211,7 @@ class Scorer:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
         rel, sims = self.score_parts(self.features(texts, normalized))
         penalty = self.calibration.coverage_penalty * unseen_excess(self.unseen_share(normalized))
-        conf = sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
+        conf: NDArray[np.float64] = sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
         conf[[_WORD.search(doc) is None for doc in normalized]] = 0.0  # "???" asks for nothing
         return conf
 
@@ -245,15 +246,16 @@ def relative_to_oos(decision: NDArray[np.float64], labels: NDArray[np.object_]) 
 
 def unit_rows(rows: Any) -> NDArray[np.float32]:
     """Rows scaled to length 1, as float32 (the neighbour memory's type)."""
-    rows = np.asarray(rows, dtype=np.float32)
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    matrix = np.asarray(rows, dtype=np.float32)
+    return np.asarray(matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 
 def neighbour_similarity(embeddings: NDArray[np.float32], memory: NDArray[np.float32], k: int) -> NDArray[np.float64]:
     """Mean cosine similarity of each (unit) row to its `k` nearest (unit) memory rows."""
     sims = embeddings @ memory.T
     k = min(k, sims.shape[1])
-    return np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
+    nearest: NDArray[np.float64] = np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1, dtype=np.float64)
+    return nearest
 
 
 def unseen_share(tokens: list[str], known: Container[str]) -> float:

@@ -12,6 +12,7 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 
@@ -29,10 +30,10 @@ def _import_spacy_lean() -> None:
     cli = types.ModuleType("spacy.cli")
     cli.__path__ = []
     info = types.ModuleType("spacy.cli.info")
-    info.info = None  # type: ignore[attr-defined]
+    info.info = None  # type: ignore[attr-defined]  # a stand-in module: ModuleType declares no attributes
     hidden = {"spacy.cli": cli, "spacy.cli.info": info}
     if "torch" not in sys.modules:
-        hidden["torch"] = None  # type: ignore[assignment]
+        hidden["torch"] = None  # type: ignore[assignment]  # None in sys.modules makes `import torch` fail
     sys.modules.update(hidden)
     try:
         import spacy  # noqa: F401
@@ -46,6 +47,7 @@ _import_spacy_lean()
 import spacy  # noqa: E402
 from spacy.language import Language  # noqa: E402
 from spacy.matcher import PhraseMatcher  # noqa: E402
+from spacy.pipeline import Lemmatizer  # noqa: E402
 from spacy.tokens import Doc  # noqa: E402
 
 from bot.domain import EntitySpec  # noqa: E402
@@ -84,7 +86,7 @@ class LemmaNorm:
 
     def __call__(self, doc: Doc) -> Doc:
         if self.table is None:
-            lemmatizer = self.nlp.get_pipe("lemmatizer")
+            lemmatizer = cast(Lemmatizer, self.nlp.get_pipe("lemmatizer"))
             tables = lemmatizer.lookups.tables if lemmatizer.mode == "lookup" else []
             self.table = lemmatizer.lookups.get_table("lemma_lookup") if "lemma_lookup" in tables else {}
         for token in doc:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.batching import BatchWorker
 from bot.errors import ClientError
@@ -207,7 +208,10 @@ class Store:
     def _apply(self, conn: Connection, items: list[TurnWrite | Op], one_by_one: bool = False) -> list[Any]:
         batch = _Batch()
         for i, item in enumerate(items):
-            (batch.turns if isinstance(item, TurnWrite) else batch.ops).append((i, item))  # type: ignore[arg-type]
+            if isinstance(item, TurnWrite):
+                batch.turns.append((i, item))
+            else:
+                batch.ops.append((i, item))
         results: list[Any] = [None] * len(items)
         for i, op in batch.ops:
             results[i] = op.run(conn)
@@ -256,7 +260,7 @@ class Store:
 
     async def end_session(self, session_id: str) -> None:
         def run(conn: Connection) -> None:
-            conn.execute(update(ChatSession).where(ChatSession.id == session_id).values(ended_at=utcnow()))  # type: ignore[arg-type]
+            conn.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(ended_at=utcnow()))
 
         await self.write(Op(run))
 
@@ -267,12 +271,13 @@ class Store:
         def run(conn: Connection) -> int:
             result = conn.execute(
                 update(ChatSession)
-                .where(ChatSession.ended_at.is_(None), ChatSession.last_active < now - idle)  # type: ignore[union-attr,operator]
+                .where(col(ChatSession.ended_at).is_(None), col(ChatSession.last_active) < now - idle)
                 .values(ended_at=now)
             )
-            return result.rowcount
+            return int(result.rowcount)
 
-        return await self.write(Op(run))
+        closed: int = await self.write(Op(run))
+        return closed
 
     async def set_feedback(self, session_ids: Sequence[str], message_id: int, value: int) -> bool:
         """Store thumbs on a bot reply that belongs to one of the given sessions."""
@@ -280,16 +285,21 @@ class Store:
         def run(conn: Connection) -> bool:
             result = conn.execute(
                 update(Message)
-                .where(Message.id == message_id, Message.direction == "out", Message.session_id.in_(session_ids))  # type: ignore[arg-type,union-attr]
+                .where(
+                    col(Message.id) == message_id,
+                    col(Message.direction) == "out",
+                    col(Message.session_id).in_(session_ids),
+                )
                 .values(feedback=value or None)
             )
-            return result.rowcount > 0
+            return int(result.rowcount) > 0
 
-        return await self.write(Op(run))
+        stored: bool = await self.write(Op(run))
+        return stored
 
     async def set_user_slots(self, user_id: int, slots: dict[str, Any]) -> None:
         def run(conn: Connection) -> None:
-            conn.execute(update(User).where(User.id == user_id).values(slots=slots))  # type: ignore[arg-type]
+            conn.execute(update(User).where(col(User.id) == user_id).values(slots=slots))
 
         await self.write(Op(run))
 
@@ -299,10 +309,10 @@ class Store:
         def run(conn: Connection) -> None:
             conn.execute(
                 update(ChatSession)
-                .where(ChatSession.id == session_id, ChatSession.user_id.is_(None))
-                .values(user_id=user_id)  # type: ignore[arg-type,union-attr]
+                .where(col(ChatSession.id) == session_id, col(ChatSession.user_id).is_(None))
+                .values(user_id=user_id)
             )
-            conn.execute(update(Message).where(Message.session_id == session_id).values(user_id=user_id))  # type: ignore[arg-type]
+            conn.execute(update(Message).where(col(Message.session_id) == session_id).values(user_id=user_id))
 
         await self.write(Op(run))
 
@@ -318,8 +328,12 @@ class Store:
             inbound = (
                 db.execute(
                     select(Message)
-                    .where(Message.session_id == session_id, Message.direction == "in", Message.client_id.is_not(None))  # type: ignore[arg-type,union-attr]
-                    .order_by(Message.id.desc())  # type: ignore[union-attr]
+                    .where(
+                        col(Message.session_id) == session_id,
+                        col(Message.direction) == "in",
+                        col(Message.client_id).is_not(None),
+                    )
+                    .order_by(col(Message.id).desc())
                     .limit(limit)
                 )
                 .scalars()
@@ -331,11 +345,11 @@ class Store:
                 db.execute(
                     select(Message)
                     .where(
-                        Message.session_id == session_id,
-                        Message.direction == "out",
-                        Message.client_id.in_([m.client_id for m in inbound]),
-                    )  # type: ignore[arg-type,union-attr]
-                    .order_by(Message.id)  # type: ignore[arg-type]
+                        col(Message.session_id) == session_id,
+                        col(Message.direction) == "out",
+                        col(Message.client_id).in_([m.client_id for m in inbound]),
+                    )
+                    .order_by(col(Message.id))
                 )
                 .scalars()
                 .all()
@@ -348,15 +362,15 @@ class Store:
     def history(self, session_id: str, *, offset: int = 0, limit: int = 50) -> tuple[list[Message], int]:
         with Session(self.engine) as db:
             total = db.execute(
-                select(func.count()).select_from(Message).where(Message.session_id == session_id)
-            ).scalar_one()  # type: ignore[arg-type]
+                select(func.count()).select_from(Message).where(col(Message.session_id) == session_id)
+            ).scalar_one()
             rows = (
                 db.execute(
                     select(Message)
-                    .where(Message.session_id == session_id)
-                    .order_by(Message.id)
+                    .where(col(Message.session_id) == session_id)
+                    .order_by(col(Message.id))
                     .offset(offset)
-                    .limit(limit)  # type: ignore[arg-type]
+                    .limit(limit)
                 )
                 .scalars()
                 .all()
@@ -365,17 +379,17 @@ class Store:
 
     def sessions(self, *, user_id: int | None = None, offset: int = 0, limit: int = 50) -> list[ChatSession]:
         """Sessions, most recently active first; only the user's when `user_id` is given."""
-        query = select(ChatSession).order_by(ChatSession.last_active.desc()).offset(offset).limit(limit)  # type: ignore[attr-defined]
+        query = select(ChatSession).order_by(col(ChatSession.last_active).desc()).offset(offset).limit(limit)
         if user_id is not None:
-            query = query.where(ChatSession.user_id == user_id)  # type: ignore[arg-type]
+            query = query.where(col(ChatSession.user_id) == user_id)
         with Session(self.engine) as db:
             return list(db.execute(query).scalars())
 
     def messages_since(self, since: datetime | None = None) -> list[Message]:
         """The conversation log, oldest first (for the admin's export)."""
-        query = select(Message).order_by(Message.id)  # type: ignore[arg-type]
+        query = select(Message).order_by(col(Message.id))
         if since is not None:
-            query = query.where(Message.created_at >= since)  # type: ignore[arg-type]
+            query = query.where(col(Message.created_at) >= since)
         with Session(self.engine) as db:
             return list(db.execute(query).scalars())
 

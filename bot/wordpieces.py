@@ -75,12 +75,13 @@ class WordPieceVectors:
             if ids:
                 row[:] = self.table[ids].sum(axis=0, dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"tokenizer_json": self.tokenizer_json, "table": self.table}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # mypy forbids calling __init__ on an instance; rebuilding the tokenizer here is the point
         self.__init__(state["tokenizer_json"], state["table"])  # type: ignore[misc]
 
 
@@ -97,7 +98,7 @@ def _principal_components(table: NDArray[np.float32], dimensions: int) -> NDArra
     _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
     axes = vectors[:, ::-1][:, :dimensions]
     axes *= np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(dimensions)])
-    return (centred @ axes).astype(np.float32)
+    return np.asarray(centred @ axes, dtype=np.float32)
 
 
 def fit_word_pieces(texts: list[str], dimensions: int = DIMENSIONS, folder: Path | None = None) -> WordPieceVectors:
