@@ -14,9 +14,8 @@ from sqlalchemy import JSON, Engine, Integer, String, Text, inspect, select
 from bot.app import create_app
 from bot.auth import create_user
 from bot.tables import Message, ReviewedExample
-from tests.helpers import make_settings
+from tests.helpers import make_settings, say
 from tests.test_auth import login
-from tests.helpers import say
 
 ADMIN = ("root", "root-password-1")
 
