@@ -201,3 +201,12 @@ def test_the_russian_bot_tells_the_true_order_status(shop_file: Path) -> None:
     assert result.messages[0].text.startswith("Заказ KT5518203 собирается на складе, доставка ожидается ")
     missing = asyncio.run(russian.run("lookup_order", replace(view, slots={"order_id": "ЯЯ000000"})))
     assert missing.messages[0].text.startswith("Не нахожу заказ")
+
+
+def test_times_read_as_the_time_built_in_fills_the_slot() -> None:
+    from actions.dates import parse_time
+
+    assert parse_time("15:00:00") == time(15, 0)  # the `time` built-in's value
+    assert parse_time("09:30:00") == time(9, 30)
+    assert parse_time("3pm") == time(15, 0)
+    assert parse_time("25:00:00") is None
