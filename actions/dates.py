@@ -16,6 +16,7 @@ _DAY_MONTH = re.compile(rf"^(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\
 _MONTH_DAY = re.compile(rf"^{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?$")
 _SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_ISO_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
 _CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(a\.?m\.?|p\.?m\.?)?$")
 _TYPED_KEYS = ("value", "date", "time", "start", "iso", "text")
 
@@ -73,6 +74,8 @@ def parse_time(value: Any) -> time | None:
     text = value.casefold().strip().rstrip(".")
     if text in ("noon", "midday", "lunchtime", "12 noon"):
         return time(12, 0)
+    if _ISO_TIME.match(text):  # the time built-in's value: 15:00:00
+        return time.fromisoformat(text).replace(second=0, microsecond=0)
     if "t" in text and _ISO.match(text):
         try:
             return datetime.fromisoformat(value).time().replace(second=0, microsecond=0)

@@ -97,8 +97,11 @@ def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
             SetSlot("date", None),
             SetSlot("time", None),
         ]
+    # "4 December at 09:30": the date and time built-ins read it whole ("2026-12-04" would also
+    # give a time range "12-04").
     buttons = [
-        (f"{at:%a} {at.day} {at:%b}, {say_time(at.time())}", f"{at:%Y-%m-%d} at {say_time(at.time())}") for at in free
+        (f"{at:%a} {at.day} {at:%b}, {say_time(at.time())}", f"{at.day} {at:%B} at {say_time(at.time())}")
+        for at in free
     ]
     return [
         Reply(f"{why} The nearest free times are below; pick one, or tell me another day.", buttons=buttons),

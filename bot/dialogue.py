@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from bot.actions.results import ActionMessage, ActionResult, Validation
 from bot.domain import Domain, Intent
+from bot.entity_merge import is_learned
 from bot.forms import (
     CONFIRMATION,
     HANDOFF,
@@ -96,6 +97,7 @@ def decide(
         slots[wanted] = text.strip()
         t.filled.add(wanted)
         t.free_text = True
+        _unguess_inside_free_text(t, wanted)
     pending = tuple(
         (name, slots[name], check)
         for name in sorted(t.filled)
@@ -202,7 +204,12 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
     if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
         return _missing(t, form, wanted)
     leaving = (
-        _leaving_for(t, form) and not t.free_text and other is not None and other.slots and other.name != form.name
+        _leaving_for(t, form)
+        and not t.free_text
+        and other is not None
+        and other.slots
+        and other.name != form.name
+        and _not_answered_for(t, wanted, other)
     )
     if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
@@ -283,6 +290,27 @@ def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
         and t.is_question()
         and not _is_answer_intent(t)
     )
+
+
+def _not_answered_for(t: Turn, wanted: str, other: Intent) -> bool:
+    """The message does not fill the question's slot, or fills it for the other request too:
+    "it arrived scratched" answers "what's the reason?" however much it sounds like tracking,
+    while "cancel order NW-204518 instead" gives the order to the cancellation."""
+    return wanted not in t.filled or wanted in other.slots
+
+
+def _unguess_inside_free_text(t: Turn, wanted: str) -> None:
+    """A free-text answer (an address) is the answer whole: what the entity tagger guessed
+    inside it ("LS1" an order, "12 Baker Street" a date) fills no other slot."""
+    for name in sorted(t.filled - {wanted}):
+        entity = t.domain.slots[name].entity
+        guessed = [e for e in t.entities if e.entity == entity and is_learned(e)]
+        if guessed and t.slots.get(name) == guessed[0].value:
+            t.filled.discard(name)
+            if name in t.state.slots:
+                t.slots[name] = t.state.slots[name]
+            else:
+                t.slots.pop(name, None)
 
 
 def _is_answer_intent(t: Turn) -> bool:

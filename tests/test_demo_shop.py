@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +86,11 @@ def test_a_full_slot_offers_the_nearest_free_times_and_booking_one_stores_it(
     busy = next_working_day(date.today())
     full = act(runner, "book_appointment", service="repair", date=busy.isoformat(), time="10am")
     assert text(full).startswith(f"Sorry, {say_day(busy)} at 10:00 is fully booked.")
+    on_day = f"{busy.day} {busy:%B}"  # "2 December": the built-ins read it whole, unlike an ISO date
     assert [payload for _, payload in full.messages[0].buttons] == [
-        f"{busy.isoformat()} at 11:30",
-        f"{busy.isoformat()} at 12:00",
-        f"{busy.isoformat()} at 12:30",
+        f"{on_day} at 11:30",
+        f"{on_day} at 12:00",
+        f"{on_day} at 12:30",
     ]
     assert dict(full.set_slots) == {"date": None, "time": None} and full.followup == "book_appointment"
 
@@ -201,3 +202,20 @@ def test_the_russian_bot_tells_the_true_order_status(shop_file: Path) -> None:
     assert result.messages[0].text.startswith("Заказ KT5518203 собирается на складе, доставка ожидается ")
     missing = asyncio.run(russian.run("lookup_order", replace(view, slots={"order_id": "ЯЯ000000"})))
     assert missing.messages[0].text.startswith("Не нахожу заказ")
+
+
+def test_times_read_as_the_time_built_in_fills_the_slot() -> None:
+    from actions.dates import parse_time
+
+    assert parse_time("15:00:00") == time(15, 0)  # the `time` built-in's value
+    assert parse_time("09:30:00") == time(9, 30)
+    assert parse_time("3pm") == time(15, 0)
+    assert parse_time("25:00:00") is None
+
+
+def test_a_free_time_button_is_read_back_as_that_date_and_time() -> None:
+    from bot.values import extract_values
+
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    found = extract_values("4 December at 09:30", "en", now, wanted=frozenset({"date", "time"}))
+    assert [(v.entity, v.value) for v in found] == [("date", "2026-12-04"), ("time", "09:30:00")]

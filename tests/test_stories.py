@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from bot.domain import parse_domain
 from bot.understanding import Entity, Prediction, Understanding
 from tests.helpers import SHOP
 from tests.test_dialogue_actions import ACTIONS
-from training.stories import junit_xml, run_file
-from training.story_format import StoryFileError, parse_stories
+from training.stories import CachedUnderstanding, junit_xml, run_file
+from training.story_format import DEFAULT_NOW, StoryFileError, parse_stories
 from training.test import main as conversation_tests
 
 PASSING = """
@@ -111,7 +112,7 @@ class FakeNlu:
     def __init__(self, table: dict[str, tuple[str, bool]]) -> None:
         self.table = table
 
-    def __call__(self, texts: Sequence[str]) -> list[Understanding]:
+    def __call__(self, texts: Sequence[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
         out = []
         for text in texts:
             intent, fallback = self.table.get(text, ("stock", True))
@@ -196,3 +197,89 @@ def test_runs_are_repeatable(models_dir: Path) -> None:
     first = run_file(stories, model.domain, model.understand)
     again = run_file(stories, model.domain, model.understand)
     assert [r.ok for r in first] == [r.ok for r in again] == [True, True]
+
+
+class ClockNlu(FakeNlu):
+    """Reads "friday" as the ISO date of the next Friday from the moment it is given, as the
+    date built-in does, and remembers the moments it was given."""
+
+    def __init__(self, table: dict[str, tuple[str, bool]]) -> None:
+        super().__init__(table)
+        self.nows: list[datetime | None] = []
+
+    def __call__(self, texts: Sequence[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
+        moments = list(nows or [None] * len(texts))
+        self.nows += moments
+        out = super().__call__(texts, nows)
+        for i, (text, now) in enumerate(zip(texts, moments, strict=True)):
+            if text == "friday" and now is not None:
+                friday = now.date() + timedelta(days=(4 - now.weekday()) % 7)
+                out[i] = Understanding(
+                    text, text, [Entity("day", friday.isoformat(), 0, 6, text, source="builtin")], out[i].prediction
+                )
+        return out
+
+
+CLOCKED = """
+now: 2026-12-01T10:00:00
+actions:
+  lookup_order:
+    - when: {order_id: CD654321}
+      messages:
+        - text: "Order {order_id} is being packed."
+          buttons: [{title: Cancel it, payload: cancel my order}]
+validators:
+  check_order: {accept: [CD654321]}
+conversations:
+  - name: a relative day is read from the file's clock and a fake keyed by it
+    steps:
+      - user: book a visit
+        form: book
+      - user: friday
+        bot: Booked for 2026-12-04
+        slots: {day: 2026-12-04}
+  - name: a structured fake message fills in the slots
+    steps:
+      - user: where is my order
+      - user: CD654321
+        bot: Order CD654321 is being packed
+        buttons: [Cancel it]
+"""
+
+
+def test_the_file_clock_reads_relative_days_and_fakes_match_dates() -> None:
+    domain = parse_domain(ACTIONS)
+    nlu = ClockNlu({"book a visit": ("book", False), "where is my order": ("track", False)})
+    stories = parse_stories(CLOCKED, "clock.yml")
+    assert stories.now == datetime(2026, 12, 1, 10, tzinfo=UTC)  # no offset: UTC
+    results = run_file(stories, domain, nlu)
+    assert [r.ok for r in results] == [True, True], "\n".join(r.diff() for r in results)
+    assert set(nlu.nows) == {stories.now}
+
+
+def test_a_file_without_a_clock_has_a_fixed_one_and_each_clock_is_understood_apart() -> None:
+    domain = parse_domain(ACTIONS)
+    nlu = ClockNlu({"book a visit": ("book", False)})
+    cached = CachedUnderstanding(nlu)
+    later = CLOCKED.replace("now: 2026-12-01T10:00:00", "now: 2026-12-07T10:00:00+00:00")
+    assert run_file(parse_stories(later), domain, cached)[0].failures[0].lines[1:3] == [
+        "  - expected 'Booked for 2026-12-04'",
+        "  + got      ['Booked for 2026-12-11.']",
+    ]
+    assert run_file(parse_stories(CLOCKED), domain, cached)[0].ok  # not the other file's understanding
+    unset = parse_stories(CLOCKED.replace("now: 2026-12-01T10:00:00\n", ""))
+    assert unset.now == DEFAULT_NOW
+    run_file(unset, domain, cached)
+    assert DEFAULT_NOW in nlu.nows
+
+
+def test_a_fake_result_keyed_by_a_date_needs_that_date() -> None:
+    fake = parse_stories(
+        "actions: {a: [{when: {day: 2026-12-04, time: '15:00:00'}, messages: [found]},\n"
+        "              {when: {day: null}, messages: [unset]}]}\n"
+        "conversations: [{name: x, steps: [{user: hi}]}]"
+    ).actions["a"]
+    assert isinstance(fake, list)
+    assert fake[0].matches({"day": "2026-12-04", "time": "15:00:00"})
+    assert not fake[0].matches({"day": "2026-12-05", "time": "15:00:00"})
+    assert fake[1].matches({}) and not fake[1].matches({"day": "2026-12-04"})

@@ -1,5 +1,5 @@
 """Run conversation tests in-process: the model's NLU, the real policy, fake actions and a
-fixed clock; each failure as a readable diff, optionally as JUnit XML."""
+fixed clock (the file's `now:`); each failure as a readable diff, optionally as JUnit XML."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from bot.domain import Domain
 from bot.understanding import FALLBACK, Understanding
 from training.story_format import Conversation, Step, StoryFile
 
-Understand = Callable[[list[str]], list[Understanding]]
+Understand = Callable[[list[str], Sequence[datetime | None] | None], list[Understanding]]
+"""`Model.understand`: texts and the moment each is read at ("tomorrow" is relative to it)."""
 
 
 @dataclass
@@ -53,32 +55,43 @@ class ConversationResult:
 
 
 class CachedUnderstanding:
-    """The model's understanding of each text, computed once: conversations repeat their words."""
+    """The model's understanding of each text at each moment, computed once: conversations
+    repeat their words, and a file's clock (`now:`) stands still."""
 
     def __init__(self, understand: Understand) -> None:
         self._understand = understand
-        self._seen: dict[str, Understanding] = {}
+        self._seen: dict[tuple[str, datetime], Understanding] = {}
 
-    def warm(self, texts: Sequence[str]) -> None:
-        new = sorted({t for t in texts if t not in self._seen})
-        for text, u in zip(new, self._understand(list(new)) if new else [], strict=True):
-            self._seen[text] = u
+    def warm(self, texts: Sequence[str], now: datetime) -> None:
+        new = sorted({t for t in texts if (t, now) not in self._seen})
+        for text, u in zip(new, self._understand(list(new), [now] * len(new)) if new else [], strict=True):
+            self._seen[text, now] = u
 
-    def __call__(self, texts: list[str]) -> list[Understanding]:
-        self.warm(texts)
-        return [self._seen[t] for t in texts]
+    def at(self, now: datetime) -> Callable[[list[str]], list[Understanding]]:
+        """Understanding as the turn asks for it, read at `now`."""
+
+        def understand(texts: list[str]) -> list[Understanding]:
+            self.warm(texts, now)
+            return [self._seen[t, now] for t in texts]
+
+        return understand
 
 
 def run_file(
-    stories: StoryFile, domain: Domain, understand: Understand, multi_intent: bool = True
+    stories: StoryFile, domain: Domain, understand: Understand | CachedUnderstanding, multi_intent: bool = True
 ) -> list[ConversationResult]:
     cached = understand if isinstance(understand, CachedUnderstanding) else CachedUnderstanding(understand)
-    cached.warm([s.user for c in stories.conversations for s in c.steps if s.user is not None])
-    return [run_conversation(c, stories, domain, cached, multi_intent) for c in stories.conversations]
+    cached.warm([s.user for c in stories.conversations for s in c.steps if s.user is not None], stories.now)
+    at_now = cached.at(stories.now)
+    return [run_conversation(c, stories, domain, at_now, multi_intent) for c in stories.conversations]
 
 
 def run_conversation(
-    conv: Conversation, stories: StoryFile, domain: Domain, understand: Understand, multi_intent: bool = True
+    conv: Conversation,
+    stories: StoryFile,
+    domain: Domain,
+    understand: Callable[[list[str]], list[Understanding]],
+    multi_intent: bool = True,
 ) -> ConversationResult:
     started = time.perf_counter()
     result = ConversationResult(stories.path, conv.name)

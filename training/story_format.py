@@ -3,11 +3,12 @@ named errors ("conversation 'x', step 3: ...")."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.actions.results import ActionMessage, ActionResult, Outcome, Validation
 
@@ -25,9 +26,11 @@ class FakeMessage(_Strict):
     buttons: list[str | dict[str, str]] = Field(default_factory=list)
     image: str | None = None
 
-    def message(self) -> ActionMessage:
+    def message(self, slots: dict[str, Any]) -> ActionMessage:
+        from bot.forms import fill
+
         pairs = tuple((b, b) if isinstance(b, str) else (b["title"], b["payload"]) for b in self.buttons)
-        return ActionMessage(self.text, pairs, image=self.image)
+        return ActionMessage(fill(self.text, slots), pairs, image=self.image)
 
 
 class FakeResult(_Strict):
@@ -43,12 +46,16 @@ class FakeResult(_Strict):
     handoff: str | None = None
 
     def matches(self, slots: dict[str, Any]) -> bool:
-        return all(slots.get(k) == v for k, v in self.when.items())
+        """Every `when:` slot has this value; compared as text, so `date: 2026-12-04` (which YAML
+        reads as a date) matches the ISO string a built-in fills the slot with; null means unset."""
+        return all(_same(slots.get(k), v) for k, v in self.when.items())
 
     def result(self, slots: dict[str, Any]) -> ActionResult:
         from bot.forms import fill
 
-        messages = tuple(ActionMessage(fill(m, slots)) if isinstance(m, str) else m.message() for m in self.messages)
+        messages = tuple(
+            ActionMessage(fill(m, slots)) if isinstance(m, str) else m.message(slots) for m in self.messages
+        )
         return ActionResult(
             outcome=self.outcome,
             messages=messages if self.outcome == "ok" else (),
@@ -58,6 +65,12 @@ class FakeResult(_Strict):
             end_session=self.end_session,
             handoff=self.handoff,
         )
+
+
+def _same(got: Any, wanted: Any) -> bool:
+    if wanted is None or got is None:
+        return got is wanted
+    return got == wanted or str(got) == str(wanted)
 
 
 class FakeValidator(_Strict):
@@ -117,12 +130,23 @@ class Conversation(_Strict):
     steps: list[Step] = Field(min_length=1)
 
 
+DEFAULT_NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+"""The fixed clock of a file without `now:` (a Monday, 10:00 UTC): runs never read the real time."""
+
+
 class StoryFile(_Strict):
     actions: dict[str, FakeResult | list[FakeResult]] = Field(default_factory=dict)
     validators: dict[str, FakeValidator] = Field(default_factory=dict)
     seed: int = 0
+    now: datetime = DEFAULT_NOW
+    """The moment "tomorrow" and "friday" are read from; without an offset, UTC."""
     conversations: list[Conversation]
     path: str = "<memory>"
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def parse_stories(text: str, path: str = "<memory>") -> StoryFile:
