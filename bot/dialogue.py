@@ -170,7 +170,8 @@ def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: 
         messages = (respond(intent, slots, rng),) if intent is not None and intent.responses else ()
         messages = messages or (Say(domain.actions_failed),)
     changed = {k: slots.get(k) for k in before.keys() | slots.keys() if before.get(k) != slots.get(k)}
-    call = {**result.as_log(), "name": decision.run, "slots": changed}
+    logged = {k: v for k, v in result.as_log().items() if k != "slots_changed"}
+    call = {**logged, "name": decision.run, "slots": changed}  # the values it changed, not only their names
     state = replace(decision.state, active_form=None, requested_slot=None, failures=0, slots=slots)
     done = replace(
         decision,

@@ -267,6 +267,7 @@ def test_action_call_lists_the_slots_it_changed(domain: Domain) -> None:
     after = after_action(decision, ActionResult(set_slots={"status": "lost"}), domain, RNG)
     assert after.action_call == {
         "name": "lookup_order",
+        "kind": "run",
         "outcome": "ok",
         "latency_ms": 0.0,
         "slots": {"status": "lost"},
