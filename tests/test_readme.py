@@ -63,6 +63,9 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT, copy, ignore=_COPY_IGNORE)
     (copy / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     shutil.copy(SHOP, copy / "intents.yaml")
+    shutil.rmtree(copy / "conversations")  # the demo's conversation tests, for the small domain's own
+    (copy / "conversations").mkdir()
+    shutil.copy(SHOP.with_name("shop_conversations.yml"), copy / "conversations" / "shop.yml")
     return copy
 
 
