@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from bot.domain import Constraint, SlotSpec, parse_between
+from bot.domain import Constraint, SlotSpec
+from bot.domain_checks import parse_between
 from bot.understanding import EntityValue
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

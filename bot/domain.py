@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -31,14 +30,6 @@ Builtin = Literal[
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Constraint = Literal["future", "weekdays", "between", "min", "max", "choices"]
-_CONSTRAINT_BUILTINS: dict[str, tuple[str, ...]] = {
-    "future": ("date", "datetime"),
-    "weekdays": ("date", "datetime"),
-    "between": ("time", "datetime"),
-    "min": ("number", "amount_of_money", "ordinal"),
-    "max": ("number", "amount_of_money", "ordinal"),
-}
-_BETWEEN = re.compile(r"(?P<first>\d{1,2}:\d{2})\s*-\s*(?P<last>\d{1,2}:\d{2})")
 _ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<entity>[A-Za-z_][\w-]*)\)")
 
 
@@ -118,34 +109,6 @@ def _localized(value: str | dict[str, str], lang: str | None, default: str) -> s
         if key and key in value:
             return value[key]
     return next(iter(value.values()))
-
-
-MAX_WELCOME_BUTTONS = 10
-
-
-def check_welcome(welcome: Welcome | None, intents: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """Problems with `welcome:`: empty or unknown-language texts, too many buttons, unknown `/intent` payloads."""
-    if welcome is None:
-        return []
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    texts: list[tuple[tuple[str | int, ...], str | dict[str, str]]] = [(("welcome", "text"), welcome.text)]
-    texts += [(("welcome", "buttons", i), b.title) for i, b in enumerate(welcome.buttons)]
-    for path, value in texts:
-        variants = value.items() if isinstance(value, dict) else [("", value)]
-        if not value:
-            problems.append((path, "the welcome text is empty"))
-        for lang, text in variants:
-            if lang and lang not in LANGUAGES:
-                problems.append((path, f"language '{lang}' is not supported; use one of {', '.join(LANGUAGES)}"))
-            if not text.strip():
-                problems.append((path, f"an empty text{f' for {lang}' if lang else ''}"))
-    if len(welcome.buttons) > MAX_WELCOME_BUTTONS:
-        problems.append((("welcome", "buttons"), f"at most {MAX_WELCOME_BUTTONS} buttons, has {len(welcome.buttons)}"))
-    for i, button in enumerate(welcome.buttons):
-        name = button.payload.removeprefix("/")
-        if button.payload.startswith("/") and name not in intents:
-            problems.append((("welcome", "buttons", i), f"button payload {button.payload!r} names no intent"))
-    return problems
 
 
 class EntitySpec(_Strict):
@@ -291,7 +254,9 @@ class Intent(_Strict):
     """Hand the conversation to a person (the queue, or a message left when nobody is online)."""
 
 
-class _RawIntent(_Strict):
+class RawIntent(_Strict):
+    """An intent as written, before its examples are parsed and its title defaulted."""
+
     title: str | None = None
     examples: list[str] = Field(default_factory=list)
     responses: list[Response] = Field(default_factory=list)
@@ -307,7 +272,9 @@ class _RawIntent(_Strict):
         return _responses(value)
 
 
-class _RawDomain(_Strict):
+class RawDomain(_Strict):
+    """The file as written: what `bot.domain_checks` validates before a `Domain` is built."""
+
     version: Literal[1] = 1
     language: str = "en"
     fallback: Fallback = Fallback()
@@ -316,7 +283,7 @@ class _RawDomain(_Strict):
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
     actions_failed: str = Field(default=DEFAULT_ACTIONS_FAILED, min_length=1)
-    intents: dict[str, _RawIntent]
+    intents: dict[str, RawIntent]
     welcome: Welcome | None = None
 
 
@@ -371,7 +338,7 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     if not isinstance(data, dict):
         raise DomainError(source, [Problem(1, None, "the top level must be a mapping with `intents:`")])
     try:
-        raw = _RawDomain.model_validate(data)
+        raw = RawDomain.model_validate(data)
     except ValidationError as exc:
         unknown: list[Path_] = []
         for err in exc.errors():
@@ -384,11 +351,13 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
             if err["type"] == "extra_forbidden":
                 unknown.append(loc)
         try:  # without its unknown keys the file may be checkable, so that every problem shows at once
-            raw = _RawDomain.model_validate(without(data, unknown))
+            raw = RawDomain.model_validate(without(data, unknown))
         except ValidationError:
             raise DomainError(source, problems) from None
 
-    problems += _check(raw, lines)
+    from bot.domain_checks import check  # the checks import these models, so not at the top
+
+    problems += check(raw, lines)
     if problems:
         raise DomainError(source, sorted(problems, key=lambda p: p.line or 0))
 
@@ -430,205 +399,3 @@ def load_domain(path: str | Path) -> Domain:
     except UnicodeDecodeError as exc:
         raise DomainError(path, [Problem(None, None, f"not UTF-8 text ({exc.reason})")]) from None
     return parse_domain(text, source=str(path))
-
-
-def _check(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
-    """The checks a schema cannot express: references between parts and duplicates."""
-    problems: list[Problem] = []
-
-    def add(path: Path_, message: str) -> None:
-        problems.append(Problem(line_of(path, lines), intent_of(path), message))
-
-    if raw.language not in LANGUAGES:
-        add(("language",), f"language '{raw.language}' is not supported; use one of {', '.join(LANGUAGES)}")
-
-    for name, spec in raw.entities.items():
-        if not (spec.values or spec.regex or spec.builtin or spec.learned):
-            add(("entities", name), f"entity '{name}' needs `values`, `regex`, `builtin` or `learned: true`")
-        for i, pattern in enumerate(spec.regex):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                add(("entities", name, "regex", i), f"entity '{name}': invalid regex {pattern!r}: {exc}")
-
-    problems += check_slot_constraints(raw.slots, raw.entities, lines)
-    for name, slot in raw.slots.items():
-        if slot.type == "entity" and slot.entity is None:
-            add(("slots", name), f"slot '{name}' needs `entity:` (or `type: text` for free text)")
-        if slot.entity is not None and slot.entity not in raw.entities:
-            add(("slots", name, "entity"), f"slot '{name}' names undeclared entity '{slot.entity}'")
-
-    for path, message in check_welcome(raw.welcome, raw.intents):
-        add(path, message)
-
-    if not raw.fallback.responses:
-        add(("fallback", "responses"), "the fallback needs at least one response")
-    _check_templates(("fallback", "responses"), raw.fallback.responses, raw.slots, add)
-
-    seen: dict[str, tuple[str, int | None]] = {}
-    for name, intent in raw.intents.items():
-        base: Path_ = ("intents", name)
-        if len(intent.examples) < 2:
-            add((*base, "examples"), f"needs at least 2 examples, has {len(intent.examples)}")
-        if not intent.responses and name != OOS and not intent.action:
-            add(base, "has no responses; add `responses:` with at least one")
-        for i, markup in enumerate(intent.examples):
-            example = Example.parse(markup)
-            if not example.text:
-                add((*base, "examples", i), "empty example")
-                continue
-            for ann in example.entities:
-                if ann.entity not in raw.entities:
-                    add((*base, "examples", i), f"example {markup!r} marks undeclared entity '{ann.entity}'")
-            key = " ".join(example.text.casefold().split())
-            other = seen.get(key)
-            if other and other[0] != name:
-                add(
-                    (*base, "examples", i),
-                    f"example {example.text!r} is also an example of intent '{other[0]}' (line {other[1]})",
-                )
-            elif not other:
-                seen[key] = (name, line_of((*base, "examples", i), lines))
-        for slot_name in intent.slots:
-            if slot_name not in raw.slots:
-                add((*base, "slots", slot_name), f"requires slot '{slot_name}' that `slots:` does not declare")
-        _check_templates((*base, "responses"), intent.responses, raw.slots, add)
-        if intent.confirm is not None:
-            _check_templates(
-                (*base, "confirm"), [Response(text=intent.confirm)], raw.slots, add, kind="confirm question"
-            )
-            if not set(raw.forms.affirm_intents) & raw.intents.keys():
-                yes = ", ".join(raw.forms.affirm_intents)
-                add(
-                    (*base, "confirm"),
-                    f"asks to confirm, but none of forms.affirm_intents ({yes}) is an intent to answer yes with",
-                )
-    _check_learned_entities(raw, add)
-    problems += _check_actions(raw, lines)
-    problems += check_on_missing(raw, lines)
-    return problems
-
-
-def _check_actions(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
-    """Each action is Python or HTTP, not both; `action:` and `validate:` name declared actions."""
-    problems: list[Problem] = []
-
-    def add(path: Path_, message: str) -> None:
-        problems.append(Problem(line_of(path, lines), intent_of(path), message))
-
-    for name, spec in raw.actions.items():
-        if (spec.python is None) == (spec.url is None):
-            which = "both `python:` and" if spec.python else "neither `python:` nor"
-            add(("actions", name), f"action '{name}' has {which} `url:`; give exactly one")
-    declared = ", ".join(sorted(raw.actions)) or "none declared"
-    for name, intent in raw.intents.items():
-        if intent.action is not None and intent.action not in raw.actions:
-            add(("intents", name, "action"), f"runs unknown action '{intent.action}' (actions: {declared})")
-    for name, slot in raw.slots.items():
-        if slot.validator is not None and slot.validator not in raw.actions:
-            add(
-                ("slots", name, "validate"),
-                f"slot '{name}' is validated by unknown action '{slot.validator}' (actions: {declared})",
-            )
-    return problems
-
-
-def check_slot_constraints(
-    slots: dict[str, SlotSpec], entities: dict[str, EntitySpec], lines: dict[Path_, int]
-) -> list[Problem]:
-    """A slot's constraints must suit its entity's built-in, be well formed, and have their messages."""
-    problems: list[Problem] = []
-
-    def add(path: Path_, message: str) -> None:
-        problems.append(Problem(line_of(path, lines), None, message))
-
-    for name, slot in slots.items():
-        base: Path_ = ("slots", name)
-        spec = entities.get(slot.entity or "")
-        builtin = spec.builtin if spec is not None else None
-        for constraint in slot.constraints:
-            kinds = _CONSTRAINT_BUILTINS.get(constraint)
-            if kinds is not None and builtin not in kinds:
-                add(
-                    (*base, constraint),
-                    f"slot '{name}': `{constraint}` needs an entity with `builtin:` {' or '.join(kinds)}",
-                )
-        if slot.between is not None and parse_between(slot.between) is None:
-            example = '"09:00-18:00"'
-            add((*base, "between"), f"slot '{name}': between {slot.between!r} must be two times, such as {example}")
-        if slot.min is not None and slot.max is not None and slot.min > slot.max:
-            add((*base, "min"), f"slot '{name}': min {slot.min:g} is greater than max {slot.max:g}")
-        if slot.choices is not None:
-            if not slot.choices:
-                add((*base, "choices"), f"slot '{name}': `choices` needs at least one value")
-            known = spec.values if spec is not None else {}
-            for i, choice in enumerate(slot.choices):
-                if known and choice not in known:
-                    add(
-                        (*base, "choices", i),
-                        f"slot '{name}': choice {choice!r} is not a value of entity '{slot.entity}'"
-                        f" ({', '.join(known)})",
-                    )
-        for constraint in slot.messages:
-            if constraint not in slot.constraints:
-                add(
-                    (*base, "messages", constraint),
-                    f"slot '{name}': a message for `{constraint}`, which the slot does not set",
-                )
-    return problems
-
-
-def check_on_missing(raw: _RawDomain, lines: dict[Path_, int]) -> list[Problem]:
-    """`on_missing:` belongs to a form and names an intent, `handoff`, or is a reply."""
-    problems: list[Problem] = []
-    for name, intent in raw.intents.items():
-        target = intent.on_missing
-        if target is None:
-            continue
-        line = line_of(("intents", name, "on_missing"), lines)
-        if not intent.slots:
-            problems.append(Problem(line, name, "on_missing: needs `slots:`; only a form can lack a value"))
-        if target != "handoff" and target not in raw.intents and re.fullmatch(r"[a-z_][a-z0-9_]*", target):
-            message = f"on_missing: '{target}' is no intent; name an intent, write `handoff`, or write a reply"
-            problems.append(Problem(line, name, message))
-    return problems
-
-
-def parse_between(text: str) -> tuple[time, time] | None:
-    """The first and last time of "09:00-18:00", or None when it is not two increasing times."""
-    m = _BETWEEN.fullmatch(text.strip())
-    if m is None:
-        return None
-    try:
-        first, last = time.fromisoformat(m["first"].zfill(5)), time.fromisoformat(m["last"].zfill(5))
-    except ValueError:
-        return None
-    return (first, last) if first < last else None
-
-
-def _check_learned_entities(raw: _RawDomain, add: Any) -> None:
-    """A `learned: true` entity is only as good as its marks: with none, the tagger never finds it."""
-    marked = {a.entity for i in raw.intents.values() for m in i.examples for a in Example.parse(m).entities}
-    for name, spec in raw.entities.items():
-        if spec.learned and name not in marked:
-            add(
-                ("entities", name),
-                f"entity '{name}' is `learned: true` but no example marks it; mark it as [text]({name}) in examples",
-            )
-
-
-def _check_templates(
-    path: Path_,
-    responses: list[Response] | tuple[Response, ...],
-    slots: dict[str, SlotSpec],
-    add: Any,
-    kind: str = "response",
-) -> None:
-    for i, response in enumerate(responses):
-        try:
-            names = response.slot_names
-        except ValueError as exc:
-            add((*path, i), f"{kind} {response.text!r} is not a valid template: {exc}")
-            continue
-        for slot_name in sorted(names - slots.keys()):
-            add((*path, i), f"{kind} {response.text!r} uses {{{slot_name}}} but no slot '{slot_name}' is declared")
