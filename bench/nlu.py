@@ -1,6 +1,6 @@
 """Intent-classifier benchmark on public data sets: one table, both pipelines.
 
-    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--quick]
+    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--quick] [--few-shot-only]
 
 For each data set the model is trained on `train.jsonl` (the fallback threshold is picked
 inside `fit` on a held-out fifth of it; `valid` and `test` are never seen by training) and
@@ -9,12 +9,19 @@ the median of single-utterance calls with spaCy preprocessing; memory is the RSS
 process gains by loading the saved model and answering one utterance, after importing numpy
 and spaCy, which the server needs anyway. `--quick` uses the small training sets and at most
 1,000 test examples.
+
+Few examples: the row `clinc150 10/intent` trains on `SHOTS` examples of each in-scope intent
+drawn from clinc150_full's `train` (one draw per seed of `SHOT_SEEDS`, no oos examples, as a
+bot author would write them) and reports the in-scope accuracy on its in-scope `test`
+queries, after the fallback and (in brackets) before it, averaged over the seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import joblib  # noqa: E402
 
 from bot.encoder import EncoderUnavailable  # noqa: E402
+from bot.inference import OOS  # noqa: E402
 from bot.nlp import Preprocessor  # noqa: E402
 from training.data import load_examples  # noqa: E402
 from training.evaluate import Report, evaluate  # noqa: E402
@@ -34,6 +42,8 @@ from training.evaluate import Report, evaluate  # noqa: E402
 DATASETS = ["clinc150_full", "clinc150_small", "clinc150_oos_plus", "snips"]
 QUICK = {"clinc150_small": "train.jsonl", "snips": "train_small.jsonl"}
 QUICK_TEST = 1000
+SHOTS = 10
+SHOT_SEEDS = (0, 1, 2)
 
 _RSS_PROBE = """
 import sys, joblib
@@ -52,7 +62,7 @@ def model_rss_mb(path: Path) -> float | None:
     """RSS added by loading the model and predicting once, in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, str(path)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", _RSS_PROBE, str(path)], check=False, capture_output=True, text=True, env=env, timeout=300
     )
     try:
         return float(done.stdout.strip().splitlines()[-1])
@@ -72,6 +82,33 @@ def run(data: Path, dataset: str, kind: str, quick: bool, pre: Preprocessor) -> 
         return report, model_rss_mb(path)
 
 
+def few_shot_sample(train: list[tuple[str, str]], shots: int, seed: int) -> list[tuple[str, str]]:
+    """`shots` in-scope examples of each intent, drawn with `seed`, in the file's order."""
+    by_intent: dict[str, list[int]] = {}
+    for i, (_, intent) in enumerate(train):
+        if intent != OOS:
+            by_intent.setdefault(intent, []).append(i)
+    rng = random.Random(seed)
+    chosen = sorted(i for rows in by_intent.values() for i in rng.sample(rows, min(shots, len(rows))))
+    return [train[i] for i in chosen]
+
+
+def few_shot(data: Path, kind: str, pre: Preprocessor, shots: int = SHOTS) -> tuple[float, float, float, float]:
+    """Mean in-scope accuracy after and before the fallback, fit seconds and median predict us over `SHOT_SEEDS`."""
+    train = load_examples(data / "clinc150_full" / "train.jsonl")
+    test = [row for row in load_examples(data / "clinc150_full" / "test.jsonl") if row[1] != OOS]
+    after, before, fit, predict = [], [], [], []
+    for seed in SHOT_SEEDS:
+        report, clf = evaluate(few_shot_sample(train, shots, seed), test, kind, seed=seed, preprocessor=pre)  # type: ignore[arg-type]
+        texts = [t for t, _ in test]
+        top = [p.intent for p in clf.predict(texts, pre.normalize_many(texts))]
+        after.append(report.in_scope_accuracy or 0.0)
+        before.append(sum(a == label for a, (_, label) in zip(top, test, strict=True)) / len(test))
+        fit.append(report.fit_seconds)
+        predict.append(report.predict_us)
+    return statistics.mean(after), statistics.mean(before), statistics.mean(fit), statistics.median(predict)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -82,12 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
+    parser.add_argument("--few-shot-only", action="store_true", help=f"only the {SHOTS}-examples-per-intent row")
     args = parser.parse_args(argv)
-    datasets = list(QUICK) if args.quick else DATASETS
+    datasets = [] if args.few_shot_only else list(QUICK) if args.quick else DATASETS
     pre = Preprocessor("en")
     header = f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8} {'RSS MB':>7}"
     rows = []
-    for kind in args.pipelines.split(","):
+    for kind in [k.strip() for k in args.pipelines.split(",")]:
+        try:
+            after, before, fit, predict = few_shot(args.data, kind, pre)
+            rows.append(
+                f"{f'clinc150 {SHOTS}/intent':<20} {kind:<8} {100 * after:8.2f} {'-':>8} {f'({100 * before:.2f})':>8} "
+                f"{fit:7.1f} {predict:8.0f} {'-':>7}"
+            )
+        except EncoderUnavailable as exc:
+            rows.append(f"{f'clinc150 {SHOTS}/intent':<20} {kind:<8} skipped: {exc}")
+        print(rows[-1], file=sys.stderr, flush=True)
         for dataset in datasets:
             try:
                 report, rss = run(args.data, dataset, kind.strip(), args.quick, pre)
