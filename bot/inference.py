@@ -86,6 +86,17 @@ class DenseFeatures(Protocol):
 
 
 @dataclass(frozen=True)
+class DenseBlocks:
+    """Several dense steps side by side (word pieces, then sentence vectors), as the
+    `ColumnTransformer` lays them out after the TF-IDF blocks."""
+
+    steps: tuple[DenseFeatures, ...]
+
+    def transform(self, X: Any) -> NDArray[np.float64]:
+        return np.hstack([np.asarray(step.transform(X), dtype=np.float64) for step in self.steps])
+
+
+@dataclass(frozen=True)
 class TfidfPart:
     """One TF-IDF block: which text it reads, its analyzer, vocabulary and idf weights."""
 
@@ -147,7 +158,7 @@ class Scorer:
 
     kind: Kind
     parts: list[TfidfPart]
-    dense: DenseFeatures | None
+    dense: DenseFeatures | DenseBlocks | None
     coef: NDArray[np.float32]
     intercept: NDArray[np.float64]
     labels: NDArray[np.object_]

@@ -253,12 +253,12 @@ def test_light_pipeline_does_not_import_torch() -> None:
     assert done.stdout.strip() == "False"
 
 
-def test_word_pieces_only_where_their_vocabulary_covers_the_language() -> None:
+def test_light_reads_sentence_vectors_in_every_language() -> None:
     def steps(pipeline: object) -> list[str]:
         return [name for name, _, _ in pipeline.named_steps["features"].transformers]  # type: ignore[attr-defined]
 
-    assert steps(build_pipeline("light")) == ["words", "chars", "pieces"]
-    assert steps(build_pipeline("light", language="ru")) == ["words", "chars"]
+    assert steps(build_pipeline("light")) == ["words", "chars", "sentences"]
+    assert steps(build_pipeline("light", language="ru")) == ["words", "chars", "sentences"]
     assert steps(build_pipeline("encoder")) == ["words", "chars", "encoder"]
 
 

