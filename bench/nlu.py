@@ -1,6 +1,6 @@
 """Intent-classifier benchmark on public data sets: one table, both pipelines.
 
-    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--quick] [--few-shot-only]
+    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--quick] [--few-shot-only] [--languages]
 
 For each data set the model is trained on `train.jsonl` (the fallback threshold is picked
 inside `fit` on a held-out fifth of it; `valid` and `test` are never seen by training) and
@@ -14,6 +14,11 @@ Few examples: the row `clinc150 10/intent` trains on `SHOTS` examples of each in
 drawn from clinc150_full's `train` (one draw per seed of `SHOT_SEEDS`, no oos examples, as a
 bot author would write them) and reports the in-scope accuracy on its in-scope `test`
 queries, after the fallback and (in brackets) before it, averaged over the seeds.
+
+Languages (`--languages`): the shipped English and Russian bots have the same intents. Each
+bot's examples are split 80/20 (stratified, seed 0); the rows give the accuracy (the fallback
+counted wrong) on each language's held-out fifth of one model per language and of one model
+trained on both languages' training rows.
 """
 
 from __future__ import annotations
@@ -109,6 +114,32 @@ def few_shot(data: Path, kind: str, pre: Preprocessor, shots: int = SHOTS) -> tu
     return statistics.mean(after), statistics.mean(before), statistics.mean(fit), statistics.median(predict)
 
 
+BOTS = {"en": ROOT / "intents.yaml", "ru": ROOT / "examples" / "ru" / "intents.yaml"}
+
+
+def languages_rows(kind: str) -> list[str]:
+    """One model per language against one model for both, per language (see the module doc)."""
+    from sklearn.model_selection import train_test_split
+
+    pre = {language: Preprocessor(language) for language in BOTS}
+    split = {}
+    for language, path in BOTS.items():
+        rows = load_examples(path)
+        train, test = train_test_split(rows, test_size=0.2, random_state=0, stratify=[label for _, label in rows])
+        split[language] = (train, test)
+    apart = {}
+    for language, (train, test) in split.items():
+        report, _ = evaluate(train, test, kind, preprocessor=pre[language])  # type: ignore[arg-type]
+        apart[language] = report.accuracy
+    both_train = [row for train, _ in split.values() for row in train]
+    both_test = [row for _, test in split.values() for row in test]
+    report, _ = evaluate(both_train, both_test, kind, preprocessor=pre["en"], others={"ru": pre["ru"]})  # type: ignore[arg-type]
+    return [
+        f"{'bots, per language':<20} {kind:<8} " + "  ".join(f"{x} {100 * a:.2f}" for x, a in apart.items()),
+        f"{'bots, one model':<20} {kind:<8} " + "  ".join(f"{x} {100 * a:.2f}" for x, a in report.per_language.items()),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -120,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
     parser.add_argument("--few-shot-only", action="store_true", help=f"only the {SHOTS}-examples-per-intent row")
+    parser.add_argument("--languages", action="store_true", help="only the shipped bots' per-language rows")
     args = parser.parse_args(argv)
+    if args.languages:
+        for kind in [k.strip() for k in args.pipelines.split(",")]:
+            print("\n".join(languages_rows(kind)), flush=True)
+        return 0
     datasets = [] if args.few_shot_only else list(QUICK) if args.quick else DATASETS
     pre = Preprocessor("en")
     header = f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8} {'RSS MB':>7}"

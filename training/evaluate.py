@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.encoder import EncoderUnavailable
+from bot.language import detect_language, normalize_in_languages
 from bot.nlp import PreprocessingError, Preprocessor
 from training.data import DataError, load_examples
 
@@ -63,6 +64,8 @@ class Report:
     per_intent: list[IntentScore]
     confusions: list[tuple[str, str, int]]
     misclassified: list[Miss]
+    per_language: dict[str, float] = field(default_factory=dict)
+    """Accuracy over the test texts of each language, when there are several (`--language en,ru`)."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -75,6 +78,7 @@ class Report:
             f"pipeline {self.pipeline}: {self.n_train} train, {self.n_test} test examples, threshold {self.threshold:.3f}",
             f"accuracy {pct(self.accuracy)}  macro F1 {pct(self.macro_f1)}  in-scope accuracy {pct(self.in_scope_accuracy)}  OOS recall {pct(self.oos_recall)}",
             f"fit {self.fit_seconds:.1f} s  predict {self.predict_us:.0f} us per utterance (median, preprocessing included)",
+            *(f"accuracy in {language}: {pct(value)}" for language, value in self.per_language.items()),
             "",
             f"{'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}",
         ]
@@ -98,30 +102,41 @@ def evaluate(
     threshold: float | None = None,
     seed: int = 0,
     preprocessor: Preprocessor | None = None,
+    others: dict[str, Preprocessor] | None = None,
     max_confusions: int = 20,
     max_misclassified: int = 50,
 ) -> tuple[Report, IntentClassifier]:
-    """Fit on `train`, score `test`; also time fitting and single-utterance prediction."""
+    """Fit on `train`, score `test`; also time fitting and single-utterance prediction. With
+    `others` (preprocessors of more languages) one model learns every language, each text
+    lemmatised in its own, and the report gives the accuracy per language."""
     if not train or not test:
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
+    languages = [pre.language, *(x for x in (others or {}) if x != pre.language)]
+    normalizers = {pre.language: pre.normalize_many} | {x: p.normalize_many for x, p in (others or {}).items()}
+
+    def normalize_many(texts: list[str]) -> list[str]:
+        return (
+            normalize_in_languages(texts, normalizers, languages) if len(languages) > 1 else pre.normalize_many(texts)
+        )
+
     texts = [t for t, _ in train]
-    normalized = pre.normalize_many(texts)
+    normalized = normalize_many(texts)
     started = time.perf_counter()
-    clf = IntentClassifier(kind=kind, seed=seed, language=pre.language).fit(
+    clf = IntentClassifier(kind=kind, seed=seed, language="+".join(languages)).fit(
         texts, normalized, [label for _, label in train], threshold=threshold
     )
     fit_seconds = time.perf_counter() - started
 
     test_texts = [t for t, _ in test]
     truth = np.array([label for _, label in test], dtype=object)
-    predictions = clf.predict(test_texts, pre.normalize_many(test_texts))
+    predictions = clf.predict(test_texts, normalize_many(test_texts))
     predicted = np.array([OOS if p.is_fallback else p.intent for p in predictions], dtype=object)
 
     timings = []
     for text in test_texts[:: max(1, len(test_texts) // LATENCY_SAMPLE)][:LATENCY_SAMPLE]:
         t0 = time.perf_counter()
-        clf.predict([text], [pre.normalize(text)])
+        clf.predict([text], normalize_many([text]))
         timings.append(time.perf_counter() - t0)
 
     inscope = truth != OOS
@@ -145,12 +160,20 @@ def evaluate(
         fit_seconds=fit_seconds,
         predict_us=1e6 * statistics.median(timings),
         per_intent=[
-            IntentScore(str(lab), float(a), float(b), float(c), int(d)) for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
+            IntentScore(str(lab), float(a), float(b), float(c), int(d))
+            for lab, a, b, c, d in zip(labels, p, r, f, s, strict=False)
         ],
         confusions=[(str(a), str(b), n) for (a, b), n in pairs.most_common(max_confusions)],
         misclassified=misses[:max_misclassified],
+        per_language=_per_language(test_texts, truth, predicted, languages) if len(languages) > 1 else {},
     )
     return report, clf
+
+
+def _per_language(texts: list[str], truth: np.ndarray, predicted: np.ndarray, languages: list[str]) -> dict[str, float]:
+    """Accuracy over the texts of each language (by their letters, `bot.language`)."""
+    found = np.array([detect_language(t, languages) for t in texts], dtype=object)
+    return {x: float(np.mean(predicted[found == x] == truth[found == x])) for x in languages if (found == x).any()}
 
 
 def plot_confusion(report: Report, test: list[tuple[str, str]], predicted: list[str], path: Path) -> None:
@@ -194,14 +217,19 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold", type=float, help="fallback confidence threshold (default: picked on held-out training data)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--language", default="en", help="preprocessing language (default en)")
+    parser.add_argument(
+        "--language", default="en", help="preprocessing language (default en); several for one model: en,ru"
+    )
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
     parser.add_argument("--confusion", type=Path, help="draw a confusion matrix PNG here")
     args = parser.parse_args(argv)
     try:
         train, test = load_examples(args.train), load_examples(args.test)
-        pre = Preprocessor(args.language)
-        report, clf = evaluate(train, test, args.pipeline, threshold=args.threshold, seed=args.seed, preprocessor=pre)
+        first, *rest = args.language.split(",")
+        pre, others = Preprocessor(first), {x: Preprocessor(x) for x in rest}
+        report, clf = evaluate(
+            train, test, args.pipeline, threshold=args.threshold, seed=args.seed, preprocessor=pre, others=others
+        )
     except (DataError, ClassifierError, EncoderUnavailable, PreprocessingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -210,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
     if args.confusion:
         texts = [t for t, _ in test]
-        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, pre.normalize_many(texts))]
+        languages = [first, *rest]
+        normalizers = {x: p.normalize_many for x, p in {first: pre, **others}.items()}
+        normalized = normalize_in_languages(texts, normalizers, languages)
+        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, normalized)]
         plot_confusion(report, test, predicted, args.confusion)
     return 0
 

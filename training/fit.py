@@ -76,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     from bot.nlp import Preprocessor
 
     preprocessor = Preprocessor(domain.language, domain.entities)
-    n_examples = sum(len(i.examples) for i in domain.intents.values())
-    say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {domain.language}: valid")
+    n_examples = len(domain.training_examples())
+    languages = ", ".join(domain.languages) if domain.translations else domain.language
+    say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {languages}: valid")
+    from training.lint import few_shot_advice
+
+    for advice in few_shot_advice(domain, preprocessor):
+        say(f"warning: {advice.message()}")
     if args.check:
         from training.lint import near_duplicates
 
@@ -125,7 +130,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
-    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=domain.language)
+    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=data.language)
     classifier.fit(
         data.texts,
         data.normalized,

@@ -18,9 +18,11 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier
 from bot.domain import Domain
+from bot.language import normalize_in_languages
 from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
 from training.data import load_examples, load_reviewed
+from training.lint import top_confusions
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,15 @@ def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None)
         sources["reviewed log"] = len(reviewed)
         examples += reviewed
     texts = [t for t, _ in examples]
-    return Dataset(
-        texts, preprocessor.normalize_many(texts), [label for _, label in examples], sources, domain.language
-    )
+    if not domain.translations:
+        normalized = preprocessor.normalize_many(texts)
+    else:  # one model for every language, each text lemmatised in its own
+        normalize = {domain.language: preprocessor.normalize_many} | {
+            language: Preprocessor(language, domain.entities).normalize_many for language in domain.translations
+        }
+        normalized = normalize_in_languages(texts, normalize, domain.languages)
+    language = "+".join(domain.languages) if domain.translations else domain.language
+    return Dataset(texts, normalized, [label for _, label in examples], sources, language)
 
 
 def cross_validate(
@@ -62,6 +70,10 @@ def cross_validate(
         progress(f"  fold {k}/{folds} done")
     truth = labels.tolist()
     report = classification_report(truth, predicted.tolist(), zero_division=0)
+    confused = top_confusions(truth, predicted.tolist())
+    if confused:
+        report += "\nmost confused (expected -> predicted: held-out examples); add examples to tell them apart:\n"
+        report += "\n".join(f"  {a} -> {b}: {n}" for a, b, n in confused)
     accuracy = float(np.mean(predicted == labels))
     macro = float(f1_score(truth, predicted.tolist(), average="macro", zero_division=0))
     return report, accuracy, macro
@@ -159,7 +171,11 @@ def compare_with_current(
     labels = sorted(set(truth) | set(old) | set(new))
     old_f1 = f1_score(truth, old, labels=labels, average=None, zero_division=0)
     new_f1 = f1_score(truth, new, labels=labels, average=None, zero_division=0)
-    changed = [f"  {label:<28} {o:7.3f} {n:7.3f}" for label, o, n in zip(labels, old_f1, new_f1, strict=False) if abs(o - n) >= 0.005]
+    changed = [
+        f"  {label:<28} {o:7.3f} {n:7.3f}"
+        for label, o, n in zip(labels, old_f1, new_f1, strict=False)
+        if abs(o - n) >= 0.005
+    ]
     lines = [f"  {'intent':<28} {'old F1':>7} {'new F1':>7}", *changed] if changed else []
     added = sorted(set(data.labels) - set(map(str, current.classifier.classes)) - {OOS})
     removed = sorted(set(map(str, current.classifier.classes)) - set(data.labels))
