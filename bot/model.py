@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
@@ -70,11 +71,15 @@ class Model:
             language = detect_language(text, self.domain.languages, self.domain.language)
         return self.others.get(language, self.preprocessor)
 
-    def understand(self, texts: list[str], language: str | None = None) -> list[Understanding]:
+    def understand(self, texts: list[str], language: str | Sequence[str | None] | None = None) -> list[Understanding]:
         """Preprocess and classify a batch at once: one vectorised predict for all. A
-        multilingual bot reads each text in `language` (the session's), else in the language
-        its letters are in; one model knows every language's examples."""
-        processed = [self.preprocessor_for(t, language).process(t) for t in texts]
+        multilingual bot reads each text in `language` (the session's; one per text for a batch
+        of several sessions), else in the language its letters are in; one model knows every
+        language's examples."""
+        languages = [language] * len(texts) if language is None or isinstance(language, str) else list(language)
+        if len(languages) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(languages)} languages")
+        processed = [self.preprocessor_for(t, x).process(t) for t, x in zip(texts, languages, strict=True)]
         normalized = [n for n, _ in processed]
         predictions = self.classifier.predict(texts, normalized)
         return [

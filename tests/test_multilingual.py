@@ -59,3 +59,11 @@ def test_the_session_language_picks_the_preprocessor(model_dir: Path) -> None:
     (hello,) = model.understand(["привет"], language="ru")
     assert hello.prediction.intent == "greet"
     assert model.domain.for_language("ru").intents["greet"].responses[0].text == "Здравствуйте!"
+
+
+def test_a_batch_of_several_sessions_gives_each_text_its_language(model_dir: Path) -> None:
+    model = load_model(model_dir / "models")
+    hello, bye = model.understand(["привет", "bye"], language=["ru", None])
+    assert (hello.prediction.intent, bye.prediction.intent) == ("greet", "goodbye")
+    with pytest.raises(ValueError, match="2 texts but 1 languages"):
+        model.understand(["a", "b"], language=["en"])
