@@ -40,7 +40,9 @@ def load_encoder() -> Any:
 
     # One BLAS thread: a chat message is a few tokens, where threads cost more than they save
     # (34 ms, not 1.6, for one message on a busy 2-core machine).
-    return USE(threads=1)
+    encoder = USE(threads=1)
+    encoder.encode(["ready"])  # it reads its weights and vocabulary on first use: do that now, not in a reply
+    return encoder
 
 
 def encode(texts: list[str]) -> NDArray[np.float32]:
@@ -62,6 +64,12 @@ class SentenceVectors:
         self.weight = weight
         self.axes = axes
         """(512, k) orthonormal columns to project on (`project_on_span`), or None."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling loads the encoder: a server fails at start-up without the package, and its
+        first message does not wait for the 65 MB to be read."""
+        self.__dict__.update(state)
+        load_encoder()
 
     def transform(self, X: Any) -> NDArray[np.float32]:
         vectors = encode([str(t) for t in np.asarray(X, dtype=object).ravel()])
