@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain_languages import Path_, in_language
 from bot.understanding import OOS
 
 LANGUAGES = ("en", "ru")
@@ -232,8 +233,6 @@ def _responses(value: Any) -> Any:
 
 # -- loading ---------------------------------------------------------------------------------
 
-Path_ = tuple[str | int, ...]
-
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]) -> Any:
     """Build plain data from a YAML node, remembering the line of every key and item."""
@@ -403,51 +402,6 @@ def _parse_data(data: Any, lines: dict[Path_, int], problems: list[Problem], tex
     )
 
 
-LOCALIZED: tuple[Path_, ...] = (
-    ("intents", "*", "title"),
-    ("intents", "*", "examples"),
-    ("intents", "*", "responses"),
-    ("intents", "*", "confirm"),
-    ("intents", "*", "slots", "*"),
-    ("fallback", "responses"),
-    ("forms", "cancelled"),
-    ("forms", "invalid"),
-)
-"""Where a value may be given per language, as a mapping `{en: ..., ru: ...}`."""
-
-
-def _localizable(path: Path_) -> bool:
-    return any(len(p) == len(path) and all(a in ("*", b) for a, b in zip(p, path, strict=True)) for p in LOCALIZED)
-
-
-def _in_language(
-    data: Any, path: Path_, language: str, languages: tuple[str, ...], lines: dict[Path_, int], out: dict[Path_, int]
-) -> Any:
-    """`data` with every per-language mapping at a `LOCALIZED` place replaced by its `language`
-    value (absent: the place is left out); `out` gets the lines of the new paths."""
-    if path in lines:
-        out[path] = lines[path]
-    if isinstance(data, dict) and _localizable(path) and data and set(data) <= set(languages):
-        if language not in data:
-            return _MISSING
-        return _in_language(data[language], path, language, languages, _shifted(lines, (*path, language), path), out)
-    if isinstance(data, dict):
-        picked = {k: _in_language(v, (*path, k), language, languages, lines, out) for k, v in data.items()}
-        return {k: v for k, v in picked.items() if v is not _MISSING}
-    if isinstance(data, list):
-        return [_in_language(v, (*path, i), language, languages, lines, out) for i, v in enumerate(data)]
-    return data
-
-
-_MISSING = object()
-
-
-def _shifted(lines: dict[Path_, int], old: Path_, new: Path_) -> dict[Path_, int]:
-    """Lines of the paths under `old`, as if they were under `new`."""
-    shifted = {new + p[len(old) :]: n for p, n in lines.items() if p[: len(old)] == old}
-    return lines | shifted
-
-
 def _parse_multilingual(
     data: dict[str, Any], lines: dict[Path_, int], problems: list[Problem], text: str, source: str
 ) -> Domain:
@@ -471,7 +425,7 @@ def _parse_multilingual(
     found: list[Problem] = list(problems)
     for language in languages:
         out: dict[Path_, int] = {}
-        plain = _in_language(data, (), language, tuple(languages), lines, out)
+        plain = in_language(data, language, tuple(languages), lines, out)
         plain.pop("languages")
         plain["language"] = language
         try:
