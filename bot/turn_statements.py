@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, update
 from sqlalchemy.exc import DBAPIError
@@ -72,73 +73,22 @@ class CoreTurnStatements:
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         values = [_as_dict(row, MESSAGE_COLUMNS) for row in rows]
         statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
-        return [int(i) for i in conn.execute(statement, values).scalars() if i is not None]
+        return [int(cast(int, i)) for i in conn.execute(statement, values).scalars()]  # ids are never NULL
 
 
-class SqliteTurnStatements:
-    """SQLite, through the driver's cursor inside the SQLAlchemy transaction."""
+class _DriverStatements:
+    """The turn's statements on the driver's own cursor, inside the SQLAlchemy transaction,
+    with each column's own SQLAlchemy converter (JSON to text, times to UTC)."""
 
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        messages: Table = Message.__table__  # type: ignore[attr-defined]
-        sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
-        names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
-        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))}) RETURNING id"
-        assignments = ", ".join(
-            f"{name} = coalesce(?, {name})" if name == "user_id" else f"{name} = ?" for name in SESSION_COLUMNS
-        )
-        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = ? AND turns = ?"
-        self.message_converters = [_converter(messages.c[name], dialect) for name in MESSAGE_COLUMNS]
-        self.session_converters = [_converter(sessions.c[name], dialect) for name in SESSION_COLUMNS]
-
-    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
-        values = [
-            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
-            for u in updates
-        ]
-        cursor = self._cursor(conn)
-        self._run(cursor.executemany, self.update_sql, values)
-        return int(cursor.rowcount)
-
-    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
-        cursor = self._cursor(conn)
-        ids = []
-        for row in rows:
-            self._run(cursor.execute, self.insert_sql, _convert(row, MESSAGE_COLUMNS, self.message_converters))
-            ids.append(cursor.fetchone()[0])
-        return ids
-
-    @staticmethod
-    def _cursor(conn: Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-    def _run(self, call: Callable[[str, Any], Any], sql: str, values: Any) -> None:
-        """Run one driver call, its errors wrapped as SQLAlchemy's (as Core would have)."""
-        try:
-            call(sql, values)
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error) from exc
-
-
-class PsycopgTurnStatements:
-    """PostgreSQL through psycopg 3: each statement prepared once, the batch pipelined."""
+    insert_sql: str
+    update_sql: str
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        messages: Table = Message.__table__  # type: ignore[attr-defined]
-        sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
-        names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
-        placeholders = ", ".join(_pg_param(messages.c[c]) for c in MESSAGE_COLUMNS)
-        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({placeholders}) RETURNING id"
-        assignments = ", ".join(
-            f'"{name}" = coalesce({_pg_param(sessions.c[name])}, "{name}")'
-            if name == "user_id"
-            else f'"{name}" = {_pg_param(sessions.c[name])}'
-            for name in SESSION_COLUMNS
-        )
-        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
-        self.message_converters = [_converter(messages.c[name], dialect) for name in MESSAGE_COLUMNS]
-        self.session_converters = [_converter(sessions.c[name], dialect) for name in SESSION_COLUMNS]
+        self.messages: Table = Message.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+        self.sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+        self.message_converters = [_converter(self.messages.c[name], dialect) for name in MESSAGE_COLUMNS]
+        self.session_converters = [_converter(self.sessions.c[name], dialect) for name in SESSION_COLUMNS]
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
         values = [
@@ -148,6 +98,56 @@ class PsycopgTurnStatements:
         cursor = self._cursor(conn)
         self._run(lambda: cursor.executemany(self.update_sql, values), self.update_sql)
         return int(cursor.rowcount)
+
+    @staticmethod
+    def _cursor(conn: Connection) -> Any:
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def _run(self, call: Callable[[], _R], sql: str) -> _R:
+        """Run one driver call, its errors wrapped as SQLAlchemy's (as Core would have)."""
+        try:
+            return call()
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error) from exc
+
+
+class SqliteTurnStatements(_DriverStatements):
+    """SQLite: one INSERT ... RETURNING a row (SQLite does not promise RETURNING's order)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
+        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))}) RETURNING id"
+        assignments = ", ".join(
+            f"{name} = coalesce(?, {name})" if name == "user_id" else f"{name} = ?" for name in SESSION_COLUMNS
+        )
+        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = ? AND turns = ?"
+
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
+        cursor = self._cursor(conn)
+
+        def insert(row: MessageRow) -> int:
+            cursor.execute(self.insert_sql, _convert(row, MESSAGE_COLUMNS, self.message_converters))
+            return int(cursor.fetchone()[0])
+
+        return [self._run(partial(insert, row), self.insert_sql) for row in rows]
+
+
+class PsycopgTurnStatements(_DriverStatements):
+    """PostgreSQL through psycopg 3: each statement prepared once, the batch pipelined."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
+        placeholders = ", ".join(_pg_param(self.messages.c[c]) for c in MESSAGE_COLUMNS)
+        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({placeholders}) RETURNING id"
+        assignments = ", ".join(
+            f'"{name}" = coalesce({_pg_param(self.sessions.c[name])}, "{name}")'
+            if name == "user_id"
+            else f'"{name}" = {_pg_param(self.sessions.c[name])}'
+            for name in SESSION_COLUMNS
+        )
+        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         values = [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
@@ -162,17 +162,6 @@ class PsycopgTurnStatements:
                     return ids
 
         return self._run(run, self.insert_sql)
-
-    @staticmethod
-    def _cursor(conn: Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-    def _run(self, call: Callable[[], _R], sql: str) -> _R:
-        """Run one driver call, its errors wrapped as SQLAlchemy's (as Core would have)."""
-        try:
-            return call()
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error) from exc
 
 
 def turn_statements(dialect: Dialect) -> TurnStatements:
