@@ -1321,6 +1321,11 @@
     var token = S.token;
     if (token) api('/api/logout', { method: 'POST', keepalive: true }).catch(function () { /* revoked or not: forget it here */ });
     setAuth(null, null);
+    startOver(T.loggedOut);
+  }
+
+  /** Forget the conversation kept in this browser and open a fresh one, saying why. */
+  function startOver(notice) {
     S.sessionId = null;
     store.set('session', null);
     store.set('labels', null);
@@ -1328,7 +1333,7 @@
     S.feedback.clear();
     clearLog();
     S.historyLoaded = true;
-    renderNotice(T.loggedOut);
+    renderNotice(notice);
     reopen();
     input.focus();
   }
@@ -1354,16 +1359,7 @@
     if (!window.confirm(T.confirmDelete)) { menuBtn.focus(); return; }
     api('/api/me/history', { method: 'DELETE' }).then(function (res) {
       if (!res.ok) throw res;
-      S.sessionId = null;
-      store.set('session', null);
-      store.set('labels', null);
-      setOutbox([]);
-      S.feedback.clear();
-      clearLog();
-      S.historyLoaded = true;
-      renderNotice(T.historyDeleted);
-      reopen();
-      input.focus();
+      startOver(T.historyDeleted);
     }).catch(function () { renderNotice(T.failedAction); });
   }
 
