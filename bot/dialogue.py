@@ -12,6 +12,9 @@ plain tables (tests/test_dialogue.py). The rules, in the order they apply inside
 6. a cancel closes the form; another form starts; any other sure intent is a digression;
 7. anything else is a wrong answer: asked again, and from the second one on with ways out.
 
+A value that breaks its slot's constraint (`future:`, `weekdays:`, `between:`, `min:`/`max:`,
+`choices:`) fills nothing: the constraint's message asks for it again, a wrong answer like any other.
+
 Outside a form, a value for the form just finished ("actually, make it friday") corrects it.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from bot.actions.results import ActionMessage, ActionResult, Validation
 from bot.domain import Domain, Intent
@@ -40,7 +44,9 @@ from bot.forms import (
     fill_from_entities,
     first_intent,
     intent_buttons,
+    refuse_broken,
     respond,
+    shown,
     start_form,
     stuck,
 )
@@ -83,11 +89,17 @@ def decide(
     domain: Domain,
     rng: random.Random,
     verdicts: Mapping[str, Validation] | None = None,
+    *,
+    now: datetime,
 ) -> Decision:
     """Choose the bot's reply and the session's next state for one user message.
 
-    When a value arrives for a slot with `validate:`, the decision asks for the check
-    (`Decision.validate`); call again with `verdicts` (slot -> `Validation`) to go on."""
+    `now` is the aware moment of the turn in the session's time zone: slot constraints such
+    as `future:` are checked against it. When a value arrives for a slot with `validate:`, the
+    decision asks for the check (`Decision.validate`); call again with `verdicts` (slot ->
+    `Validation`) to go on."""
+    if now.tzinfo is None:
+        raise ValueError("decide needs an aware `now` in the session's time zone: datetime.now(ZoneInfo(...))")
     slots = dict(state.slots)
     t = Turn(text, prediction, entities, state, domain, rng, slots, fill_from_entities(entities, domain, slots))
     form = domain.intents.get(state.active_form) if state.active_form else None
@@ -98,6 +110,7 @@ def decide(
         t.filled.add(wanted)
         t.free_text = True
         _unguess_inside_free_text(t, wanted)
+    refuse_broken(t, now)
     pending = tuple(
         (name, slots[name], check)
         for name in sorted(t.filled)
@@ -128,6 +141,8 @@ def decide_parts(
     domain: Domain,
     rng: random.Random,
     verdicts: Mapping[str, Validation] | None = None,
+    *,
+    now: datetime,
 ) -> Decision:
     """Answer the requests of one message in order ("thanks, bye"), at most `MAX_PARTS`.
 
@@ -137,7 +152,7 @@ def decide_parts(
     decision: Decision | None = None
     for text, prediction, entities in parts[:MAX_PARTS]:
         turn_state = state if decision is None else replace(decision.state, turns=state.turns)
-        decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts)
+        decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts, now=now)
         tagged = tuple(replace(m, intent=m.intent or decision.intent) for m in decision.messages)
         decision = replace(decision, messages=(*before, *tagged))
         if decision.run or decision.validate:
@@ -165,9 +180,9 @@ def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: 
                 slots[name] = value
         messages = tuple(_say(m) for m in result.messages)
         if not messages and intent is not None and intent.responses:
-            messages = (respond(intent, slots, rng),)
+            messages = (respond(intent, slots, rng, domain),)
     else:
-        messages = (respond(intent, slots, rng),) if intent is not None and intent.responses else ()
+        messages = (respond(intent, slots, rng, domain),) if intent is not None and intent.responses else ()
         messages = messages or (Say(domain.actions_failed),)
     changed = {k: slots.get(k) for k in before.keys() | slots.keys() if before.get(k) != slots.get(k)}
     logged = {k: v for k, v in result.as_log().items() if k != "slots_changed"}
@@ -214,10 +229,12 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
     )
     if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
-    if t.filled & form.slots.keys() or (t.rejected.keys() & form.slots.keys()):
+    given = t.filled & form.slots.keys()
+    if given or ((t.rejected.keys() | t.broken.keys()) & form.slots.keys()):
         decision = continue_form(form, t)
-        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and decision.messages:
-            noted = ", ".join(str(t.slots[n]) for n in form.slots if n in t.filled)
+        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and given:
+            human = shown(t.slots, t.domain)
+            noted = ", ".join(str(human[n]) for n in form.slots if n in t.filled)
             first = decision.messages[0]
             text = f"{fill(forms.noted, {'values': noted})} {first.text}"
             decision = replace(decision, messages=(replace(first, text=text), *decision.messages[1:]))
@@ -228,7 +245,8 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
             return Decision((Say(forms.cancelled),), state, other.name, "form_cancelled")
         if t.means(forms.goodbye_intents):  # "bye" mid-form: no question after the goodbye
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
-            return Decision((_dropped(t, form), respond(other, t.slots, t.rng)), state, other.name, "form_cancelled")
+            reply = respond(other, t.slots, t.rng, t.domain)
+            return Decision((_dropped(t, form), reply), state, other.name, "form_cancelled")
         if other.slots or other.action:
             return _start_or_respond(other, t, (_dropped(t, form),))
         return _digression(t, form, wanted, other)
@@ -240,9 +258,9 @@ def _digression(t: Turn, form: Intent, wanted: str, other: Intent) -> Decision:
     state = replace(t.state, slots=t.slots, turns=t.turns)
     question = ask(form, wanted, t.slots, t.domain)
     if other.action:  # an action cannot run inside the form's turn: answer with its responses
-        reply = respond(other, t.slots, t.rng) if other.responses else Say(t.domain.actions_failed)
+        reply = respond(other, t.slots, t.rng, t.domain) if other.responses else Say(t.domain.actions_failed)
     else:
-        reply = respond(other, t.slots, t.rng)
+        reply = respond(other, t.slots, t.rng, t.domain)
     return Decision((reply, question), state, other.name, "reask")
 
 
@@ -267,13 +285,13 @@ def _missing(t: Turn, form: Intent, wanted: str) -> Decision:
     said = t.domain.intents[t.prediction.intent]
     if target == HANDOFF:
         person = first_intent(t.domain, t.domain.forms.handoff_intents)
-        reply = respond(t.domain.intents[person], t.slots, t.rng) if person else Say(t.domain.forms.cancelled)
+        reply = respond(t.domain.intents[person], t.slots, t.rng, t.domain) if person else Say(t.domain.forms.cancelled)
         return Decision((reply,), closed, person or said.name, "form_cancelled", handoff=f"{form.name}: no {wanted}")
     if target in t.domain.intents:
         return _start_or_respond(t.domain.intents[target], replace(t, state=closed))
     if target:
-        return Decision((Say(fill(target, t.slots)),), closed, said.name, "form_cancelled")
-    reply = respond(said, t.slots, t.rng) if said.responses else Say(t.domain.forms.cancelled)
+        return Decision((Say(fill(target, t.slots, t.domain)),), closed, said.name, "form_cancelled")
+    reply = respond(said, t.slots, t.rng, t.domain) if said.responses else Say(t.domain.forms.cancelled)
     return Decision((reply,), closed, said.name, "form_cancelled")
 
 
@@ -287,7 +305,7 @@ def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
         t.sure()
         and other.name != form.name
         and not other.slots
-        and bool(t.filled)
+        and bool(t.filled or t.broken)
         and t.is_question()
         and not _is_answer_intent(t)
     )
@@ -356,13 +374,14 @@ def _outside(t: Turn) -> Decision:
     p, domain = t.prediction, t.domain
     last = domain.intents.get(t.state.last_form or "")
     correcting = p.is_fallback or t.means(domain.forms.correct_intents)
-    if last is not None and t.filled & last.slots.keys() and correcting:
+    if last is not None and (t.filled | t.broken.keys()) & last.slots.keys() and correcting:
         return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
     if p.is_fallback or p.intent not in domain.answerable:
         response = t.rng.choice(domain.fallback.responses)
         offered = _did_you_mean(p, domain) if p.ambiguous else ()
         state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
-        return Decision((Say(fill(response.text, t.slots), offered or buttons(response)),), state, None, "fallback")
+        reply = Say(fill(response.text, t.slots, domain), offered or buttons(response))
+        return Decision((reply,), state, None, "fallback")
     return _start_or_respond(domain.intents[p.intent], t)
 
 
@@ -379,7 +398,7 @@ def _begin(intent: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
     state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
     if intent.action:
         return Decision(before, state, intent.name, "respond", run=intent.action)
-    return Decision((*before, respond(intent, t.slots, t.rng)), state, intent.name, "respond")
+    return Decision((*before, respond(intent, t.slots, t.rng, t.domain)), state, intent.name, "respond")
 
 
 def _did_you_mean(prediction: Prediction, domain: Domain) -> tuple[tuple[str, str], ...]:
