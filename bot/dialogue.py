@@ -27,7 +27,15 @@ from datetime import datetime
 
 from bot.actions.results import ActionMessage, ActionResult, Validation
 from bot.domain import Domain, Intent
-from bot.entity_merge import is_learned
+from bot.form_answers import (
+    asks_about_other,
+    confident_other,
+    is_answer_intent,
+    leaving_for,
+    not_answered_for,
+    refuses_free_text,
+    unguess_inside_free_text,
+)
 from bot.forms import (
     CONFIRMATION,
     HANDOFF,
@@ -69,11 +77,6 @@ PLAUSIBLE = 0.25
 """Least confidence (the calibrated chance of being right) for a "did you mean" button: below
 a one-in-four chance, suggestions for off-topic text were mostly nonsense, and the fallback's
 own buttons help more."""
-LEAVING_CONFIDENCE = 0.5
-"""Torn between a task and a cancel ("never mind, cancel X instead"), the task must still be
-at least this likely to leave a form for it."""
-FREE_TEXT_REFUSAL = 0.6
-"""Least confidence in another intent for a free-text question's reply not to be the answer."""
 MAX_PARTS = 3
 """At most this many requests of one message are answered."""
 
@@ -105,11 +108,11 @@ def decide(
     form = domain.intents.get(state.active_form) if state.active_form else None
     wanted = state.requested_slot if form else None
     spec = domain.slots.get(wanted) if wanted else None
-    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _refuses_free_text(t, form):
+    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not refuses_free_text(t, form):
         slots[wanted] = text.strip()
         t.filled.add(wanted)
         t.free_text = True
-        _unguess_inside_free_text(t, wanted)
+        unguess_inside_free_text(t, wanted)
     refuse_broken(t, now)
     pending = tuple(
         (name, slots[name], check)
@@ -214,20 +217,20 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
     if wanted == CONFIRMATION and t.means(forms.affirm_intents):
         return continue_form(form, t, confirmed=True)
     other = t.domain.intents.get(p.intent) if not p.is_fallback else None
-    if other is not None and _asks_about_other(t, form, other):
+    if other is not None and asks_about_other(t, form, other):
         t.slots = dict(t.state.slots)  # its value belongs to the question, not to the form
         return _digression(t, form, wanted, other)
     if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
         return _missing(t, form, wanted)
     leaving = (
-        _leaving_for(t, form)
+        leaving_for(t, form)
         and not t.free_text
         and other is not None
         and other.slots
         and other.name != form.name
-        and _not_answered_for(t, wanted, other)
+        and not_answered_for(t, wanted, other)
     )
-    if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
+    if leaving and other is not None and t.words_besides_values() >= 2 and not is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
     given = t.filled & form.slots.keys()
     if given or ((t.rejected.keys() | t.broken.keys()) & form.slots.keys()):
@@ -239,7 +242,7 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
             text = f"{fill(forms.noted, {'values': noted})} {first.text}"
             decision = replace(decision, messages=(replace(first, text=text), *decision.messages[1:]))
         return decision
-    if _confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
+    if confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
         if t.means(forms.cancel_intents):
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
             return Decision((Say(forms.cancelled),), state, other.name, "form_cancelled")
@@ -297,74 +300,6 @@ def _missing(t: Turn, form: Intent, wanted: str) -> Decision:
 
 def _dropped(t: Turn, form: Intent) -> Say:
     return Say(fill(t.domain.forms.dropped, {"title": form.title}), intent=form.name)
-
-
-def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
-    """A sure question for an intent without slots: its value answers the question, not the form."""
-    return (
-        t.sure()
-        and other.name != form.name
-        and not other.slots
-        and bool(t.filled or t.broken)
-        and t.is_question()
-        and not _is_answer_intent(t)
-    )
-
-
-def _not_answered_for(t: Turn, wanted: str, other: Intent) -> bool:
-    """The message does not fill the question's slot, or fills it for the other request too:
-    "it arrived scratched" answers "what's the reason?" however much it sounds like tracking,
-    while "cancel order NW-204518 instead" gives the order to the cancellation."""
-    return wanted not in t.filled or wanted in other.slots
-
-
-def _unguess_inside_free_text(t: Turn, wanted: str) -> None:
-    """A free-text answer (an address) is the answer whole: what the entity tagger guessed
-    inside it ("LS1" an order, "12 Baker Street" a date) fills no other slot."""
-    for name in sorted(t.filled - {wanted}):
-        entity = t.domain.slots[name].entity
-        guessed = [e for e in t.entities if e.entity == entity and is_learned(e)]
-        if guessed and t.slots.get(name) == guessed[0].value:
-            t.filled.discard(name)
-            if name in t.state.slots:
-                t.slots[name] = t.state.slots[name]
-            else:
-                t.slots.pop(name, None)
-
-
-def _is_answer_intent(t: Turn) -> bool:
-    forms = t.domain.forms
-    return t.means((*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents))
-
-
-def _leaving_for(t: Turn, form: Intent) -> bool:
-    """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
-    p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    torn_with_cancel = (
-        not p.is_fallback and p.confidence >= LEAVING_CONFIDENCE and runner_up in t.domain.forms.cancel_intents
-    )
-    sure = t.sure() or torn_with_cancel
-    return sure and p.intent != form.name
-
-
-def _refuses_free_text(t: Turn, form: Intent) -> bool:
-    """A free-text answer (a name, an address) is refused only for another intent that is sure
-    and likely: any text scores something, and an address is no request to track an order."""
-    return _sure_of_other(t, form) and t.prediction.confidence >= FREE_TEXT_REFUSAL
-
-
-def _sure_of_other(t: Turn, form: Intent) -> bool:
-    """The classifier is sure of an intent other than the form's: a free-text answer it is not."""
-    return t.sure() and t.prediction.intent != form.name
-
-
-def _confident_other(t: Turn, form: Intent) -> bool:
-    """The user turned to another intent: the classifier is sure of it, or hesitates only
-    between it and the active form itself ("no, don't cancel it" while cancelling)."""
-    p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name)
 
 
 # -- outside a form --------------------------------------------------------------------------
