@@ -97,8 +97,7 @@ def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
             SetSlot("date", None),
             SetSlot("time", None),
         ]
-    # "4 December at 09:30": the date and time built-ins read it whole ("2026-12-04" would also
-    # give a time range "12-04").
+    # "4 December at 09:30": what a person would type, read whole by the date and time built-ins.
     buttons = [
         (f"{at:%a} {at.day} {at:%b}, {say_time(at.time())}", f"{at.day} {at:%B} at {say_time(at.time())}")
         for at in free

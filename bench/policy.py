@@ -3,7 +3,8 @@
     python bench/policy.py [--intents intents.yaml] [--rounds 20000]
 
 Each case is a typical turn (an answer, a form starting, a slot filled, a digression, a wrong
-answer, the fallback, a correction, several requests) on the demo domain, with the prediction
+answer, a value its slot's constraint refuses, the fallback, a correction, several requests) on
+the demo domain at a fixed moment (Tuesday 1 December 2026, 10:00 London), with the prediction
 and entities given as values. Prints the median and 99th percentile per decision in ms.
 """
 
@@ -14,7 +15,9 @@ import random
 import statistics
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +33,9 @@ def sure(intent: str) -> Prediction:
 
 UNSURE = Prediction("greet", 0.1, [("greet", 0.1), ("thanks", 0.09)], True, True)
 ORDER = [Entity("order_number", "AB123456", 0, 8, "AB123456", source="regex")]
-FRIDAY = [Entity("appointment_date", "Friday", 17, 23, "friday")]
+FRIDAY = [Entity("appointment_date", "2026-12-04", 17, 23, "friday", source="builtin")]
+SUNDAY = [Entity("appointment_date", "2026-12-06", 0, 6, "sunday", source="builtin")]
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 CASES = [
     ("answer", "when are you open", sure("opening_hours"), [], State()),
     ("form starts", "where is my order", sure("order_status"), [], State()),
@@ -44,8 +49,9 @@ CASES = [
         "actually make it friday",
         sure("correct"),
         FRIDAY,
-        State(slots={"date": "Monday", "time": "3pm", "service": "repair"}, last_form="book_appointment"),
+        State(slots={"date": "2026-11-30", "time": "15:00:00", "service": "repair"}, last_form="book_appointment"),
     ),
+    ("refused value", "sunday", UNSURE, SUNDAY, State("book_appointment", "date", {"service": "repair"})),
 ]
 
 
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         samples = []
         for _ in range(args.rounds):
             t0 = time.perf_counter()
-            decide(text, prediction, entities, state, domain, rng)
+            decide(text, prediction, entities, state, domain, rng, now=NOW)
             samples.append(time.perf_counter() - t0)
         samples.sort()
         medians.append(statistics.median(samples))
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = []
     for _ in range(args.rounds):
         t0 = time.perf_counter()
-        decide_parts(parts, State(), domain, rng)
+        decide_parts(parts, State(), domain, rng, now=NOW)
         samples.append(time.perf_counter() - t0)
     p99 = sorted(samples)[int(0.99 * len(samples))]
     print(f"{'two requests':<16} {1000 * statistics.median(samples):10.4f} {1000 * p99:8.4f}")

@@ -12,6 +12,9 @@ plain tables (tests/test_dialogue.py). The rules, in the order they apply inside
 6. a cancel closes the form; another form starts; any other sure intent is a digression;
 7. anything else is a wrong answer: asked again, and from the second one on with ways out.
 
+A value that breaks its slot's constraint (`future:`, `weekdays:`, `between:`, `min:`/`max:`,
+`choices:`) fills nothing: the constraint's message asks for it again, a wrong answer like any other.
+
 Outside a form, a value for the form just finished ("actually, make it friday") corrects it.
 """
 
@@ -20,10 +23,19 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from bot.actions.results import ActionMessage, ActionResult, Validation
 from bot.domain import Domain, Intent
-from bot.entity_merge import is_learned
+from bot.form_answers import (
+    asks_about_other,
+    confident_other,
+    is_answer_intent,
+    leaving_for,
+    not_answered_for,
+    refuses_free_text,
+    unguess_inside_free_text,
+)
 from bot.forms import (
     CONFIRMATION,
     HANDOFF,
@@ -40,7 +52,9 @@ from bot.forms import (
     fill_from_entities,
     first_intent,
     intent_buttons,
+    refuse_broken,
     respond,
+    shown,
     start_form,
     stuck,
 )
@@ -63,11 +77,6 @@ PLAUSIBLE = 0.25
 """Least confidence (the calibrated chance of being right) for a "did you mean" button: below
 a one-in-four chance, suggestions for off-topic text were mostly nonsense, and the fallback's
 own buttons help more."""
-LEAVING_CONFIDENCE = 0.5
-"""Torn between a task and a cancel ("never mind, cancel X instead"), the task must still be
-at least this likely to leave a form for it."""
-FREE_TEXT_REFUSAL = 0.6
-"""Least confidence in another intent for a free-text question's reply not to be the answer."""
 MAX_PARTS = 3
 """At most this many requests of one message are answered."""
 
@@ -83,21 +92,28 @@ def decide(
     domain: Domain,
     rng: random.Random,
     verdicts: Mapping[str, Validation] | None = None,
+    *,
+    now: datetime,
 ) -> Decision:
     """Choose the bot's reply and the session's next state for one user message.
 
-    When a value arrives for a slot with `validate:`, the decision asks for the check
-    (`Decision.validate`); call again with `verdicts` (slot -> `Validation`) to go on."""
+    `now` is the aware moment of the turn in the session's time zone: slot constraints such
+    as `future:` are checked against it. When a value arrives for a slot with `validate:`, the
+    decision asks for the check (`Decision.validate`); call again with `verdicts` (slot ->
+    `Validation`) to go on."""
+    if now.tzinfo is None:
+        raise ValueError("decide needs an aware `now` in the session's time zone: datetime.now(ZoneInfo(...))")
     slots = dict(state.slots)
     t = Turn(text, prediction, entities, state, domain, rng, slots, fill_from_entities(entities, domain, slots))
     form = domain.intents.get(state.active_form) if state.active_form else None
     wanted = state.requested_slot if form else None
     spec = domain.slots.get(wanted) if wanted else None
-    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not _refuses_free_text(t, form):
+    if form and wanted and spec and spec.type == "text" and wanted not in t.filled and not refuses_free_text(t, form):
         slots[wanted] = text.strip()
         t.filled.add(wanted)
         t.free_text = True
-        _unguess_inside_free_text(t, wanted)
+        unguess_inside_free_text(t, wanted)
+    refuse_broken(t, now)
     pending = tuple(
         (name, slots[name], check)
         for name in sorted(t.filled)
@@ -128,6 +144,8 @@ def decide_parts(
     domain: Domain,
     rng: random.Random,
     verdicts: Mapping[str, Validation] | None = None,
+    *,
+    now: datetime,
 ) -> Decision:
     """Answer the requests of one message in order ("thanks, bye"), at most `MAX_PARTS`.
 
@@ -137,7 +155,7 @@ def decide_parts(
     decision: Decision | None = None
     for text, prediction, entities in parts[:MAX_PARTS]:
         turn_state = state if decision is None else replace(decision.state, turns=state.turns)
-        decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts)
+        decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts, now=now)
         tagged = tuple(replace(m, intent=m.intent or decision.intent) for m in decision.messages)
         decision = replace(decision, messages=(*before, *tagged))
         if decision.run or decision.validate:
@@ -165,9 +183,9 @@ def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: 
                 slots[name] = value
         messages = tuple(_say(m) for m in result.messages)
         if not messages and intent is not None and intent.responses:
-            messages = (respond(intent, slots, rng),)
+            messages = (respond(intent, slots, rng, domain),)
     else:
-        messages = (respond(intent, slots, rng),) if intent is not None and intent.responses else ()
+        messages = (respond(intent, slots, rng, domain),) if intent is not None and intent.responses else ()
         messages = messages or (Say(domain.actions_failed),)
     changed = {k: slots.get(k) for k in before.keys() | slots.keys() if before.get(k) != slots.get(k)}
     logged = {k: v for k, v in result.as_log().items() if k != "slots_changed"}
@@ -199,36 +217,39 @@ def _in_form(t: Turn, form: Intent, wanted: str) -> Decision:
     if wanted == CONFIRMATION and t.means(forms.affirm_intents):
         return continue_form(form, t, confirmed=True)
     other = t.domain.intents.get(p.intent) if not p.is_fallback else None
-    if other is not None and _asks_about_other(t, form, other):
+    if other is not None and asks_about_other(t, form, other):
         t.slots = dict(t.state.slots)  # its value belongs to the question, not to the form
         return _digression(t, form, wanted, other)
     if t.means(forms.missing_intents) and not t.filled & form.slots.keys():
         return _missing(t, form, wanted)
     leaving = (
-        _leaving_for(t, form)
+        leaving_for(t, form)
         and not t.free_text
         and other is not None
         and other.slots
         and other.name != form.name
-        and _not_answered_for(t, wanted, other)
+        and not_answered_for(t, wanted, other)
     )
-    if leaving and other is not None and t.words_besides_values() >= 2 and not _is_answer_intent(t):
+    if leaving and other is not None and t.words_besides_values() >= 2 and not is_answer_intent(t):
         return _start_or_respond(other, t, (_dropped(t, form),))
-    if t.filled & form.slots.keys() or (t.rejected.keys() & form.slots.keys()):
+    given = t.filled & form.slots.keys()
+    if given or ((t.rejected.keys() | t.broken.keys()) & form.slots.keys()):
         decision = continue_form(form, t)
-        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and decision.messages:
-            noted = ", ".join(str(t.slots[n]) for n in form.slots if n in t.filled)
+        if decision.state.requested_slot == wanted != CONFIRMATION and wanted not in t.rejected and given:
+            human = shown(t.slots, t.domain)
+            noted = ", ".join(str(human[n]) for n in form.slots if n in t.filled)
             first = decision.messages[0]
             text = f"{fill(forms.noted, {'values': noted})} {first.text}"
             decision = replace(decision, messages=(replace(first, text=text), *decision.messages[1:]))
         return decision
-    if _confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
+    if confident_other(t, form) and not t.means(forms.affirm_intents) and t.has_letters() and other is not None:
         if t.means(forms.cancel_intents):
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
             return Decision((Say(forms.cancelled),), state, other.name, "form_cancelled")
         if t.means(forms.goodbye_intents):  # "bye" mid-form: no question after the goodbye
             state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
-            return Decision((_dropped(t, form), respond(other, t.slots, t.rng)), state, other.name, "form_cancelled")
+            reply = respond(other, t.slots, t.rng, t.domain)
+            return Decision((_dropped(t, form), reply), state, other.name, "form_cancelled")
         if other.slots or other.action:
             return _start_or_respond(other, t, (_dropped(t, form),))
         return _digression(t, form, wanted, other)
@@ -240,9 +261,9 @@ def _digression(t: Turn, form: Intent, wanted: str, other: Intent) -> Decision:
     state = replace(t.state, slots=t.slots, turns=t.turns)
     question = ask(form, wanted, t.slots, t.domain)
     if other.action:  # an action cannot run inside the form's turn: answer with its responses
-        reply = respond(other, t.slots, t.rng) if other.responses else Say(t.domain.actions_failed)
+        reply = respond(other, t.slots, t.rng, t.domain) if other.responses else Say(t.domain.actions_failed)
     else:
-        reply = respond(other, t.slots, t.rng)
+        reply = respond(other, t.slots, t.rng, t.domain)
     return Decision((reply, question), state, other.name, "reask")
 
 
@@ -267,86 +288,18 @@ def _missing(t: Turn, form: Intent, wanted: str) -> Decision:
     said = t.domain.intents[t.prediction.intent]
     if target == HANDOFF:
         person = first_intent(t.domain, t.domain.forms.handoff_intents)
-        reply = respond(t.domain.intents[person], t.slots, t.rng) if person else Say(t.domain.forms.cancelled)
+        reply = respond(t.domain.intents[person], t.slots, t.rng, t.domain) if person else Say(t.domain.forms.cancelled)
         return Decision((reply,), closed, person or said.name, "form_cancelled", handoff=f"{form.name}: no {wanted}")
     if target in t.domain.intents:
         return _start_or_respond(t.domain.intents[target], replace(t, state=closed))
     if target:
-        return Decision((Say(fill(target, t.slots)),), closed, said.name, "form_cancelled")
-    reply = respond(said, t.slots, t.rng) if said.responses else Say(t.domain.forms.cancelled)
+        return Decision((Say(fill(target, t.slots, t.domain)),), closed, said.name, "form_cancelled")
+    reply = respond(said, t.slots, t.rng, t.domain) if said.responses else Say(t.domain.forms.cancelled)
     return Decision((reply,), closed, said.name, "form_cancelled")
 
 
 def _dropped(t: Turn, form: Intent) -> Say:
     return Say(fill(t.domain.forms.dropped, {"title": form.title}), intent=form.name)
-
-
-def _asks_about_other(t: Turn, form: Intent, other: Intent) -> bool:
-    """A sure question for an intent without slots: its value answers the question, not the form."""
-    return (
-        t.sure()
-        and other.name != form.name
-        and not other.slots
-        and bool(t.filled)
-        and t.is_question()
-        and not _is_answer_intent(t)
-    )
-
-
-def _not_answered_for(t: Turn, wanted: str, other: Intent) -> bool:
-    """The message does not fill the question's slot, or fills it for the other request too:
-    "it arrived scratched" answers "what's the reason?" however much it sounds like tracking,
-    while "cancel order NW-204518 instead" gives the order to the cancellation."""
-    return wanted not in t.filled or wanted in other.slots
-
-
-def _unguess_inside_free_text(t: Turn, wanted: str) -> None:
-    """A free-text answer (an address) is the answer whole: what the entity tagger guessed
-    inside it ("LS1" an order, "12 Baker Street" a date) fills no other slot."""
-    for name in sorted(t.filled - {wanted}):
-        entity = t.domain.slots[name].entity
-        guessed = [e for e in t.entities if e.entity == entity and is_learned(e)]
-        if guessed and t.slots.get(name) == guessed[0].value:
-            t.filled.discard(name)
-            if name in t.state.slots:
-                t.slots[name] = t.state.slots[name]
-            else:
-                t.slots.pop(name, None)
-
-
-def _is_answer_intent(t: Turn) -> bool:
-    forms = t.domain.forms
-    return t.means((*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents))
-
-
-def _leaving_for(t: Turn, form: Intent) -> bool:
-    """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
-    p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    torn_with_cancel = (
-        not p.is_fallback and p.confidence >= LEAVING_CONFIDENCE and runner_up in t.domain.forms.cancel_intents
-    )
-    sure = t.sure() or torn_with_cancel
-    return sure and p.intent != form.name
-
-
-def _refuses_free_text(t: Turn, form: Intent) -> bool:
-    """A free-text answer (a name, an address) is refused only for another intent that is sure
-    and likely: any text scores something, and an address is no request to track an order."""
-    return _sure_of_other(t, form) and t.prediction.confidence >= FREE_TEXT_REFUSAL
-
-
-def _sure_of_other(t: Turn, form: Intent) -> bool:
-    """The classifier is sure of an intent other than the form's: a free-text answer it is not."""
-    return t.sure() and t.prediction.intent != form.name
-
-
-def _confident_other(t: Turn, form: Intent) -> bool:
-    """The user turned to another intent: the classifier is sure of it, or hesitates only
-    between it and the active form itself ("no, don't cancel it" while cancelling)."""
-    p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name)
 
 
 # -- outside a form --------------------------------------------------------------------------
@@ -356,13 +309,14 @@ def _outside(t: Turn) -> Decision:
     p, domain = t.prediction, t.domain
     last = domain.intents.get(t.state.last_form or "")
     correcting = p.is_fallback or t.means(domain.forms.correct_intents)
-    if last is not None and t.filled & last.slots.keys() and correcting:
+    if last is not None and (t.filled | t.broken.keys()) & last.slots.keys() and correcting:
         return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
     if p.is_fallback or p.intent not in domain.answerable:
         response = t.rng.choice(domain.fallback.responses)
         offered = _did_you_mean(p, domain) if p.ambiguous else ()
         state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
-        return Decision((Say(fill(response.text, t.slots), offered or buttons(response)),), state, None, "fallback")
+        reply = Say(fill(response.text, t.slots, domain), offered or buttons(response))
+        return Decision((reply,), state, None, "fallback")
     return _start_or_respond(domain.intents[p.intent], t)
 
 
@@ -379,7 +333,7 @@ def _begin(intent: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
     state = State(slots=t.slots, turns=t.turns, last_form=t.state.last_form)
     if intent.action:
         return Decision(before, state, intent.name, "respond", run=intent.action)
-    return Decision((*before, respond(intent, t.slots, t.rng)), state, intent.name, "respond")
+    return Decision((*before, respond(intent, t.slots, t.rng, t.domain)), state, intent.name, "respond")
 
 
 def _did_you_mean(prediction: Prediction, domain: Domain) -> tuple[tuple[str, str], ...]:

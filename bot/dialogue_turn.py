@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.actions.results import ActionResult, Validation
@@ -76,10 +77,13 @@ def turn_steps(
     rng: random.Random,
     multi_intent: bool = True,
     session_id: str = "local",
+    *,
+    now: datetime,
 ) -> Steps:
     """The turn as a generator: it yields what it needs (understanding, a verdict, an action's
     result), is sent the answer, and returns the outcome. `play_turn` drives it with plain
-    functions; a service drives it with awaits (`play_turn_async`), so both share one order."""
+    functions; a service drives it with awaits (`play_turn_async`), so both share one order.
+    `now` (aware, in the session's time zone) is the moment slot constraints are checked at."""
     name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
     if text.startswith(INTENT_PAYLOAD_PREFIX) and name in domain.answerable:
         whole = Understanding(text, name, [], Prediction.certain(name))
@@ -95,8 +99,10 @@ def turn_steps(
 
     def decide_now(verdicts: dict[str, Validation] | None = None) -> Decision:
         if parts:
-            return decide_parts([(u.text, u.prediction, u.entities) for u in parts], state, domain, rng, verdicts)
-        return decide(text, whole.prediction, whole.entities, state, domain, rng, verdicts)
+            return decide_parts(
+                [(u.text, u.prediction, u.entities) for u in parts], state, domain, rng, verdicts, now=now
+            )
+        return decide(text, whole.prediction, whole.entities, state, domain, rng, verdicts, now=now)
 
     def view(decision: Decision) -> TurnView:
         return TurnView(
@@ -148,9 +154,11 @@ def play_turn(
     validate: Validate,
     multi_intent: bool = True,
     session_id: str = "local",
+    *,
+    now: datetime,
 ) -> TurnOutcome:
     """Everything a turn decides, with plain functions for understanding, validators and actions."""
-    steps = turn_steps(text, state, domain, rng, multi_intent, session_id)
+    steps = turn_steps(text, state, domain, rng, multi_intent, session_id, now=now)
     answer: Answer | None = None
     try:
         while True:
@@ -176,9 +184,11 @@ async def play_turn_async(
     validate: Callable[[str, Any, TurnView], Awaitable[Validation]],
     multi_intent: bool = True,
     session_id: str = "local",
+    *,
+    now: datetime,
 ) -> TurnOutcome:
     """`play_turn` for the service: understanding, validators and actions are awaited."""
-    steps = turn_steps(text, state, domain, rng, multi_intent, session_id)
+    steps = turn_steps(text, state, domain, rng, multi_intent, session_id, now=now)
     answer: Answer | None = None
     try:
         while True:

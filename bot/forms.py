@@ -10,11 +10,14 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from bot.actions.results import Link
+from bot.constraints import violation
 from bot.domain import Domain, Intent, Response
 from bot.understanding import Entity, Prediction
+from bot.values.humanize import readable
 
 INTENT_PAYLOAD_PREFIX = "/"
 """A button payload `/intent_name` triggers that intent directly (no classification)."""
@@ -95,6 +98,8 @@ class Turn:
     filled: set[str]
     rejected: dict[str, str] = field(default_factory=dict)
     """Slot -> the validator's message, for values refused this turn."""
+    broken: dict[str, str] = field(default_factory=dict)
+    """Slot -> the re-ask message of the constraint its value broke this turn (`future`, `between`...)."""
     free_text: bool = False
     """The whole message was taken as the answer to a free-text question."""
 
@@ -135,6 +140,22 @@ def fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[s
     return filled
 
 
+def refuse_broken(t: Turn, now: datetime) -> None:
+    """Values that break their slot's constraints fill nothing: the slot keeps what it had, and
+    `t.broken` holds the constraint's message, which asks for the slot again."""
+    for name in sorted(t.filled):
+        spec = t.domain.slots[name]
+        message = violation(spec, t.slots[name], now, t.domain.language) if spec.constraints else None
+        if message is None:
+            continue
+        t.filled.discard(name)
+        t.broken[name] = message
+        if name in t.state.slots:
+            t.slots[name] = t.state.slots[name]
+        else:
+            t.slots.pop(name, None)
+
+
 def start_form(form: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:
     """Begin a form: a value known from earlier in the session is used (follow-ups about the
     same order need no number again); a `scope: form` value belongs to its own form only."""
@@ -148,14 +169,18 @@ def continue_form(
     form: Intent, t: Turn, before: tuple[Say, ...] = (), confirmed: bool = False, starting: bool = False
 ) -> Decision:
     """Ask the next missing slot, the confirmation, or finish the form."""
-    missing = [name for name in form.slots if name not in t.slots]
+    broken = [name for name in form.slots if name in t.broken]
+    missing = broken or [name for name in form.slots if name not in t.slots]
     if missing or (form.confirm and not confirmed):
         wanted = missing[0] if missing else CONFIRMATION
         question = ask(form, wanted, t.slots, t.domain)
         note = t.rejected.get(wanted) or " ".join(t.rejected.values())
-        if note:
+        failures = t.state.failures + 1 if wanted in t.broken and wanted == t.state.requested_slot else 0
+        if wanted in t.broken:  # a wrong answer: the constraint's message asks again itself
+            question = stuck(form, wanted, t) if failures >= STUCK_AFTER else replace(question, text=t.broken[wanted])
+        elif note:
             question = replace(question, text=f"{note} {question.text}".strip())
-        state = State(form.name, wanted, t.slots, t.turns, 0, t.state.last_form)
+        state = State(form.name, wanted, t.slots, t.turns, failures, t.state.last_form)
         return Decision((*before, question), state, form.name, "ask" if missing else "confirm")
     answered_at_once = starting and not form.confirm
     return finish(form, t, before, "respond" if answered_at_once or not form.slots else "form_done")
@@ -167,15 +192,15 @@ def finish(form: Intent, t: Turn, before: tuple[Say, ...], label: str) -> Decisi
     state = State(slots=t.slots, turns=t.turns, last_form=last)
     if form.action:
         return Decision(before, state, form.name, label, run=form.action)
-    return Decision((*before, respond(form, t.slots, t.rng)), state, form.name, label)
+    return Decision((*before, respond(form, t.slots, t.rng, t.domain)), state, form.name, label)
 
 
 def ask(form: Intent, wanted: str, slots: Mapping[str, Any], domain: Domain) -> Say:
     """The question for a slot, or the form's yes/no question with buttons for both answers."""
     if wanted != CONFIRMATION:
-        return Say(fill(form.slots[wanted], slots), intent=form.name)
+        return Say(fill(form.slots[wanted], slots, domain), intent=form.name)
     answers = [first_intent(domain, domain.forms.affirm_intents), first_intent(domain, domain.forms.cancel_intents)]
-    return Say(fill(form.confirm or "", slots), intent_buttons(domain, answers), intent=form.name)
+    return Say(fill(form.confirm or "", slots, domain), intent_buttons(domain, answers), intent=form.name)
 
 
 def stuck(form: Intent, wanted: str, t: Turn) -> Say:
@@ -184,7 +209,8 @@ def stuck(form: Intent, wanted: str, t: Turn) -> Say:
     forms = t.domain.forms
     cancel = next((n for n in reversed(forms.cancel_intents) if n in t.domain.intents), None)
     ways = [first_intent(t.domain, forms.missing_intents), cancel, first_intent(t.domain, forms.handoff_intents)]
-    text = fill(forms.stuck, {"question": question.text})
+    asked = t.broken.get(wanted, question.text)  # a broken constraint's message says what was wrong
+    text = fill(forms.stuck, {"question": asked})
     return Say(text, (*question.buttons, *intent_buttons(t.domain, ways)), intent=form.name)
 
 
@@ -196,11 +222,11 @@ def intent_buttons(domain: Domain, names: Sequence[str | None]) -> tuple[tuple[s
     return tuple((domain.intents[n].title, INTENT_PAYLOAD_PREFIX + n) for n in names if n is not None)
 
 
-def respond(intent: Intent, slots: Mapping[str, Any], rng: random.Random) -> Say:
+def respond(intent: Intent, slots: Mapping[str, Any], rng: random.Random, domain: Domain) -> Say:
     """A response variation whose slots are all known, chosen at random."""
     usable = [r for r in intent.responses if r.slot_names <= slots.keys()] or list(intent.responses)
     response = rng.choice(usable)
-    return Say(fill(response.text, slots), buttons(response))
+    return Say(fill(response.text, slots, domain), buttons(response))
 
 
 def buttons(response: Response) -> tuple[tuple[str, str], ...]:
@@ -212,7 +238,20 @@ class _Blank(dict[str, Any]):
         return "?"
 
 
-def fill(template: str, slots: Mapping[str, Any]) -> str:
+def fill(template: str, slots: Mapping[str, Any], domain: Domain | None = None) -> str:
+    """The template with its `{slot}`s filled; with the domain, built-in values as people write
+    them ("Friday 4 December", "15:00") in its language, while the slots keep the ISO values."""
     if "{" not in template:
         return template
-    return string.Formatter().vformat(template, (), _Blank(slots))
+    return string.Formatter().vformat(template, (), _Blank(shown(slots, domain) if domain else slots))
+
+
+def shown(slots: Mapping[str, Any], domain: Domain) -> dict[str, Any]:
+    """The slots as a reply shows them: each built-in's value humanized, anything else as it is."""
+    out = dict(slots)
+    for name, value in slots.items():
+        spec = domain.slots.get(name)
+        entity = domain.entities.get(spec.entity or "") if spec is not None else None
+        if entity is not None and entity.builtin is not None:
+            out[name] = readable(entity.builtin, value, domain.language)
+    return out

@@ -201,6 +201,7 @@ class ChatService:
                     calls.validate,
                     multi_intent=self.settings.multi_intent,
                     session_id=conv.session_id,
+                    now=calls.now,
                 )
                 try:
                     sent = await self._log(conv, calls.model, outcome, client_id, started)

@@ -130,6 +130,19 @@ def test_a_repair_booking_offers_free_times_stores_the_booking_and_cancels_it(
     assert Shop(shop_file).appointments(f"session:{customer.session_id}") == []
 
 
+def test_the_booking_refuses_a_past_day_a_sunday_and_the_night_before_asking_the_back_office(
+    customer: Customer, shop_file: Path
+) -> None:
+    """The slot constraints, judged at the server's now: nothing reaches the calendar."""
+    assert "Which day" in customer.say("I want to book a repair")
+    assert "That day has already gone. Which day from today on suits you?" in customer.say("yesterday")
+    assert "The service centre is closed on Sundays. Which other day suits you?" in customer.say("sunday")
+    day = next_working_day(date.today() + timedelta(7))
+    assert "what time" in customer.say(f"{day.day} {day:%B}")
+    assert "Appointments start between 9am and 5:30pm" in customer.say("3am")
+    assert Shop(shop_file).appointments(f"session:{customer.session_id}") == []
+
+
 def test_stock_is_read_from_the_back_office(customer: Customer) -> None:
     assert "we have 14 in the laptop range in stock" in customer.say("do you have any laptops in stock?")
     restock = say_day(date.today() + timedelta(5))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,9 @@ from bot.dialogue import Decision, State, decide
 from bot.domain import Domain, load_domain, parse_domain
 from bot.understanding import Entity, Prediction
 from tests.helpers import SHOP
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The moment of every turn here: Tuesday 1 December 2026, 10:00 UTC."""
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,7 @@ def day(value: str = "monday") -> Entity:
 
 
 def run(domain: Domain, text: str, prediction: Prediction, entities: list[Entity], state: State) -> Decision:
-    return decide(text, prediction, entities, state, domain, random.Random(0))
+    return decide(text, prediction, entities, state, domain, random.Random(0), now=NOW)
 
 
 FORM_ORDER = State(active_form="order_status", requested_slot="order_id")

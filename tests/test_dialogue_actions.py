@@ -4,6 +4,7 @@ result makes of it (messages, slots, follow-ups, failures), with plain `ActionRe
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +12,9 @@ from bot.actions.results import ActionMessage, ActionResult, Link, Validation
 from bot.dialogue import Decision, Say, State, after_action, decide
 from bot.domain import Domain, parse_domain
 from bot.understanding import Entity, Prediction
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The moment of every turn here: Tuesday 1 December 2026, 10:00 UTC."""
 
 ACTIONS = """
 language: en
@@ -101,7 +105,7 @@ def test_when_the_action_runs(
     run: str | None,
     messages: tuple[str, ...],
 ) -> None:
-    decision = decide(text, sure(intent), entities, state, domain, random.Random(0))
+    decision = decide(text, sure(intent), entities, state, domain, random.Random(0), now=NOW)
     assert decision.run == run
     assert tuple(m.text for m in decision.messages) == messages
     if run:
@@ -114,9 +118,9 @@ def ran(domain: Domain, name: str, slots: dict[str, str] | None = None) -> Decis
     state = State(slots=slots or {})
     if intent == "cancel_order":
         state = State("cancel_order", "?confirm", slots or {"order_id": "AB123456"})
-        decision = decide("yes", sure("affirm"), [], state, domain, random.Random(0))
+        decision = decide("yes", sure("affirm"), [], state, domain, random.Random(0), now=NOW)
     else:
-        decision = decide("x", sure(intent), [], state, domain, random.Random(0))
+        decision = decide("x", sure(intent), [], state, domain, random.Random(0), now=NOW)
     assert decision.run == name
     return decision
 
@@ -258,7 +262,7 @@ def test_after_action(
 def test_the_session_stays_usable_after_a_failure(domain: Domain) -> None:
     decision = ran(domain, "cancel_order")
     after = after_action(decision, ActionResult(outcome="timeout"), domain, RNG)
-    nxt = decide("book a visit", sure("book"), [], after.state, domain, random.Random(0))
+    nxt = decide("book a visit", sure("book"), [], after.state, domain, random.Random(0), now=NOW)
     assert nxt.messages[-1].text == "Which day?" and nxt.state.active_form == "book"
 
 
@@ -305,10 +309,12 @@ def test_slot_validation(
 ) -> None:
     state = State("track", "order_id")
     fallback = Prediction("track", 0.1, [("track", 0.1)], True, False)
-    first = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0))
+    first = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), now=NOW)
     assert first.action == "validate" and first.validate == (("order_id", "ab123456", "check_order"),)
     assert first.messages == () and first.state == state
-    second = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), {"order_id": verdict})
+    second = decide(
+        "ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), {"order_id": verdict}, now=NOW
+    )
     assert tuple(m.text for m in second.messages) == messages
     assert dict(second.state.slots) == slots
     assert second.state.requested_slot == requested and second.run == run
@@ -318,5 +324,5 @@ def test_a_rejected_correction_keeps_the_old_value(domain: Domain) -> None:
     state = State("cancel_order", "?confirm", {"order_id": "AB123456"})
     fallback = Prediction("track", 0.1, [("track", 0.1)], True, False)
     verdicts = {"order_id": Validation(False, message="No such order.")}
-    decision = decide("ZZ999999", fallback, [order("ZZ999999")], state, domain, random.Random(0), verdicts)
+    decision = decide("ZZ999999", fallback, [order("ZZ999999")], state, domain, random.Random(0), verdicts, now=NOW)
     assert decision.state.slots["order_id"] == "AB123456"

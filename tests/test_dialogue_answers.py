@@ -4,12 +4,16 @@ however much the words sound like another request, and a free-text answer is tak
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.dialogue import State, decide
 from bot.domain import Domain, parse_domain
 from bot.understanding import Entity, Prediction
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The moment of every turn here: Tuesday 1 December 2026, 10:00 UTC."""
 
 SHOP = """
 language: en
@@ -65,7 +69,7 @@ def test_a_value_for_the_asked_slot_answers_even_if_it_sounds_like_tracking(doma
     state = State(slots={"order_id": "PL330912"}, active_form="return_item", requested_slot="return_reason")
     text = "it arrived scratched"
     reason = Entity("return_reason", "damaged", 11, 20, "scratched")
-    decision = decide(text, sure("track", 0.77), [reason], state, domain, random.Random(0))
+    decision = decide(text, sure("track", 0.77), [reason], state, domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == ["Return of PL330912 registered: damaged."]
     assert decision.state.active_form is None
 
@@ -74,7 +78,7 @@ def test_a_value_the_other_request_takes_too_leaves_the_form_for_it(domain: Doma
     state = State(active_form="track", requested_slot="order_id")
     text = "never mind, cancel order AB123456 instead"
     order = Entity("order_number", "AB123456", 24, 32, "AB123456", source="regex")
-    decision = decide(text, sure("cancel_order"), [order], state, domain, random.Random(0))
+    decision = decide(text, sure("cancel_order"), [order], state, domain, random.Random(0), now=NOW)
     assert decision.intent == "cancel_order"
     assert decision.messages[-1].text == "Order AB123456 is cancelled."
 
@@ -86,7 +90,7 @@ def test_a_free_text_answer_is_taken_whole_without_the_taggers_guesses(domain: D
         Entity("day", "12 Baker Street", 0, 15, "12 Baker Street", 0.6, source="model"),
         Entity("order_number", "LS1", 23, 26, "LS1", 0.7, source="model"),
     ]
-    decision = decide(text, unsure("track"), guesses, state, domain, random.Random(0))
+    decision = decide(text, unsure("track"), guesses, state, domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == [f"Order AB123456 goes to {text}."]
     assert decision.state.slots["order_id"] == "AB123456"
     assert "day" not in decision.state.slots
@@ -96,6 +100,6 @@ def test_a_declared_value_inside_a_free_text_answer_still_fills_its_slot(domain:
     state = State(slots={"order_id": "AB123456"}, active_form="change_address", requested_slot="address")
     text = "5 Oak Road, from friday"
     day = Entity("day", "friday", 17, 23, "friday")
-    decision = decide(text, unsure("track"), [day], state, domain, random.Random(0))
+    decision = decide(text, unsure("track"), [day], state, domain, random.Random(0), now=NOW)
     assert decision.state.slots["day"] == "friday"
     assert decision.state.slots["address"] == text

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.dialogue import Decision, State, decide, decide_parts
 from bot.domain import Domain, parse_domain
 from bot.understanding import Entity, Prediction
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The moment of every turn here: Tuesday 1 December 2026, 10:00 UTC."""
 
 SHOP = """
 language: en
@@ -79,7 +83,7 @@ def value(entity: str, text: str, start: int = 0, canonical: str | None = None) 
 
 
 def run(domain: Domain, text: str, p: Prediction, entities: list[Entity], state: State) -> Decision:
-    return decide(text, p, entities, state, domain, random.Random(0))
+    return decide(text, p, entities, state, domain, random.Random(0), now=NOW)
 
 
 ASKING_ORDER = State("track", "order_id")
@@ -307,14 +311,16 @@ def part(text: str, intent: str, entities: list[Entity] | None = None) -> tuple[
 
 
 def test_several_requests_are_answered_in_order(domain: Domain) -> None:
-    decision = decide_parts([part("thanks", "thanks"), part("bye", "goodbye")], State(), domain, random.Random(0))
+    decision = decide_parts(
+        [part("thanks", "thanks"), part("bye", "goodbye")], State(), domain, random.Random(0), now=NOW
+    )
     assert [(m.text, m.intent) for m in decision.messages] == [("You're welcome.", "thanks"), ("Bye!", "goodbye")]
     assert decision.state.turns == 1
 
 
 def test_a_greeting_then_a_form(domain: Domain) -> None:
     decision = decide_parts(
-        [part("hi", "greet"), part("where is my order", "track")], State(), domain, random.Random(0)
+        [part("hi", "greet"), part("where is my order", "track")], State(), domain, random.Random(0), now=NOW
     )
     assert [m.text for m in decision.messages] == ["Hello!", "Which order?"]
     assert decision.state.active_form == "track"
@@ -322,13 +328,13 @@ def test_a_greeting_then_a_form(domain: Domain) -> None:
 
 def test_a_form_then_a_question_repeats_the_form_question(domain: Domain) -> None:
     parts = [part("where is my order", "track"), part("when are you open", "hours")]
-    decision = decide_parts(parts, State(), domain, random.Random(0))
+    decision = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == ["Which order?", "9 to 5.", "Which order?"]
 
 
 def test_at_most_three_parts(domain: Domain) -> None:
     parts = [part("hi", "greet"), part("thanks", "thanks"), part("hours", "hours"), part("bye", "goodbye")]
-    decision = decide_parts(parts, State(), domain, random.Random(0))
+    decision = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == ["Hello!", "You're welcome.", "9 to 5."]
 
 

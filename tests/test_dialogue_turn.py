@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.actions.results import ActionMessage, ActionResult, Validation
@@ -14,6 +15,9 @@ from bot.dialogue_turn import TurnOutcome, play_turn, play_turn_async
 from bot.domain import parse_domain
 from bot.understanding import Entity, Prediction, Understanding
 from tests.test_dialogue_actions import ACTIONS
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""The moment of every turn here: Tuesday 1 December 2026, 10:00 UTC."""
 
 DOMAIN = parse_domain(ACTIONS)
 TABLE = {
@@ -44,7 +48,7 @@ def validate(check: str, value: Any, view: TurnView) -> Validation:
 
 def test_a_turn_validates_then_runs_the_action() -> None:
     state = State("track", "order_id")
-    outcome = play_turn("AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate)
+    outcome = play_turn("AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate, now=NOW)
     assert [m.text for m in outcome.decision.messages] == ["lookup_order for AB123456"]
     assert [name for name, _ in outcome.actions] == ["lookup_order"]
     assert [(slot, v.accepted) for slot, _, v in outcome.validations] == [("order_id", True)]
@@ -53,14 +57,14 @@ def test_a_turn_validates_then_runs_the_action() -> None:
 
 def test_a_rejected_value_runs_nothing() -> None:
     outcome = play_turn(
-        "AB000000", State("track", "order_id"), DOMAIN, understand, random.Random(0), run_action, validate
+        "AB000000", State("track", "order_id"), DOMAIN, understand, random.Random(0), run_action, validate, now=NOW
     )
     assert [m.text for m in outcome.decision.messages] == ["No such order. Which order?"]
     assert outcome.actions == ()
 
 
 def test_a_button_payload_names_its_intent() -> None:
-    outcome = play_turn("/book", State(), DOMAIN, understand, random.Random(0), run_action, validate)
+    outcome = play_turn("/book", State(), DOMAIN, understand, random.Random(0), run_action, validate, now=NOW)
     assert outcome.understanding.prediction.intent == "book" and outcome.decision.state.active_form == "book"
 
 
@@ -75,6 +79,10 @@ def test_the_async_driver_takes_the_same_steps() -> None:
         return validate(check, value, view)
 
     state = State("track", "order_id")
-    sync: TurnOutcome = play_turn("AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate)
-    done = asyncio.run(play_turn_async("AB123456", state, DOMAIN, a_understand, random.Random(0), a_run, a_validate))
+    sync: TurnOutcome = play_turn(
+        "AB123456", state, DOMAIN, understand, random.Random(0), run_action, validate, now=NOW
+    )
+    done = asyncio.run(
+        play_turn_async("AB123456", state, DOMAIN, a_understand, random.Random(0), a_run, a_validate, now=NOW)
+    )
     assert done == sync

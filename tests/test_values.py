@@ -38,6 +38,14 @@ ENGLISH: list[tuple[Any, ...]] = [
     ("sometime next week", "date", {"from": "2026-12-14", "to": "2026-12-20"}, "next week"),
     ("yesterday", "date", "2026-12-09", "yesterday"),
     ("Jan 5, 2027", "date", "2027-01-05", "Jan 5, 2027"),
+    # ISO 8601 as a button or a web form sends it: its parts are no times ("12-14" is no range)
+    ("2026-12-14T10:00", "date", "2026-12-14", "2026-12-14"),
+    ("2026-12-14T10:00:00", "time", "10:00:00", "10:00:00"),
+    ("2026-12-14T10:00:00", "datetime", "2026-12-14T10:00:00+00:00", "2026-12-14T10:00:00"),
+    ("at 2026-12-14T10:00:00+01:00", "datetime", "2026-12-14T10:00:00+01:00", "2026-12-14T10:00:00+01:00"),
+    ("2026-12-14T08:30Z", "time", "08:30:00", "08:30"),
+    ("on 2026-12-14 at 09:30", "time", "09:30:00", "09:30"),
+    ("15:00:00", "time", "15:00:00", "15:00:00"),
     ("what are your opening hours on saturday?", "date", "2026-12-12", "saturday"),
     ("31/12/2026", "date", "2026-12-31", "31/12/2026"),
     ("half past ten", "time", "10:30:00", "half past ten"),
@@ -108,6 +116,8 @@ ENGLISH: list[tuple[Any, ...]] = [
 ]
 
 RUSSIAN: list[tuple[Any, ...]] = [
+    ("запишите на 2026-12-05 к 14 часам", "time", "14:00:00", "14 часам"),
+    ("запишите на 2026-12-05 к 14 часам", "datetime", "2026-12-05T14:00:00+00:00", "2026-12-05 к 14 часам"),
     ("завтра", "date", "2026-12-11", "завтра"),
     ("в следующий вторник", "date", "2026-12-15", "следующий вторник"),
     ("послезавтра", "date", "2026-12-12", "послезавтра"),
@@ -180,6 +190,10 @@ NOT_VALUES = [
     ("ru", "пятница", "ordinal"),
     ("ru", "вторник", "ordinal"),
     ("ru", "2.5 часа", "date"),
+    ("en", "2026-12-14", "time"),
+    ("en", "reserve a slot on 2026-12-05", "time"),
+    ("en", "2026-12-14", "datetime"),
+    ("ru", "запишите меня на 2026-12-05", "time"),
 ]
 
 
@@ -221,6 +235,18 @@ def test_every_builtin_in_one_message_sorted_by_position() -> None:
     } <= found
     starts = [e.start for e in extract_values(text, "en", NOW)]
     assert starts == sorted(starts)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_an_iso_date_time_is_one_time_and_one_datetime(language: str) -> None:
+    """Not the hours "12-14" of its date, nor a midnight in its offset "+00:00"."""
+    text = "2026-12-14T10:00:00+00:00"
+    found = extract_values(text, language, NOW, wanted=frozenset({"date", "time", "datetime"}))
+    assert [(e.entity, e.value, e.text) for e in found] == [
+        ("date", "2026-12-14", "2026-12-14"),
+        ("datetime", "2026-12-14T10:00:00+00:00", text),
+        ("time", "10:00:00", "10:00:00"),
+    ]
 
 
 def test_time_zone_moves_today() -> None:

@@ -128,7 +128,16 @@ def run_conversation(
         called.clear()
         try:
             outcome = play_turn(
-                text, state, domain, understand, rng, run_action, validate, multi_intent, session_id=conv.name
+                text,
+                state,
+                domain,
+                understand,
+                rng,
+                run_action,
+                validate,
+                multi_intent,
+                session_id=conv.name,
+                now=stories.now,
             )
         except MissingFake as exc:
             result.error = f"step {number}: {exc}"

@@ -16,7 +16,7 @@ from bot.values.durations import duration_entities
 from bot.values.humanize import humanize
 from bot.values.money import money_entities
 from bot.values.numbers import find_numbers, number_entities, ordinal_entities
-from bot.values.temporal import date_entities, datetime_entities, longest, time_entities
+from bot.values.temporal import date_entities, datetime_entities, iso_moments, longest, time_entities
 from bot.values.times import find_times
 
 BUILTINS = frozenset(
@@ -90,10 +90,11 @@ def _temporal(
     lowered: str, text: str, language: str, now: datetime, region: str, wanted: frozenset[str]
 ) -> list[Entity]:
     month_first = language == "en" and region.upper() in MONTH_FIRST_REGIONS
-    dates = find_dates(lowered, now.date(), language, month_first)
-    times = find_times(lowered, language)
+    isos = iso_moments(lowered, text, now)
+    dates = [d for d in find_dates(lowered, now.date(), language, month_first) if not isos.hides(d.start, d.end)]
+    times = [t for t in find_times(lowered, language) if not isos.hides(t.start, t.end)]
     date_found = longest(date_entities(text, dates))
-    time_found = longest(time_entities(text, times))
+    time_found = longest([*time_entities(text, times), *isos.times])
     found: list[Entity] = []
     if "date" in wanted:
         found += date_found
@@ -102,5 +103,5 @@ def _temporal(
     if "datetime" in wanted:
         kept_dates = [d for d in dates if any(e.start == d.start and e.end == d.end for e in date_found)]
         kept_times = [t for t in times if any(e.start == t.start and e.end == t.end for e in time_found)]
-        found += datetime_entities(lowered, text, kept_dates, kept_times, now)
+        found += longest([*datetime_entities(lowered, text, kept_dates, kept_times, now), *isos.datetimes])
     return found

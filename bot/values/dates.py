@@ -164,7 +164,7 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
     weekdays = _alternation(WEEKDAYS[language])
     relative = _alternation(RELATIVE_DAYS[language]).replace(r"\ ", r"\s+")
     numbers = _alternation(_vocabulary(language)[0])
-    iso = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b")
+    iso = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:\b|(?=t\d))")  # also 2026-12-14T10:00
     if language == "en":
         return (
             (iso, _iso),

@@ -82,3 +82,12 @@ def humanize(entity_name: str, value: Any, language: str = "en") -> str:
         suffix = "th" if 10 <= value % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
         return f"{value}{suffix}"
     return _one(entity_name, value, language)
+
+
+def readable(entity_name: str, value: Any, language: str = "en") -> Any:
+    """`humanize` for a value a slot holds, which an action or a validator may also have set:
+    one that is not a built-in's value ("tomorrow", a name) is shown as it is."""
+    try:
+        return humanize(entity_name, value, language)
+    except (ValueError, TypeError, KeyError, AttributeError, phonenumbers.NumberParseException):
+        return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from bot.understanding import Entity, EntityValue
@@ -12,6 +13,48 @@ from bot.values.times import TimeSpan
 
 _DATE_THEN_TIME = re.compile(r"\s*,?\s*(?:(?:at|on|around|about|by|в|во|на|к|около)\s+)?")
 _TIME_THEN_DATE = re.compile(r"\s*,?\s*(?:(?:on|в|во|на)\s+)?")
+_ISO_MOMENT = re.compile(
+    r"(?<![\w-])(?P<date>\d{4}-\d{1,2}-\d{1,2})"
+    r"(?:[t ](?P<time>(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)(?P<zone>z|[+-]\d{2}:?\d{2})?)?(?![\w:-])"
+)
+"""A date or date-time written as ISO 8601 (as a button or a form on a web page sends it)."""
+
+
+@dataclass(frozen=True)
+class IsoMoments:
+    """ISO 8601 dates and date-times in a text: their parts are no times ("12-14" in
+    "2026-12-14" is no range of hours, "00:00" in "+00:00" no midnight)."""
+
+    spans: tuple[tuple[int, int, int], ...]
+    """(start, end of the date part, end) of each."""
+    times: tuple[Entity, ...]
+    datetimes: tuple[Entity, ...]
+
+    def hides(self, start: int, end: int) -> bool:
+        """A span found inside one but not its date part exactly, which the date patterns read."""
+        return any(s < end and start < e and (start, end) != (s, d) for s, d, e in self.spans)
+
+
+def iso_moments(text: str, original: str, now: datetime) -> IsoMoments:
+    """The ISO dates and date-times of `text` (lower-cased); a date-time without an offset is in now's zone."""
+    spans: list[tuple[int, int, int]] = []
+    times: list[Entity] = []
+    datetimes: list[Entity] = []
+    for m in _ISO_MOMENT.finditer(text):
+        spans.append((m.start(), m.end("date"), m.end()))
+        if m["time"] is None:
+            continue
+        try:
+            moment = datetime.fromisoformat(original[m.start() : m.end()].upper().replace(" ", "T"))
+        except ValueError:  # 2026-02-31
+            continue
+        clock = moment.time()
+        times.append(Entity("time", clock.isoformat(), m.start("time"), m.end("time"), m["time"], source="builtin"))
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
+        datetimes.append(
+            Entity("datetime", aware.isoformat(), m.start(), m.end(), original[m.start() : m.end()], source="builtin")
+        )
+    return IsoMoments(tuple(spans), tuple(times), tuple(datetimes))
 
 
 def longest(spans: Sequence[Entity]) -> list[Entity]:

@@ -44,7 +44,7 @@ def _core(language: str) -> str:
         return (
             rf"(?:(?P<noon>noon|midday|midnight)"
             rf"|(?P<rel>{minutes}|\d{{1,2}})\s+(?:minutes\s+)?(?P<dir>past|to|after)\s+(?P<rh>{hours}|\d{{1,2}})"
-            rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}}))?(?P<oclock>\s*o'?clock)?)"
+            rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}})(?::(?P<sec>[0-5]\d))?)?(?P<oclock>\s*o'?clock)?)"
             rf"(?:\s*(?P<ampm>[ap])\.?m\b\.?|\s+(?P<pod>in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight))?"
         )
     ordinals = _alternation(HOUR_ORDINALS_RU)
@@ -55,7 +55,7 @@ def _core(language: str) -> str:
         rf"|четверть\s+(?P<quarter>{ordinals})"
         rf"|без\s+(?P<less>{less}|\d{{1,2}})(?:\s+минут)?\s+(?P<lh>{hours}|\d{{1,2}})"
         rf"|(?P<inv>часа|часов|часу)\s+в\s+(?P<ih>{hours}|\d{{1,2}})"
-        rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}}))?(?:\s+(?P<hw>часа|часов|часам|час|ч\b\.?))?"
+        rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}})(?::(?P<sec>[0-5]\d))?)?(?:\s+(?P<hw>часа|часов|часам|час|ч\b\.?))?"
         rf"(?:\s+(?P<mw>\d{{1,2}})\s+минут\w*)?)"
         rf"(?:\s+(?P<pod>утра|дня|вечера|ночи))?"
     )
@@ -95,7 +95,7 @@ def _hour_value(text: str, language: str) -> int:
 def _parse(m: re.Match[str], language: str, lenient: bool) -> tuple[time, bool] | None:
     """The time a match of `_core` names, and whether it said morning or evening itself."""
     g = m.groupdict()
-    hour, minute = 0, 0
+    hour, minute, second = 0, 0, int(m.groupdict().get("sec") or 0)
     if g.get("noon"):
         return time(0 if g["noon"] in ("midnight", "полночь") else 12), True
     if g.get("rh"):
@@ -128,8 +128,8 @@ def _parse(m: re.Match[str], language: str, lenient: bool) -> tuple[time, bool] 
             hour = hour + 12 if hour < 12 else hour
         elif hour == 12 and (night or marker in ("a", "утра", "in the morning")):
             hour = 0
-        return time(hour, minute), True
-    return time(hour, minute), False
+        return time(hour, minute, second), True
+    return time(hour, minute, second), False
 
 
 def _afternoon(value: time, written: str) -> time:
