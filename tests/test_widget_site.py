@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
 
 from tests.helpers import WELCOME, WELCOME_YAML, LiveServer, free_port, make_server_env, train_domain
-from tests.test_widget import AXE, GREETING, HOURS, VIEWPORT, axe_violations, browser, wait_for  # noqa: F401 (browser: a fixture)
+from tests.test_widget import AXE, GREETING, HOURS, axe_violations, browser, contexts, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -82,18 +82,9 @@ def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture
-def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:  # noqa: F811
-    made: list[BrowserContext] = []
-
-    def make(**options: Any) -> BrowserContext:
-        context = browser.new_context(**{"viewport": VIEWPORT, "bypass_csp": True, **options})
-        context.set_default_timeout(15_000)
-        made.append(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
+def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:  # noqa: F811
+    """Browser contexts for host pages written into the server's origin (its CSP bypassed)."""
+    return lambda **options: contexts(bypass_csp=True, **options)
 
 
 def sign(sub: str, name: str, **claims: Any) -> str:
@@ -146,10 +137,12 @@ def send(page: Page, text: str) -> None:
     page.get_by_role("textbox", name="Message").press("Enter")
 
 
-def test_host_site_login_then_the_data_menu(site_server: LiveServer, contexts: Callable[..., BrowserContext]) -> None:
+def test_host_site_login_then_the_data_menu(
+    site_server: LiveServer, site_contexts: Callable[..., BrowserContext]
+) -> None:
     sub = f"cust-{uuid.uuid4().hex[:8]}"
     token = sign(sub, "Ann Smith", plan="gold")
-    page = contexts(accept_downloads=True).new_page()
+    page = site_contexts(accept_downloads=True).new_page()
     frames = host_page(page, site_server, f'data-open="true" data-user-token="{token}"')
     expect(page.get_by_text("Logged in as Ann Smith", exact=True)).to_be_visible()
     assert frames.hellos()[0]["user_token"] == token
@@ -198,9 +191,9 @@ def test_host_site_login_then_the_data_menu(site_server: LiveServer, contexts: C
 
 
 def test_set_user_token_from_javascript_and_refused_tokens(
-    site_server: LiveServer, contexts: Callable[..., BrowserContext]
+    site_server: LiveServer, site_contexts: Callable[..., BrowserContext]
 ) -> None:
-    page = contexts().new_page()
+    page = site_contexts().new_page()
     frames = host_page(page, site_server)
     page.get_by_role("button", name="Open chat").click()
     expect(bot_texts(page)).to_have_text([WELCOME["en"]])
@@ -210,7 +203,7 @@ def test_set_user_token_from_javascript_and_refused_tokens(
     assert frames.hellos()[-1].get("user_token") == token
 
     # The same token on another device: a replay, refused by the server; the widget goes on as a guest.
-    other = contexts().new_page()
+    other = site_contexts().new_page()
     other_frames = host_page(other, site_server, f'data-open="true" data-user-token="{token}"')
     expect(other.locator(".cbw-notice", has_text="could not sign you in")).to_be_visible()
     assert "host_token_replayed" in [f.get("code") for f in other_frames.received if f["type"] == "error"]
@@ -220,7 +213,7 @@ def test_set_user_token_from_javascript_and_refused_tokens(
 
     # A forged one likewise.
     forged = jwt.encode({"sub": "x", "exp": int(time.time()) + 60}, "another-secret-0123456789-0123456789", "HS256")
-    third = contexts().new_page()
+    third = site_contexts().new_page()
     third_frames = host_page(third, site_server, f'data-open="true" data-user-token="{forged}"')
     expect(third.locator(".cbw-notice", has_text="could not sign you in")).to_be_visible()
     assert "host_token_invalid" in [f.get("code") for f in third_frames.received if f["type"] == "error"]
@@ -228,9 +221,9 @@ def test_set_user_token_from_javascript_and_refused_tokens(
 
 @pytest.mark.parametrize("width", [900, 375])
 def test_welcome_branding_rich_messages_counter_badge_and_axe(
-    width: int, site_server: LiveServer, contexts: Callable[..., BrowserContext]
+    width: int, site_server: LiveServer, site_contexts: Callable[..., BrowserContext]
 ) -> None:
-    page = contexts(viewport={"width": width, "height": 700}).new_page()
+    page = site_contexts(viewport={"width": width, "height": 700}).new_page()
     host_page(
         page,
         site_server,
@@ -310,9 +303,9 @@ def test_welcome_branding_rich_messages_counter_badge_and_axe(
 
 
 def test_the_page_language_picks_the_widgets_and_the_welcomes(
-    site_server: LiveServer, contexts: Callable[..., BrowserContext]
+    site_server: LiveServer, site_contexts: Callable[..., BrowserContext]
 ) -> None:
-    page = contexts().new_page()
+    page = site_contexts().new_page()
     frames = host_page(page, site_server, lang="ru")
     page.get_by_role("button", name="Открыть чат").click()
     expect(bot_texts(page)).to_have_text([WELCOME["ru"]])
