@@ -10,9 +10,11 @@ starts the bot on it (`python -m bot`, the small test domain trained quickly), o
 this process while the clients go on, until it is done. Prints the clients' latency quiet and
 during retention, and the deletion rate. The target: p99 during at most twice the quiet p99.
 
-The server and retention are separate processes here (retention is not wired into the
-server's lifespan in this branch); they contend for SQLite's one write lock exactly as
-they would in one process, where retention runs on a worker thread.
+Retention runs here from the benchmark's process, with the server's own code and settings
+(`run_retention`, batches and pauses as `retention_loop` uses them), so that it can start after
+a measured quiet phase: the server, given BOT_RETENTION_DAYS, runs it at start-up and then
+hourly. Two processes contend for SQLite's one write lock as the server's writer thread and
+its retention worker thread do in one process.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +22,7 @@ from bot.actions.runner import ActionRunner
 from bot.apidocs import add_api_docs
 from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
-from bot.deps import Services
+from bot.deps import Services, services_of
 from bot.domain import DomainError
 from bot.events import make_bus
 from bot.limits import AttemptLimiter, ConnectionLimit
@@ -48,6 +48,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "SAMEORIGIN",
 }
+
+
+def demo_page(language: str) -> Path | None:
+    """The demo page in the bot's language (`index.ru.html`), so the widget on it speaks it too;
+    else the English one; None when the web UI is not installed."""
+    for name in (f"index.{language}.html", "index.html"):
+        if (WEBUI / name).is_file():
+            return WEBUI / name
+    return None
 
 
 async def build_services(settings: Settings) -> Services:
@@ -207,9 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_api_docs(app)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
-        page = WEBUI / "index.html"
-        return FileResponse(page) if page.is_file() else RedirectResponse("/docs")
+    async def index(request: Request) -> Response:
+        page = demo_page(services_of(request).nlu.model.domain.language)
+        return FileResponse(page) if page is not None else RedirectResponse("/docs")
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> FileResponse:

@@ -22,7 +22,7 @@ from bot.conversation import Conversation, Principal
 from bot.domain import Domain
 from bot.errors import ClientError
 from bot.events import QUEUE, Event, LocalBus, agent_channel, session_channel
-from bot.handoff_store import AGENT_ROLES, HandoffStore, note, presence_cutoff
+from bot.handoff_store import AGENT_ROLES, HandoffStore, presence_cutoff
 from bot.protocol import (
     AgentJoined,
     AgentLeft,
@@ -33,7 +33,7 @@ from bot.protocol import (
     Reply,
     ServerFrame,
 )
-from bot.rows import MessageRow
+from bot.rows import MessageRow, note
 from bot.store import DuplicateMessage, Store
 from bot.tables import Message, Ticket, utcnow
 

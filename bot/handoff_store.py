@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from bot.batching import BatchWorker
 from bot.events import Event, LocalBus, PostgresBus
-from bot.rows import Direction, MessageRow
+from bot.rows import MessageRow
 from bot.store import Op, Store
 from bot.tables import AgentPresence, ChatSession, Message, Ticket, User
 
@@ -31,37 +31,6 @@ class QueueItem:
     reason: str | None
     since: datetime
     last_messages: list[Message]
-
-
-def note(
-    session_id: str,
-    user_id: int | None,
-    direction: Direction,
-    text: str,
-    now: datetime,
-    *,
-    client_id: str | None = None,
-    intent: str | None = None,
-    buttons: Sequence[tuple[str, str]] = (),
-) -> MessageRow:
-    """A log row outside a classified turn: a message held for a person, a person's, a notice."""
-    return MessageRow(
-        session_id=session_id,
-        user_id=user_id,
-        direction=direction,
-        text=text,
-        client_id=client_id,
-        intent=intent,
-        confidence=None,
-        ranking=[],
-        entities=[],
-        slots={},
-        buttons=[[t, p] for t, p in buttons],
-        fallback=False,
-        model_version=None,
-        latency_ms=None,
-        created_at=now,
-    )
 
 
 Announce = Callable[[list[int]], list[tuple[str, Event]]]

@@ -6,6 +6,7 @@ come from the dataclasses themselves, so a column added here is written everywhe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
@@ -55,3 +56,34 @@ class SessionRow:
 
 MESSAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MessageRow))
 SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SessionRow))
+
+
+def note(
+    session_id: str,
+    user_id: int | None,
+    direction: Direction,
+    text: str,
+    now: datetime,
+    *,
+    client_id: str | None = None,
+    intent: str | None = None,
+    buttons: Sequence[tuple[str, str]] = (),
+) -> MessageRow:
+    """A log row outside a classified turn: a welcome, a message held for a person, a person's, a notice."""
+    return MessageRow(
+        session_id=session_id,
+        user_id=user_id,
+        direction=direction,
+        text=text,
+        client_id=client_id,
+        intent=intent,
+        confidence=None,
+        ranking=[],
+        entities=[],
+        slots={},
+        buttons=[[t, p] for t, p in buttons],
+        fallback=False,
+        model_version=None,
+        latency_ms=None,
+        created_at=now,
+    )

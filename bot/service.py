@@ -34,7 +34,7 @@ from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, User, utcnow
 from bot.turn_calls import TurnCalls
 from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply
-from bot.welcome import welcome_reply
+from bot.welcome import welcome_reply, welcome_row
 
 MAX_STALE_RETRIES = 20
 COMMANDS = ("/whoami", "/reset", "/logout")
@@ -75,10 +75,18 @@ class ChatService:
         conv.timezone = frame.timezone
         await self.handoff.describe(conv)  # who answers it now: the bot, or a person
         frames: list[ServerFrame] = [session_info(conv, bearer)]
-        greeting = welcome_reply(self.nlu.model.domain, conv.language or frame.lang, self.clock())
-        if welcome and not conv.resumed and greeting is not None:
-            frames.append(greeting)
+        if welcome and not conv.resumed:
+            frames += await self._welcome(conv, frame.lang)
         return conv, frames
+
+    async def _welcome(self, conv: Conversation, lang: str | None) -> list[Reply]:
+        """The domain's welcome for a new session, logged as the bot's first message (none without one)."""
+        now = self.clock()
+        greeting = welcome_reply(self.nlu.model.domain, conv.language or lang, now)
+        if greeting is None:
+            return []
+        (message_id,) = await self.store.append([welcome_row(conv.session_id, conv.principal.user_id, greeting, now)])
+        return [greeting.model_copy(update={"message_id": message_id})]
 
     async def message(self, conv: Conversation, frame: UserMessage) -> tuple[Conversation, list[ServerFrame]]:
         """A user message: held for the person who has the session, a chat command, or a turn.

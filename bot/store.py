@@ -258,6 +258,15 @@ class Store:
         await self.write(Op(run))
         return session
 
+    async def append(self, rows: Sequence[MessageRow]) -> list[int]:
+        """Log messages outside a turn (a new session's welcome); their ids, in order."""
+
+        def run(conn: Connection) -> list[int]:
+            return self.statements.insert_messages(conn, rows)
+
+        ids: list[int] = await self.write(Op(run))
+        return ids
+
     async def end_session(self, session_id: str) -> None:
         def run(conn: Connection) -> None:
             conn.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(ended_at=utcnow()))

@@ -39,6 +39,15 @@ CHROMIUM_ARGS = [  # Debian's Chromium, headless, asking nothing of the network
     "--no-first-run",
     "--disable-quic",
 ]
+WELCOME = {"en": "Hi, I'm Nora! Pick a topic or ask me anything.", "ru": "Привет, я Нора! Выберите тему или спросите."}
+WELCOME_YAML = f"""
+welcome:
+  text: {{en: "{WELCOME["en"]}", ru: "{WELCOME["ru"]}"}}
+  buttons:
+    - {{title: {{en: Opening hours, ru: Часы работы}}, payload: /hours}}
+    - {{title: {{en: Order status, ru: Статус заказа}}, payload: /order_status}}
+"""
+"""A welcome in two languages with starter buttons, to add to the shop domain."""
 POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -176,6 +185,19 @@ def make_server_env(folder: Path, models_dir: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def train_domain(folder: Path, extra: str = "", files: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """The shop domain plus `extra` YAML (and `files` beside it, e.g. an actions module) in
+    `folder`, trained quickly: the intents file and the models folder."""
+    from training.fit import main as fit
+
+    for name, content in (files or {}).items():
+        (folder / name).write_text(content)
+    intents = folder / "intents.yaml"
+    intents.write_text(SHOP.read_text().rstrip("\n") + "\n" + extra)
+    assert fit(["--intents", str(intents), "--out", str(folder / "models"), "--quick"]) == 0
+    return intents, folder / "models"
 
 
 def run_server(folder: Path, env: dict[str, str]) -> Iterator[LiveServer]:

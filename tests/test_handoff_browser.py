@@ -83,8 +83,12 @@ def test_user_in_the_widget_and_agent_in_the_inbox(
     expect(log).to_contain_text("my parcel is late")
     w.send("thank you!")
     expect(log).to_contain_text("thank you!")
+    w.page.evaluate("ChatWidget.close()")  # the person's reply arrives while the panel is closed
     desk.get_by_label("Reply", exact=True).fill("You're welcome.")
     desk.get_by_role("button", name="Send").click()
+    expect(w.page.get_by_role("button", name="Open chat (1 new message)")).to_be_visible()
+    expect(w.page.locator(".cbw-badge")).to_have_attribute("data-count", "1")
+    w.page.get_by_role("button", name="Open chat (1 new message)").click()
     expect(w.log.locator(".cbw-msg--person")).to_have_count(2)
 
     desk.get_by_role("button", name="Close and return to the bot").click()

@@ -1189,7 +1189,7 @@
     append(row);
     if (live) {
       announce(said + ' ' + m.text);
-      if (!S.open) setUnread(true);
+      if (!S.open) setUnread(S.unread + 1);
     }
   }
 
