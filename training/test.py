@@ -38,10 +38,20 @@ def run_stories(files: list[Path], model: Model, multi_intent: bool = True) -> l
     """Every conversation of the files against a loaded model, understanding each text once."""
     from training.stories import CachedUnderstanding, run_file
 
-    understand = CachedUnderstanding(model.understand)
+    cached: dict[str | None, CachedUnderstanding] = {}
     results: list[ConversationResult] = []
     for path in files:
-        results += run_file(load_stories(path), model.domain, understand, multi_intent)
+        stories = load_stories(path)
+        language = stories.language
+        spoken = model.domain.languages or (model.domain.language,)
+        if language is not None and language not in spoken:
+            raise StoryFileError(f"{path}: language: {language} is none of the bot's ({', '.join(spoken)})")
+        if language not in cached:
+            cached[language] = CachedUnderstanding(
+                lambda texts, nows, language=language: model.understand(texts, nows, [language] * len(texts))
+            )
+        domain = model.domain.for_language(language)
+        results += run_file(stories, domain, cached[language], multi_intent)
     return results
 
 
