@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +30,7 @@ from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
 from bot.nlu_worker import Nlu
+from bot.protocol import LANGUAGE_TAG
 from bot.retention import retention_loop
 from bot.service import ChatService
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
@@ -207,9 +208,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_api_docs(app)
 
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
+    async def index(lang: str | None = None) -> Response:
+        """The demo page; `/?lang=ru` sets its `<html lang>`, which the widget speaks and sends."""
         page = WEBUI / "index.html"
-        return FileResponse(page) if page.is_file() else RedirectResponse("/docs")
+        if not page.is_file():
+            return RedirectResponse("/docs")
+        if lang is None or not LANGUAGE_TAG.fullmatch(lang):
+            return FileResponse(page)
+        html = page.read_text(encoding="utf-8").replace('<html lang="en">', f'<html lang="{lang}">', 1)
+        return HTMLResponse(html)
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> FileResponse:

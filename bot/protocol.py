@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from bot.errors import ClientError
 
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})?")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})?")
 
 
 class ProtocolError(ClientError):
@@ -44,7 +44,7 @@ class Hello(_Frame):
     @field_validator("lang")
     @classmethod
     def _language_tag(cls, value: str | None) -> str | None:
-        if value is not None and not _LANGUAGE_TAG.fullmatch(value):
+        if value is not None and not LANGUAGE_TAG.fullmatch(value):
             raise ValueError(f"{value!r} is no language tag; send one such as en or ru-RU, or none")
         return value
 

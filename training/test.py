@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 from training.story_format import StoryFileError, load_stories
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from bot.model import Model
-    from training.stories import ConversationResult
+    from bot.understanding import Understanding
+    from training.stories import ConversationResult, Understand
 
 CONVERSATIONS = "conversations"
 """The folder beside intents.yaml whose `*.yml` files are the bot's conversation tests."""
@@ -47,12 +51,19 @@ def run_stories(files: list[Path], model: Model, multi_intent: bool = True) -> l
         if language is not None and language not in spoken:
             raise StoryFileError(f"{path}: language: {language} is none of the bot's ({', '.join(spoken)})")
         if language not in cached:
-            cached[language] = CachedUnderstanding(
-                lambda texts, nows, language=language: model.understand(texts, nows, [language] * len(texts))
-            )
+            cached[language] = CachedUnderstanding(_reading_in(model, language))
         domain = model.domain.for_language(language)
         results += run_file(stories, domain, cached[language], multi_intent)
     return results
+
+
+def _reading_in(model: Model, language: str | None) -> Understand:
+    """`model.understand` with every text read in `language`."""
+
+    def understand(texts: list[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
+        return model.understand(texts, nows, [language] * len(texts))
+
+    return understand
 
 
 def report(results: list[ConversationResult], seconds: float, files: int, version: str) -> int:
