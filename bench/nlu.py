@@ -1,6 +1,10 @@
 """Intent-classifier benchmark on public data sets: one table, both pipelines.
 
     python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--datasets snips] [--quick] [--few-shot-only]
+    python bench/nlu.py --languages [--pipelines light]
+
+`--languages`: one model for every language against one per language, per language, on the
+shipped English and Russian bots (cross-validated; bench/languages.py says how).
 
 For each data set the model is trained on `train.jsonl` (the fallback threshold is picked
 inside `fit` on a held-out fifth of it; `valid` and `test` are never seen by training) and
@@ -147,7 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", help=f"comma-separated subset of {','.join(DATASETS)}")
     parser.add_argument("--no-spelling", action="store_true", help="without the typo correction (bot/spelling.py)")
     parser.add_argument("--few-shot-only", action="store_true", help=f"only the {SHOTS}-examples-per-intent row")
+    parser.add_argument(
+        "--languages", action="store_true", help="only the per-language rows of the shipped bots (bench/languages.py)"
+    )
     args = parser.parse_args(argv)
+    if args.languages:
+        from bench.languages import DEFAULT_BOTS
+        from bench.languages import rows as language_rows
+
+        for kind in [k.strip() for k in args.pipelines.split(",")]:
+            print("\n".join(language_rows(list(DEFAULT_BOTS), kind=kind)), flush=True)
+        return 0
     datasets = [] if args.few_shot_only else list(QUICK) if args.quick else DATASETS
     if args.datasets:
         datasets = [d.strip() for d in args.datasets.split(",")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +30,7 @@ from bot.memory import freeze_heap, return_large_blocks
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
 from bot.nlu_worker import Nlu
+from bot.protocol import LANGUAGE_TAG
 from bot.retention import retention_loop
 from bot.service import ChatService
 from bot.store import DatabaseUnavailable, Store, make_engine, migrate
@@ -216,9 +217,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_api_docs(app)
 
     @app.get("/", include_in_schema=False)
-    async def index(request: Request) -> Response:
-        page = demo_page(services_of(request).nlu.model.domain.language)
-        return FileResponse(page) if page is not None else RedirectResponse("/docs")
+    async def index(request: Request, lang: str | None = None) -> Response:
+        """The demo page in the bot's language, or in `/?lang=ru`: the page's `<html lang>` is what
+        the widget speaks and sends."""
+        wanted = lang if lang is not None and LANGUAGE_TAG.fullmatch(lang) else None
+        page = demo_page(wanted or services_of(request).nlu.model.domain.language)
+        if page is None:
+            return RedirectResponse("/docs")
+        if wanted is None or page.name != "index.html":
+            return FileResponse(page)
+        html = page.read_text(encoding="utf-8").replace('<html lang="en">', f'<html lang="{wanted}">', 1)
+        return HTMLResponse(html)
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> FileResponse:

@@ -7,7 +7,6 @@ a bot author can fix the file without reading a stack trace. See docs/intents.md
 from __future__ import annotations
 
 import hashlib
-import re
 import string
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.actions.spec import DEFAULT_ACTIONS_FAILED, ActionSpec
+from bot.markup import Example
 from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
@@ -30,7 +30,6 @@ Builtin = Literal[
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Constraint = Literal["future", "weekdays", "between", "min", "max", "choices"]
-_ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\]\((?P<entity>[A-Za-z_][\w-]*)\)")
 
 
 class DomainError(Exception):
@@ -204,37 +203,6 @@ class Forms(_Strict):
     """Said when another request leaves a form unfinished, so nobody believes it was done."""
 
 
-class Annotation(_Strict):
-    start: int
-    end: int
-    entity: str
-    text: str
-
-
-class Example(_Strict):
-    text: str
-    entities: tuple[Annotation, ...] = ()
-
-    @classmethod
-    def parse(cls, markup: str) -> Example:
-        """Strip `[text](entity)` marks, keeping the offsets of each entity in the plain text."""
-        parts: list[str] = []
-        entities: list[Annotation] = []
-        pos = 0
-        length = 0
-        for match in _ANNOTATION.finditer(markup):
-            before = markup[pos : match.start()]
-            parts.append(before)
-            length += len(before)
-            value = match["text"]
-            entities.append(Annotation(start=length, end=length + len(value), entity=match["entity"], text=value))
-            parts.append(value)
-            length += len(value)
-            pos = match.end()
-        parts.append(markup[pos:])
-        return cls(text="".join(parts).strip(), entities=tuple(entities))
-
-
 class Intent(_Strict):
     name: str
     title: str
@@ -304,6 +272,18 @@ class Domain(_Strict):
     """Sent when a conversation opens (a `reply` frame right after `session`)."""
     source: str = "<memory>"
     sha256: str = ""
+    languages: tuple[str, ...] = ()
+    """Every language the bot speaks, `language` (the default) first; () for one language."""
+    translations: dict[str, Domain] = Field(default_factory=dict)
+    """The bot in each other language: the same intents, slots and actions, its own words."""
+
+    def for_language(self, language: str | None) -> Domain:
+        """The bot as it speaks `language`; itself for its default, None or a language it lacks."""
+        return self.translations.get(language or self.language, self)
+
+    def examples_by_language(self) -> dict[str, list[tuple[str, str]]]:
+        """(text, intent) training pairs of each language, the default first."""
+        return {x: d._own_examples() for x, d in {self.language: self, **self.translations}.items()}
 
     @cached_property
     def answerable(self) -> dict[str, Intent]:
@@ -311,6 +291,10 @@ class Domain(_Strict):
         return {name: i for name, i in self.intents.items() if name != OOS}
 
     def training_examples(self) -> list[tuple[str, str]]:
+        """(text, intent) pairs of every language the bot speaks: one model learns them all."""
+        return [pair for pairs in self.examples_by_language().values() for pair in pairs]
+
+    def _own_examples(self) -> list[tuple[str, str]]:
         return [(ex.text, name) for name, intent in self.intents.items() for ex in intent.examples]
 
 
@@ -337,6 +321,17 @@ def parse_domain(text: str, source: str = "<memory>") -> Domain:
     data = to_python(root, (), lines, problems)
     if not isinstance(data, dict):
         raise DomainError(source, [Problem(1, None, "the top level must be a mapping with `intents:`")])
+    if "languages" in data:
+        from bot.domain_languages import parse_languages  # it builds each language with build_domain
+
+        return parse_languages(data, lines, problems, text, source)
+    return build_domain(data, lines, problems, text, source)
+
+
+def build_domain(
+    data: dict[str, Any], lines: dict[Path_, int], problems: list[Problem], text: str, source: str
+) -> Domain:
+    """One language's plain data, with the line of every key, validated into a `Domain`."""
     try:
         raw = RawDomain.model_validate(data)
     except ValidationError as exc:

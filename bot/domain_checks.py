@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import time
 from typing import Any
 
-from bot.domain import LANGUAGES, EntitySpec, Example, RawDomain, RawIntent, Response, SlotSpec, Welcome
+from bot.domain import LANGUAGES, EntitySpec, RawDomain, RawIntent, Response, SlotSpec, Welcome
+from bot.markup import Example
 from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, intent_of, line_of
 

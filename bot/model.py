@@ -16,7 +16,7 @@ import json
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -65,18 +65,32 @@ class Model:
     metadata: dict[str, Any]
     tagger: EntityTagger | None = None
     """Learned entities, when the examples had `[text](entity)` marks."""
+    others: dict[str, Preprocessor] = field(default_factory=dict)
+    """The preprocessors of a bot's other languages (`Domain.languages`), by language."""
 
-    def understand(self, texts: list[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
+    def preprocessor_for(self, language: str | None) -> Preprocessor:
+        """The preprocessor of `language`; the default language's for None or one the bot lacks."""
+        return self.others.get(language or "", self.preprocessor)
+
+    def understand(
+        self,
+        texts: list[str],
+        nows: Sequence[datetime | None] | None = None,
+        languages: Sequence[str | None] | None = None,
+    ) -> list[Understanding]:
         """Preprocess and classify a batch at once: one vectorised predict for all; then the
         learned entities, given the predicted intents, merged with the declared ones
         (`bot.entity_merge`: the longest match wins, a declared value beats a guess).
 
         `nows` are the moments relative values ("tomorrow") are read from, each in its
-        conversation's time zone; by default the clock in the bot's zone.
+        conversation's time zone; by default the clock in the bot's zone. `languages` are the
+        texts' languages (their sessions'): each is lemmatised, and its values read, in its own;
+        one model knows the examples of every language. By default the bot's language.
         """
-        docs = [self.preprocessor.nlp(t) for t in texts]
+        pres = [self.preprocessor_for(x) for x in languages or [None] * len(texts)]
+        docs = [pre.nlp(t) for pre, t in zip(pres, texts, strict=True)]
         moments = nows or [None] * len(texts)
-        processed = [self.preprocessor.process_doc(doc, now) for doc, now in zip(docs, moments, strict=True)]
+        processed = [pre.process_doc(doc, now) for pre, doc, now in zip(pres, docs, moments, strict=True)]
         normalized = [n for n, _ in processed]
         predictions = self.classifier.predict(texts, normalized)
         entities = [found for _, found in processed]
@@ -139,6 +153,7 @@ def save_model(
         "format": FORMAT,
         "pipeline": classifier.kind,
         "language": domain.language,
+        "languages": list(domain.languages or (domain.language,)),
         "domain_sha256": domain.sha256,
         "model_sha256": file_hash(tmp / "model.joblib"),
         "labels": [str(c) for c in classifier.classes],
@@ -237,9 +252,13 @@ def load_model(
         ) from exc
     if not isinstance(classifier, Scorer):
         raise ModelIncompatible(f"{path / 'model.joblib'} is not an intent classifier; run `{FIT_COMMAND}`")
-    preprocessor = Preprocessor(domain.language, domain.entities, timezone=timezone, region=phone_region)
-    preprocessor.speller = speller_for(preprocessor.nlp, classifier)
-    return Model(meta["version"], path, domain, preprocessor, classifier, meta, _load_tagger(path))
+    preprocessors = {}
+    for language in domain.languages or (domain.language,):
+        preprocessor = Preprocessor(language, domain.entities, timezone=timezone, region=phone_region)
+        preprocessor.speller = speller_for(preprocessor.nlp, classifier)
+        preprocessors[language] = preprocessor
+    default = preprocessors.pop(domain.language)
+    return Model(meta["version"], path, domain, default, classifier, meta, _load_tagger(path), preprocessors)
 
 
 def _load_tagger(path: Path) -> EntityTagger | None:

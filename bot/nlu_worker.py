@@ -43,25 +43,28 @@ class Nlu:
         self.make_runner = make_runner
         self.actions = make_runner(model.domain)
         self._reloading = asyncio.Lock()
-        self.worker: BatchWorker[tuple[str, datetime | None], tuple[Model, Understanding]] = BatchWorker(
+        self.worker: BatchWorker[tuple[str, datetime | None, str | None], tuple[Model, Understanding]] = BatchWorker(
             self._handle, name="nlu"
         )
 
-    def _handle(self, items: list[tuple[str, datetime | None]]) -> list[tuple[Model, Understanding]]:
+    def _handle(self, items: list[tuple[str, datetime | None, str | None]]) -> list[tuple[Model, Understanding]]:
         model = self.model  # one model for the whole batch, even if swapped meanwhile
-        texts, nows = zip(*items, strict=True)
-        return [(model, u) for u in model.understand(list(texts), nows)]
+        texts, nows, languages = zip(*items, strict=True)
+        return [(model, u) for u in model.understand(list(texts), nows, languages)]
 
-    async def understand(self, text: str, now: datetime | None = None) -> tuple[Model, Understanding]:
+    async def understand(
+        self, text: str, now: datetime | None = None, language: str | None = None
+    ) -> tuple[Model, Understanding]:
         """Classify, unless the text is a button's `/intent` payload naming an intent.
 
-        `now` (aware, in the conversation's time zone) is what "tomorrow" is read from.
+        `now` (aware, in the conversation's time zone) is what "tomorrow" is read from;
+        `language` (the session's) is the one the text is read in, by default the bot's.
         """
         model = self.model
         name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
         if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
             return model, Understanding(text, name, [], Prediction.certain(name))
-        return await self.worker.run((text, now))
+        return await self.worker.run((text, now, language))
 
     def swap(self, model: Model, actions: ActionRunner | None = None) -> Model:
         old, self.model = self.model, model

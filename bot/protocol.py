@@ -5,6 +5,7 @@ docs/protocol.md describes the same frames for client authors.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from bot.errors import ClientError
+
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})?")
 
 
 class ProtocolError(ClientError):
@@ -36,6 +39,15 @@ class Hello(_Frame):
     session_id: str | None = Field(default=None, max_length=64)
     token: str | None = Field(default=None, max_length=256)
     lang: str | None = Field(default=None, max_length=8)
+    """The client's language tag ("ru", "en-GB"): the session's, if the bot speaks it."""
+
+    @field_validator("lang")
+    @classmethod
+    def _language_tag(cls, value: str | None) -> str | None:
+        if value is not None and not LANGUAGE_TAG.fullmatch(value):
+            raise ValueError(f"{value!r} is no language tag; send one such as en or ru-RU, or none")
+        return value
+
     timezone: str | None = Field(default=None, max_length=64)
     """The client's IANA time zone ("Europe/Paris"): what "tomorrow at 9" means to the user."""
 

@@ -25,6 +25,7 @@ from bot.dialogue_turn import TurnOutcome, play_turn_async
 from bot.events import LocalBus
 from bot.handoff import HELD, Handoff
 from bot.host_identity import exchange_host_token
+from bot.language import detect_language, language_code
 from bot.metrics import Metrics
 from bot.model import Model
 from bot.nlu_worker import Nlu
@@ -82,7 +83,7 @@ class ChatService:
     async def _welcome(self, conv: Conversation, lang: str | None) -> list[Reply]:
         """The domain's welcome for a new session, logged as the bot's first message (none without one)."""
         now = self.clock()
-        greeting = welcome_reply(self.nlu.model.domain, conv.language or lang, now)
+        greeting = welcome_reply(self.nlu.model.domain.for_language(conv.language), conv.language or lang, now)
         if greeting is None:
             return []
         (message_id,) = await self.store.append([welcome_row(conv.session_id, conv.principal.user_id, greeting, now)])
@@ -150,9 +151,22 @@ class ChatService:
         return Conversation(row.id, principal, state_of(row, principal), False, language)
 
     def _language(self, asked: str | None) -> str | None:
-        """The client's language ("ru-RU" -> "ru") when the bot speaks it; None leaves the bot's own."""
-        code = (asked or "").split("-")[0].lower()
-        return code if code == self.nlu.model.domain.language else None
+        """The client's language ("ru-RU" -> "ru") when the bot speaks it; else None: a bot of one
+        language speaks its own, one of several tells from the first message (`_settle_language`)."""
+        code = language_code(asked)
+        domain = self.nlu.model.domain
+        return code if code in (domain.languages or (domain.language,)) else None
+
+    async def _settle_language(self, conv: Conversation, text: str) -> None:
+        """A session of a bot with several languages and none asked for takes the language of its
+        first message whose letters tell (Cyrillic: ru); until then the bot's first language."""
+        languages = self.nlu.model.domain.languages
+        if conv.language is not None or len(languages) < 2:
+            return
+        found = detect_language(text, languages)
+        if found is not None:
+            conv.language = found
+            await self.store.set_session_language(conv.session_id, found)
 
     def _may_resume(self, row: ChatSession, principal: Principal) -> bool:
         if row.ended_at is not None or self._expired(row):
@@ -197,12 +211,13 @@ class ChatService:
             return await self.handoff.take_message(conv, text, client_id)
         async with self._lock(conv.session_id):
             started = time.perf_counter()
+            await self._settle_language(conv, text)
             calls = TurnCalls(self.nlu, conv, self._now(conv))
             for attempt in range(MAX_STALE_RETRIES):
                 outcome = await play_turn_async(
                     text,
                     conv.state,
-                    calls.model.domain,
+                    calls.domain,
                     calls.understand,
                     self.rng,
                     calls.run,
@@ -308,7 +323,7 @@ class ChatService:
             text = "You are not logged in."
         else:
             await asyncio.to_thread(revoke_token, self.store.engine, principal.token_hash)
-            conv = await self.open(Principal())
+            conv = await self.open(Principal(), language=conv.language)
             text = "You are logged out; this is a new guest session."
             frames.append(session_info(conv))
         notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)

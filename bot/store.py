@@ -267,6 +267,14 @@ class Store:
         ids: list[int] = await self.write(Op(run))
         return ids
 
+    async def set_session_language(self, session_id: str, language: str) -> None:
+        """The language a session is answered in, once it is known (told by its first message)."""
+
+        def run(conn: Connection) -> None:
+            conn.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(language=language))
+
+        await self.write(Op(run))
+
     async def end_session(self, session_id: str) -> None:
         def run(conn: Connection) -> None:
             conn.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(ended_at=utcnow()))

@@ -44,7 +44,7 @@ class TaggerError(Exception):
 
 
 class Span(Protocol):
-    """An annotated span: `bot.domain.Annotation` and the JSON Lines rows' entities alike."""
+    """An annotated span: `bot.markup.Annotation` and the JSON Lines rows' entities alike."""
 
     @property
     def start(self) -> int: ...

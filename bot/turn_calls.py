@@ -15,6 +15,7 @@ from typing import Any
 from bot.actions.results import ActionResult, Validation
 from bot.actions.view import TurnView
 from bot.conversation import Conversation
+from bot.domain import Domain
 from bot.model import Model
 from bot.nlu_worker import Nlu
 from bot.understanding import Understanding
@@ -36,11 +37,16 @@ class TurnCalls:
         """Classify the texts in one batch of the NLU worker (the message, or its clauses)."""
         new = [t for t in dict.fromkeys(texts) if t not in self._understood]
         for text, (model, understanding) in zip(
-            new, await asyncio.gather(*(self.nlu.understand(t, self.now) for t in new)), strict=True
+            new, await asyncio.gather(*(self.nlu.understand(t, self.now, self.conv.language) for t in new)), strict=True
         ):
             self.model = model
             self._understood[text] = understanding
         return [self._understood[t] for t in texts]
+
+    @property
+    def domain(self) -> Domain:
+        """The served bot as it speaks the session's language: its replies, questions and messages."""
+        return self.model.domain.for_language(self.conv.language)
 
     async def run(self, name: str, view: TurnView) -> ActionResult:
         key = (name, _state_key(view))
@@ -56,10 +62,9 @@ class TurnCalls:
         return self._verdicts[key]
 
     def _full(self, view: TurnView) -> TurnView:
-        """The policy's view, with who is talking and in which language."""
+        """The policy's view, with who is talking (the language is the session's, `self.domain`'s)."""
         principal = self.conv.principal
-        language = self.conv.language or self.model.domain.language
-        return replace(view, user_id=principal.user_id, username=principal.username, language=language)
+        return replace(view, user_id=principal.user_id, username=principal.username)
 
 
 def _state_key(view: TurnView) -> str:

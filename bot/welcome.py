@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import Domain
+from bot.language import language_code
 from bot.protocol import Button, Reply
 from bot.rows import MessageRow, note
 
@@ -17,7 +18,7 @@ def welcome_reply(domain: Domain, lang: str | None, now: datetime) -> Reply | No
     """
     if domain.welcome is None:
         return None
-    response = domain.welcome.for_language((lang or "").split("-")[0].lower() or None, domain.language)
+    response = domain.welcome.for_language(language_code(lang), domain.language)
     return Reply(
         text=response.text,
         intent=None,

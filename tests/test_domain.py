@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import DomainError, Example, load_domain, parse_domain
+from bot.domain import DomainError, load_domain, parse_domain
+from bot.markup import Example
 
 DATA = Path(__file__).parent / "data"
 

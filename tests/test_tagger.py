@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from bot.domain import Example
+from bot.markup import Example
 from bot.nlp import Preprocessor
 from bot.tagger import EntityTagger, TaggerError, bio_tags
 from training.retraining import Dataset, fit_tagger

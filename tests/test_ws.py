@@ -30,9 +30,9 @@ def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypa
     nlu = app_state(client).services.nlu
     understand = nlu.understand
 
-    async def slow_understand(text: str, now: Any = None) -> Any:
+    async def slow_understand(text: str, now: Any = None, language: Any = None) -> Any:
         await asyncio.sleep(app_state(client).settings.typing_after_ms / 1000 + 0.3)
-        return await understand(text, now)
+        return await understand(text, now, language)
 
     monkeypatch.setattr(nlu, "understand", slow_understand)
     with client.websocket_connect("/ws") as ws:

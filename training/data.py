@@ -151,9 +151,20 @@ def load_annotated(path: str | Path) -> list[AnnotatedExample]:
 
 
 def domain_examples(domain: Domain) -> list[AnnotatedExample]:
-    """intents.yaml's examples with the entities their `[text](entity)` marks annotate."""
+    """intents.yaml's examples, of every language, with the entities their `[text](entity)` marks annotate."""
     return [
         AnnotatedExample(ex.text, name, tuple(GoldEntity(a.start, a.end, a.entity, a.text) for a in ex.entities))
-        for name, intent in domain.intents.items()
+        for speaking in (domain, *domain.translations.values())
+        for name, intent in speaking.intents.items()
         for ex in intent.examples
+    ]
+
+
+def example_languages(domain: Domain) -> list[str]:
+    """The language of each of `domain_examples(domain)`, in the same order."""
+    return [
+        speaking.language
+        for speaking in (domain, *domain.translations.values())
+        for intent in speaking.intents.values()
+        for _ in intent.examples
     ]

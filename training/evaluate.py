@@ -24,7 +24,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from bot.spelling import speller_for
 from bot.tagger import EntityTagger, has_annotations
 from training.data import AnnotatedExample, DataError, GoldEntity, load_annotated
 from training.entity_scores import EntityReport, score_entities
+from training.languages import Readers, accuracy_by_language, by_language_line, classifier_language
 
 LATENCY_SAMPLE = 200
 
@@ -79,6 +80,8 @@ class Report:
     entity_fit_seconds: float | None = None
     entity_predict_us: float | None = None
     """Median time to tag one message, its spaCy pass included."""
+    per_language: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """(accuracy, test examples) of each language, when the model reads several (`--language en,ru`)."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -94,6 +97,7 @@ class Report:
             f"in-scope accuracy {pct(self.in_scope_accuracy)}  OOS recall {pct(self.oos_recall)}",
             f"fit {self.fit_seconds:.1f} s  predict {self.predict_us:.0f} us per utterance "
             "(median, preprocessing included)",
+            *([f"accuracy by language: {by_language_line(self.per_language)}"] if self.per_language else []),
             "",
             f"{'intent':<32} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}",
         ]
@@ -129,33 +133,40 @@ def evaluate(
     train_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
     test_entities: Sequence[tuple[GoldEntity, ...]] | None = None,
     spelling: bool = True,
+    others: Sequence[Preprocessor] = (),
 ) -> tuple[Report, IntentClassifier]:
     """Fit on `train`, score `test`; also time fitting and single-utterance prediction.
 
     With `train_entities` annotated (one tuple per training example), the entity tagger is
-    fitted and scored against `test_entities` too."""
+    fitted and scored against `test_entities` too. With `others` (more languages' preprocessors)
+    one model learns every language, each text read in the one its letters tell, and the report
+    gives the accuracy of each."""
     if not train or not test:
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
-    pre.speller = None  # training data is the vocabulary: nothing in it is a typo
+    readers = Readers(pre, others)
+    for reader in readers.by_language.values():
+        reader.speller = None  # training data is the vocabulary: nothing in it is a typo
     texts = [t for t, _ in train]
-    normalized = pre.normalize_many(texts)
+    normalized = readers.normalize_many(texts)
     started = time.perf_counter()
-    clf = IntentClassifier(kind=kind, seed=seed, language=pre.language).fit(
+    clf = IntentClassifier(kind=kind, seed=seed, language=classifier_language(readers.languages)).fit(
         texts, normalized, [label for _, label in train], threshold=threshold
     )
     fit_seconds = time.perf_counter() - started
 
     test_texts = [t for t, _ in test]
     truth = np.array([label for _, label in test], dtype=object)
-    pre.speller = speller_for(pre.nlp, clf.scorer_) if spelling else None  # as served: bot.model.load_model
-    predictions = clf.predict(test_texts, pre.normalize_many(test_texts))
+    for reader in readers.by_language.values():  # as served: bot.model.load_model
+        reader.speller = speller_for(reader.nlp, clf.scorer_) if spelling else None
+    test_languages = readers.detect(test_texts)
+    predictions = clf.predict(test_texts, readers.normalize_many(test_texts, test_languages))
     predicted = np.array([OOS if p.is_fallback else p.intent for p in predictions], dtype=object)
 
     timings = []
     for text in test_texts[:: max(1, len(test_texts) // LATENCY_SAMPLE)][:LATENCY_SAMPLE]:
         t0 = time.perf_counter()
-        clf.predict([text], [pre.normalize(text)])
+        clf.predict([text], readers.normalize_many([text]))
         timings.append(time.perf_counter() - t0)
 
     inscope = truth != OOS
@@ -192,6 +203,7 @@ def evaluate(
         entities=entity_scores[0] if entity_scores else None,
         entity_fit_seconds=entity_scores[1] if entity_scores else None,
         entity_predict_us=entity_scores[2] if entity_scores else None,
+        per_language=accuracy_by_language(truth.tolist(), predicted.tolist(), test_languages) if others else {},
     )
     return report, clf
 
@@ -277,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold", type=float, help="fallback confidence threshold (default: picked on held-out training data)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--language", default="en", help="preprocessing language (default en)")
+    parser.add_argument(
+        "--language", default="en", help="preprocessing language (default en); several for one model: en,ru"
+    )
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
     parser.add_argument("--confusion", type=Path, help="draw a confusion matrix PNG here")
     args = parser.parse_args(argv)
@@ -293,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         train = [(e.text, e.intent) for e in annotated_train]
         test = [(e.text, e.intent) for e in annotated_test]
         declared = load_domain(args.train).entities if args.train.suffix in {".yaml", ".yml"} else {}
-        pre = Preprocessor(args.language, declared)
+        first, *rest = args.language.split(",")
+        pre, others = Preprocessor(first, declared), [Preprocessor(x, declared) for x in rest]
         report, clf = evaluate(
             train,
             test,
@@ -303,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             preprocessor=pre,
             train_entities=[e.entities for e in annotated_train],
             test_entities=[e.entities for e in annotated_test],
+            others=others,
         )
     except (DataError, ClassifierError, EncoderUnavailable, PreprocessingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -312,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
     if args.confusion:
         texts = [t for t, _ in test]
-        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, pre.normalize_many(texts))]
+        normalized = Readers(pre, others).normalize_many(texts)
+        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, normalized)]
         plot_confusion(report, test, predicted, args.confusion)
     return 0
 

@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.nlp import Preprocessor
 
     preprocessor = Preprocessor(domain.language, domain.entities)
-    n_examples = sum(len(i.examples) for i in domain.intents.values())
-    say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {domain.language}: valid")
+    n_examples = len(domain.training_examples())
+    languages = ", ".join(domain.languages or (domain.language,))
+    say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {languages}: valid")
     if args.check:
         if domain.actions:  # training needs no action; the service checks them again at start-up
             from bot.actions.python_actions import check_actions
@@ -111,6 +112,7 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     from bot.classifier import IntentClassifier
     from bot.model import LATEST, promote, save_model
     from training.data import DataError
+    from training.languages import Readers, by_language_line
     from training.retraining import (
         compare_with_current,
         cross_validate,
@@ -149,13 +151,16 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
         say(cv_report)
         scores = {"cv_accuracy": round(cv.accuracy, 4), "cv_macro_f1": round(cv.macro_f1, 4)}
         say(f"cross-validated accuracy {cv.accuracy:.3f}, macro F1 {cv.macro_f1:.3f}")
+        if cv.per_language:
+            say(f"cross-validated accuracy by language: {by_language_line(cv.per_language)}")
+            scores |= {f"cv_accuracy_{x}": round(acc, 4) for x, (acc, _) in cv.per_language.items()}
         if cv.entities is not None:
             say("cross-validated " + cv.entities.summary())
             scores |= {"cv_entity_micro_f1": round(cv.entities.micro_f1, 4)}
 
     say(f"fitting the {args.pipeline} pipeline on {len(data.labels)} examples ...")
     fit_started = time.perf_counter()
-    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=domain.language)
+    classifier = IntentClassifier(kind=args.pipeline, seed=args.seed, language=data.classifier_language)
     classifier.fit(
         data.texts,
         data.normalized,
@@ -172,9 +177,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     comparison = None
     if not args.quick and current is not None:
         say(f"comparing with the current model {current.version} on a held-out fifth ...")
-        comparison = compare_with_current(
-            data, preprocessor, current, args.pipeline, args.seed, domain.fallback.threshold
-        )
+        readers = Readers.for_domain(domain, preprocessor)
+        comparison = compare_with_current(data, readers, current, args.pipeline, args.seed, domain.fallback.threshold)
     metadata = {
         "scores": scores,
         "training_seconds": round(fit_seconds, 2),

@@ -23,8 +23,16 @@ from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
 from bot.tagger import EntityTagger, has_annotations
 from bot.understanding import Entity
-from training.data import AnnotatedExample, GoldEntity, domain_examples, load_examples, load_reviewed
+from training.data import (
+    AnnotatedExample,
+    GoldEntity,
+    domain_examples,
+    example_languages,
+    load_examples,
+    load_reviewed,
+)
 from training.entity_scores import EntityReport, score_entities
+from training.languages import Readers, accuracy_by_language, classifier_language
 from training.lint import top_confusions
 
 
@@ -37,6 +45,13 @@ class Dataset:
     language: str
     entities: list[tuple[GoldEntity, ...]] = field(default_factory=list)
     """Each text's annotated entities (intents.yaml's `[text](entity)` marks); empty for reviewed messages."""
+    text_languages: list[str] = field(default_factory=list)
+    """Each text's language, for a bot of several languages (`languages:`); empty for one."""
+
+    @property
+    def classifier_language(self) -> str:
+        """What the classifier is built for: the bot's language, or all of them ("en+ru")."""
+        return classifier_language(list(dict.fromkeys(self.text_languages)) or [self.language])
 
     @property
     def annotated(self) -> bool:
@@ -52,23 +67,31 @@ class CrossValidation:
     """Entity scores over the held-out folds, when the data has annotations."""
     confusions: list[tuple[str, str, int]] = field(default_factory=list)
     """The most frequent (expected, predicted, count) mistakes: where examples are missing."""
+    per_language: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """(accuracy, examples) of each language, for a bot of several."""
 
 
 def gather(domain: Domain, preprocessor: Preprocessor, database_url: str | None) -> Dataset:
+    """intents.yaml's examples and reviewed messages; with several languages each text is
+    normalised in its own (a reviewed message in the one its letters tell)."""
     examples = domain_examples(domain)
+    languages = example_languages(domain)
     sources: Counter[str] = Counter({Path(domain.source).name: len(examples)})
+    readers = Readers.for_domain(domain, preprocessor)
     if database_url:
         reviewed = load_reviewed(database_url, known=set(domain.intents) | {OOS})
         sources["reviewed log"] = len(reviewed)
         examples += [AnnotatedExample(text, intent) for text, intent in reviewed]
+        languages += readers.detect([text for text, _ in reviewed])
     texts = [e.text for e in examples]
     return Dataset(
         texts,
-        preprocessor.normalize_many(texts),
+        readers.normalize_many(texts, languages),
         [e.intent for e in examples],
         sources,
         domain.language,
         [e.entities for e in examples],
+        languages if domain.translations else [],
     )
 
 
@@ -103,7 +126,7 @@ def cross_validate(
     score_entities_too = preprocessor is not None and data.annotated
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
-        clf = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
+        clf = IntentClassifier(kind=pipeline, seed=seed, language=data.classifier_language)
         clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
         predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
         predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
@@ -127,7 +150,8 @@ def cross_validate(
             for t, label, gold in zip(data.texts, data.labels, data.entities, strict=True)
         ]
         scores = score_entities(examples, found, max_misextracted=10)
-    return CrossValidation(report, accuracy, macro, scores, top_confusions(truth, predicted.tolist()))
+    per_language = accuracy_by_language(truth, predicted.tolist(), data.text_languages) if data.text_languages else {}
+    return CrossValidation(report, accuracy, macro, scores, top_confusions(truth, predicted.tolist()), per_language)
 
 
 def trained_examples(model: Model) -> list[tuple[str, str]]:
@@ -182,7 +206,7 @@ def unchanged(data: Dataset, current: Model, intents_path: Path, pipeline: Kind,
 
 
 def compare_with_current(
-    data: Dataset, preprocessor: Preprocessor, current: Model, pipeline: Kind, seed: int, threshold: float | None = None
+    data: Dataset, readers: Readers, current: Model, pipeline: Kind, seed: int, threshold: float | None = None
 ) -> tuple[float, float, str] | None:
     """Accuracy of the current model's data and of the new data on the same held-out rows, each
     refitted without those texts; None when the current model's data cannot be refitted.
@@ -204,30 +228,31 @@ def compare_with_current(
     held_out = {_same_text(t) for t in texts}
     previous = [(t, label) for t, label in previous if _same_text(t) not in held_out]
     meta = current.metadata
+    old_readers = Readers(current.preprocessor, list(current.others.values()))
     try:
         baseline = IntentClassifier(
-            kind=meta.get("pipeline", pipeline), seed=meta.get("seed", seed), language=current.domain.language
+            kind=meta.get("pipeline", pipeline),
+            seed=meta.get("seed", seed),
+            language=classifier_language(current.domain.languages or [current.domain.language]),
         )
         baseline.fit(
             [t for t, _ in previous],
-            current.preprocessor.normalize_many(t for t, _ in previous),
+            old_readers.normalize_many([t for t, _ in previous]),
             [label for _, label in previous],
             threshold=current.domain.fallback.threshold,
         )
     except ClassifierError:  # e.g. nothing but one intent left once the held-out texts are gone
         return None
     rows = [i for i in train if i < len(data.texts)]  # the gone examples are held out or not the new model's
-    candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.language)
+    candidate = IntentClassifier(kind=pipeline, seed=seed, language=data.classifier_language)
     candidate.fit(
         [data.texts[i] for i in rows],
         [data.normalized[i] for i in rows],
         [data.labels[i] for i in rows],
         threshold=threshold,
     )
-    old = [
-        OOS if p.is_fallback else p.intent for p in baseline.predict(texts, current.preprocessor.normalize_many(texts))
-    ]
-    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, preprocessor.normalize_many(texts))]
+    old = [OOS if p.is_fallback else p.intent for p in baseline.predict(texts, old_readers.normalize_many(texts))]
+    new = [OOS if p.is_fallback else p.intent for p in candidate.predict(texts, readers.normalize_many(texts))]
     old_acc = float(np.mean([o == t for o, t in zip(old, truth, strict=False)]))
     new_acc = float(np.mean([n == t for n, t in zip(new, truth, strict=False)]))
     labels = sorted(set(truth) | set(old) | set(new))

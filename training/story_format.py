@@ -140,6 +140,8 @@ class StoryFile(_Strict):
     seed: int = 0
     now: datetime = DEFAULT_NOW
     """The moment "tomorrow" and "friday" are read from; without an offset, UTC."""
+    language: str | None = None
+    """The sessions' language, for a bot of several (`languages:`); by default its first."""
     conversations: list[Conversation]
     path: str = "<memory>"
 

@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 from training.story_format import StoryFileError, load_stories
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from bot.model import Model
-    from training.stories import ConversationResult
+    from bot.understanding import Understanding
+    from training.stories import ConversationResult, Understand
 
 CONVERSATIONS = "conversations"
 """The folder beside intents.yaml whose `*.yml` files are the bot's conversation tests."""
@@ -38,11 +42,28 @@ def run_stories(files: list[Path], model: Model, multi_intent: bool = True) -> l
     """Every conversation of the files against a loaded model, understanding each text once."""
     from training.stories import CachedUnderstanding, run_file
 
-    understand = CachedUnderstanding(model.understand)
+    cached: dict[str | None, CachedUnderstanding] = {}
     results: list[ConversationResult] = []
     for path in files:
-        results += run_file(load_stories(path), model.domain, understand, multi_intent)
+        stories = load_stories(path)
+        language = stories.language
+        spoken = model.domain.languages or (model.domain.language,)
+        if language is not None and language not in spoken:
+            raise StoryFileError(f"{path}: language: {language} is none of the bot's ({', '.join(spoken)})")
+        if language not in cached:
+            cached[language] = CachedUnderstanding(_reading_in(model, language))
+        domain = model.domain.for_language(language)
+        results += run_file(stories, domain, cached[language], multi_intent)
     return results
+
+
+def _reading_in(model: Model, language: str | None) -> Understand:
+    """`model.understand` with every text read in `language`."""
+
+    def understand(texts: list[str], nows: Sequence[datetime | None] | None = None) -> list[Understanding]:
+        return model.understand(texts, nows, [language] * len(texts))
+
+    return understand
 
 
 def report(results: list[ConversationResult], seconds: float, files: int, version: str) -> int:

@@ -45,7 +45,11 @@
   var BASE = new URL('./', scriptUrl).href;
   var API = BASE.replace(/\/$/, '');
   var WS_URL = data.server || BASE.replace(/^http/i, 'ws') + 'ws';
-  var LANG = /^ru/i.test(data.lang || document.documentElement.lang || '') ? 'ru' : 'en';
+  // The page's language: the widget's own words, and the session's (sent in hello) when the
+  // page says it; with none the bot tells the language from the first message.
+  var PAGE_LANG = data.lang || document.documentElement.lang || '';
+  var LANG = /^ru/i.test(PAGE_LANG) ? 'ru' : 'en';
+  var ASK_LANG = /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})?$/.test(PAGE_LANG) ? PAGE_LANG : null;
   var OPEN_AT_LOAD = data.open === 'true' || data.open === '';
   var MAX_CHARS = 2000;
   var RETRY_FIRST_MS = 250;
@@ -719,7 +723,7 @@
   }
 
   function sendHello() {
-    var frame = { type: 'hello', session_id: S.sessionId || null, token: S.token || null, lang: LANG };
+    var frame = { type: 'hello', session_id: S.sessionId || null, token: S.token || null, lang: ASK_LANG };
     if (S.userToken) frame.user_token = S.userToken; // wins over `token`: the site says who this is
     S.helloSent = sendFrame(frame);
   }
