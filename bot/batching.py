@@ -81,6 +81,7 @@ class BatchWorker(Generic[T, R]):
                     stopping = True
                     break
                 batch.append(nxt)
+            # the queue holds items and the _STOP sentinel, which never joins a batch
             self._handle(batch)  # type: ignore[arg-type]
             self.cpu_seconds = time.thread_time()
 

@@ -17,8 +17,8 @@ Out-of-scope scoring. Examples labelled `oos` are trained as one extra class tha
 predicted: it only pushes scores of off-topic text down. The raw score of the top intent is
 `d_top - d_oos` (decision values; `d_oos = 0` without oos data), and for the encoder also the
 mean cosine similarity to the 5 nearest training sentences. Each part is standardised with
-statistics of held-out rows (a held-out fifth, or out-of-fold rows of 5 folds for 200-2,000
-rows) and the parts are summed; a logistic fit on those rows (correct top intent vs not)
+statistics of held-out rows (`bot.held_out`: a held-out fifth, or out-of-fold rows of 5 folds
+for 200-2,000 rows) and the parts are summed; a logistic fit on those rows (correct top intent vs not)
 maps the sum to a logit; the share of the utterance's words never seen in training, beyond
 half, lowers that logit (gibberish in small domains; by up to `COVERAGE_PENALTY`, less where
 held-out in-scope messages often have unseen words), and its sigmoid is `confidence`.
@@ -46,12 +46,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
 from bot.encoder import SentenceEncoder
+from bot.held_out import held_out_folds
 from bot.inference import (
     FALLBACK,
     NORMALIZED,
@@ -90,13 +90,9 @@ PIECE_DIMENSIONS = 128
 """Word-piece vectors are projected on their 128 principal axes: on CLINC150 `valid` as
 accurate as all 384 (94.3 against 94.5 top-1) at a third of the nonzeros LinearSVC iterates
 over (fit 21 s, not 45 s) and an 8 MB table, not 23 MB."""
-HELD_OUT = 0.2
 PARALLEL_ROWS = 2000
 """Training sets from this size fit their models in parallel; smaller ones fit in about a
 second, less than starting the worker processes takes."""
-CV_ROWS, CV_FOLDS = (200, 2000), 5
-"""Within `CV_ROWS` the calibration pools out-of-fold rows: a fifth of a few hundred rows gives
-a noisy quantile. Below, fold models score far below the final one (overconfident standardisation)."""
 NEIGHBOURS = 5
 COVERAGE_PENALTY = 4.0
 """Most logit subtracted when no word was seen in training, scaled down to 0 at half the words:
@@ -242,7 +238,7 @@ class IntentClassifier:
         X = features.fit_transform(_rows(texts, normalized))
         words = features.named_steps["features"].named_transformers_["words"].build_tokenizer()
         tokens = [words(text) for text in normalized]
-        folds = self._held_out_folds(y)
+        folds = held_out_folds(y, self.seed)
         final, *probes = self._fit_models(pipeline[-1], X, y, [train for train, _ in folds])
         pipeline.steps[-1] = (pipeline.steps[-1][0], final)
         held: list[_HeldOut] = []
@@ -283,27 +279,6 @@ class IntentClassifier:
             delayed(clone(model).fit)(rows, labels) for rows, labels in tasks
         )
         return fitted
-
-    def _held_out_folds(self, y: NDArray[np.object_]) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-        """`CV_FOLDS` folds within `CV_ROWS`, else one held-out fifth; stratified when every
-        label has enough examples; none when the data is too small to hold any out."""
-        index = np.arange(len(y))
-        _, counts = np.unique(y, return_counts=True)
-        n_test = max(round(HELD_OUT * len(y)), len(counts))
-        if len(y) - n_test < 2 or len(y) < 10:
-            return []
-        if CV_ROWS[0] <= len(y) < CV_ROWS[1]:
-            stratified = counts.min() >= CV_FOLDS
-            splitter = (StratifiedKFold if stratified else KFold)(CV_FOLDS, shuffle=True, random_state=self.seed)
-            folds = list(splitter.split(index, y))
-        else:
-            stratify = y if counts.min() >= 2 and n_test >= len(counts) else None
-            folds = [tuple(train_test_split(index, test_size=n_test, random_state=self.seed, stratify=stratify))]
-        return [(train, test) for train, test in folds if len(set(y[train]) - {OOS}) >= 1 and len(set(y[train])) >= 2]
-
-    def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
-        """(n, classes) calibrated confidence that each in-scope intent is right."""
-        return self.scorer_.scores(texts, normalized)
 
     def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
         return self.scorer_.predict(texts, normalized)

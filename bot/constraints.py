@@ -50,10 +50,10 @@ def _breaks(slot: SlotSpec, constraint: Constraint, value: EntityValue, now: dat
     if constraint == "choices":
         return str(value).casefold() not in {c.casefold() for c in slot.choices or ()}
     if constraint in ("min", "max"):
-        number = _number(value)
-        if number is None:
+        number, bound = _number(value), slot.min if constraint == "min" else slot.max
+        if number is None or bound is None:
             return False
-        return number < slot.min if constraint == "min" else number > slot.max  # type: ignore[operator]
+        return number < bound if constraint == "min" else number > bound
     moment = _moment(value)
     if constraint == "between":
         clock = moment.timetz().replace(tzinfo=None) if isinstance(moment, datetime) else moment
@@ -83,14 +83,13 @@ def _moment(value: EntityValue) -> datetime | date | time | None:
 
 
 def _number(value: EntityValue) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("amount")  # type: ignore[assignment]
-    if isinstance(value, bool):
+    amount = value.get("amount") if isinstance(value, dict) else value
+    if isinstance(amount, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(amount, int | float):
+        return float(amount)
     try:
-        return float(str(value))
+        return float(str(amount))
     except ValueError:
         return None
 

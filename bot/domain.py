@@ -10,10 +10,10 @@ import hashlib
 import string
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.actions.spec import DEFAULT_ACTIONS_FAILED, ActionSpec
 from bot.markup import Example
@@ -55,16 +55,19 @@ class Button(_Strict):
     payload: str = Field(min_length=1)
 
 
+def _buttons_from_strings(value: Any) -> Any:
+    """A button may be written as its title alone, which is then its payload too."""
+    if isinstance(value, list):
+        return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
+    return value
+
+
+_STRINGS_AS_BUTTONS = BeforeValidator(_buttons_from_strings)
+
+
 class Response(_Strict):
     text: str = Field(min_length=1)
-    buttons: tuple[Button, ...] = ()
-
-    @field_validator("buttons", mode="before")
-    @classmethod
-    def _buttons_from_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
-        return value
+    buttons: Annotated[tuple[Button, ...], _STRINGS_AS_BUTTONS] = ()
 
     @cached_property
     def slot_names(self) -> frozenset[str]:
@@ -81,19 +84,12 @@ class Welcome(_Strict):
     """What a new conversation opens with: a text (one per language, or one for all) and starter buttons."""
 
     text: str | dict[str, str]
-    buttons: tuple[WelcomeButton, ...] = ()
+    buttons: Annotated[tuple[WelcomeButton, ...], _STRINGS_AS_BUTTONS] = ()
 
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
         return {"text": value} if isinstance(value, str | dict) and "text" not in value else value
-
-    @field_validator("buttons", mode="before")
-    @classmethod
-    def _buttons_from_strings(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"title": b, "payload": b} if isinstance(b, str) else b for b in value]
-        return value
 
     def for_language(self, lang: str | None, default: str) -> Response:
         """The welcome in `lang`, else in the domain's language, else in the first one given."""
@@ -157,7 +153,7 @@ class SlotSpec(_Strict):
     @property
     def constraints(self) -> tuple[Constraint, ...]:
         """The constraints this slot sets, in a fixed order."""
-        set_ = {
+        set_: dict[Constraint, bool] = {
             "future": self.future,
             "weekdays": self.weekdays is not None,
             "between": self.between is not None,
@@ -165,7 +161,7 @@ class SlotSpec(_Strict):
             "max": self.max is not None,
             "choices": self.choices is not None,
         }
-        return tuple(name for name, on in set_.items() if on)  # type: ignore[misc]
+        return tuple(name for name, on in set_.items() if on)
 
 
 class Fallback(_Strict):

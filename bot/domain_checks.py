@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain import LANGUAGES, EntitySpec, RawDomain, RawIntent, Response, SlotSpec, Welcome
 from bot.markup import Example
-from bot.understanding import OOS
+from bot.understanding import OOS, same_text
 from bot.yaml_lines import Path_, Problem, intent_of, line_of
 
 _CONSTRAINT_BUILTINS: dict[str, tuple[str, ...]] = {
@@ -140,7 +140,7 @@ def _check_examples(
         for ann in example.entities:
             if ann.entity not in raw.entities:
                 add((*base, "examples", i), f"example {markup!r} marks undeclared entity '{ann.entity}'")
-        key = " ".join(example.text.casefold().split())
+        key = same_text(example.text)
         other = seen.get(key)
         if other and other[0] != name:
             add(

@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, delete, or_, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlmodel import col
 
 from bot.auth import MAX_PASSWORD, RegistrationError, _hasher, check_password
@@ -241,7 +241,7 @@ def change_password(engine: Engine, user_id: int, current: str, new: str, keep_t
 def audit(engine: Engine, actor_id: int | None, action: str, subject_id: int | None, **detail: Any) -> None:
     with engine.begin() as conn:
         conn.execute(
-            AuditEvent.__table__.insert().values(  # type: ignore[attr-defined]
+            insert(AuditEvent).values(
                 at=utcnow(), actor_id=actor_id, action=action, subject_id=subject_id, detail=detail
             )
         )

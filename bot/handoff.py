@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,13 +35,13 @@ from bot.protocol import (
 from bot.rows import MessageRow, note
 from bot.store import DuplicateMessage, Store
 from bot.tables import Message, Ticket, utcnow
+from bot.values.contacts import EMAIL
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"
 """The intent named on the bot's own handoff notices."""
 CANCEL = "/cancel_message"
 """The payload of the button that gives up leaving a message."""
-_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
 HELD = ("waiting", "agent")
 
 
@@ -151,7 +150,7 @@ class Handoff:
             return _replies([out], (ids or [0, 0])[1:], client_id)
         row = await asyncio.to_thread(self.store.get_session, conv.session_id)
         email = row.ticket_email if row is not None else None
-        if email is None and not _EMAIL.match(answer):
+        if email is None and not EMAIL.fullmatch(answer):
             out = self._out(
                 conv, "That doesn't look like an email address. Where should we write to?", now, client_id, cancel=True
             )

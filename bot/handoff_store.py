@@ -105,9 +105,9 @@ class HandoffStore:
             values |= {"handoff_reason": reason[:200] if reason else None, "handoff_at": now, "ticket_email": None}
         elif mode == "bot":
             values |= {"handoff_reason": None, "ticket_email": None}
-        query = update(ChatSession).where(ChatSession.id == session_id, ChatSession.mode.in_(only_from))  # type: ignore[arg-type,attr-defined]
+        query = update(ChatSession).where(col(ChatSession.id) == session_id, col(ChatSession.mode).in_(only_from))
         if held_by is not None:
-            query = query.where(ChatSession.agent_id == held_by)  # type: ignore[arg-type]
+            query = query.where(col(ChatSession.agent_id) == held_by)
 
         def run(conn: Connection) -> list[int] | None:
             if conn.execute(query.values(values)).rowcount != 1:
@@ -119,7 +119,7 @@ class HandoffStore:
 
     async def set_ticket_email(self, session_id: str, email: str, rows: Sequence[MessageRow]) -> list[int]:
         def run(conn: Connection) -> list[int]:
-            conn.execute(update(ChatSession).where(ChatSession.id == session_id).values(ticket_email=email))  # type: ignore[arg-type]
+            conn.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(ticket_email=email))
             return self.store.statements.insert_messages(conn, rows)
 
         result: list[int] = await self.store.write(Op(run))
@@ -130,10 +130,11 @@ class HandoffStore:
         values = ticket.model_dump(exclude={"id"})
 
         def run(conn: Connection) -> tuple[int, list[int]]:
-            ticket_id: int = conn.execute(insert(Ticket).values(values).returning(Ticket.__table__.c.id)).scalar_one()  # type: ignore[attr-defined]
+            ticket_id = conn.execute(insert(Ticket).values(values).returning(col(Ticket.id))).scalar_one()
+            assert ticket_id is not None  # a stored row has its id
             conn.execute(
                 update(ChatSession)
-                .where(ChatSession.id == ticket.session_id)  # type: ignore[arg-type]
+                .where(col(ChatSession.id) == ticket.session_id)
                 .values(mode="bot", ticket_email=None, handoff_reason=None)
             )
             return ticket_id, self.store.statements.insert_messages(conn, rows)
@@ -143,7 +144,7 @@ class HandoffStore:
 
     async def close_ticket(self, ticket_id: int, now: datetime) -> bool:
         def run(conn: Connection) -> bool:
-            query = update(Ticket).where(Ticket.id == ticket_id, Ticket.closed_at.is_(None))  # type: ignore[arg-type,union-attr]
+            query = update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.closed_at).is_(None))
             return bool(conn.execute(query.values(closed_at=now)).rowcount)
 
         result: bool = await self.store.write(Op(run))
@@ -162,7 +163,7 @@ class HandoffStore:
 
     async def gone(self, user_id: int) -> None:
         def run(conn: Connection) -> None:
-            conn.execute(delete(AgentPresence).where(AgentPresence.user_id == user_id))  # type: ignore[arg-type]
+            conn.execute(delete(AgentPresence).where(col(AgentPresence.user_id) == user_id))
 
         await self.store.write(Op(run))
 
@@ -170,7 +171,7 @@ class HandoffStore:
 
     def agents_online(self, since: datetime) -> int:
         with Session(self.engine) as db:
-            query = select(func.count()).select_from(AgentPresence).where(AgentPresence.seen_at >= since)  # type: ignore[arg-type]
+            query = select(func.count()).select_from(AgentPresence).where(col(AgentPresence.seen_at) >= since)
             return int(db.execute(query).scalar_one())
 
     def position(self, session_id: str) -> int:
@@ -192,8 +193,8 @@ class HandoffStore:
             waiting = list(
                 db.execute(
                     select(ChatSession)
-                    .where(ChatSession.mode == "waiting")  # type: ignore[arg-type]
-                    .order_by(ChatSession.handoff_at)  # type: ignore[arg-type]
+                    .where(col(ChatSession.mode) == "waiting")
+                    .order_by(col(ChatSession.handoff_at))
                     .limit(limit)
                 ).scalars()
             )
@@ -201,16 +202,14 @@ class HandoffStore:
                 return []
             rank = (
                 func.row_number()
-                .over(partition_by=Message.session_id, order_by=Message.id.desc())  # type: ignore[union-attr]
+                .over(partition_by=col(Message.session_id), order_by=col(Message.id).desc())
                 .label("rank")
             )
             recent = (
-                select(Message.id, rank)  # type: ignore[call-overload]
-                .where(Message.session_id.in_([row.id for row in waiting]))  # type: ignore[attr-defined]
-                .subquery()
+                select(col(Message.id), rank).where(col(Message.session_id).in_([row.id for row in waiting])).subquery()
             )
             ids = select(recent.c.id).where(recent.c.rank <= last)
-            messages = db.execute(select(Message).where(Message.id.in_(ids)).order_by(Message.id)).scalars()  # type: ignore[union-attr,arg-type]
+            messages = db.execute(select(Message).where(col(Message.id).in_(ids)).order_by(col(Message.id))).scalars()
             by_session: dict[str, list[Message]] = {}
             for m in messages:
                 by_session.setdefault(m.session_id, []).append(m)
@@ -221,8 +220,8 @@ class HandoffStore:
 
     def held_by(self, agent_id: int) -> list[ChatSession]:
         with Session(self.engine) as db:
-            query = select(ChatSession).where(ChatSession.mode == "agent", ChatSession.agent_id == agent_id)  # type: ignore[arg-type]
-            return list(db.execute(query.order_by(ChatSession.handoff_at)).scalars())  # type: ignore[arg-type]
+            query = select(ChatSession).where(col(ChatSession.mode) == "agent", col(ChatSession.agent_id) == agent_id)
+            return list(db.execute(query.order_by(col(ChatSession.handoff_at))).scalars())
 
     async def message(self, message_id: int) -> Message | None:
         self.reader.start()
@@ -230,7 +229,7 @@ class HandoffStore:
 
     def _messages(self, ids: list[int]) -> list[Message | None]:
         with Session(self.engine, expire_on_commit=False) as db:
-            found = {m.id: m for m in db.execute(select(Message).where(Message.id.in_(set(ids)))).scalars()}  # type: ignore[union-attr]
+            found = {m.id: m for m in db.execute(select(Message).where(col(Message.id).in_(set(ids)))).scalars()}
             db.expunge_all()
         return [found.get(i) for i in ids]
 
@@ -256,15 +255,15 @@ class HandoffStore:
             rows = db.execute(
                 select(User, col(AgentPresence.seen_at))
                 .outerjoin(AgentPresence, col(AgentPresence.user_id) == User.id)
-                .where(User.role.in_(AGENT_ROLES))  # type: ignore[attr-defined]
+                .where(col(User.role).in_(AGENT_ROLES))
                 .order_by(User.username)
             ).all()
         return [(user, seen is not None and seen >= since) for user, seen in rows]
 
     def tickets(self, *, open_only: bool = True, limit: int = 200) -> list[Ticket]:
-        query = select(Ticket).order_by(Ticket.created_at.desc()).limit(limit)  # type: ignore[attr-defined]
+        query = select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit)
         if open_only:
-            query = query.where(Ticket.closed_at.is_(None))  # type: ignore[union-attr]
+            query = query.where(col(Ticket.closed_at).is_(None))
         with Session(self.engine) as db:
             return list(db.execute(query).scalars())
 

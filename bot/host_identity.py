@@ -201,4 +201,5 @@ def forget_spent_tokens(engine: Engine, now: datetime) -> int:
     with Session(engine) as db:
         result = db.execute(delete(HostTokenUse).where(col(HostTokenUse.expires_at) < now - LEEWAY))
         db.commit()
+        # a DELETE's result is a CursorResult, with rowcount; Session.execute is typed as returning any Result
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

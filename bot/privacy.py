@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+from bot.values.contacts import EMAIL
+
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w@])\+?\d[\d ()-]{6,}\d\b")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{1,2})?")  # an ISO date (and hour), which _PHONE would take
@@ -34,6 +35,6 @@ def _phone(match: re.Match[str]) -> str:
 
 def mask_pii(text: str) -> str:
     """Replace emails, card numbers (Luhn-checked) and phone numbers with placeholders."""
-    text = _EMAIL.sub("[email]", text)
+    text = EMAIL.sub("[email]", text)
     text = _CARD.sub(_card, text)
     return _PHONE.sub(_phone, text)

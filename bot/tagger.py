@@ -319,6 +319,7 @@ class EntityTagger:
         }
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
+        # mypy forbids calling __init__ on an instance; rebuilding the pipeline here is the point
         self.__init__(state["language"], state["settings"])  # type: ignore[misc]
         self.labels = list(state["labels"])
         self.intent_entities = dict(state["intent_entities"])

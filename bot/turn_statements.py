@@ -43,7 +43,7 @@ class SessionUpdate:
 
 _SESSION_UPDATE = (
     update(ChatSession)
-    .where(ChatSession.id == bindparam("b_id"), ChatSession.turns == bindparam("b_expected"))  # type: ignore[arg-type]
+    .where(col(ChatSession.id) == bindparam("b_id"), col(ChatSession.turns) == bindparam("b_expected"))
     .values(
         {
             # A turn never takes a session away from its user: no user id keeps the one stored.
@@ -101,6 +101,7 @@ class _DriverStatements:
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
+        # driver_connection is None only once the pool has closed the connection; this one is open
         return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def _run(self, call: Callable[[], _R], sql: str) -> _R:
@@ -179,6 +180,7 @@ def _pg_param(column: Any) -> str:
 
 def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     """The column type's own bind processor for this dialect (JSON to text, times to UTC)."""
+    # SQLAlchemy types bind_processor's result per column type; here the column is any of them
     return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 

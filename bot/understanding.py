@@ -14,6 +14,12 @@ OOS = "oos"
 FALLBACK = "fallback"
 """Reserved label for the fallback; no intent may be called this."""
 
+
+def same_text(text: str) -> str:
+    """The key under which two texts are the same example or message: case-folded, spaces collapsed."""
+    return " ".join(text.casefold().split())
+
+
 EntityValue = str | int | float | bool | dict[str, Any] | list[Any]
 """A resolved value: text, a number, or typed JSON (an amount with its currency, a range)."""
 

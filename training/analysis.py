@@ -235,14 +235,11 @@ def split_examples(
     examples: list[tuple[str, str]], test_size: float, seed: int
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """A train/test split, stratified by intent when every intent has two examples."""
-    from sklearn.model_selection import train_test_split
+    from bot.held_out import held_out_split  # scikit-learn: loaded only when a split is made
 
     labels = [label for _, label in examples]
-    counts = pd.Series(labels).value_counts()
-    n_test = max(1, round(test_size * len(examples)))
-    stratify = labels if counts.min() >= 2 and n_test >= len(counts) else None
-    train, test = train_test_split(examples, test_size=n_test, random_state=seed, stratify=stratify)
-    return list(train), list(test)
+    train, test = held_out_split(labels, max(1, round(test_size * len(examples))), seed)
+    return [examples[i] for i in train], [examples[i] for i in test]
 
 
 def evaluation_setup(

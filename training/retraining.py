@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import classification_report, f1_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
 from bot.domain import Domain
 from bot.entity_merge import merge_entities
+from bot.held_out import held_out_split
 from bot.model import EXAMPLES, Model, ModelError, domain_hash, load_model
 from bot.nlp import Preprocessor
 from bot.tagger import EntityTagger, has_annotations
-from bot.understanding import Entity
+from bot.understanding import Entity, same_text
 from training.data import (
     AnnotatedExample,
     GoldEntity,
@@ -163,15 +164,8 @@ def trained_examples(model: Model) -> list[tuple[str, str]]:
 def _held_out_fifth(labels: list[str], seed: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Training and held-out row numbers, stratified when every label can be; the training rows
     in their original order, so that the same data refitted makes the same model."""
-    counts = Counter(labels)
-    n_test = max(1, round(0.2 * len(labels)))
-    stratify = labels if min(counts.values()) >= 2 and n_test >= len(counts) else None
-    train, test = train_test_split(np.arange(len(labels)), test_size=n_test, random_state=seed, stratify=stratify)
+    train, test = held_out_split(labels, max(1, round(0.2 * len(labels))), seed)
     return np.sort(train), test
-
-
-def _same_text(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def current_model(models_dir: Path) -> Model | None:
@@ -219,14 +213,14 @@ def compare_with_current(
     it still has), so that examples deleted by mistake show as a worse model.
     """
     previous = trained_examples(current)
-    kept, intents = {_same_text(t) for t in data.texts}, set(data.labels)
-    gone = [(t, label) for t, label in previous if _same_text(t) not in kept and label in intents]
+    kept, intents = {same_text(t) for t in data.texts}, set(data.labels)
+    gone = [(t, label) for t, label in previous if same_text(t) not in kept and label in intents]
     pool_texts, pool_labels = data.texts + [t for t, _ in gone], data.labels + [label for _, label in gone]
     train, test = _held_out_fifth(pool_labels, seed)
     texts = [pool_texts[i] for i in test]
     truth = [pool_labels[i] for i in test]
-    held_out = {_same_text(t) for t in texts}
-    previous = [(t, label) for t, label in previous if _same_text(t) not in held_out]
+    held_out = {same_text(t) for t in texts}
+    previous = [(t, label) for t, label in previous if same_text(t) not in held_out]
     meta = current.metadata
     old_readers = Readers(current.preprocessor, list(current.others.values()))
     try:

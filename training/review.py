@@ -32,7 +32,7 @@ from sqlmodel import col
 from bot.domain import DomainError, load_domain
 from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
-from bot.understanding import OOS
+from bot.understanding import OOS, same_text
 from training.data import database_url, missing_sqlite_file
 
 COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
@@ -52,17 +52,12 @@ class ReviewError(Exception):
         super().__init__("\n".join(problems))
 
 
-def normalize(text: str) -> str:
-    """The key under which texts count as the same: case-folded, whitespace collapsed."""
-    return " ".join(text.casefold().split())
-
-
 # -- choosing the messages --------------------------------------------------------------------
 
 
 @dataclass
 class Candidate:
-    """One text in the queue, standing for every flagged message with the same normalised text."""
+    """One text in the queue, standing for every flagged message with the same text (`same_text`)."""
 
     text: str
     predicted: str | None
@@ -181,9 +176,9 @@ def find_candidates(
 ) -> list[Candidate]:
     """The review queue from log rows ordered by (session_id, id), most frequent first.
 
-    Texts whose normalised form is in `reviewed` were labelled already and are left out.
+    Texts the same (`same_text`) as one in `reviewed` were labelled already and are left out.
     """
-    done = {normalize(t) for t in reviewed}
+    done = {same_text(t) for t in reviewed}
     found: dict[str, Candidate] = {}
     for session in _by_session(rows):
         before, first_reply, thumbs_down = _replies(session)
@@ -198,7 +193,7 @@ def find_candidates(
                 low_confidence=low_confidence,
                 margin=margin,
             )
-            key = normalize(m["text"])
+            key = same_text(m["text"])
             if not reasons or not key or key in done:
                 continue
             candidate = found.get(key)
@@ -323,13 +318,13 @@ def read_labels(path: Path, known: set[str]) -> tuple[list[Label], int]:
             if message_id and not message_id.isdigit():
                 problems.append(f"{path}:{line}: message_id must be a number, not '{message_id}'")
                 continue
-            earlier = labels.get(normalize(text))
+            earlier = labels.get(same_text(text))
             if earlier is not None and earlier.intent != label:
                 problems.append(
                     f"{path}:{line}: '{text}' is labelled '{label}' here but '{earlier.intent}' on line {earlier.line}"
                 )
                 continue
-            labels[normalize(text)] = Label(line, text, label, int(message_id) if message_id else None)
+            labels[same_text(text)] = Label(line, text, label, int(message_id) if message_id else None)
     if problems:
         raise ReviewError(problems)
     return list(labels.values()), skipped

@@ -9,6 +9,7 @@ import phonenumbers
 from bot.understanding import Entity
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+"""An email address: the built-in `email` value, what PII masking hides, what a handoff ticket accepts."""
 _URL = re.compile(
     r"(?<![@\w.])(?:https?://[^\s<>\"']+|www\.[^\s<>\"']+"
     r"|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ru|рф|uk|de|fr|eu|info|biz|dev|app|co)\b(?:/[^\s<>\"']*)?)",

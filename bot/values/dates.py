@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from bot.values.lexicon import MONTHS, RELATIVE_DAYS, WEEKDAYS
+from bot.values.lexicon import MONTHS, RELATIVE_DAYS, WEEKDAYS, alternation
 from bot.values.numbers import _vocabulary
 
 MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "UM", "VI"})
@@ -33,10 +33,6 @@ class DateSpan:
 
 
 Resolver = Callable[[re.Match[str], date, bool], tuple[date, date | None] | None]
-
-
-def _alternation(words: object) -> str:
-    return "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))  # type: ignore[attr-defined]
 
 
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
@@ -160,10 +156,10 @@ def _in_days(language: str) -> Resolver:
 @cache
 def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
     """The date patterns of a language, each with the function that resolves its match."""
-    months = _alternation(MONTHS[language])
-    weekdays = _alternation(WEEKDAYS[language])
-    relative = _alternation(RELATIVE_DAYS[language]).replace(r"\ ", r"\s+")
-    numbers = _alternation(_vocabulary(language)[0])
+    months = alternation(MONTHS[language])
+    weekdays = alternation(WEEKDAYS[language])
+    relative = alternation(RELATIVE_DAYS[language]).replace(r"\ ", r"\s+")
+    numbers = alternation(_vocabulary(language)[0])
     iso = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:\b|(?=t\d))")  # also 2026-12-14T10:00
     if language == "en":
         return (

@@ -5,6 +5,15 @@ Text is matched lower-cased with `ё` read as `е`, so the tables hold those for
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+
+def alternation(words: Iterable[object]) -> str:
+    """A regular expression matching any of `words` (a table's keys), longest first."""
+    return "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))
+
+
 WEEKDAYS = {
     "en": {
         "monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "weds": 2,

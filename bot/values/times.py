@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import time
 from functools import cache
 
-from bot.values.lexicon import HOUR_ORDINALS_RU, HOUR_WORDS, PARTS_OF_DAY
+from bot.values.lexicon import HOUR_ORDINALS_RU, HOUR_WORDS, PARTS_OF_DAY, alternation
 
 _PM = ("p", "afternoon", "evening", "tonight", "дня", "вечера")
 """Words after an hour (their endings) that put it after noon."""
@@ -31,24 +31,20 @@ class TimeSpan:
     last: time | None = None
 
 
-def _alternation(words: object) -> str:
-    return "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))  # type: ignore[attr-defined]
-
-
 @cache
 def _core(language: str) -> str:
     """One time of day as a regular expression (named groups; used once per pattern)."""
-    hours = _alternation(HOUR_WORDS[language])
+    hours = alternation(HOUR_WORDS[language])
     if language == "en":
-        minutes = _alternation(_MINUTE_WORDS)
+        minutes = alternation(_MINUTE_WORDS)
         return (
             rf"(?:(?P<noon>noon|midday|midnight)"
             rf"|(?P<rel>{minutes}|\d{{1,2}})\s+(?:minutes\s+)?(?P<dir>past|to|after)\s+(?P<rh>{hours}|\d{{1,2}})"
             rf"|(?P<h>\d{{1,2}}|{hours})(?::(?P<m>\d{{2}})(?::(?P<sec>[0-5]\d))?)?(?P<oclock>\s*o'?clock)?)"
             rf"(?:\s*(?P<ampm>[ap])\.?m\b\.?|\s+(?P<pod>in\s+the\s+(?:morning|afternoon|evening)|at\s+night|tonight))?"
         )
-    ordinals = _alternation(HOUR_ORDINALS_RU)
-    less = _alternation(_LESS_RU)
+    ordinals = alternation(HOUR_ORDINALS_RU)
+    less = alternation(_LESS_RU)
     return (
         rf"(?:(?P<noon>полдень|полночь)"
         rf"|(?:половин[аеуы]\s+|пол\s*)(?P<half>{ordinals})"
