@@ -94,7 +94,8 @@ REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3, "multilingual":
 
 Chosen on CLINC150 valid for ~75% OOS recall there. A less accurate model has less
 separated scores and must reject more; the encoder's neighbour similarity separates
-off-topic text better, so it gives up fewer in-scope queries for the same recall."""
+off-topic text better, so it gives up fewer in-scope queries for the same recall. `multilingual`
+takes light's value as it is (its scores come from the same kind of linear model)."""
 REJECT_RANGE = (0.002, 0.05)
 PIECE_LANGUAGES = {"en"}
 """Languages MiniLM's word-piece vocabulary covers. Russian text falls apart into single
