@@ -1,6 +1,7 @@
-"""Intent-classifier benchmark on public data sets: one table, both pipelines.
+"""Intent-classifier benchmark on public data sets: one table, every pipeline.
 
-    python bench/nlu.py [--data DIR] [--pipelines light,encoder] [--datasets snips] [--quick] [--few-shot-only]
+    python bench/nlu.py [--data DIR] [--pipelines light,multilingual,encoder] [--datasets snips] [--quick]
+        [--few-shot-only | --no-few-shot]
     python bench/nlu.py --languages [--pipelines light]
 
 `--languages`: one model for every language against one per language, per language, on the
@@ -45,6 +46,7 @@ from bot.classifier import Kind  # noqa: E402
 from bot.encoder import EncoderUnavailable  # noqa: E402
 from bot.inference import OOS  # noqa: E402
 from bot.nlp import Preprocessor  # noqa: E402
+from bot.sentences import SentenceVectorsUnavailable  # noqa: E402
 from training.data import load_annotated, load_examples  # noqa: E402
 from training.evaluate import Report, evaluate  # noqa: E402
 
@@ -146,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT.parent / "shared" / "benchmarks",
         help="benchmarks folder (default ../shared/benchmarks)",
     )
-    parser.add_argument("--pipelines", default="light,encoder", help="comma-separated: light,encoder")
+    parser.add_argument(
+        "--pipelines", default="light,multilingual,encoder", help="comma-separated: light,multilingual,encoder"
+    )
     parser.add_argument("--quick", action="store_true", help="small training sets, at most 1,000 test examples")
     parser.add_argument("--datasets", help=f"comma-separated subset of {','.join(DATASETS)}")
     parser.add_argument("--no-spelling", action="store_true", help="without the typo correction (bot/spelling.py)")
@@ -154,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--languages", action="store_true", help="only the per-language rows of the shipped bots (bench/languages.py)"
     )
+    parser.add_argument("--no-few-shot", action="store_true", help=f"without the {SHOTS}-examples-per-intent row")
     args = parser.parse_args(argv)
     if args.languages:
         from bench.languages import DEFAULT_BOTS
@@ -167,25 +172,26 @@ def main(argv: list[str] | None = None) -> int:
         datasets = [d.strip() for d in args.datasets.split(",")]
     pre = Preprocessor("en")
     header = (
-        f"{'dataset':<20} {'pipeline':<8} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8}"
+        f"{'dataset':<20} {'pipeline':<12} {'in-scope':>8} {'OOS rec':>8} {'accuracy':>8} {'fit s':>7} {'pred us':>8}"
         f" {'RSS MB':>7} {'slot F1':>7} {'slot s':>7} {'slot us':>7}"
     )
     rows = []
     for kind in [k.strip() for k in args.pipelines.split(",")]:
-        try:
-            after, before, fit, predict = few_shot(args.data, kind, pre)
-            rows.append(
-                f"{f'clinc150 {SHOTS}/intent':<20} {kind:<8} {100 * after:8.2f} {'-':>8} {f'({100 * before:.2f})':>8} "
-                f"{fit:7.1f} {predict:8.0f} {'-':>7}"
-            )
-        except EncoderUnavailable as exc:
-            rows.append(f"{f'clinc150 {SHOTS}/intent':<20} {kind:<8} skipped: {exc}")
-        print(rows[-1], file=sys.stderr, flush=True)
+        if not args.no_few_shot:
+            try:
+                after, before, fit, predict = few_shot(args.data, kind, pre)
+                rows.append(
+                    f"{f'clinc150 {SHOTS}/intent':<20} {kind:<12} {100 * after:8.2f} {'-':>8} "
+                    f"{f'({100 * before:.2f})':>8} {fit:7.1f} {predict:8.0f} {'-':>7}"
+                )
+            except (EncoderUnavailable, SentenceVectorsUnavailable) as exc:
+                rows.append(f"{f'clinc150 {SHOTS}/intent':<20} {kind:<12} skipped: {exc}")
+            print(rows[-1], file=sys.stderr, flush=True)
         for dataset in datasets:
             try:
                 report, rss = run(args.data, dataset, kind.strip(), args.quick, pre, not args.no_spelling)
-            except EncoderUnavailable as exc:
-                rows.append(f"{dataset:<20} {kind:<8} skipped: {exc}")
+            except (EncoderUnavailable, SentenceVectorsUnavailable) as exc:
+                rows.append(f"{dataset:<20} {kind:<12} skipped: {exc}")
                 continue
 
             def pct(x: float | None) -> str:
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f" {'-':>7} {'-':>7} {'-':>7}"
             )
             rows.append(
-                f"{dataset:<20} {kind:<8} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} "
+                f"{dataset:<20} {kind:<12} {pct(report.in_scope_accuracy):>8} {pct(report.oos_recall):>8} "
                 f"{pct(report.accuracy):>8} "
                 f"{report.fit_seconds:7.1f} {report.predict_us:8.0f} {'-' if rss is None else f'{rss:.0f}':>7}"
                 + slot_columns

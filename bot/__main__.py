@@ -48,9 +48,8 @@ def ensure_model(settings: Settings) -> None:
         str(settings.intents_path),
         "--out",
         str(settings.models_dir),
-        "--pipeline",
-        settings.pipeline,
         "--quick",
+        *(["--pipeline", settings.pipeline] if settings.pipeline else []),
     ]
     if subprocess.run(command, check=False).returncode != 0:
         raise ModelError(f"training failed (see above): fix {settings.intents_path} and start again")

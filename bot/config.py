@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///bot.db"
     intents_path: Path = Path("intents.yaml")
     models_dir: Path = Path("models")
-    pipeline: Literal["light", "encoder"] = "light"
+    pipeline: Literal["light", "encoder", "multilingual"] | None = None
+    """What a model trained at start-up is; unset, `training.fit` chooses by the domain's languages
+    (`light` for English, `multilingual` for any other or several)."""
     train_if_needed: bool = True
     """Train at start-up when `models/latest` is missing or stale; off, a stale model is refused."""
 

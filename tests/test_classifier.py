@@ -265,6 +265,8 @@ def test_word_pieces_only_where_their_vocabulary_covers_the_language() -> None:
     assert steps(build_pipeline("light")) == ["words", "chars", "pieces"]
     assert steps(build_pipeline("light", language="ru")) == ["words", "chars"]
     assert steps(build_pipeline("encoder")) == ["words", "chars", "encoder"]
+    assert steps(build_pipeline("multilingual")) == ["words", "chars", "sentences"]
+    assert steps(build_pipeline("multilingual", language="en")) == ["words", "chars", "sentences"]
 
 
 def test_unknown_pipeline() -> None:

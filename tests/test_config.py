@@ -18,7 +18,7 @@ def test_defaults_read_nothing_but_the_environment(monkeypatch: pytest.MonkeyPat
     settings = Settings(_env_file=None)
     assert (settings.host, settings.port, settings.database_url) == ("127.0.0.1", 8000, "sqlite:///bot.db")
     assert settings.intents_path == Path("intents.yaml") and settings.models_dir == Path("models")
-    assert settings.pipeline == "light" and settings.allowed_origins == [] and not settings.mask_pii
+    assert settings.pipeline is None and settings.allowed_origins == [] and not settings.mask_pii
 
 
 def test_variables_are_prefixed_and_typed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """`python -m training.evaluate`: train on one labelled file, score another.
 
-    python -m training.evaluate --train train.jsonl --test test.jsonl [--pipeline encoder]
+    python -m training.evaluate --train train.jsonl --test test.jsonl [--pipeline encoder|multilingual]
         [--json report.json] [--confusion confusion.png] [--threshold 0.6]
 
 Files are JSON Lines `{"text", "intent"}` or intents.yaml. A test label `oos` means
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from bot.classifier import OOS, ClassifierError, IntentClassifier, Kind
+from bot.classifier import OOS, PIPELINES, ClassifierError, IntentClassifier, Kind
 from bot.domain import load_domain
 from bot.encoder import EncoderUnavailable
 from bot.entity_merge import merge_entities
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--test", type=Path, required=True, help="test examples (.jsonl or intents.yaml); label 'oos' = out-of-scope"
     )
-    parser.add_argument("--pipeline", choices=["light", "encoder"], default="light")
+    parser.add_argument("--pipeline", choices=PIPELINES, default="light")
     parser.add_argument(
         "--threshold", type=float, help="fallback confidence threshold (default: picked on held-out training data)"
     )

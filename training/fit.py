@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.domain import Domain, DomainError, load_domain
+from bot.inference import PIPELINES, Kind
 
 if TYPE_CHECKING:
     from bot.nlp import Preprocessor
@@ -35,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models"), help="models directory (default: models/)")
     parser.add_argument(
         "--pipeline",
-        choices=["light", "encoder"],
-        default="light",
-        help="light (default) or encoder (needs .[encoder])",
+        choices=PIPELINES,
+        help="light, multilingual or encoder (needs .[encoder]); by default multilingual for a domain "
+        "that is not English or declares several languages, else light",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (0 skips)")
@@ -100,11 +102,30 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.inference import ClassifierError
 
+    if args.pipeline is None:
+        args.pipeline = pipeline_for(domain_languages(domain))
+        say(f"pipeline {args.pipeline}, for the language(s) {', '.join(sorted(domain_languages(domain)))}")
     try:
         return train(args, domain, preprocessor, started)
     except ClassifierError as exc:  # e.g. one label only, or the word pieces not installed
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def domain_languages(domain: Domain) -> set[str]:
+    """The languages a domain speaks: its `languages:` list when it declares several, else its `language`."""
+    declared = getattr(domain, "languages", None)
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, Collection) and declared:
+        return {str(language) for language in declared}
+    return {domain.language}
+
+
+def pipeline_for(languages: Collection[str]) -> Kind:
+    """`light` for an English domain; `multilingual` for any other language or several: the
+    word pieces `light` adds to its n-grams only know English (see `bot.classifier`)."""
+    return "light" if set(languages) == {"en"} else "multilingual"
 
 
 def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, started: float) -> int:
