@@ -48,6 +48,47 @@ welcome:
     - {{title: {{en: Order status, ru: Статус заказа}}, payload: /order_status}}
 """
 """A welcome in two languages with starter buttons, to add to the shop domain."""
+RICH_TEXT = "Here is our store <b>map</b>"
+RICH_ACTIONS = '''"""The test domain's action: a rich message, as an action sends one."""
+
+import os
+
+from bot.actions import Link, Reply
+
+
+def store_map(view):
+    return Reply(
+        "Here is our store <b>map</b>",
+        image=os.environ["SITE_MAP_URL"],
+        image_alt="A map of the store",
+        link=Link("https://example.com/stores?id=1", "Find a <i>store</i>", "Opening hours"),
+        buttons=[(f"Option {i}", f"option {i}") for i in range(12)],
+    )
+'''
+"""`site_actions.py`: the `store_map` action's reply has text, an image (at $SITE_MAP_URL), a link card
+and twelve buttons."""
+STORE_MAP = """
+  store_map:
+    title: Store map
+    examples:
+      - show me the store map
+      - store map please
+      - a map of the store
+      - can I see a map of the shop
+      - I need the shop floor plan
+      - send me the map
+    action: store_map
+actions:
+  store_map: {python: "site_actions:store_map"}
+"""
+"""An intent answered by the `store_map` action, to add to the shop domain."""
+
+
+def train_rich_domain(folder: Path, extra: str = "") -> tuple[Path, Path]:
+    """The shop domain with `STORE_MAP` (and `extra`) trained in `folder`: the intents file and the models."""
+    return train_domain(folder, STORE_MAP + extra, {"site_actions.py": RICH_ACTIONS})
+
+
 POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
