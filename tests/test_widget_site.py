@@ -21,12 +21,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.helpers import (
     RICH_TEXT,
     WELCOME,
     WELCOME_YAML,
+    Frames,
     LiveServer,
     free_port,
     make_server_env,
@@ -67,25 +68,6 @@ def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., Brow
 def sign(sub: str, name: str, **claims: Any) -> str:
     payload = {"sub": sub, "name": name, "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
     return jwt.encode({**payload, "jti": uuid.uuid4().hex, **claims}, SECRET, algorithm="HS256")
-
-
-class Frames:
-    """What the page's WebSockets sent and received, as the browser saw it (observed, not routed)."""
-
-    def __init__(self, page: Page) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.received: list[dict[str, Any]] = []
-        page.on("websocket", self._watch)
-
-    def _watch(self, ws: WebSocket) -> None:
-        ws.on("framesent", lambda payload: self.sent.append(json.loads(payload)))
-        ws.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
-
-    def hellos(self) -> list[dict[str, Any]]:
-        return [f for f in self.sent if f["type"] == "hello"]
-
-    def sessions(self) -> list[dict[str, Any]]:
-        return [f for f in self.received if f["type"] == "session"]
 
 
 def host_page(page: Page, server: LiveServer, attributes: str = "", lang: str = "en") -> Frames:
