@@ -30,7 +30,8 @@ from bot.auth import (
 from bot.deps import ServicesDep
 from bot.limits import TooManyAttempts
 from bot.model import ModelError
-from bot.tables import User
+from bot.protocol import Image, LinkCard, from_rich
+from bot.tables import Message, User
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
@@ -86,6 +87,15 @@ class MessagePublic(BaseModel):
     feedback: int | None
     model_version: str | None
     created_at: datetime
+    image: Image | None = None
+    """A bot message's picture, as its `reply` frame had it."""
+    link: LinkCard | None = None
+    """A bot message's link card, as its `reply` frame had it."""
+
+    @classmethod
+    def of(cls, message: Message) -> MessagePublic:
+        image, link = from_rich(message.rich)
+        return cls.model_validate(message, from_attributes=True).model_copy(update={"image": image, "link": link})
 
 
 class Page(BaseModel):
@@ -219,7 +229,7 @@ async def session_messages(
     if row is None or not (is_admin or owner_ok):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
     messages, total = await asyncio.to_thread(services.store.history, session_id, offset=offset, limit=limit)
-    items = [MessagePublic.model_validate(m, from_attributes=True) for m in messages]
+    items = [MessagePublic.of(m) for m in messages]
     return Page(total=total, offset=offset, limit=limit, items=items)
 
 

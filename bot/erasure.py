@@ -16,10 +16,11 @@ from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, or_, select, update
 from sqlmodel import col
 
 from bot.auth import MAX_PASSWORD, RegistrationError, _hasher, check_password
+from bot.protocol import Image, LinkCard, from_rich
 from bot.tables import AuditEvent, AuthToken, ChatSession, HostTokenUse, Message, ReviewedExample, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class MessageExport(BaseModel):
     entities: list[Any]
     slots: dict[str, Any]
     buttons: list[Any]
+    image: Image | None = None
+    """A bot message's picture, as the user saw it."""
+    link: LinkCard | None = None
+    """A bot message's link card, as the user saw it."""
     feedback: int | None
     created_at: datetime
 
@@ -118,6 +123,12 @@ def _messages_of(user_id: int, session_ids: list[str]) -> Any:
     return or_(col(Message.user_id) == user_id, col(Message.session_id).in_(session_ids))
 
 
+def _message_export(message: Row[Any]) -> MessageExport:
+    """A `message` row (as read by Core) for the export, its `rich` column as `image` and `link`."""
+    image, link = from_rich(message.rich)
+    return MessageExport.model_validate(message, from_attributes=True).model_copy(update={"image": image, "link": link})
+
+
 def export_user(engine: Engine, user_id: int) -> UserExport:
     """The document `GET /api/me/export` answers with."""
     with engine.connect() as conn:
@@ -145,7 +156,7 @@ def export_user(engine: Engine, user_id: int) -> UserExport:
                 select(AuditEvent).where(col(AuditEvent.subject_id) == user_id).order_by(col(AuditEvent.id))
             )
         ]
-    messages = [MessageExport.model_validate(m, from_attributes=True) for m in rows]
+    messages = [_message_export(m) for m in rows]
     feedback = [
         FeedbackExport(message_id=m.id, session_id=m.session_id, value=m.feedback, reply=m.text)
         for m in messages

@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from bot.errors import ClientError
+from bot.rows import ImagePart, LinkPart, Rich
 
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,5})?")
 
@@ -147,6 +148,23 @@ class LinkCard(_Frame):
     url: str = Field(pattern=r"^https?://", max_length=2048)
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=500)
+
+
+def to_rich(image: Image | None, link: LinkCard | None) -> Rich | None:
+    """A reply's image and link card as `message.rich` stores them; None when it has neither."""
+    rich = Rich()
+    if image is not None:
+        rich["image"] = ImagePart(url=image.url, alt=image.alt)
+    if link is not None:
+        rich["link"] = LinkPart(url=link.url, title=link.title, description=link.description)
+    return rich or None
+
+
+def from_rich(rich: Rich | None) -> tuple[Image | None, LinkCard | None]:
+    """`message.rich` as the `image` and `link` of the reply it was: what the history shows again."""
+    image = rich.get("image") if rich else None
+    link = rich.get("link") if rich else None
+    return (Image(**image) if image else None, LinkCard(**link) if link else None)
 
 
 class SessionInfo(_Frame):

@@ -11,8 +11,32 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
+from typing_extensions import TypedDict  # pydantic reads these: on Python 3.11 it needs this one
+
 Direction = Literal["in", "out", "agent"]
 """`in` from the user, `out` from the bot, `agent` from a person who took the conversation over."""
+
+
+class ImagePart(TypedDict):
+    """A picture in a bot message: where it is, and what it shows for those who cannot see it."""
+
+    url: str
+    alt: str
+
+
+class LinkPart(TypedDict):
+    """A link shown as a card."""
+
+    url: str
+    title: str
+    description: str
+
+
+class Rich(TypedDict, total=False):
+    """What a bot message shows besides its text and buttons, as `message.rich` stores it."""
+
+    image: ImagePart
+    link: LinkPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +62,8 @@ class MessageRow:
     created_at: datetime
     action: dict[str, Any] | None = None
     """The action a reply came from: name, outcome, latency_ms, slots it changed."""
+    rich: Rich | None = None
+    """The reply's image and link card, when it has either (what the `reply` frame's `image` and `link` said)."""
 
 
 @dataclass(frozen=True, slots=True)

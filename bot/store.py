@@ -41,7 +41,7 @@ from bot.turn_statements import SessionUpdate, turn_statements
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6368617462  # an arbitrary constant key for pg_advisory_xact_lock
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest revision in `migrations/versions` (a test keeps the two equal)."""
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from bot.rows import Rich
+
 _USER_MESSAGES = text("direction = 'in'")
 
 
@@ -154,6 +156,8 @@ class Message(SQLModel, table=True):
     latency_ms: float | None = None
     action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """The action call a reply came from: name, outcome, latency_ms, slots it changed."""
+    rich: Rich | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """A bot message's image and link card, when it has either (migration 0006)."""
     feedback: int | None = None
     """+1 or -1 from the user's thumbs on a bot reply."""
     created_at: datetime = _time(nullable=False, index=True)

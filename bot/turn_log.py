@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.dialogue import Decision, State
-from bot.protocol import Button, Image, LinkCard, Reply
+from bot.forms import Say
+from bot.protocol import Button, Image, LinkCard, Reply, from_rich, to_rich
 from bot.rows import MessageRow, SessionRow
 from bot.tables import Message
 from bot.understanding import Entity, Understanding
@@ -88,9 +89,17 @@ def outbound_rows(ctx: TurnContext, decision: Decision, slots: dict[str, Any]) -
             latency_ms=None,
             created_at=ctx.now,
             action=dict(decision.action_call) if decision.action_call is not None else None,
+            rich=to_rich(*attachments(say)),
         )
         for say in decision.messages
     ]
+
+
+def attachments(say: Say) -> tuple[Image | None, LinkCard | None]:
+    """A message's image and link card as the reply frame carries them (checked: http(s) URLs only)."""
+    image = Image(url=say.image, alt=say.image_alt) if say.image else None
+    link = LinkCard(url=say.link.url, title=say.link.title, description=say.link.description) if say.link else None
+    return image, link
 
 
 def replies(
@@ -109,6 +118,7 @@ def replies(
     frames = []
     for say, message_id in zip(decision.messages, message_ids, strict=True):
         intent = say.intent or decision.intent
+        image, link = attachments(say)
         frames.append(
             Reply(
                 text=say.text,
@@ -117,10 +127,8 @@ def replies(
                 reply_to=ctx.client_id,
                 message_id=message_id,
                 buttons=tuple(Button(title=t, payload=p) for t, p in say.buttons),
-                image=Image(url=say.image, alt=say.image_alt) if say.image else None,
-                link=LinkCard(url=say.link.url, title=say.link.title, description=say.link.description)
-                if say.link
-                else None,
+                image=image,
+                link=link,
                 slots=slots,
                 fallback=decision.action == "fallback",
                 time=ctx.now.isoformat(),
@@ -131,6 +139,7 @@ def replies(
 
 def stored_reply(message: Message, client_id: str) -> Reply:
     """A logged bot message as the reply frame it was, for a resend after a reconnect."""
+    image, link = from_rich(message.rich)
     return Reply(
         text=message.text,
         intent=message.intent,
@@ -141,6 +150,8 @@ def stored_reply(message: Message, client_id: str) -> Reply:
         slots=message.slots,
         fallback=message.fallback,
         time=message.created_at.astimezone(UTC).isoformat(),
+        image=image,
+        link=link,
     )
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
+from starlette.websockets import WebSocketDisconnected
 
 from bot.conversation import Conversation
 from bot.deps import Services, services_of
@@ -123,6 +124,9 @@ class Connection:
                 await self.error(exc.code, exc.detail, exc.reply_to or reply_to)
             except SQLAlchemyError:
                 await self.error("unavailable", "the database is unavailable; try again shortly", reply_to)
+            except (WebSocketDisconnect, WebSocketDisconnected):  # gone before its replies: logged, a resend gets them
+                log.info("client left before its replies on session %s", self.session_id)
+                return
             except Exception:  # a bug must cost one message, not the connection
                 log.exception("failed on a %s frame in session %s", frame.type, self.session_id)
                 await self.error("internal", "the bot failed on this message; nothing was stored, try again", reply_to)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, WebSocket
 from sqlalchemy import create_engine
 from starlette.datastructures import State
 from starlette.testclient import WebSocketTestSession
@@ -48,6 +49,47 @@ welcome:
     - {{title: {{en: Order status, ru: Статус заказа}}, payload: /order_status}}
 """
 """A welcome in two languages with starter buttons, to add to the shop domain."""
+RICH_TEXT = "Here is our store <b>map</b>"
+RICH_ACTIONS = '''"""The test domain's action: a rich message, as an action sends one."""
+
+import os
+
+from bot.actions import Link, Reply
+
+
+def store_map(view):
+    return Reply(
+        "Here is our store <b>map</b>",
+        image=os.environ["SITE_MAP_URL"],
+        image_alt="A map of the store",
+        link=Link("https://example.com/stores?id=1", "Find a <i>store</i>", "Opening hours"),
+        buttons=[(f"Option {i}", f"option {i}") for i in range(12)],
+    )
+'''
+"""`site_actions.py`: the `store_map` action's reply has text, an image (at $SITE_MAP_URL), a link card
+and twelve buttons."""
+STORE_MAP = """
+  store_map:
+    title: Store map
+    examples:
+      - show me the store map
+      - store map please
+      - a map of the store
+      - can I see a map of the shop
+      - I need the shop floor plan
+      - send me the map
+    action: store_map
+actions:
+  store_map: {python: "site_actions:store_map"}
+"""
+"""An intent answered by the `store_map` action, to add to the shop domain."""
+
+
+def train_rich_domain(folder: Path, extra: str = "") -> tuple[Path, Path]:
+    """The shop domain with `STORE_MAP` (and `extra`) trained in `folder`: the intents file and the models."""
+    return train_domain(folder, STORE_MAP + extra, {"site_actions.py": RICH_ACTIONS})
+
+
 POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -187,15 +229,17 @@ def make_server_env(folder: Path, models_dir: Path) -> dict[str, str]:
     return env
 
 
-def train_domain(folder: Path, extra: str = "", files: dict[str, str] | None = None) -> tuple[Path, Path]:
-    """The shop domain plus `extra` YAML (and `files` beside it, e.g. an actions module) in
-    `folder`, trained quickly: the intents file and the models folder."""
+def train_domain(
+    folder: Path, extra: str = "", files: dict[str, str] | None = None, base: str | None = None
+) -> tuple[Path, Path]:
+    """The shop domain (or `base`, YAML text) plus `extra` YAML (and `files` beside it, e.g. an
+    actions module) in `folder`, trained quickly: the intents file and the models folder."""
     from training.fit import main as fit
 
     for name, content in (files or {}).items():
         (folder / name).write_text(content)
     intents = folder / "intents.yaml"
-    intents.write_text(SHOP.read_text().rstrip("\n") + "\n" + extra)
+    intents.write_text((SHOP.read_text() if base is None else base).rstrip("\n") + "\n" + extra)
     assert fit(["--intents", str(intents), "--out", str(folder / "models"), "--quick"]) == 0
     return intents, folder / "models"
 
@@ -240,8 +284,12 @@ class Chat:
     def __init__(self, url: str, session_id: str | None = None, token: str | None = None) -> None:
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(connect(url, open_timeout=10))
-        self.ws.send(json.dumps({"type": "hello", "session_id": session_id, "token": token}))
-        self.session = self.recv()
+        try:
+            self.ws.send(json.dumps({"type": "hello", "session_id": session_id, "token": token}))
+            self.session = self.recv()
+        except BaseException:  # refused (e.g. closed with 1013): let go of the socket
+            self._stack.close()
+            raise
         self.session_id: str = self.session["session_id"]
 
     def recv(self, timeout: float = 10) -> dict[str, Any]:
@@ -259,3 +307,39 @@ class Chat:
 
     def close(self) -> None:
         self._stack.close()
+
+
+class Frames:
+    """What a page's WebSockets sent and received, as the browser saw it (observed, not routed)."""
+
+    def __init__(self, page: Page) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
+        self.sockets: list[list[dict[str, Any]]] = []
+        """The frames sent on each WebSocket the page made, in order (none on one that never opened)."""
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws: WebSocket) -> None:
+        mine: list[dict[str, Any]] = []
+        self.sockets.append(mine)
+
+        def sent(payload: str | bytes) -> None:
+            frame = json.loads(payload)
+            self.sent.append(frame)
+            mine.append(frame)
+
+        ws.on("framesent", sent)
+        ws.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
+
+    def connections(self) -> list[list[dict[str, Any]]]:
+        """The WebSockets that opened and carried frames (attempts refused at connect carry none)."""
+        return [frames for frames in self.sockets if frames]
+
+    def hellos(self) -> list[dict[str, Any]]:
+        return [f for f in self.sent if f["type"] == "hello"]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return [f for f in self.received if f["type"] == "session"]
+
+    def of_type(self, kind: str, received: bool = True) -> list[dict[str, Any]]:
+        return [f for f in (self.received if received else self.sent) if f["type"] == kind]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.rows import Direction, MessageRow, SessionRow
+from bot.rows import Direction, MessageRow, Rich, SessionRow
 from bot.store import (
     MIGRATIONS,
     SCHEMA_HEAD,
@@ -154,6 +155,64 @@ def test_upgrade_from_0001_keeps_the_log_and_allows_two_replies_to_one_client_id
     finally:
         store.stop()
         engine.dispose()
+
+
+def test_upgrade_from_0005_stores_rich_replies_and_keeps_the_log(database_url: str) -> None:
+    """0006 adds `message.rich`; the log written at 0005 stays, and a downgrade gives the column back."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        now = utcnow().isoformat()
+        connection.execute(
+            text(
+                "INSERT INTO chat_session (id, created_at, last_active, slots, turns)"
+                " VALUES ('s5', :now, :now, '{}', 1)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO message (session_id, direction, text, client_id, ranking, entities, slots, buttons,"
+                " fallback, created_at) VALUES ('s5', 'out', 'Hello!', 'c1', '[]', '[]', '{}', '[]', false, :now)"
+            ),
+            {"now": now},
+        )
+    migrate(engine)
+    assert schema_revision(engine) == "0006"
+    assert "rich" in {c["name"] for c in inspect(engine).get_columns("message")}
+    rich: Rich = {
+        "image": {"url": "https://example.com/map.png", "alt": "A map of the store"},
+        "link": {"url": "https://example.com/stores?id=1", "title": "Find a store", "description": "Opening hours"},
+    }
+    store = Store(engine)
+    store.start()
+    try:
+        rows = [row("s5", "in", "map?", "c2"), replace(row("s5", "out", "Here:", "c2"), rich=rich)]
+        asyncio.run(store.write(TurnWrite("s5", 1, state(2), rows)))
+        messages = store.history("s5")[0]
+        assert [(m.text, m.rich) for m in messages] == [("Hello!", None), ("map?", None), ("Here:", rich)]
+    finally:
+        store.stop()
+
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert "rich" not in {c["name"] for c in inspect(engine).get_columns("message")}
+    with engine.connect() as connection:
+        assert list(connection.execute(text("SELECT text FROM message ORDER BY id")).scalars()) == [
+            "Hello!",
+            "map?",
+            "Here:",
+        ]
+    migrate(engine)  # and up again
+    assert schema_revision(engine) == SCHEMA_HEAD
+    engine.dispose()
 
 
 def test_turns_round_trip(store: Store) -> None:

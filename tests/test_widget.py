@@ -1,9 +1,12 @@
 """The web chat widget (webui/) in a real headless Chromium against a real server.
 
 The tests share one real server (`shared_server`: a `python -m bot` subprocess on the small
-shop domain, tests/data/shop.yaml), except the restart test, which has its own `live_server`
-to stop and start; a server start costs seconds. One browser serves the whole module, each
-test opens fresh contexts ("devices"). One test takes a screenshot (into docs/widget.png with
+shop domain, tests/data/shop.yaml), except those that lose the connection: each has its own
+server and loses it for real (the server stopped and started again on the same port and
+database, frozen with SIGSTOP, or turning WebSockets away at its connection limit); nothing
+between the page and the server is faked, what the page sends and gets is observed (`Frames`).
+A server start costs seconds. One browser serves the whole module, each test opens fresh
+contexts ("devices"). One test takes a screenshot (into docs/widget.png with
 BOT_UPDATE_SCREENSHOT=1).
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import tempfile
 import time
 import uuid
@@ -21,9 +25,20 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import CHROMIUM_ARGS, ROOT, LiveServer
+from tests.helpers import (
+    CHROMIUM_ARGS,
+    ROOT,
+    SHOP,
+    Chat,
+    Frames,
+    LiveServer,
+    make_server_env,
+    run_server,
+    train_domain,
+)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
@@ -322,111 +337,153 @@ def test_message_typed_while_the_server_is_down_is_delivered_once(
 
 # -- (d') a lost reply: the resend gets a duplicate; duplicates are shown once; typing ------------
 
+HOURS_RESPONSE = f'      - "{HOURS}"\n'
+GATED_ACTIONS = '''"""The opening hours from an action that waits until the test opens its gate (a file)."""
+
+import os
+import time
+from pathlib import Path
+
+from bot.actions import Reply
+
+
+def hours(view):
+    gate = Path(os.environ["GATE_DIR"])
+    (gate / "entered").touch()
+    while not (gate / "open").exists():
+        time.sleep(0.05)
+    return Reply("We are open 9 to 5, Monday to Friday.")
+'''
+
+
+@pytest.fixture
+def gated_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The shop domain whose opening hours come from an action that waits for `tmp_path / "open"`:
+    the test stops the server while it answers."""
+    shop = SHOP.read_text()
+    assert HOURS_RESPONSE in shop
+    intents, models = train_domain(
+        tmp_path,
+        'actions:\n  gated_hours: {python: "gated_actions:hours", timeout: 30}\n',
+        {"gated_actions.py": GATED_ACTIONS},
+        base=shop.replace(HOURS_RESPONSE, HOURS_RESPONSE + "    action: gated_hours\n"),
+    )
+    env = {**make_server_env(tmp_path, models), "BOT_INTENTS_PATH": str(intents), "GATE_DIR": str(tmp_path)}
+    yield from run_server(tmp_path, env)
+
 
 @pytest.mark.browser
 def test_lost_reply_is_recovered_and_duplicates_are_shown_once(
-    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+    gated_server: LiveServer, contexts: Callable[..., BrowserContext], tmp_path: Path
 ) -> None:
-    """Between the page and the real server: drop a reply and cut the line, echo replies twice, hold one."""
-    context = contexts()
-    page = context.new_page()
-    connections: list[WebSocketRoute] = []
-    sent: list[dict[str, Any]] = []
-    held: list[str] = []
-    hold = {"on": False}
-
-    def route(ws: WebSocketRoute) -> None:
-        number = len(connections)
-        connections.append(ws)
-        server = ws.connect_to_server()
-
-        def to_server(message: str | bytes) -> None:
-            sent.append(json.loads(message))
-            server.send(message)
-
-        def to_page(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if number == 0 and frame.get("type") == "reply" and frame.get("text") == HOURS:
-                ws.close(code=1012, reason="lost")  # the reply is in the log, the page never sees it
-                server.close()
-                return
-            if hold["on"] and frame.get("type") == "reply":
-                held.append(message if isinstance(message, str) else message.decode())
-                return
-            ws.send(message)
-            if frame.get("type") == "reply":
-                ws.send(message)  # every reply twice: the widget shows it once
-                ws.send(json.dumps({**frame, "duplicate": True}))
-
-        ws.on_message(to_server)
-        server.on_message(to_page)
-
-    page.route_web_socket(re.compile(r".*/ws$"), route)
-    page.goto(shared_server.url + "/")
-    w = Widget(page, shared_server)
+    """The server stops while it answers: the reply is logged, the page never gets it. Started again
+    on the same port and database, it answers the widget's resend (same client id) from the log,
+    as a duplicate, shown once. Then the server is frozen while a reply is due: typing shows."""
+    page = contexts().new_page()
+    frames = Frames(page)
+    page.goto(gated_server.url + "/")
+    w = Widget(page, gated_server)
+    server = gated_server.process
+    assert server is not None
 
     w.send("when are you open")
+    wait_for((tmp_path / "entered").exists, what="the action at work", page=page)
+    server.send_signal(signal.SIGTERM)  # uvicorn closes the WebSocket (1012), then lets the turn finish
+    expect(w.banner).to_be_visible()
+    (tmp_path / "open").touch()
+    gated_server.stop()  # waits for the exit: the turn is in the log, its reply went nowhere
+    assert frames.of_type("reply") == []
+    log = gated_server.log_path.read_text()
+    assert "client left before its replies" in log and "Traceback" not in log  # no error, no error frame
+    gated_server.start()
+
     expect(w.bot).to_have_text([HOURS], timeout=15_000)
-    messages = [f for f in sent if f["type"] == "message"]
-    assert len(connections) == 2
+    messages = [f for f in frames.sent if f["type"] == "message"]
+    assert len(frames.connections()) == 2
     assert [f["text"] for f in messages] == ["when are you open", "when are you open"]
     assert messages[0]["id"] == messages[1]["id"]  # resent with the same client id
+    (resent,) = frames.of_type("reply")
+    assert (resent["reply_to"], resent["duplicate"], resent["text"]) == (messages[0]["id"], True, HOURS)
 
     w.send("hi")
     expect(w.bot).to_have_text([HOURS, GREETING])
 
-    hold["on"] = True
-    w.send("where is my order")
-    expect(w.typing).to_be_visible()
-    expect(w.typing).to_contain_text("typing")
-    wait_for(lambda: held, what="the held reply", page=page)
-    hold["on"] = False
-    for message in held:
-        connections[-1].send(message)
+    server = gated_server.process
+    assert server is not None
+    server.send_signal(signal.SIGSTOP)  # a reply held up: the server does nothing until SIGCONT
+    try:
+        w.send("where is my order")
+        expect(w.typing).to_be_visible()
+        expect(w.typing).to_contain_text("typing")
+        wait_for(
+            lambda: [f for f in frames.sent if f.get("text") == "where is my order"],
+            what="the message on its way",
+            page=page,
+        )
+        expect(w.bot).to_have_count(2)
+    finally:
+        server.send_signal(signal.SIGCONT)
     expect(w.bot).to_have_text([HOURS, GREETING, ASK_ORDER])
     expect(w.typing).to_be_hidden()
 
-    items = history(shared_server, w.session_id())
+    items = history(gated_server, w.session_id())
     assert [m["text"] for m in items if m["direction"] == "in"] == ["when are you open", "hi", "where is my order"]
+    answered = [m["text"] for m in items if m["direction"] == "out" and m["client_id"] == messages[0]["id"]]
+    assert answered == [HOURS]  # the lost reply was logged once and not worked out again
     page.wait_for_timeout(300)
     expect(w.bot).to_have_count(3)
 
 
+@pytest.fixture
+def busy_server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[LiveServer]:
+    """A real server that allows one WebSocket per address (`BOT_MAX_CONNECTIONS_PER_IP=1`)."""
+    yield from run_server(tmp_path, {**server_env, "BOT_MAX_CONNECTIONS_PER_IP": "1"})
+
+
+def hold_the_connection(server: LiveServer) -> Chat:
+    """Take the one WebSocket the server allows this address, as soon as it is free."""
+
+    def attempt() -> Chat | None:
+        try:
+            return Chat(server.ws_url)
+        except ConnectionClosed:  # closed with 1013: the page's is still open
+            return None
+
+    chat = wait_for(attempt, what="the server's one connection")
+    assert isinstance(chat, Chat)
+    return chat
+
+
 @pytest.mark.browser
 def test_outbox_survives_a_reload_while_offline(
-    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+    busy_server: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
-    """The page loads (HTTP works) but the WebSocket cannot connect: typed messages wait in localStorage."""
-    context = contexts()
-    line = {"down": False}
-
-    def route(ws: WebSocketRoute) -> None:
-        if line["down"]:
-            ws.close(code=1012)
-        else:
-            ws.connect_to_server()
-
-    context.route_web_socket(re.compile(r".*/ws$"), route)
-    w = open_widget(context, shared_server)
+    """The page loads and reads the history over HTTP, but the server turns its WebSockets away
+    (1013: another client holds the one connection it allows this address): typed messages wait in
+    localStorage, across a reload, and go once the connection is free."""
+    w = open_widget(contexts(), busy_server)
     w.send("hi")
     expect(w.bot).to_have_text([GREETING])
     session_id = w.session_id()
 
-    line["down"] = True
-    w.page.reload()
-    expect(w.bot).to_have_text([GREETING])  # the history came over HTTP
-    expect(w.banner).to_be_visible()
-    w.send("when are you open")
-    w.send("thanks")
-    w.page.reload()
-    expect(w.user).to_have_text(["hi", "when are you open", "thanks"])
-    expect(w.log.locator(".cbw-msg--pending")).to_have_count(2)
+    w.page.goto("about:blank")  # the page goes, its WebSocket with it; another client takes the place
+    other = hold_the_connection(busy_server)
+    try:
+        w.page.goto(busy_server.url + "/")  # and the page is back, with the place taken
+        expect(w.bot).to_have_text([GREETING])  # the history came over HTTP
+        expect(w.banner).to_be_visible()
+        w.send("when are you open")
+        w.send("thanks")
+        w.page.reload()
+        expect(w.user).to_have_text(["hi", "when are you open", "thanks"])
+        expect(w.log.locator(".cbw-msg--pending")).to_have_count(2)
+    finally:
+        other.close()  # the place is free: the widget's next attempt gets it
 
-    line["down"] = False
     expect(w.bot).to_have_count(3, timeout=15_000)
     expect(w.bot.nth(1)).to_have_text(HOURS)
     expect(w.log.locator(".cbw-msg--pending")).to_have_count(0)
-    items = history(shared_server, session_id)
+    items = history(busy_server, session_id)
     assert [m["text"] for m in items if m["direction"] == "in"] == ["hi", "when are you open", "thanks"]
     assert len([m for m in items if m["direction"] == "out"]) == 3
 
@@ -468,20 +525,11 @@ def test_markup_is_shown_as_text_and_only_http_links_are_links(
 
 @pytest.mark.browser
 def test_accessibility_keyboard_and_phone_layout(
-    shared_server: LiveServer, contexts: Callable[..., BrowserContext]
+    live_server: LiveServer, contexts: Callable[..., BrowserContext]
 ) -> None:
     # axe.min.js goes in as an inline script, which the page's CSP (script-src 'self') forbids.
     context = contexts(bypass_csp=True)
-    line: dict[str, Any] = {"down": False, "routes": []}
-
-    def route(ws: WebSocketRoute) -> None:
-        if line["down"]:
-            ws.close(code=1012)
-        else:
-            line["routes"].append((ws, ws.connect_to_server()))  # forwards both ways
-
-    context.route_web_socket(re.compile(r".*/ws$"), route)
-    w = open_widget(context, shared_server)
+    w = open_widget(context, live_server)
     page = w.page
     if not AXE.is_file():  # required (see tests/conftest.py): make test installs it
         pytest.fail(f"axe-core is not installed at {AXE}; `make test` installs it (npm ci)")
@@ -526,14 +574,11 @@ def test_accessibility_keyboard_and_phone_layout(
     page.keyboard.press("Escape")
     expect(page.get_by_label("User name")).to_be_hidden()
 
-    # The offline banner passes too (the line is cut in between, the shared server stays up).
-    line["down"] = True
-    for page_side, server_side in line["routes"]:
-        page_side.close(code=1012)
-        server_side.close()
+    # The offline banner passes too: the server stops, and starts again on the same port and database.
+    live_server.stop()
     expect(w.banner).to_be_visible()
     assert axe_violations(page) == []
-    line["down"] = False
+    live_server.start()
     expect(w.banner).to_be_hidden(timeout=15_000)
 
     # A phone: the open panel fills the screen.

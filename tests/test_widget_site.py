@@ -21,51 +21,29 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.helpers import WELCOME, WELCOME_YAML, LiveServer, free_port, make_server_env, train_domain
+from tests.helpers import (
+    RICH_TEXT,
+    WELCOME,
+    WELCOME_YAML,
+    Frames,
+    LiveServer,
+    free_port,
+    make_server_env,
+    train_rich_domain,
+)
 from tests.test_widget import AXE, GREETING, HOURS, axe_violations, browser, contexts, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
 SECRET = "the-site-and-the-bot-share-this-secret-0123"
-RICH_TEXT = "Here is our store <b>map</b>"
-SITE_ACTIONS = '''"""The site test's action: a rich message, as an action sends one."""
-
-import os
-
-from bot.actions import Link, Reply
-
-
-def store_map(view):
-    return Reply(
-        "Here is our store <b>map</b>",
-        image=os.environ["SITE_MAP_URL"],
-        image_alt="A map of the store",
-        link=Link("https://example.com/stores?id=1", "Find a <i>store</i>", "Opening hours"),
-        buttons=[(f"Option {i}", f"option {i}") for i in range(12)],
-    )
-'''
-STORE_MAP = """
-  store_map:
-    title: Store map
-    examples:
-      - show me the store map
-      - store map please
-      - a map of the store
-      - can I see a map of the shop
-      - I need the shop floor plan
-      - send me the map
-    action: store_map
-actions:
-  store_map: {python: "site_actions:store_map"}
-"""
 
 
 @pytest.fixture(scope="module")
 def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("site-server")
-    intents, models = train_domain(folder, STORE_MAP + WELCOME_YAML, {"site_actions.py": SITE_ACTIONS})
+    intents, models = train_rich_domain(folder, WELCOME_YAML)
     port = free_port()
     env = {
         **make_server_env(folder, models),
@@ -90,25 +68,6 @@ def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., Brow
 def sign(sub: str, name: str, **claims: Any) -> str:
     payload = {"sub": sub, "name": name, "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())}
     return jwt.encode({**payload, "jti": uuid.uuid4().hex, **claims}, SECRET, algorithm="HS256")
-
-
-class Frames:
-    """What the page's WebSockets sent and received, as the browser saw it (observed, not routed)."""
-
-    def __init__(self, page: Page) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.received: list[dict[str, Any]] = []
-        page.on("websocket", self._watch)
-
-    def _watch(self, ws: WebSocket) -> None:
-        ws.on("framesent", lambda payload: self.sent.append(json.loads(payload)))
-        ws.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
-
-    def hellos(self) -> list[dict[str, Any]]:
-        return [f for f in self.sent if f["type"] == "hello"]
-
-    def sessions(self) -> list[dict[str, Any]]:
-        return [f for f in self.received if f["type"] == "session"]
 
 
 def host_page(page: Page, server: LiveServer, attributes: str = "", lang: str = "en") -> Frames:
@@ -322,4 +281,40 @@ def test_the_page_language_picks_the_widgets_and_the_welcomes(
     region.get_by_role("button", name="Часы работы").click()
     expect(page.locator(".cbw-msg--user .cbw-text")).to_have_text(["Часы работы"])
     expect(bot_texts(page)).to_have_text([WELCOME["ru"], HOURS])
+    assert axe_violations(page) == []
+
+
+def test_a_reload_shows_the_image_and_the_link_card_again(
+    site_server: LiveServer, site_contexts: Callable[..., BrowserContext]
+) -> None:
+    page = site_contexts().new_page()
+    frames = host_page(page, site_server, 'data-open="true"')
+    expect(bot_texts(page)).to_have_text([WELCOME["en"]])
+    send(page, "show me the store map")
+    expect(bot_texts(page).last).to_have_text(RICH_TEXT)
+
+    def shows_the_rich_reply() -> None:
+        last = page.locator(".cbw-msg--bot").last
+        expect(last.get_by_role("img", name="A map of the store")).to_have_attribute(
+            "src", f"{site_server.url}/map.png"
+        )
+        card = last.get_by_role("link", name="Find a <i>store</i>")
+        expect(card).to_have_attribute("href", "https://example.com/stores?id=1")
+        expect(card).to_have_attribute("target", "_blank")
+        expect(card).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+        expect(card.locator(".cbw-card-desc")).to_have_text("Opening hours")
+        expect(card.locator(".cbw-card-host")).to_have_text("example.com")
+        expect(last.locator(".cbw-chip")).to_have_count(10)
+        assert page.locator("#chatwidget-host b, #chatwidget-host i").count() == 0
+
+    shows_the_rich_reply()
+    live = page.locator(".cbw-msg--bot").last.evaluate("e => e.outerHTML")
+
+    # A reload: the conversation comes back from the history, the reply rendered as it was live.
+    load(page, site_server, 'data-open="true"')
+    wait_for(lambda: len(frames.sessions()) >= 2, what="the session frame after the reload", page=page)
+    assert frames.sessions()[-1]["resumed"] is True
+    expect(bot_texts(page)).to_have_text([WELCOME["en"], RICH_TEXT])
+    shows_the_rich_reply()
+    assert page.locator(".cbw-msg--bot").last.evaluate("e => e.outerHTML") == live
     assert axe_violations(page) == []

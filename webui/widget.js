@@ -1092,7 +1092,7 @@
           return Array.isArray(b) ? { title: String(b[0]), payload: String(b[1]) } : { title: String(b.title), payload: String(b.payload) };
         });
         previousButtons = previousButtons.concat(buttons);
-        renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons, feedback: m.feedback || 0 },
+        renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons, feedback: m.feedback || 0, image: m.image, link: m.link },
           { buttons: i > lastIn, announce: false });
       }
     });
@@ -1122,7 +1122,7 @@
         found = true;
         if (!S.shown.has(m.id)) {
           var buttons = (m.buttons || []).map(function (b) { return { title: String(b[0]), payload: String(b[1]) }; });
-          renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons }, { buttons: true, announce: true });
+          renderBot({ text: String(m.text), date: parseTime(m.created_at), messageId: m.id, buttons: buttons, image: m.image, link: m.link }, { buttons: true, announce: true });
         }
       });
       if (!found) throw new Error('not yet');
