@@ -20,6 +20,7 @@ import asyncio
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,13 @@ def main() -> int:
     plain, acting = results["without actions"], results["with actions"]
     ratios = [a.rate / p.rate for p, a in zip(plain, acting, strict=True)]
     p99s = [a.pct(0.99) - p.pct(0.99) for p, a in zip(plain, acting, strict=True)]
+    plain_cpu, acting_cpu = statistics.median(cpu["without actions"]), statistics.median(cpu["with actions"])
+    print(
+        f"medians over the rounds: throughput ratio {statistics.median(ratios):.2f}, p99 difference "
+        f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
+        f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
+        f"{plain_cpu / acting_cpu:.2f})"
+    )
     calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     turns = sum(r.messages for r in acting)
     print(
