@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import textwrap
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,9 +101,19 @@ def chat(client: TestClient, *texts: str) -> list[list[str]]:
     return answers
 
 
+@dataclass(frozen=True)
+class Logged:
+    url: str
+    intents: Path
+    answers: list[list[str]]
+    """What the bot said to each of `TURNS`."""
+    metrics: str
+    """`/metrics` after the turns."""
+
+
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[list[str]]]]:
-    """The database URL, the domain, and what the bot said to `TURNS`."""
+def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
+    """A bot's log after `TURNS`, and its metrics."""
     from training.fit import main as fit
 
     folder = tmp_path_factory.mktemp("action-log")
@@ -114,11 +126,12 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     settings = make_settings(folder, models, intents_path=intents)
     with TestClient(create_app(settings)) as client:
         answers = chat(client, *TURNS)
-    yield settings.database_url, intents, answers
+        metrics = client.get("/metrics").text
+    yield Logged(settings.database_url, intents, answers, metrics)
 
 
-def test_every_call_is_on_its_turn_and_each_failure_got_an_answer(logged: tuple[str, Path, list[list[str]]]) -> None:
-    url, _, answers = logged
+def test_every_call_is_on_its_turn_and_each_failure_got_an_answer(logged: Logged) -> None:
+    url, answers = logged.url, logged.answers
     assert answers == [
         ["Hello!"],
         ["Which order?"],
@@ -146,9 +159,9 @@ def test_every_call_is_on_its_turn_and_each_failure_got_an_answer(logged: tuple[
 
 
 def test_the_review_export_lists_the_failing_calls(
-    logged: tuple[str, Path, list[list[str]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    logged: Logged, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _, _ = logged
+    url = logged.url
     queue = tmp_path / "review.csv"
     assert review(["export", "--database-url", url, "--out", str(queue)]) == 0
     with (tmp_path / "review-actions.csv").open(encoding="utf-8", newline="") as f:
@@ -175,8 +188,8 @@ def test_the_review_export_lists_the_failing_calls(
     assert "0 failing action calls" in capsys.readouterr().err
 
 
-def test_the_notebook_tables_count_calls_and_failures_per_action(logged: tuple[str, Path, list[list[str]]]) -> None:
-    url, _, _ = logged
+def test_the_notebook_tables_count_calls_and_failures_per_action(logged: Logged) -> None:
+    url = logged.url
     calls = analysis.action_calls(analysis.load_messages(url))
     assert list(calls["action"]) == ["check_order", "lookup", "stock", "stock", "stock", "wait", "refuse"]
     assert len(read_calls(make_engine(url))) == len(calls)
@@ -210,10 +223,8 @@ def test_older_logs_count_each_replys_call_once() -> None:
 
 
 @pytest.mark.slow
-def test_the_analyst_notebook_shows_the_failing_actions(
-    logged: tuple[str, Path, list[list[str]]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, intents, _ = logged
+def test_the_analyst_notebook_shows_the_failing_actions(logged: Logged, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, intents = logged.url, logged.intents
     monkeypatch.setenv("BOT_DATABASE_URL", url)
     monkeypatch.setenv("BOT_INTENTS_PATH", str(intents))
     notebooks = ROOT / "notebooks"
@@ -223,3 +234,24 @@ def test_the_analyst_notebook_shows_the_failing_actions(
     assert not [o for o in outputs if o.output_type == "error"]
     shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
     assert "circuit_open" in shown and "the warehouse did not answer" in shown
+
+
+def test_metrics_count_each_actions_calls_failures_and_latency(logged: Logged) -> None:
+    calls = {
+        (action, kind, outcome): float(n)
+        for action, kind, outcome, n in re.findall(
+            r'bot_action_calls_total\{action="(\w+)",kind="(\w+)",outcome="(\w+)"\} (\S+)', logged.metrics
+        )
+    }
+    assert calls == {
+        ("check_order", "validate", "error"): 1,
+        ("lookup", "run", "ok"): 1,
+        ("stock", "run", "error"): 2,
+        ("stock", "run", "circuit_open"): 1,
+        ("wait", "run", "timeout"): 1,
+        ("refuse", "run", "rejected"): 1,
+    }
+    failures = dict(re.findall(r'bot_action_failures_total\{action="(\w+)"\} (\S+)', logged.metrics))
+    assert failures == {"check_order": "1.0", "stock": "3.0", "wait": "1.0"}  # a refusal is an answer
+    assert 'bot_action_latency_seconds_count{action="stock"} 3.0' in logged.metrics
+    assert 'bot_action_latency_seconds_bucket{action="wait",le="0.1"} 0.0' in logged.metrics  # it took its 0.2 s
