@@ -8,7 +8,8 @@
    of a call before the breaker opens, and after (failures: 5).
 3. Webhook throughput: `--concurrency` callers at once against a loopback action server (a
    separate uvicorn process) that answers after 20 ms; serial calls would take 20 ms each.
-   Plain httpx and aiohttp clients are measured beside the runner: why the runner uses aiohttp.
+   Plain httpx, aiohttp and our own `HttpClient` are measured beside the runner: why the runner
+   uses its own client (bot/actions/http_client.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.actions import Reply, TurnView  # noqa: E402
+from bot.actions.http_client import HttpClient  # noqa: E402
 from bot.actions.runner import ActionRunner  # noqa: E402
 from bot.domain import parse_domain  # noqa: E402
 
@@ -205,6 +207,15 @@ def webhook_throughput(calls: int, concurrency: int) -> None:
                 response.raise_for_status()
             return (time.perf_counter() - started) * 1000
 
+        own = HttpClient()
+
+        async def with_own_client() -> float:
+            started = time.perf_counter()
+            response = await own.post(url, body, {"Content-Type": "application/json"}, 1_000_000)
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            return (time.perf_counter() - started) * 1000
+
         async def measure() -> None:
             async with (
                 httpx.AsyncClient(limits=httpx.Limits(max_connections=512), timeout=60) as client,
@@ -213,7 +224,8 @@ def webhook_throughput(calls: int, concurrency: int) -> None:
                 calls_by: list[tuple[str, Callable[[], Awaitable[float]]]] = [
                     ("plain httpx.AsyncClient", lambda: with_httpx(client)),
                     ("plain aiohttp.ClientSession", lambda: with_aiohttp(session)),
-                    ("ActionRunner (aiohttp)", through_runner),
+                    ("plain bot.actions.HttpClient", with_own_client),
+                    ("ActionRunner (HttpClient, signed)", through_runner),
                 ]
                 for label, call in calls_by:
                     await load(call, concurrency, concurrency * 2)  # warm the connection pool
@@ -226,6 +238,7 @@ def webhook_throughput(calls: int, concurrency: int) -> None:
                         f"p99 {latencies[int(done * 0.99)]:.1f} ms, caller CPU {cpu_ms:.2f} ms a call"
                     )
             await runner.aclose()
+            await own.aclose()
 
         asyncio.run(measure())
     finally:

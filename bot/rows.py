@@ -61,7 +61,10 @@ class MessageRow:
     latency_ms: float | None
     created_at: datetime
     action: dict[str, Any] | None = None
-    """The action a reply came from: name, outcome, latency_ms, slots it changed."""
+    """On a reply: the action it came from (name, kind, outcome, latency_ms, the slots' new
+    values, error). On a user message: `{"calls": [...]}`, every action and validator call
+    of its turn (name, kind, outcome, latency_ms, slots_changed, error; a validator's slot and
+    verdict), so calls are counted once a turn."""
     rich: Rich | None = None
     """The reply's image and link card, when it has either (what the `reply` frame's `image` and `link` said)."""
 

@@ -34,7 +34,7 @@ from bot.protocol import ExchangedSession, Feedback, Hello, ProtocolError, Reply
 from bot.store import StaleSession, Store, TurnWrite
 from bot.tables import ChatSession, User, utcnow
 from bot.turn_calls import TurnCalls
-from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply
+from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply, turn_calls
 from bot.welcome import welcome_reply, welcome_row
 
 MAX_STALE_RETRIES = 20
@@ -259,7 +259,14 @@ class ChatService:
         slots = dict(decision.state.slots)
         latency_ms = (time.perf_counter() - started) * 1000
         rows = [
-            inbound_row(ctx, outcome.understanding, slots, latency_ms, mask_pii if self.settings.mask_pii else _same),
+            inbound_row(
+                ctx,
+                outcome.understanding,
+                slots,
+                latency_ms,
+                mask_pii if self.settings.mask_pii else _same,
+                turn_calls(outcome),
+            ),
             *outbound_rows(ctx, decision, slots),
         ]
         state = session_row(decision.state, ctx.user_id, ctx.now)

@@ -155,7 +155,8 @@ class Message(SQLModel, table=True):
     model_version: str | None = Field(default=None, max_length=64)
     latency_ms: float | None = None
     action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    """The action call a reply came from: name, outcome, latency_ms, slots it changed."""
+    """On a reply, the action call it came from; on a user message, `{"calls": [...]}` of its
+    turn (see `bot.rows.MessageRow.action`)."""
     rich: Rich | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """A bot message's image and link card, when it has either (migration 0006)."""
     feedback: int | None = None

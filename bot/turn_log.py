@@ -5,12 +5,13 @@ Pure functions of the turn's parts, so the log's shape is tested without a datab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.dialogue import Decision, State
+from bot.dialogue_turn import TurnOutcome
 from bot.forms import Say
 from bot.protocol import Button, Image, LinkCard, Reply, from_rich, to_rich
 from bot.rows import MessageRow, SessionRow
@@ -46,9 +47,15 @@ def session_row(state: State, user_id: int | None, now: datetime) -> SessionRow:
 
 
 def inbound_row(
-    ctx: TurnContext, understanding: Understanding, slots: dict[str, Any], latency_ms: float, mask: Mask
+    ctx: TurnContext,
+    understanding: Understanding,
+    slots: dict[str, Any],
+    latency_ms: float,
+    mask: Mask,
+    calls: Sequence[Mapping[str, Any]] = (),
 ) -> MessageRow:
-    """The user's message as logged: what the classifier saw, with PII masked if asked."""
+    """The user's message as logged: what the classifier saw, with PII masked if asked, and
+    every action and validator call its turn made (`{"calls": [...]}`, in the order made)."""
     prediction = understanding.prediction
     return MessageRow(
         session_id=ctx.session_id,
@@ -66,7 +73,13 @@ def inbound_row(
         model_version=ctx.model_version,
         latency_ms=latency_ms,
         created_at=ctx.now,
+        action={"calls": [dict(c) for c in calls]} if calls else None,
     )
+
+
+def turn_calls(outcome: TurnOutcome) -> list[dict[str, Any]]:
+    """The log records of a turn's calls: validators first (they run first), then actions."""
+    return [v.as_log() for _, _, v in outcome.validations] + [r.as_log() for _, r in outcome.actions]
 
 
 def outbound_rows(ctx: TurnContext, decision: Decision, slots: dict[str, Any]) -> list[MessageRow]:

@@ -79,9 +79,20 @@ def fake_app(seen: Seen) -> Starlette:
         seen.in_flight -= 1
         return JSONResponse({"responses": [{"text": "done"}]})
 
+    async def together(request: Request) -> Response:
+        """Answers once `TOGETHER` calls are here at once (or after 10 s): only calls that overlap
+        get a quick answer."""
+        seen.in_flight += 1
+        seen.peak = max(seen.peak, seen.in_flight)
+        deadline = time.monotonic() + 10
+        while seen.peak < TOGETHER and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        seen.in_flight -= 1
+        return JSONResponse({"responses": [{"text": "together"}]})
+
     routes = [
         Route(f"/{f.__name__}", f, methods=["POST"])
-        for f in (ok, slow, fail, garbage, wrong_shape, huge, flaky, sleepy)
+        for f in (ok, slow, fail, garbage, wrong_shape, huge, flaky, sleepy, together)
     ]
     return Starlette(routes=routes)
 
@@ -104,7 +115,7 @@ def server() -> Iterator[tuple[str, Seen]]:
 
 
 def runner(base: str, extra: str = "", clock: Any = time.monotonic, timeout: float = 10, **kwargs: Any) -> ActionRunner:
-    names = ("ok", "slow", "fail", "garbage", "wrong_shape", "huge", "flaky", "sleepy")
+    names = ("ok", "slow", "fail", "garbage", "wrong_shape", "huge", "flaky", "sleepy", "together")
     actions = "\n".join(  # only `slow` is meant to time out
         f"  {n}: {{url: '{base}/{n}', timeout: {0.5 if n == 'slow' else timeout}{extra}}}" for n in names
     )
@@ -145,8 +156,8 @@ def test_a_request_is_rasas_and_signed_with_the_secret(server: tuple[str, Seen])
         (
             "dead",
             "error",
-            "ClientConnectorError: Cannot connect to host 127.0.0.1:9 ssl:default "
-            "[Connect call failed ('127.0.0.1', 9)]",
+            "cannot reach the action server at 127.0.0.1:9: ConnectionRefusedError: "
+            "[Errno 111] Connect call failed ('127.0.0.1', 9)",
         ),
     ],
 )
@@ -226,3 +237,24 @@ def test_concurrent_calls_overlap_up_to_the_limit(server: tuple[str, Seen]) -> N
 
     assert asyncio.run(burst(20)) == 20  # all at once at the server: none queued behind another
     assert asyncio.run(burst(2)) == 2  # never more than the action's limit
+
+
+TOGETHER = 100
+
+
+def test_by_default_a_hundred_calls_of_one_action_overlap(server: tuple[str, Seen]) -> None:
+    """One bot process answers a few thousand turns a second; a 20 ms action on each needs some
+    60 calls at once, so the default limit must not queue them (it was 16: they queued)."""
+    base, seen = server
+
+    async def burst() -> list[Any]:
+        r = runner(base, timeout=8)
+        seen.peak = 0
+        try:
+            return await asyncio.gather(*(r.run("together", VIEW) for _ in range(TOGETHER)))
+        finally:
+            await r.aclose()
+
+    results = asyncio.run(burst())
+    assert seen.peak == TOGETHER
+    assert {x.outcome for x in results} == {"ok"}

@@ -39,7 +39,7 @@ def test_actions_parse_with_their_defaults() -> None:
         False,
         5,
         30.0,
-        16,
+        100,
     )
     assert (hook.url, hook.timeout, hook.idempotent, hook.failures, hook.cooldown, hook.concurrency) == (
         "http://127.0.0.1:5055/hook",

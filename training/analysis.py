@@ -7,7 +7,7 @@ Functions take the frames `load_messages` and `load_sessions` return; nothing he
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.domain import Domain
 from bot.store import make_engine
 from bot.tables import ChatSession, Message
+from training.action_log import FAILING, ActionCall, calls_in
 from training.data import database_url, missing_sqlite_file
 from training.review import DEFAULT_LOW_CONFIDENCE, DEFAULT_MARGIN, find_candidates
 
@@ -198,6 +199,39 @@ def compare_versions(messages: pd.DataFrame) -> pd.DataFrame:
         table[["fallback_rate", "mean_confidence", "thumbs_down_rate"]].astype(float).round(3)
     )
     return table.sort_values("first_seen")
+
+
+def action_calls(messages: pd.DataFrame) -> pd.DataFrame:
+    """Every action and validator call in the log, one row each (`training.action_log.ActionCall`),
+    oldest first, with `day` and `failed` (rejected, timeout, error, circuit_open)."""
+    ordered = messages.sort_values(["session_id", "id"]).to_dict("records")
+    calls = [asdict(c) for c in calls_in(ordered)]
+    frame = pd.DataFrame(calls, columns=[f.name for f in fields(ActionCall)])
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame["latency_ms"] = pd.to_numeric(frame["latency_ms"], errors="coerce")
+    frame["day"] = frame["created_at"].dt.floor("D")
+    frame["failed"] = frame["outcome"].isin(FAILING)
+    return frame.sort_values(["created_at", "message_id"]).reset_index(drop=True)
+
+
+def action_calls_by_day(calls: pd.DataFrame) -> pd.DataFrame:
+    """Per day (rows) and action (columns): `calls` and `failures`, zero where there were none."""
+    table = calls.groupby(["day", "action"]).agg(calls=("outcome", "size"), failures=("failed", "sum"))
+    return table.unstack("action", fill_value=0).astype(int)
+
+
+def action_summary(calls: pd.DataFrame) -> pd.DataFrame:
+    """Per action: calls, failures and their rate, the count of each outcome, latency p50 and p95 (ms)."""
+    outcomes = pd.crosstab(calls["action"], calls["outcome"]) if not calls.empty else pd.DataFrame()
+    table = calls.groupby("action").agg(
+        calls=("outcome", "size"),
+        failures=("failed", "sum"),
+        p50_ms=("latency_ms", lambda v: v.quantile(0.5)),
+        p95_ms=("latency_ms", lambda v: v.quantile(0.95)),
+    )
+    table["failure_rate"] = (table["failures"] / table["calls"]).round(3)
+    table[["p50_ms", "p95_ms"]] = table[["p50_ms", "p95_ms"]].astype(float).round(1)
+    return table.join(outcomes).fillna(0).sort_values("failures", ascending=False)
 
 
 # -- model evaluation (notebooks/model_evaluation.ipynb) --------------------------------------------

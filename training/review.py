@@ -5,6 +5,10 @@
     python -m training.review import review.csv            # 2. store the labels
     python -m training.fit --database-url URL              # 3. retrain with them
 
+`export` also writes the failing action calls (rejected, timeout, error, circuit_open) beside
+the queue, to review-actions.csv (`--actions-out`): when and in which session, the action,
+its outcome, latency and error, and the user's message that led to it.
+
 The queue is a CSV file (columns text, predicted, confidence, reason, count, message_id,
 label) because every spreadsheet opens it and a diff shows what an analyst changed. Labels
 are stored in the `reviewed_example` table (one row per text); `training.fit --database-url`
@@ -33,6 +37,7 @@ from bot.domain import DomainError, load_domain
 from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
 from bot.understanding import OOS, same_text
+from training.action_log import read_calls, summary, write_calls_csv
 from training.data import database_url, missing_sqlite_file
 
 COLUMNS = ("text", "predicted", "confidence", "reason", "count", "message_id", "label")
@@ -409,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the CSV file to write; - for standard output (default: review.csv)",
     )
+    export.add_argument(
+        "--actions-out",
+        metavar="FILE",
+        help="where to write the failing action calls; - for standard output "
+        "(default: beside --out, its name ending in -actions.csv; none when --out is -)",
+    )
     export.add_argument("--database-url", metavar="URL", help=url_help)
     export.add_argument(
         "--low-confidence",
@@ -453,6 +464,7 @@ def run_export(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         candidates = export_queue(engine, args.since, low_confidence=args.low_confidence, margin=args.margin)
+        failing = read_calls(engine, args.since, failing=True)
     except SQLAlchemyError as exc:
         print(
             f"error: cannot read the conversation log from {engine.url.render_as_string()}: {exc.__class__.__name__} "
@@ -474,7 +486,25 @@ def run_export(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {v}" for k, v in reasons.items()),
         file=sys.stderr if args.out == "-" else sys.stdout,
     )
+    actions_out = args.actions_out or (None if args.out == "-" else _beside(Path(args.out), "-actions.csv"))
+    if actions_out is not None:
+        if actions_out == "-":
+            write_calls_csv(failing, sys.stdout)
+        else:
+            with open(actions_out, "w", encoding="utf-8", newline="") as f:
+                write_calls_csv(failing, f)
+    print(
+        f"{len(failing)} failing action calls"
+        + (f" -> {actions_out}" if actions_out else "")
+        + (f": {summary(failing)}" if failing else ""),
+        file=sys.stderr if "-" in (args.out, actions_out) else sys.stdout,
+    )
     return 0
+
+
+def _beside(path: Path, suffix: str) -> str:
+    """`review.csv` -> `review-actions.csv`, in the same folder."""
+    return str(path.with_name(path.stem + suffix))
 
 
 def run_import(args: argparse.Namespace) -> int:

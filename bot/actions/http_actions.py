@@ -12,10 +12,10 @@ import hmac
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.actions.http_client import HttpClient, HttpError
 from bot.actions.results import ActionMessage, ActionResult, Validation
 from bot.actions.view import TurnView
 from bot.domain import Domain
@@ -151,27 +151,16 @@ def encode(payload: dict[str, Any]) -> bytes:
     return orjson.dumps(payload, default=str)
 
 
-def new_session() -> aiohttp.ClientSession:
-    """One pooled session for every HTTP action; timeouts are the runner's, per action."""
-    connector = aiohttp.TCPConnector(limit=512, limit_per_host=0, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
-
-
-async def post(session: aiohttp.ClientSession, url: str, body: bytes, secret: str | None, limit: int) -> RasaResponse:
+async def post(client: HttpClient, url: str, body: bytes, secret: str | None, limit: int) -> RasaResponse:
     """POST a signed body and read at most `limit` bytes of the answer."""
     headers = {"Content-Type": "application/json"}
     if secret:
         headers[SIGNATURE_HEADER] = sign(body, secret)
-    async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
-        declared = response.content_length
-        if declared is not None and declared > limit:
-            raise ActionCallError(f"response of {declared} bytes is over the {limit}-byte limit")
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            data += chunk
-            if len(data) > limit:
-                raise ActionCallError(f"response is over the {limit}-byte limit")
-        status = response.status
+    try:
+        response = await client.post(url, body, headers, limit)
+    except HttpError as exc:
+        raise ActionCallError(str(exc)) from None
+    status, data = response.status, response.body
     if status == 400:
         rejection = _json(bytes(data))
         if isinstance(rejection, dict) and "action_name" in rejection:  # rasa-sdk's ActionExecutionRejection

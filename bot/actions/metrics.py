@@ -32,9 +32,22 @@ class ActionMetrics:
             buckets=ACTION_BUCKETS,
             registry=registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Counter, Counter | None, Histogram]] = {}
+        """The label children of each (action, kind, outcome), looked up once (a look-up costs
+        more than the increment)."""
 
     def observe(self, action: str, kind: str, outcome: str, latency_ms: float) -> None:
-        self.calls.labels(action=action, kind=kind, outcome=outcome).inc()
-        if outcome in FAILED:
-            self.failures.labels(action=action).inc()
-        self.latency.labels(action=action).observe(latency_ms / 1000)
+        key = (action, kind, outcome)
+        children = self._children.get(key)
+        if children is None:
+            failures = self.failures.labels(action=action) if outcome in FAILED else None
+            children = self._children[key] = (
+                self.calls.labels(action=action, kind=kind, outcome=outcome),
+                failures,
+                self.latency.labels(action=action),
+            )
+        calls, failures, latency = children
+        calls.inc()
+        if failures is not None:
+            failures.inc()
+        latency.observe(latency_ms / 1000)

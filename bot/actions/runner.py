@@ -1,8 +1,8 @@
 """Runs actions by name and turns every failure into an outcome: the turn always goes on.
 
 One `ActionRunner` per loaded domain. Each action has its own circuit breaker and its own
-limit on concurrent calls; HTTP actions share one pooled `aiohttp.ClientSession`, made on
-the first call (inside the event loop) and closed by `aclose`.
+limit on concurrent calls; HTTP actions share one `HttpClient` (keep-alive connections per
+action server), made for the event loop of the calls and closed by `aclose`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from bot.actions import http_actions
 from bot.actions.authoring import ActionReturnError
 from bot.actions.authoring import to_result as python_result
 from bot.actions.authoring import to_validation as python_validation
 from bot.actions.breaker import CircuitBreaker
+from bot.actions.http_client import HttpClient
 from bot.actions.metrics import ActionMetrics
 from bot.actions.python_actions import PythonFunction, base_dir_of, load_function
 from bot.actions.results import ActionResult, Outcome, Validation
@@ -73,8 +73,8 @@ class ActionRunner:
         """
         self.domain = domain
         self._secret = secret
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._client: HttpClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._metrics = metrics
         self._limit = max_response_bytes
         self._rasa_domain = http_actions.rasa_domain(domain) if any(s.url for s in domain.actions.values()) else {}
@@ -107,9 +107,9 @@ class ActionRunner:
 
     async def aclose(self) -> None:
         """Close the HTTP session, if one was opened; call it at shutdown."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
@@ -214,19 +214,20 @@ class ActionRunner:
     async def _http(self, action: _Action, payload: dict[str, Any]) -> http_actions.RasaResponse:
         assert action.spec.url is not None
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session = http_actions.new_session()  # a session serves the loop it was made in
-            self._session_loop = loop
+        if self._client is None or self._client_loop is not loop:
+            self._client = HttpClient()  # connections serve the loop they were made in
+            self._client_loop = loop
         try:
             return await http_actions.post(
-                self._session, action.spec.url, http_actions.encode(payload), self._secret, self._limit
+                self._client, action.spec.url, http_actions.encode(payload), self._secret, self._limit
             )
         except http_actions.ActionCallError as exc:
             raise _Failed(
                 str(exc), outcome="rejected" if exc.outcome == "rejected" else "error", retryable=exc.retryable
             ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise _Failed(f"{type(exc).__name__}: {exc or 'request failed'}") from None
+        except OSError as exc:
+            where = urlsplit(action.spec.url).netloc
+            raise _Failed(f"cannot reach the action server at {where}: {type(exc).__name__}: {exc}") from None
 
     def _observe(self, name: str, kind: str, outcome: str, latency_ms: float) -> None:
         if self._metrics is not None:

@@ -1,0 +1,242 @@
+"""Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
+
+    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02]
+
+Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
+intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
+action on Rasa's protocol, signed, against a loopback action server that answers each request
+after `--delay` seconds (a tiny asyncio HTTP server, so its own CPU stays out of the picture).
+`--connections` WebSocket clients in a closed loop (each sends as soon as its reply is in)
+drive one bot, then the other, `--rounds` times, alternating, so a busy machine slows both
+alike. Servers on one core, clients and the action server on the other (as bench/ws_load.py).
+Prints throughput and latency of each run, the ratio of throughputs (target >= 0.8) and the
+p99 difference (target <= +20 ms), and the action calls and outcomes from the bot's /metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ws_load  # bench/ws_load.py: the load driver and server start-up
+
+ROOT = ws_load.ROOT
+WEBHOOK = r"""
+import asyncio, re, sys
+
+BODY = (b'{"events": [{"event": "slot", "name": "checked", "value": "yes"}], '
+        b'"responses": [{"text": "Done: the back office answered."}]}')
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+DELAY = float(sys.argv[2])
+
+class Hook(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+
+    def data_received(self, data):
+        self.buffer += data
+        while (head_end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:head_end].lower()
+            found = re.search(rb"content-length:\s*(\d+)", head)
+            end = head_end + 4 + (int(found.group(1)) if found else 0)
+            if len(self.buffer) < end:
+                return
+            self.buffer = self.buffer[end:]
+            asyncio.get_running_loop().call_later(DELAY, self.answer)
+
+    def answer(self):
+        if not self.transport.is_closing():
+            self.transport.write(RESPONSE)
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(Hook, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def bench_domain(demo: Path, hook_url: str | None, concurrency: int | None = None) -> tuple[str, list[str]]:
+    """The demo's intents with their examples and one plain reply each, no forms; with `hook_url`
+    every intent also runs the `hook` action. Also a message per intent (its first example)."""
+    raw = yaml.safe_load(demo.read_text())
+    markup = re.compile(r"\[([^\]]+)\]\([^)]*\)")  # [text](entity) -> text: no entities here
+    intents: dict[str, dict[str, object]] = {}
+    for name, intent in raw["intents"].items():
+        examples = list(dict.fromkeys(markup.sub(r"\1", e) for e in intent.get("examples", [])))
+        if len(examples) < 2:
+            continue
+        intents[name] = {"examples": examples, "responses": [f"({name}) Here is what I know."]}
+        if hook_url:
+            intents[name]["action"] = "hook"
+    domain: dict[str, object] = {
+        "language": raw.get("language", "en"),
+        "fallback": {"threshold": 0.2, "responses": ["Sorry, I didn't get that."]},
+        "intents": intents,
+    }
+    if hook_url:
+        hook: dict[str, object] = {"url": hook_url, "timeout": 2.0}
+        if concurrency is not None:
+            hook["concurrency"] = concurrency
+        domain["actions"] = {"hook": hook}
+    messages = [i["examples"][0] for i in intents.values()]  # type: ignore[index]
+    return yaml.safe_dump(domain, sort_keys=False, allow_unicode=True), messages
+
+
+def action_counts(port: int) -> dict[str, float]:
+    """`outcome -> calls` of the hook action so far, from the bot's /metrics."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = re.findall(r'bot_action_calls_total\{action="hook",kind="run",outcome="([^"]+)"\} (\S+)', text)
+    return {outcome: float(value) for outcome, value in found}
+
+
+def action_latency(port: int) -> list[tuple[float, float]]:
+    """`(bucket bound in s, share of the hook's calls within it)` from the bot's latency histogram."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = re.findall(r'bot_action_latency_seconds_bucket\{action="hook",le="([^"]+)"\} (\S+)', text)
+    counts = {float(le): float(n) for le, n in found}
+    total = counts.get(float("inf"), 0.0) or 1.0
+    return [(le, n / total) for le, n in sorted(counts.items()) if 0.01 <= le <= 1.0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each bot, alternating")
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds the action server takes to answer")
+    parser.add_argument(
+        "--action-concurrency", type=int, help="the hook's `concurrency:` (default: the runner's own default)"
+    )
+    parser.add_argument("--demo", type=Path, default=ROOT / "intents.yaml", help="the domain whose intents to use")
+    args = parser.parse_args()
+    ws_load.raise_fd_limit()
+    work = Path(tempfile.mkdtemp(prefix="actions-service-"))
+    hook_port = ws_load.free_port()
+    hook_url = f"http://127.0.0.1:{hook_port}/webhook"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(
+        BOT_RATE_PER_SECOND="100000",
+        BOT_RATE_BURST="100000",
+        BOT_MAX_CONNECTIONS_PER_IP="100000",
+        BOT_LOG_LEVEL="WARNING",
+        BOT_ACTIONS_SECRET="bench-secret",
+    )
+    bots: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    hook = subprocess.Popen(
+        [*ws_load.taskset(ws_load.CLIENT_CORE), sys.executable, "-c", WEBHOOK, str(hook_port), str(args.delay)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert hook.stdout is not None and hook.stdout.readline().strip() == b"ready"
+        messages: list[str] = []
+        for name, url in (("without actions", None), ("with actions", hook_url)):
+            folder = work / ("plain" if url is None else "actions")
+            folder.mkdir()
+            text, messages = bench_domain(args.demo, url, args.action_concurrency)
+            (folder / "intents.yaml").write_text(text)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "training.fit",
+                    "--quick",
+                    "--intents",
+                    str(folder / "intents.yaml"),
+                    "--out",
+                    str(folder / "models"),
+                ],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            port = ws_load.free_port()
+            bot_env = {
+                **env,
+                "BOT_MODELS_DIR": str(folder / "models"),
+                "BOT_INTENTS_PATH": str(folder / "intents.yaml"),
+                "BOT_PORT": str(port),
+                "BOT_DATABASE_URL": f"sqlite:///{folder / 'bot.db'}",
+            }
+            cmd = [*ws_load.taskset(ws_load.SERVER_CORE), sys.executable, "-m", "bot"]
+            bots[name] = (ws_load.start(cmd, bot_env, port, folder / "bot.log")[0], port)
+        ws_load.MESSAGES[:] = messages
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(0, {int(ws_load.CLIENT_CORE)})
+        results: dict[str, list[ws_load.Result]] = {name: [] for name in bots}
+        cpu: dict[str, list[float]] = {name: [] for name in bots}
+        before = action_counts(bots["with actions"][1])
+        for _ in range(args.rounds):
+            for name, (proc, port) in bots.items():
+                url = f"ws://127.0.0.1:{port}/ws"
+                spent = sum(ws_load.cpu_seconds(proc.pid, port).values())
+                result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
+                spent = sum(ws_load.cpu_seconds(proc.pid, port).values()) - spent
+                results[name].append(result)
+                cpu[name].append(spent / max(result.messages, 1) * 1e6)
+        after = action_counts(bots["with actions"][1])
+        latency = action_latency(bots["with actions"][1])
+    finally:
+        for proc, _ in bots.values():
+            proc.terminate()
+            proc.wait(30)
+        hook.terminate()
+        hook.wait(10)
+
+    print(
+        f"\n{len(messages)} intents, {args.connections} connections, closed loop, {args.seconds:g} s a run; "
+        f"action server answers after {args.delay * 1000:g} ms"
+    )
+    print(
+        f"{'bot':<16} {'round':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'server CPU us/msg':>17}"
+    )
+    for name, runs in results.items():
+        for i, (r, us) in enumerate(zip(runs, cpu[name], strict=True), 1):
+            print(
+                f"{name:<16} {i:>5} {r.rate:>8,.0f} {r.pct(0.5):>8.1f} {r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} "
+                f"{r.errors:>6} {us:>17,.0f}"
+            )
+    plain, acting = results["without actions"], results["with actions"]
+    ratios = [a.rate / p.rate for p, a in zip(plain, acting, strict=True)]
+    p99s = [a.pct(0.99) - p.pct(0.99) for p, a in zip(plain, acting, strict=True)]
+    plain_cpu, acting_cpu = statistics.median(cpu["without actions"]), statistics.median(cpu["with actions"])
+    print(
+        f"medians over the rounds: throughput ratio {statistics.median(ratios):.2f}, p99 difference "
+        f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
+        f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
+        f"{plain_cpu / acting_cpu:.2f})"
+    )
+    calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    turns = sum(r.messages for r in acting)
+    print(
+        f"throughput with / without actions, per round: {', '.join(f'{x:.2f}' for x in ratios)} "
+        f"(target >= 0.8); p99 difference: {', '.join(f'{x:+.1f}' for x in p99s)} ms (target <= +20 ms)"
+    )
+    print(
+        f"hook calls during the runs: {', '.join(f'{k} {v:,.0f}' for k, v in sorted(calls.items()))} "
+        f"for {turns:,} answered turns; the hook's latency in the bot (the histogram's buckets, all runs): "
+        + ", ".join(f"{share:.0%} within {bound * 1000:g} ms" for bound, share in latency)
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
