@@ -5,7 +5,10 @@ a `bot.inference.Scorer`, which is what predicts, here and in the server, and wh
 folder stores. Input rows are (raw text, normalised text) pairs, passed as two parallel lists:
 word n-grams read the normalised lemmas from `bot.nlp.Preprocessor` (preprocessing stays
 outside the model), character n-grams and the sentence encoder read the raw text, which
-keeps spelling and word order the lemmas lose.
+keeps spelling and word order the lemmas lose. When serving, the dense blocks read the text
+with the words the speller corrected (`bot.spelling`) replaced: training text has no typo to
+correct, so it is the raw text there. A message that is one of the training examples (as
+`same_text` keys them) is that example's intent with full confidence (`Scorer.exact`).
 
 Pipelines (`build_pipeline`):
 - `light` (default): word 1-2-gram + char 2-5-gram TF-IDF + word-piece vectors
@@ -71,6 +74,7 @@ from bot.inference import (
     Scorer,
     TfidfPart,
     WordNgrams,
+    exact_examples,
     neighbour_similarity,
     relative_to_oos,
     sigmoid,
@@ -256,6 +260,7 @@ class IntentClassifier:
         self.ambiguity_margin = ambiguity_margin
         self.threshold_ = float(threshold) if threshold is not None else calibration.auto_threshold
         self.scorer_ = _compile(self.kind, pipeline, calibration, self.threshold_, ambiguity_margin)
+        self.scorer_.exact = exact_examples(texts, labels)
         return self
 
     def _fit_models(
@@ -275,8 +280,8 @@ class IntentClassifier:
         )
         return fitted
 
-    def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
-        return self.scorer_.predict(texts, normalized)
+    def predict(self, texts: list[str], normalized: list[str], spelled: list[str] | None = None) -> list[Prediction]:
+        return self.scorer_.predict(texts, normalized, spelled)
 
 
 def _compile(

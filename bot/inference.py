@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.understanding import FALLBACK, OOS, Prediction
+from bot.understanding import FALLBACK, OOS, Prediction, same_text
 
 __all__ = ["FALLBACK", "OOS", "PIPELINES", "Kind", "Prediction"]
 
@@ -158,15 +158,25 @@ class Scorer:
     memory: NDArray[np.float32] | None = None
     """L2-normalised dense rows of the in-scope training examples, for the neighbour similarity."""
     neighbours: int = 0
+    exact: dict[str, str] | None = None
+    """The in-scope training examples by `same_text`, each with its intent (`exact_examples`): a
+    message that is one of them is that intent with full confidence, as Dialogflow's and
+    Botpress's exact matching make it. None in a model saved before there was such a table."""
 
     @property
     def classes(self) -> NDArray[np.object_]:
         classes: NDArray[np.object_] = self.labels[self.labels != OOS]
         return classes
 
-    def features(self, texts: list[str], normalized: list[str]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
-        """Each row's (column indices, values), l2-normalised like the `Normalizer` step."""
-        if len(texts) != len(normalized):
+    def features(
+        self, texts: list[str], normalized: list[str], spelled: list[str] | None = None
+    ) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        """Each row's (column indices, values), l2-normalised like the `Normalizer` step.
+
+        The dense block reads `spelled` (`bot.nlp.Preprocessor.spelled`: the texts with the
+        words the speller corrected replaced), by default the texts themselves: in training,
+        where nothing is corrected, the two are the same."""
+        if len(texts) != len(normalized) or (spelled is not None and len(spelled) != len(texts)):
             raise ClassifierError(f"{len(texts)} texts but {len(normalized)} normalised texts")
         columns = (texts, normalized)
         indices: list[list[int]] = [[] for _ in texts]
@@ -178,7 +188,8 @@ class Scorer:
                 indices[i] += [j + offset for j in index] if offset else index
                 values[i] += weights
             offset += len(part.vocabulary)
-        block = np.asarray(self.dense.transform(texts), dtype=np.float64) if self.dense is not None else None
+        surface = texts if spelled is None else spelled
+        block = np.asarray(self.dense.transform(surface), dtype=np.float64) if self.dense is not None else None
         rows = []
         for i in range(len(texts)):
             cols, row = np.array(indices[i], dtype=np.int64), np.array(values[i], dtype=np.float64)
@@ -208,24 +219,30 @@ class Scorer:
         assert isinstance(words.analyzer, WordNgrams)
         return np.array([unseen_share(words.analyzer.tokens(doc), words.vocabulary) for doc in normalized])
 
-    def scores(self, texts: list[str], normalized: list[str]) -> NDArray[np.float64]:
+    def scores(self, texts: list[str], normalized: list[str], spelled: list[str] | None = None) -> NDArray[np.float64]:
         """(n, classes) calibrated confidence that each in-scope intent is right."""
-        rel, sims = self.score_parts(self.features(texts, normalized))
+        rel, sims = self.score_parts(self.features(texts, normalized, spelled))
         penalty = self.calibration.coverage_penalty * unseen_excess(self.unseen_share(normalized))
         conf: NDArray[np.float64] = sigmoid(self.calibration.logit(rel, sims) - penalty[:, None])
         conf[[_WORD.search(doc) is None for doc in normalized]] = 0.0  # "???" asks for nothing
         return conf
 
-    def predict(self, texts: list[str], normalized: list[str]) -> list[Prediction]:
+    def predict(self, texts: list[str], normalized: list[str], spelled: list[str] | None = None) -> list[Prediction]:
+        """Each text's prediction; `spelled` as `features` says."""
         if not texts:
             return []
-        conf = self.scores(texts, normalized)
+        conf = self.scores(texts, normalized, spelled)
         classes = self.classes
         k = min(TOP_K, conf.shape[1])
         order = np.argsort(-conf, axis=1, kind="stable")[:, :k]
+        exact = self.exact or {}
         out = []
-        for row, top in zip(conf, order, strict=False):
+        for text, row, top in zip(texts, conf, order, strict=True):
             ranking = [(str(classes[j]), float(row[j])) for j in top]
+            known = exact.get(same_text(text)) if exact else None
+            if known is not None:
+                out.append(exact_match(known, ranking))
+                continue
             best = ranking[0][1]
             out.append(
                 Prediction(
@@ -237,6 +254,26 @@ class Scorer:
                 )
             )
         return out
+
+
+def exact_examples(texts: list[str], labels: list[str]) -> dict[str, str]:
+    """The `Scorer.exact` table: each in-scope example's `same_text` key and its intent. A text
+    labelled with two intents (an example and a reviewed message that disagree) is left to the
+    classifier, as are out-of-scope examples, which it learnt as its `oos` class."""
+    table: dict[str, str] = {}
+    torn: set[str] = set()
+    for text, label in zip(texts, labels, strict=True):
+        key = same_text(text)
+        if table.setdefault(key, label) != label:
+            torn.add(key)
+    return {key: label for key, label in table.items() if key not in torn and label != OOS}
+
+
+def exact_match(intent: str, ranking: list[tuple[str, float]]) -> Prediction:
+    """A message that is a training example of `intent`: that intent, sure, with the model's other
+    guesses after it."""
+    others = [(name, score) for name, score in ranking if name != intent]
+    return Prediction(intent, 1.0, [(intent, 1.0), *others][:TOP_K], is_fallback=False, ambiguous=False)
 
 
 def relative_to_oos(decision: NDArray[np.float64], labels: NDArray[np.object_]) -> NDArray[np.float64]:

@@ -82,9 +82,11 @@ class Model:
         nows: Sequence[datetime | None] | None = None,
         languages: Sequence[str | None] | None = None,
     ) -> list[Understanding]:
-        """Preprocess and classify a batch at once: one vectorised predict for all; then the
-        learned entities, given the predicted intents, merged with the declared ones
-        (`bot.entity_merge`: the longest match wins, a declared value beats a guess).
+        """Preprocess and classify a batch at once: one vectorised predict for all (a training
+        example is its intent, sure: `Scorer.exact`; the dense features read the text
+        spell-corrected: `Preprocessor.spelled`); then the learned entities, given the
+        predicted intents, merged with the declared ones (`bot.entity_merge`: the longest
+        match wins, a declared value beats a guess).
 
         `nows` are the moments relative values ("tomorrow") are read from, each in its
         conversation's time zone; by default the clock in the bot's zone. `languages` are the
@@ -96,7 +98,8 @@ class Model:
         moments = nows or [None] * len(texts)
         processed = [pre.process_doc(doc, now) for pre, doc, now in zip(pres, docs, moments, strict=True)]
         normalized = [n for n, _ in processed]
-        predictions = self.classifier.predict(texts, normalized)
+        spelled = [pre.spelled(doc) for pre, doc in zip(pres, docs, strict=True)]
+        predictions = self.classifier.predict(texts, normalized, spelled)
         entities = [found for _, found in processed]
         if self.tagger is not None:
             intents = [None if p.is_fallback else p.intent for p in predictions]

@@ -164,6 +164,24 @@ class Preprocessor:
     def normalize_many(self, texts: Iterable[str], batch_size: int = 256) -> list[str]:
         return [self._normalize_doc(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]
 
+    def read_many(self, texts: Iterable[str], batch_size: int = 256) -> tuple[list[str], list[str]]:
+        """The texts normalised and spelled (`spelled`), from one pass of the pipeline."""
+        docs = list(self.nlp.pipe(texts, batch_size=batch_size))
+        return [self._normalize_doc(doc) for doc in docs], [self.spelled(doc) for doc in docs]
+
+    def spelled(self, doc: Doc) -> str:
+        """The doc's text with each word the speller corrects in `_normalize_doc` replaced by its
+        correction ("отмените мой закз" -> "отмените мой заказ"): what the classifier's dense
+        features read. The text as it is without a speller."""
+        speller = self.speller
+        if speller is None:
+            return doc.text
+        # Only words of letters are ever corrected (`Speller.correct`), so this is the loop of
+        # `_normalize_doc` for the tokens it hands the speller.
+        return "".join(
+            (_corrected(speller, token) if token.is_alpha else token.text) + token.whitespace_ for token in doc
+        )
+
     def process(self, text: str, now: datetime | None = None) -> tuple[str, list[Entity]]:
         """Normalised text and entities from one pass of the pipeline; `now` defaults to the clock."""
         return self.process_doc(self.nlp(text), now)
@@ -215,6 +233,12 @@ class Preprocessor:
                 for name in self._builtins[v.entity]
             ]
         return _without_overlaps(found)
+
+
+def _corrected(speller: Speller, token: spacy.tokens.Token) -> str:
+    """The token's correction, or its text when the speller keeps its normalised form."""
+    fixed = speller.norm(token.norm_, token.lower_)
+    return token.text if fixed == token.norm_ else fixed
 
 
 def english_plural(term: str) -> str:

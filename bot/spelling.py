@@ -37,8 +37,12 @@ class Speller:
     """Corrects unknown words to the nearest vocabulary word, when exactly one is nearest."""
 
     def __init__(self, vocabulary: Iterable[str], known: Callable[[str], bool]) -> None:
-        words = {w for w in vocabulary if w.isalpha() and len(w) >= MIN_LENGTH - 1}
+        model = frozenset(vocabulary)
+        self.model_words = model
+        """Every word of the model: a token whose normalised form is one ("been" is "be") is kept."""
+        words = {w for w in model if w.isalpha() and len(w) >= MIN_LENGTH - 1}
         self.vocabulary = frozenset(words)
+        """The words a correction may be: of letters, and not too short to tell apart."""
         self._by_length: dict[int, list[str]] = {}
         for w in sorted(words):
             self._by_length.setdefault(len(w), []).append(w)
@@ -67,7 +71,7 @@ class Speller:
 
     def norm(self, norm: str, lower: str) -> str:
         """A token's normalised form, corrected when the word is unknown."""
-        if norm in self.vocabulary:
+        if norm in self.model_words:
             return norm
         return self.correct(lower) or norm
 
@@ -88,22 +92,29 @@ def lexicon(nlp: Language) -> Callable[[str], bool]:
 
             morph = pymorphy3.MorphAnalyzer()
         return lambda word: bool(morph.word_is_known(word))
-    from spacy.lookups import load_lookups
+    from spacy.util import load_language_data, registry
 
-    words: set[str] = set()
-    try:
-        index = load_lookups(language, ["lemma_index", "lemma_lookup"], strict=False)
-    except ValueError:  # no lookup data for this language: nothing counts as known
+    if language not in registry.lookups:  # no lookup data for this language: nothing counts as known
         log.warning("no lemma tables for %s: every out-of-vocabulary word may be corrected", language)
         return lambda word: False
-    if index.has_table("lemma_index"):
-        for forms in index.get_table("lemma_index").values():
-            words.update(forms)
-    if index.has_table("lemma_lookup"):
-        table = index.get_table("lemma_lookup")
-        words.update(table.keys() if hasattr(table, "keys") else ())
-        words.update(table.values() if hasattr(table, "values") else ())
-    lexicon_words = frozenset(w for w in words if isinstance(w, str))
+    # Read as stored, not through spaCy's `Table`, which keeps its keys only as hashes: the
+    # keys of lemma_lookup and lemma_exc are the inflected forms ("been", "went", "was").
+    tables = registry.lookups.get(language)
+
+    def table(name: str) -> dict[str, Any]:
+        data = load_language_data(tables[name]) if name in tables else {}
+        return data if isinstance(data, dict) else {}
+
+    words: set[str] = set()
+    for forms in table("lemma_index").values():  # {part of speech: [base forms]}
+        words.update(forms)
+    for form, base in table("lemma_lookup").items():  # {form: base form}
+        words.update((form, base))
+    for forms in table("lemma_exc").values():  # {part of speech: {irregular form: [base forms]}}
+        for form, bases in forms.items():
+            words.add(form)
+            words.update(bases)
+    lexicon_words = frozenset(w.lower() for w in words if isinstance(w, str))
     return lexicon_words.__contains__
 
 

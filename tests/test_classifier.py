@@ -178,12 +178,15 @@ def test_fallback_label_is_reserved(train: tuple[list[str], list[str], list[str]
 
 
 def test_explicit_threshold_and_ambiguity(train: tuple[list[str], list[str], list[str]], pre: Preprocessor) -> None:
+    """A message the classifier scores ("hello" is a training example, not "hello my friend")."""
     strict = IntentClassifier().fit(*train, threshold=0.999, ambiguity_margin=1.0)
     assert strict.threshold_ == 0.999
-    (p,) = _predict(strict, pre, ["hello"])
+    (p,) = _predict(strict, pre, ["hello my friend"])
     assert p.ambiguous and p.is_fallback
+    (example,) = _predict(strict, pre, ["hello"])  # an example is its intent, sure, whatever the threshold
+    assert not example.ambiguous and not example.is_fallback and example.intent == "greet"
     loose = IntentClassifier().fit(*train, threshold=0.0, ambiguity_margin=0.0)
-    (q,) = _predict(loose, pre, ["hello"])
+    (q,) = _predict(loose, pre, ["hello my friend"])
     assert not q.ambiguous and not q.is_fallback and q.intent == "greet"
 
 

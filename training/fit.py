@@ -164,7 +164,8 @@ def train(args: argparse.Namespace, domain: Domain, preprocessor: Preprocessor, 
     cv_report = None
     if not args.quick and args.folds:
         say(f"cross-validating ({args.pipeline}) ...")
-        cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor)
+        readers = Readers.for_domain(domain, preprocessor)
+        cv = cross_validate(data, args.pipeline, args.seed, args.folds, say, preprocessor, readers)
         cv_report = cv.report + "".join(
             f"most confused: {expected} read as {got} {count} time(s); add examples that tell them apart\n"
             for expected, got, count in cv.confusions

@@ -8,6 +8,7 @@ in bench/nlu.py `--languages`; docs/intents.md says why). A text whose language 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +17,10 @@ from bot.classifier import PIECE_LANGUAGES
 from bot.domain import Domain
 from bot.language import detect_language
 from bot.nlp import Preprocessor
+from bot.spelling import speller_for
+
+if TYPE_CHECKING:
+    from bot.inference import Scorer
 
 
 def classifier_language(languages: Sequence[str]) -> str:
@@ -58,6 +63,24 @@ class Readers:
             for i, normalized in zip(rows, pre.normalize_many([texts[i] for i in rows]), strict=True):
                 out[i] = normalized
         return out
+
+    def read_many(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+        """As `normalize_many`, with each text spelled too (`Preprocessor.spelled`): the
+        classifier's inputs as a served model computes them."""
+        languages = self.detect(texts) if languages is None else languages
+        normalized, spelled = [""] * len(texts), [""] * len(texts)
+        for language, pre in self.by_language.items():
+            rows = [i for i, x in enumerate(languages) if x == language]
+            norms, surfaces = pre.read_many([texts[i] for i in rows])
+            for i, norm, surface in zip(rows, norms, surfaces, strict=True):
+                normalized[i], spelled[i] = norm, surface
+        return normalized, spelled
+
+    def set_speller(self, scorer: Scorer | None) -> None:
+        """Correct typos towards `scorer`'s words, as a served model does (`bot.model.load_model`);
+        None for no correction (training data is the vocabulary: nothing in it is a typo)."""
+        for reader in self.by_language.values():
+            reader.speller = None if scorer is None else speller_for(reader.nlp, scorer)
 
 
 def accuracy_by_language(

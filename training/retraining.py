@@ -115,21 +115,29 @@ def cross_validate(
     folds: int,
     progress: Callable[[str], None] = lambda _: None,
     preprocessor: Preprocessor | None = None,
+    readers: Readers | None = None,
 ) -> CrossValidation:
     """Stratified k-fold: the per-intent report, accuracy and macro F1 over held-out folds, and
     with a `preprocessor` and annotated data, the entity tagger's scores given each fold's
-    predicted intents."""
+    predicted intents.
+
+    A held-out text is held out wherever it occurs (a fold trains on no row with the same
+    text), so a fold never knows it as an example. With `readers`, held-out texts are read as
+    a served model reads a message: typos corrected towards the fold model's words."""
     labels = np.array(data.labels)
     smallest = min(Counter(data.labels).values())
     folds = max(2, min(folds, smallest))
     predicted = np.empty(len(labels), dtype=object)
     found: list[list[Entity]] = [[] for _ in data.texts]
     score_entities_too = preprocessor is not None and data.annotated
+    keys = [same_text(t) for t in data.texts]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (train, test) in enumerate(splitter.split(data.texts, labels), start=1):
+    for k, (rows, test) in enumerate(splitter.split(data.texts, labels), start=1):
+        held_out = {keys[i] for i in test}
+        train = np.array([i for i in rows if keys[i] not in held_out], dtype=np.intp)
         clf = IntentClassifier(kind=pipeline, seed=seed, language=data.classifier_language)
         clf.fit([data.texts[i] for i in train], [data.normalized[i] for i in train], labels[train].tolist())
-        predictions = clf.predict([data.texts[i] for i in test], [data.normalized[i] for i in test])
+        predictions = clf.predict(*_held_out_inputs(data, test, clf, readers))
         predicted[test] = [OOS if p.is_fallback else p.intent for p in predictions]
         if score_entities_too and preprocessor is not None:
             tagger = fit_tagger(data, preprocessor, train.tolist())
@@ -153,6 +161,23 @@ def cross_validate(
         scores = score_entities(examples, found, max_misextracted=10)
     per_language = accuracy_by_language(truth, predicted.tolist(), data.text_languages) if data.text_languages else {}
     return CrossValidation(report, accuracy, macro, scores, top_confusions(truth, predicted.tolist()), per_language)
+
+
+def _held_out_inputs(
+    data: Dataset, test: NDArray[np.intp], clf: IntentClassifier, readers: Readers | None
+) -> tuple[list[str], list[str], list[str] | None]:
+    """The held-out rows' texts, normalised texts and spelled texts for `clf.predict`: with
+    `readers`, as a model served with `clf` reads them; else as training read them."""
+    texts = [data.texts[i] for i in test]
+    if readers is None:
+        return texts, [data.normalized[i] for i in test], None
+    languages = [data.text_languages[i] for i in test] if data.text_languages else None
+    readers.set_speller(clf.scorer_)
+    try:
+        normalized, spelled = readers.read_many(texts, languages)
+    finally:
+        readers.set_speller(None)
+    return texts, normalized, spelled
 
 
 def trained_examples(model: Model) -> list[tuple[str, str]]:
