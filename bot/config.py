@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     agent_presence_seconds: float = Field(default=45.0, gt=0)
     """An agent counts as online this long after their inbox's last heartbeat (sent every third of it)."""
 
+    thread_switch_ms: float = Field(default=5.0, gt=0)
+    """How long a thread may hold the interpreter while another waits for it (Python's default 5 ms)."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

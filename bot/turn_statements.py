@@ -13,12 +13,13 @@ the portable reference the tests compare them with.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
@@ -63,8 +64,57 @@ class TurnStatements(Protocol):
         """Append log rows; their ids in the rows' order."""
         ...
 
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        """`update_sessions` then `insert_messages`: the count applied and the ids.
 
-class CoreTurnStatements:
+        The rows are inserted even when an update is stale: the caller then rolls back.
+        """
+        ...
+
+    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
+        """Append log rows, each only while its agent holds its session; None for a row not stored."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A log row to store only while agent `held_by` holds its session (None: in any case)."""
+
+    row: MessageRow
+    held_by: int | None
+
+
+_HOLDERS = select(col(ChatSession.id), col(ChatSession.agent_id)).where(
+    col(ChatSession.id).in_(bindparam("ids", expanding=True)), col(ChatSession.mode) == "agent"
+)
+
+
+class _Sequential(ABC):
+    """The statements one after another, the holders read first (what every backend can do)."""
+
+    @abstractmethod
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int: ...
+
+    @abstractmethod
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]: ...
+
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        count = self.update_sessions(conn, updates)
+        return count, (self.insert_messages(conn, rows) if rows and count == len(updates) else [])
+
+    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
+        asked = {h.row.session_id for h in rows if h.held_by is not None}
+        holders = dict(conn.execute(_HOLDERS, {"ids": list(asked)}).all()) if asked else {}
+        standing = [h.held_by is None or holders.get(h.row.session_id) == h.held_by for h in rows]
+        ids = iter(self.insert_messages(conn, [h.row for h, ok in zip(rows, standing, strict=True) if ok]))
+        return [next(ids) if ok else None for ok in standing]
+
+
+class CoreTurnStatements(_Sequential):
     """Any backend, through SQLAlchemy Core."""
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
@@ -76,7 +126,7 @@ class CoreTurnStatements:
         return [int(cast(int, i)) for i in conn.execute(statement, values).scalars()]  # ids are never NULL
 
 
-class _DriverStatements:
+class _DriverStatements(_Sequential):
     """The turn's statements on the driver's own cursor, inside the SQLAlchemy transaction,
     with each column's own SQLAlchemy converter (JSON to text, times to UTC)."""
 
@@ -91,13 +141,16 @@ class _DriverStatements:
         self.session_converters = [_converter(self.sessions.c[name], dialect) for name in SESSION_COLUMNS]
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
-        values = [
-            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
-            for u in updates
-        ]
+        values = self._session_values(updates)
         cursor = self._cursor(conn)
         self._run(lambda: cursor.executemany(self.update_sql, values), self.update_sql)
         return int(cursor.rowcount)
+
+    def _session_values(self, updates: Sequence[SessionUpdate]) -> list[tuple[Any, ...]]:
+        return [
+            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
+            for u in updates
+        ]
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
@@ -148,20 +201,55 @@ class PsycopgTurnStatements(_DriverStatements):
             for name in SESSION_COLUMNS
         )
         self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
+        self.held_insert_sql = (
+            f"INSERT INTO message ({names}) SELECT {placeholders} WHERE %s::integer IS NULL OR EXISTS "
+            "(SELECT 1 FROM chat_session WHERE id = %s AND mode = 'agent' AND agent_id = %s) RETURNING id"
+        )
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
-        values = [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
         cursor = self._cursor(conn)
+        values = self._message_values(rows)
+        self._run(lambda: cursor.executemany(self.insert_sql, values, returning=True), self.insert_sql)
+        return [int(cast(int, i)) for i in _ids(cursor)]  # an unconditional INSERT returns every id
 
-        def run() -> list[int]:
-            cursor.executemany(self.insert_sql, values, returning=True)
-            ids = []
-            while True:  # one result set per row, in the rows' order
-                ids.append(cursor.fetchone()[0])
-                if not cursor.nextset():
-                    return ids
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        """Both statements' batches in one pipeline: the server is waited for once, not twice."""
+        updating, inserting = self._cursor(conn), self._cursor(conn)
+        sessions, messages = self._session_values(updates), self._message_values(rows)
 
-        return self._run(run, self.insert_sql)
+        def run() -> None:
+            with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+                updating.executemany(self.update_sql, sessions)
+                if messages:
+                    inserting.executemany(self.insert_sql, messages, returning=True)
+
+        self._run(run, self.update_sql)
+        return int(updating.rowcount), [int(cast(int, i)) for i in _ids(inserting)] if messages else []
+
+    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
+        """One pipelined INSERT ... SELECT per row, the holder checked in it (nothing read first)."""
+        values = [
+            (*_convert(h.row, MESSAGE_COLUMNS, self.message_converters), h.held_by, h.row.session_id, h.held_by)
+            for h in rows
+        ]
+        cursor = self._cursor(conn)
+        self._run(lambda: cursor.executemany(self.held_insert_sql, values, returning=True), self.held_insert_sql)
+        return _ids(cursor)
+
+    def _message_values(self, rows: Sequence[MessageRow]) -> list[tuple[Any, ...]]:
+        return [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
+
+
+def _ids(cursor: Any) -> list[int | None]:
+    """The id each statement of a pipelined executemany returned, in order (None: no row)."""
+    ids: list[int | None] = []
+    while True:
+        found = cursor.fetchone()
+        ids.append(None if found is None else int(found[0]))
+        if not cursor.nextset():
+            return ids
 
 
 def turn_statements(dialect: Dialect) -> TurnStatements:
