@@ -127,7 +127,7 @@ async def _watch_models(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     return_large_blocks()  # before the model is loaded
-    sys.setswitchinterval(app.state.settings.thread_switch_ms / 1000)
+    sys.setswitchinterval(app.state.settings.thread_switch_ms / 1000)  # the writer's turn after each wait
     services = await build_services(app.state.settings)
     services.store.start()
     await services.bus.start()

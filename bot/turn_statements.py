@@ -187,69 +187,82 @@ class SqliteTurnStatements(_DriverStatements):
 
 
 class PsycopgTurnStatements(_DriverStatements):
-    """PostgreSQL through psycopg 3: each statement prepared once, the batch pipelined."""
+    """PostgreSQL through psycopg 3: a batch's rows as one array per column, one statement for all.
+
+    Each statement of a pipelined `executemany` costs the writer thread a wait on the socket,
+    and each wait gives the interpreter away to the busy event loop for up to a thread switch
+    interval; so the sessions' UPDATE and the rows' INSERT go as one statement over `unnest`ed
+    arrays (prepared once, by psycopg), whatever the batch's size. Ids come from the table's
+    sequence in the rows' order (the INSERT reads them `ORDER BY` their position), so the
+    returned ids, sorted, are the rows' ids in order.
+    """
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(dialect)
         names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
-        placeholders = ", ".join(_pg_param(self.messages.c[c]) for c in MESSAGE_COLUMNS)
-        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({placeholders}) RETURNING id"
+        arrays = ", ".join(f"%s::{_pg_type(self.messages.c[c], dialect)}[]" for c in MESSAGE_COLUMNS)
+        logged = (
+            f"logged AS (INSERT INTO message ({names}) SELECT {names} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS r({names}, position) ORDER BY position RETURNING id)"
+        )
+        ids = "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM logged"
+        self.insert_sql = f"WITH {logged} {ids}"
+        columns = [self.sessions.c[c] for c in SESSION_COLUMNS]
+        session_arrays = ", ".join(f"%s::{_pg_type(c, dialect)}[]" for c in columns)
         assignments = ", ".join(
-            f'"{name}" = coalesce({_pg_param(self.sessions.c[name])}, "{name}")'
-            if name == "user_id"
-            else f'"{name}" = {_pg_param(self.sessions.c[name])}'
-            for name in SESSION_COLUMNS
+            f'"{c}" = coalesce(u."{c}", cs."{c}")' if c == "user_id" else f'"{c}" = u."{c}"' for c in SESSION_COLUMNS
         )
-        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
-        self.held_insert_sql = (
-            f"INSERT INTO message ({names}) SELECT {placeholders} WHERE %s::integer IS NULL OR EXISTS "
-            "(SELECT 1 FROM chat_session WHERE id = %s AND mode = 'agent' AND agent_id = %s) RETURNING id"
+        session_names = ", ".join(f'"{c}"' for c in SESSION_COLUMNS)
+        moved = (
+            f"moved AS (UPDATE chat_session AS cs SET {assignments} "
+            f"FROM unnest({session_arrays}, %s::VARCHAR[], %s::INTEGER[]) AS u({session_names}, b_id, b_expected) "
+            "WHERE cs.id = u.b_id AND cs.turns = u.b_expected RETURNING 1)"
         )
+        self.turns_sql = f"WITH {moved}, {logged} SELECT (SELECT count(*) FROM moved), ({ids})"
+        one_by_one = ", ".join(
+            f'"{c.name}" = coalesce({_pg_param(c)}, "{c.name}")'
+            if c.name == "user_id"
+            else f'"{c.name}" = {_pg_param(c)}'
+            for c in columns
+        )
+        self.update_sql = f"UPDATE chat_session SET {one_by_one} WHERE id = %s AND turns = %s"
+        """For `update_sessions`: a stale batch is redone a session at a time."""
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
         cursor = self._cursor(conn)
-        values = self._message_values(rows)
-        self._run(lambda: cursor.executemany(self.insert_sql, values, returning=True), self.insert_sql)
-        return [int(cast(int, i)) for i in _ids(cursor)]  # an unconditional INSERT returns every id
+        columns = _columns(self._message_values(rows), len(MESSAGE_COLUMNS))
+        self._run(lambda: self._pipelined(conn, cursor, self.insert_sql, columns), self.insert_sql)
+        return [int(i) for i in cursor.fetchone()[0]]
 
     def write_turns(
         self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
     ) -> tuple[int, list[int]]:
-        """Both statements' batches in one pipeline: the server is waited for once, not twice."""
-        updating, inserting = self._cursor(conn), self._cursor(conn)
-        sessions, messages = self._session_values(updates), self._message_values(rows)
-
-        def run() -> None:
-            with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
-                updating.executemany(self.update_sql, sessions)
-                if messages:
-                    inserting.executemany(self.insert_sql, messages, returning=True)
-
-        self._run(run, self.update_sql)
-        return int(updating.rowcount), [int(cast(int, i)) for i in _ids(inserting)] if messages else []
-
-    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
-        """One pipelined INSERT ... SELECT per row, the holder checked in it (nothing read first)."""
-        values = [
-            (*_convert(h.row, MESSAGE_COLUMNS, self.message_converters), h.held_by, h.row.session_id, h.held_by)
-            for h in rows
-        ]
+        """The sessions' UPDATE and the rows' INSERT in one statement: one wait for the server."""
         cursor = self._cursor(conn)
-        self._run(lambda: cursor.executemany(self.held_insert_sql, values, returning=True), self.held_insert_sql)
-        return _ids(cursor)
+        sessions = _columns(self._session_values(updates), len(SESSION_COLUMNS) + 2)
+        messages = _columns(self._message_values(rows), len(MESSAGE_COLUMNS))
+        self._run(lambda: self._pipelined(conn, cursor, self.turns_sql, [*sessions, *messages]), self.turns_sql)
+        moved, ids = cursor.fetchone()
+        return int(moved), [int(i) for i in ids]
 
     def _message_values(self, rows: Sequence[MessageRow]) -> list[tuple[Any, ...]]:
         return [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
 
+    @staticmethod
+    def _pipelined(conn: Connection, cursor: Any, sql: str, params: list[Any]) -> None:
+        """Send the transaction's BEGIN (when it is the first statement) with the statement, not before it."""
+        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            cursor.execute(sql, params)
 
-def _ids(cursor: Any) -> list[int | None]:
-    """The id each statement of a pipelined executemany returned, in order (None: no row)."""
-    ids: list[int | None] = []
-    while True:
-        found = cursor.fetchone()
-        ids.append(None if found is None else int(found[0]))
-        if not cursor.nextset():
-            return ids
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows of values as one list per column (what `unnest` reads back into rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _pg_type(column: Any, dialect: Dialect) -> str:
+    """The column's SQL type, to cast a parameter's array to (JSON arrives as text from its converter)."""
+    return str(column.type.compile(dialect=dialect))
 
 
 def turn_statements(dialect: Dialect) -> TurnStatements:
