@@ -220,7 +220,7 @@ class Store:
     def _apply(self, conn: Connection, items: list[Write], one_by_one: bool = False) -> list[Any]:
         """Ops and groups in the order queued (a run of one group's writes in one call), then the turns.
 
-        Turns go last, after every op of the batch, as one statement each for all of them.
+        Turns go last, after every op of the batch, all of them written together.
         """
         results: list[Any] = [None] * len(items)
         turns: list[tuple[int, TurnWrite]] = []
