@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--models", type=Path, default=ROOT / "models")
     parser.add_argument("--intents", type=Path, default=ROOT / "intents.yaml")
+    parser.add_argument("--thread-switch-ms", type=float, help="the servers' BOT_THREAD_SWITCH_MS (default: theirs)")
     args = parser.parse_args()
     raise_fd_limit()
     url = empty_postgres(args.database)
@@ -177,6 +178,8 @@ def main() -> int:
         BOT_MAX_CONNECTIONS_PER_IP="100000",
         BOT_LOG_LEVEL="WARNING",
     )
+    if args.thread_switch_ms is not None:
+        env["BOT_THREAD_SWITCH_MS"] = str(args.thread_switch_ms)
     for i in range(args.agents):
         subprocess.run(
             [sys.executable, "-m", "bot.admin", "create-user", f"agent{i}", "--role", "agent", "--password-stdin"],

@@ -321,6 +321,7 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0 skips)")
     parser.add_argument("--models", type=Path, default=ROOT / "models", help="models dir (trained if stale)")
     parser.add_argument("--intents", type=Path, default=ROOT / "intents.yaml")
+    parser.add_argument("--thread-switch-ms", type=float, help="the server's BOT_THREAD_SWITCH_MS (default: its own)")
     parser.add_argument(
         "--database",
         default="sqlite",
@@ -363,6 +364,8 @@ def main() -> int:
         BOT_MAX_CONNECTIONS_PER_IP="100000",
         BOT_LOG_LEVEL="WARNING",
     )
+    if args.thread_switch_ms is not None:
+        env["BOT_THREAD_SWITCH_MS"] = str(args.thread_switch_ms)
     (work / "echo_app.py").write_text(ECHO_APP)
     bot_cmd = [*taskset(SERVER_CORE), sys.executable, "-m", "bot"]
     echo_cmd = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -136,6 +137,7 @@ async def _watch_models(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     return_large_blocks()  # before the model is loaded
+    sys.setswitchinterval(app.state.settings.thread_switch_ms / 1000)  # the writer's turn after each wait
     services = await build_services(app.state.settings)
     services.store.start()
     await services.bus.start()

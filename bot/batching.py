@@ -59,11 +59,15 @@ class BatchWorker(Generic[T, R]):
             self._started = False
 
     async def run(self, item: T) -> R:
+        return await self.submit(item)
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue the item now (items are handled in the order queued); await the future for its result."""
         if not self._started:
             raise WorkerStopped(f"{self.name} is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put((item, future))
-        return await future
+        return future
 
     def _run(self) -> None:
         stopping = False

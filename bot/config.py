@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     agent_presence_seconds: float = Field(default=45.0, gt=0)
     """An agent counts as online this long after their inbox's last heartbeat (sent every third of it)."""
 
+    thread_switch_ms: float = Field(default=0.5, gt=0)
+    """How long a thread may keep the interpreter while another waits for it (`sys.setswitchinterval`).
+
+    Python's default is 5 ms: under load the log writer then waits up to that long for the busy
+    event loop after each wait on the database (see bench/RESULTS.md); 5 restores it."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)

@@ -1,10 +1,12 @@
-"""Events between connections, on this instance or any other: ids only, the log holds the rest.
+"""Events between connections, on this instance or any other: ids, and a new message's row.
 
-A message is stored before its event is published, and the receiver reads it by id, so an
-event lost with an instance costs nothing the other side cannot see again in the history
-on reconnect. On SQLite (one process) events stay in-process; on PostgreSQL they travel by
-`LISTEN/NOTIFY` on one channel per schema, so that instances sharing a database share events
-and nothing else does. Each subscription receives an event once however it arrived.
+A message is stored before its event is published (on PostgreSQL the event is sent in the
+row's own transaction, so it leaves only when the row is committed), and the receiver shows
+the row the event carries or reads it by id, so an event lost with an instance costs nothing
+the other side cannot see again in the history on reconnect. On SQLite (one process) events
+stay in-process; on PostgreSQL they travel by `LISTEN/NOTIFY` on one channel per schema, so
+that instances sharing a database share events and nothing else does. Each subscription
+receives an event once however it arrived.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+
+from bot.rows import MessageRow
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -29,7 +34,9 @@ EventKind = Literal["message", "typing", "mode", "queue", "ticket"]
 QUEUE = "queue"
 """The channel of every inbox: sessions entering or leaving the queue, tickets left."""
 RECONNECT_SECONDS = 1.0
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+PAYLOAD_BYTES = 7900
+"""PostgreSQL's NOTIFY payload limit is 8,000 bytes; events are ids, about 100 bytes each."""
+_NOTIFY = text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload")
 
 
 def session_channel(session_id: str) -> str:
@@ -43,22 +50,50 @@ def agent_channel(agent_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something happened to a session; what exactly is read from the database by id."""
+    """Something happened to a session; what exactly is read from the database by id.
+
+    A message's event may carry the row as stored (`message`), so that the other side
+    shows it without reading the log; it is sent only once the row is committed.
+    """
 
     kind: EventKind
     session_id: str | None = None
     message_id: int | None = None
     user_id: int | None = None
     """Who did it: the agent for an agent's message, typing or a take; None for the user."""
-
-    def encode(self, channel: str) -> str:
-        return orjson.dumps({"c": channel, **asdict(self)}).decode()
+    message: MessageRow | None = None
+    """The logged row of `message_id`, when it fits in a notification (else read it by id)."""
 
     @staticmethod
-    def decode(payload: str) -> tuple[str, Event]:
-        data = orjson.loads(payload)
-        channel = data.pop("c")
-        return channel, Event(**data)
+    def decode(payload: str) -> list[tuple[str, Event]]:
+        """The events of one notification (see `payloads`)."""
+        return [(channel, _event(data)) for channel, data in orjson.loads(payload)]
+
+
+def _event(data: dict[str, Any]) -> Event:
+    row = data.pop("message", None)
+    if row is not None:
+        row = MessageRow(**{**row, "created_at": datetime.fromisoformat(row["created_at"])})
+    return Event(**data, message=row)
+
+
+def payloads(events: Sequence[tuple[str, Event]]) -> list[str]:
+    """Events as few notifications as fit: JSON lists of `[channel, event]`, `PAYLOAD_BYTES` at most each."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 2
+    for channel, event in events:
+        item = orjson.dumps([channel, event])
+        if len(item) + 2 > PAYLOAD_BYTES and event.message is not None:  # a long text: read by id
+            item = orjson.dumps([channel, replace(event, message=None)])
+        if chunk and size + len(item) + 1 > PAYLOAD_BYTES:
+            out.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        out.append(b"[" + b",".join(chunk) + b"]")
+    return [p.decode() for p in out]
 
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -167,9 +202,12 @@ class PostgresBus(LocalBus):
                 await self._publisher.close()
 
     def notify_in(self, conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
-        """Send events from inside a write's transaction: they go out when it commits, and only then."""
-        for channel, event in events:
-            conn.execute(_NOTIFY, {"channel": self.channel, "payload": event.encode(channel)})
+        """Send events from inside a write's transaction: they go out when it commits, and only then.
+
+        One statement for all of them, however many writes of the batch they announce.
+        """
+        if events:
+            conn.execute(_NOTIFY, {"channel": self.channel, "payloads": payloads(events)})
 
     async def publish(self, channel: str, event: Event) -> None:
         import psycopg
@@ -179,7 +217,8 @@ class PostgresBus(LocalBus):
                 try:
                     if self._publisher is None or self._publisher.closed:
                         self._publisher = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                    await self._publisher.execute("SELECT pg_notify(%s, %s)", (self.channel, event.encode(channel)))
+                    (payload,) = payloads([(channel, event)])
+                    await self._publisher.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
                     return
                 except psycopg.OperationalError:
                     self._publisher = None
@@ -195,14 +234,22 @@ class PostgresBus(LocalBus):
                     await conn.execute(f'LISTEN "{self.channel}"')
                     self._listening.set()
                     async for notify in conn.notifies():
-                        channel, event = Event.decode(notify.payload)
-                        self.deliver(channel, event)
+                        self.receive(notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 # Events sent meanwhile are lost to this instance; clients find them in the history.
                 log.warning("event listener lost its connection (%s); reconnecting", exc.__class__.__name__)
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    def receive(self, payload: str) -> None:
+        try:
+            events = Event.decode(payload)
+        except (ValueError, TypeError, KeyError, AttributeError):  # not ours, or from an incompatible version
+            log.warning("event payload not understood, ignored: %.200s", payload)
+            return
+        for channel, event in events:
+            self.deliver(channel, event)
 
 
 def make_bus(database_url: str) -> LocalBus:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -123,7 +123,7 @@ class Handoff:
         session_id, waiting = conv.session_id, conv.mode == "waiting"
 
         def announce(ids: list[int]) -> list[tuple[str, Event]]:
-            events = [(session_channel(session_id), Event("message", session_id, ids[0]))]
+            events = [(session_channel(session_id), Event("message", session_id, ids[0], message=row))]
             return [*events, (QUEUE, Event("queue", session_id))] if waiting else events
 
         try:
@@ -176,7 +176,7 @@ class Handoff:
         if event.kind == "typing" and event.user_id is not None:
             return [AgentTyping(agent=await self.name(event.user_id))]
         if event.kind == "message" and event.message_id is not None and event.user_id is not None:
-            message = await self.db.message(event.message_id)
+            message = await self.db.message(event.message_id, event.message)
             if message is None or message.direction != "agent":
                 return []
             return [await self.agent_message(message)]
@@ -224,25 +224,27 @@ class Handoff:
         await self.bus.publish(session_channel(session_id), Event("mode", session_id, None, agent_id))
         await self.bus.publish(QUEUE, Event("queue", session_id))
 
-    async def reply(
+    def reply(
         self,
         agent: Principal,
         session_id: str,
         text: str,
         buttons: Sequence[tuple[str, str]] = (),
         client_id: str | None = None,
-    ) -> int:
-        """Log the agent's message (direction `agent`, their user id) and deliver it."""
+    ) -> Awaitable[int]:
+        """Queue the agent's message for the log now (direction `agent`, their user id); await its id.
+
+        It is delivered once stored. An agent's replies are stored in the order queued, so an
+        inbox need not wait for one to be stored before queuing the next.
+        """
         agent_id = _agent_id(agent)
         row = note(session_id, agent_id, "agent", text, self.clock(), client_id=client_id, buttons=buttons)
 
         def announce(ids: list[int]) -> list[tuple[str, Event]]:
-            return [(session_channel(session_id), Event("message", session_id, ids[0], agent_id))]
+            return [(session_channel(session_id), Event("message", session_id, ids[0], agent_id, row))]
 
-        ids = await self.db.append_if_held([row], announce, held_by=None if agent.role == "admin" else agent_id)
-        if not ids:
-            raise NotAllowed(f"take conversation {session_id} before replying to it")
-        return ids[0]
+        stored = self.db.append_if_held(row, announce, held_by=None if agent.role == "admin" else agent_id)
+        return _held(stored, session_id)
 
     async def agent_typing(self, agent: Principal, session_id: str) -> None:
         await self.bus.publish(session_channel(session_id), Event("typing", session_id, None, _agent_id(agent)))
@@ -295,6 +297,13 @@ class Handoff:
         row = note(conv.session_id, conv.principal.user_id, "out", text, now, intent=HANDOFF_INTENT, buttons=buttons)
         (message_id,) = await self.db.append([row])
         return [_notice_of(text, message_id, now, buttons)]
+
+
+async def _held(stored: Awaitable[int | None], session_id: str) -> int:
+    message_id = await stored
+    if message_id is None:
+        raise NotAllowed(f"take conversation {session_id} before replying to it")
+    return message_id
 
 
 def _agent_id(agent: Principal) -> int:

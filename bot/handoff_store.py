@@ -7,10 +7,10 @@ agents taking the same conversation, on one instance or two, cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -18,9 +18,10 @@ from sqlmodel import col
 
 from bot.batching import BatchWorker
 from bot.events import Event, LocalBus, PostgresBus
-from bot.rows import MessageRow
-from bot.store import Op, Store
+from bot.rows import MESSAGE_COLUMNS, MessageRow
+from bot.store import Grouped, Op, Store
 from bot.tables import AgentPresence, ChatSession, Message, Ticket, User
+from bot.turn_statements import Held
 
 AGENT_ROLES = ("agent", "admin")
 
@@ -37,6 +38,19 @@ Announce = Callable[[list[int]], list[tuple[str, Event]]]
 """The events that tell others about rows just logged, given their ids."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Append:
+    rows: Sequence[MessageRow]
+    announce: Announce | None
+    held_by: int | None
+    """Log the rows only while this agent holds the session (None: in any case)."""
+
+
+async def _first(stored: Awaitable[list[int] | None]) -> int | None:
+    ids = await stored
+    return ids[0] if ids else None
+
+
 class HandoffStore:
     """Handoff's SQL, on the service's store (its engine, its writer, its statements)."""
 
@@ -50,38 +64,57 @@ class HandoffStore:
     # -- writes --------------------------------------------------------------------------
 
     async def append(self, rows: Sequence[MessageRow], announce: Announce | None = None) -> list[int]:
-        ids = await self.append_if_held(rows, announce, held_by=None)
+        """Log rows, then tell others; their ids in order. A reused client id is DuplicateMessage."""
+        ids = await self._queue(_Append(rows, announce, None))
         assert ids is not None  # only a holder check refuses
         return ids
 
-    async def append_if_held(
-        self, rows: Sequence[MessageRow], announce: Announce | None, *, held_by: int | None
-    ) -> list[int] | None:
-        """Log rows, then tell others; their ids in order. A reused client id is DuplicateMessage.
+    def append_if_held(
+        self, row: MessageRow, announce: Announce | None, *, held_by: int | None
+    ) -> Awaitable[int | None]:
+        """Queue a row now, to be logged only while agent `held_by` holds its session (any time for None).
 
-        With `held_by`, only while that agent holds the session (checked in the same
-        transaction; None when not). On PostgreSQL the events are sent in the rows' own
-        transaction (no extra round trip, never before the rows are stored); in-process,
-        right after it commits.
+        Await the result for its id, or None when the session was not held (checked in the
+        same transaction). Rows queued one after another are stored in that order, so a
+        connection may queue its next message before the last one is stored.
         """
-        session_id = rows[0].session_id
-        holder = select(col(ChatSession.agent_id)).where(
-            col(ChatSession.id) == session_id, col(ChatSession.mode) == "agent"
-        )
+        return _first(self._queue(_Append([row], announce, held_by)))
 
-        def run(conn: Connection) -> list[int] | None:
-            if held_by is not None and conn.execute(holder).scalar_one_or_none() != held_by:
-                return None
-            ids = self.store.statements.insert_messages(conn, rows)
-            if announce is not None and isinstance(self.bus, PostgresBus):
-                self.bus.notify_in(conn, announce(ids))
-            return ids
+    def _queue(self, append: _Append) -> Awaitable[list[int] | None]:
+        """Queue an append on the writer now: the writes queued together share one INSERT and one NOTIFY."""
+        return self._announced(self.store.submit(Grouped(self._append_all, append)), append.announce)
 
-        result: list[int] | None = await self.store.write(Op(run))
-        if result is not None and announce is not None and not isinstance(self.bus, PostgresBus):
-            for channel, event in announce(result):
+    async def _announced(self, stored: Awaitable[list[int] | None], announce: Announce | None) -> list[int] | None:
+        """Await the rows' ids; in-process, publish their events once they are stored.
+
+        On PostgreSQL the events went out in the rows' own transaction (never before the
+        rows are stored, no extra round trip).
+        """
+        ids = await stored
+        if ids is not None and announce is not None and not isinstance(self.bus, PostgresBus):
+            for channel, event in announce(ids):
                 await self.bus.publish(channel, event)
-        return result
+        return ids
+
+    def _append_all(self, conn: Connection, appends: list[_Append]) -> list[list[int] | None]:
+        """Many callers' appends in one statement (holders checked in it), their events in one NOTIFY."""
+        ids = iter(
+            self.store.statements.insert_messages_if_held(conn, [Held(r, a.held_by) for a in appends for r in a.rows])
+        )
+        results: list[list[int] | None] = []
+        events: list[tuple[str, Event]] = []
+        for append in appends:
+            mine = [next(ids) for _ in append.rows]
+            if None in mine:  # one row each when a holder is asked
+                results.append(None)
+                continue
+            stored = [int(cast(int, i)) for i in mine]
+            results.append(stored)
+            if append.announce is not None:
+                events += append.announce(stored)
+        if isinstance(self.bus, PostgresBus):
+            self.bus.notify_in(conn, events)
+        return results
 
     async def set_mode(
         self,
@@ -223,7 +256,10 @@ class HandoffStore:
             query = select(ChatSession).where(col(ChatSession.mode) == "agent", col(ChatSession.agent_id) == agent_id)
             return list(db.execute(query.order_by(col(ChatSession.handoff_at))).scalars())
 
-    async def message(self, message_id: int) -> Message | None:
+    async def message(self, message_id: int, row: MessageRow | None = None) -> Message | None:
+        """The logged message: from the row its event carried, else read by id (a burst in one query)."""
+        if row is not None:
+            return Message(id=message_id, **{name: getattr(row, name) for name in MESSAGE_COLUMNS})
         self.reader.start()
         return await self.reader.run(message_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 QUEUE_COALESCE_SECONDS = 0.05
 """Queue changes within this long reach an inbox as one `queue` frame."""
+REPLIES_IN_FLIGHT = 64
+"""Replies of one inbox queued for the log and not yet acknowledged; the next frame waits."""
 
 
 class InboxConnection:
@@ -61,6 +64,8 @@ class InboxConnection:
         self.heartbeat: asyncio.Task[None] | None = None
         self.refresh: asyncio.Task[None] | None = None
         """A queue frame about to go out: a burst of queue changes sends one."""
+        self.replies: set[asyncio.Task[None]] = set()
+        """Replies queued for the log, to acknowledge once stored."""
 
     async def send(self, *frames: InboxServerFrame) -> None:
         for frame in frames:
@@ -79,16 +84,21 @@ class InboxConnection:
                     if self.agent.user_id is None and not isinstance(frame, InboxHello | InboxPing):
                         raise AuthError("send hello with an agent's token first")
                     await self.dispatch(frame)
-                except ClientError as exc:
-                    await self.send(InboxError(code=exc.code, detail=exc.detail, reply_to=reply_to))
+                except (ClientError, SQLAlchemyError) as exc:
+                    await self.refuse(exc, reply_to)
                     if isinstance(exc, AuthError):
                         await self.ws.close(status.WS_1008_POLICY_VIOLATION)
                         return
-                except SQLAlchemyError:
-                    detail = "the database is unavailable; try again shortly"
-                    await self.send(InboxError(code="unavailable", detail=detail, reply_to=reply_to))
         finally:
             await self.leave()
+
+    async def refuse(self, exc: ClientError | SQLAlchemyError, reply_to: str | None) -> None:
+        """The error frame for a frame that failed; the connection stays."""
+        if isinstance(exc, ClientError):
+            await self.send(InboxError(code=exc.code, detail=exc.detail, reply_to=reply_to))
+        else:
+            detail = "the database is unavailable; try again shortly"
+            await self.send(InboxError(code="unavailable", detail=detail, reply_to=reply_to))
 
     async def dispatch(self, frame: object) -> None:
         handoff = self.handoff
@@ -101,15 +111,34 @@ class InboxConnection:
             self.hold(frame.session_id)
             await self.send(Taken(session_id=frame.session_id))
         elif isinstance(frame, AgentSays):
-            buttons = [(b.title, b.payload) for b in frame.buttons]
-            message_id = await handoff.reply(self.agent, frame.session_id, frame.text, buttons, frame.id)
-            await self.send(Ack(reply_to=frame.id, message_id=message_id))
+            await self.reply(frame)
         elif isinstance(frame, AgentTypingIn):
             await handoff.agent_typing(self.agent, frame.session_id)
         elif isinstance(frame, Transfer):
             await handoff.transfer(self.agent, frame.session_id, frame.agent_id)
         elif isinstance(frame, CloseSession):
             await handoff.close(self.agent, frame.session_id)
+
+    async def reply(self, frame: AgentSays) -> None:
+        """Queue the reply and read the next frame: it is acknowledged (or refused) once stored.
+
+        An agent answering many conversations is not held up by each write; replies are
+        stored in the order they came, and at most `REPLIES_IN_FLIGHT` wait at a time.
+        """
+        while len(self.replies) >= REPLIES_IN_FLIGHT:
+            await asyncio.wait(self.replies, return_when=asyncio.FIRST_COMPLETED)
+        buttons = [(b.title, b.payload) for b in frame.buttons]
+        stored = self.handoff.reply(self.agent, frame.session_id, frame.text, buttons, frame.id)
+        task = asyncio.create_task(self.acknowledge(stored, frame.id))
+        self.replies.add(task)
+        task.add_done_callback(self.replies.discard)
+
+    async def acknowledge(self, stored: Awaitable[int], reply_to: str | None) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # the agent may have gone meanwhile
+            try:
+                await self.send(Ack(reply_to=reply_to, message_id=await stored))
+            except (ClientError, SQLAlchemyError) as exc:
+                await self.refuse(exc, reply_to)
 
     async def hello(self, token: str) -> None:
         identity = await asyncio.to_thread(resolve_token, self.services.engine, token)
@@ -165,7 +194,7 @@ class InboxConnection:
         elif event.kind == "message" and event.message_id is not None and event.session_id:
             if event.user_id is not None and event.user_id == self.agent.user_id:
                 return  # this agent's own message: acknowledged already
-            message = await handoff.db.message(event.message_id)
+            message = await handoff.db.message(event.message_id, event.message)
             if message is not None:
                 view = await message_view(handoff, message)
                 await self.send(InboxMessage(session_id=event.session_id, message=view))

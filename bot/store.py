@@ -7,13 +7,14 @@ are plain functions run on the thread pool.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from bot.turn_statements import SessionUpdate, turn_statements
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6368617462  # an arbitrary constant key for pg_advisory_xact_lock
+T = TypeVar("T")
 SCHEMA_HEAD = "0006"
 """The newest revision in `migrations/versions` (a test keeps the two equal)."""
 
@@ -157,9 +159,17 @@ class Op:
 
 
 @dataclass
-class _Batch:
-    turns: list[tuple[int, TurnWrite]] = field(default_factory=list)
-    ops: list[tuple[int, Op]] = field(default_factory=list)
+class Grouped(Generic[T]):
+    """A write run together with the queued writes of the same `group` next to it, in one call.
+
+    `group(conn, items)` returns one result per item: many callers' writes cost one statement.
+    """
+
+    group: Callable[[Connection, list[T]], list[Any]]
+    item: T
+
+
+Write = TurnWrite | Op | Grouped[Any]
 
 
 class Store:
@@ -168,9 +178,7 @@ class Store:
     def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
         self.engine = engine
         self.statements = turn_statements(engine.dialect)
-        self.writer: BatchWorker[TurnWrite | Op, Any] = BatchWorker(
-            self._commit, name="log-writer", max_batch=batch_max
-        )
+        self.writer: BatchWorker[Write, Any] = BatchWorker(self._commit, name="log-writer", max_batch=batch_max)
 
     def start(self) -> None:
         self.writer.start()
@@ -180,10 +188,14 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------
 
-    async def write(self, item: TurnWrite | Op) -> Any:
+    async def write(self, item: Write) -> Any:
         return await self.writer.run(item)
 
-    def _commit(self, items: list[TurnWrite | Op]) -> list[Any]:
+    def submit(self, item: Write) -> asyncio.Future[Any]:
+        """Queue a write now (writes are applied in the order queued); await the future for its result."""
+        return self.writer.submit(item)
+
+    def _commit(self, items: list[Write]) -> list[Any]:
         try:
             with self.engine.begin() as conn:
                 return self._apply(conn, items)
@@ -194,7 +206,7 @@ class Store:
                 return [_domain_error(exc)]
         return self._commit_one_by_one(items)
 
-    def _commit_one_by_one(self, items: list[TurnWrite | Op]) -> list[Any]:
+    def _commit_one_by_one(self, items: list[Write]) -> list[Any]:
         """Isolate what failed the batch (a stale turn, a duplicate) so the others still land."""
         results: list[Any] = []
         for item in items:
@@ -205,46 +217,63 @@ class Store:
                 results.append(_domain_error(exc))
         return results
 
-    def _apply(self, conn: Connection, items: list[TurnWrite | Op], one_by_one: bool = False) -> list[Any]:
-        batch = _Batch()
-        for i, item in enumerate(items):
-            if isinstance(item, TurnWrite):
-                batch.turns.append((i, item))
-            else:
-                batch.ops.append((i, item))
+    def _apply(self, conn: Connection, items: list[Write], one_by_one: bool = False) -> list[Any]:
+        """Ops and groups in the order queued (a run of one group's writes in one call), then the turns.
+
+        Turns go last, after every op of the batch, all of them written together.
+        """
         results: list[Any] = [None] * len(items)
-        for i, op in batch.ops:
-            results[i] = op.run(conn)
-        if batch.turns:
-            current = self._update_sessions(conn, batch.turns, results, one_by_one)
-            rows = [row for _, t in current for row in t.messages]
-            ids = self.statements.insert_messages(conn, rows) if rows else []
-            pos = 0
-            for i, turn in current:
-                results[i] = ids[pos : pos + len(turn.messages)]
-                pos += len(turn.messages)
+        turns: list[tuple[int, TurnWrite]] = []
+        run: list[tuple[int, Grouped[Any]]] = []
+        for i, item in enumerate(items):
+            if run and (isinstance(item, Op) or (isinstance(item, Grouped) and item.group != run[0][1].group)):
+                self._run_group(conn, run, results)
+                run = []
+            if isinstance(item, TurnWrite):
+                turns.append((i, item))
+            elif isinstance(item, Grouped):
+                run.append((i, item))
+            else:
+                results[i] = item.run(conn)
+        if run:
+            self._run_group(conn, run, results)
+        if turns:
+            self._write_turns(conn, turns, results, one_by_one)
         return results
 
-    def _update_sessions(
-        self, conn: Connection, turns: list[tuple[int, TurnWrite]], results: list[Any], one_by_one: bool
-    ) -> list[tuple[int, TurnWrite]]:
-        """Store each turn's session state unless the session moved on; return the turns that stand.
+    @staticmethod
+    def _run_group(conn: Connection, run: list[tuple[int, Grouped[Any]]], results: list[Any]) -> None:
+        for (i, _), result in zip(run, run[0][1].group(conn, [g.item for _, g in run]), strict=True):
+            results[i] = result
 
-        One executemany does it when no turn is stale (the common case); when one is, the
-        transaction is abandoned and redone `one_by_one` to find the stale ones.
+    def _write_turns(
+        self, conn: Connection, turns: list[tuple[int, TurnWrite]], results: list[Any], one_by_one: bool
+    ) -> None:
+        """Store each turn's session state and rows unless the session moved on.
+
+        One statement each for all the sessions and all the rows when no turn is stale (the
+        common case); when one is, the transaction is abandoned and redone `one_by_one` to
+        find the stale ones.
         """
         params = [SessionUpdate(t.session_id, t.expected_turns, t.state) for _, t in turns]
         if not one_by_one:
-            if self.statements.update_sessions(conn, params) != len(turns):
+            applied, ids = self.statements.write_turns(conn, params, [row for _, t in turns for row in t.messages])
+            if applied != len(turns):
                 raise _Stale
-            return turns
-        current = []
-        for (i, turn), row in zip(turns, params, strict=False):
-            if self.statements.update_sessions(conn, [row]) == 1:
-                current.append((i, turn))
-            else:
-                results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
-        return current
+            current = turns
+        else:
+            current = []
+            for (i, turn), update in zip(turns, params, strict=True):
+                if self.statements.update_sessions(conn, [update]) == 1:
+                    current.append((i, turn))
+                else:
+                    results[i] = StaleSession(f"session {turn.session_id} moved on; read it again")
+            rows = [row for _, t in current for row in t.messages]
+            ids = self.statements.insert_messages(conn, rows) if rows else []
+        pos = 0
+        for i, turn in current:
+            results[i] = ids[pos : pos + len(turn.messages)]
+            pos += len(turn.messages)
 
     async def create_session(
         self, user_id: int | None, slots: dict[str, Any] | None = None, language: str | None = None

@@ -13,12 +13,13 @@ the portable reference the tests compare them with.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
@@ -63,8 +64,57 @@ class TurnStatements(Protocol):
         """Append log rows; their ids in the rows' order."""
         ...
 
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        """`update_sessions` then `insert_messages`: the count applied and the ids.
 
-class CoreTurnStatements:
+        The rows are inserted even when an update is stale: the caller then rolls back.
+        """
+        ...
+
+    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
+        """Append log rows, each only while its agent holds its session; None for a row not stored."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A log row to store only while agent `held_by` holds its session (None: in any case)."""
+
+    row: MessageRow
+    held_by: int | None
+
+
+_HOLDERS = select(col(ChatSession.id), col(ChatSession.agent_id)).where(
+    col(ChatSession.id).in_(bindparam("ids", expanding=True)), col(ChatSession.mode) == "agent"
+)
+
+
+class _Sequential(ABC):
+    """The statements one after another, the holders read first (what every backend can do)."""
+
+    @abstractmethod
+    def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int: ...
+
+    @abstractmethod
+    def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]: ...
+
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        count = self.update_sessions(conn, updates)
+        return count, (self.insert_messages(conn, rows) if rows and count == len(updates) else [])
+
+    def insert_messages_if_held(self, conn: Connection, rows: Sequence[Held]) -> list[int | None]:
+        asked = {h.row.session_id for h in rows if h.held_by is not None}
+        holders = dict(conn.execute(_HOLDERS, {"ids": list(asked)}).all()) if asked else {}
+        standing = [h.held_by is None or holders.get(h.row.session_id) == h.held_by for h in rows]
+        ids = iter(self.insert_messages(conn, [h.row for h, ok in zip(rows, standing, strict=True) if ok]))
+        return [next(ids) if ok else None for ok in standing]
+
+
+class CoreTurnStatements(_Sequential):
     """Any backend, through SQLAlchemy Core."""
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
@@ -76,7 +126,7 @@ class CoreTurnStatements:
         return [int(cast(int, i)) for i in conn.execute(statement, values).scalars()]  # ids are never NULL
 
 
-class _DriverStatements:
+class _DriverStatements(_Sequential):
     """The turn's statements on the driver's own cursor, inside the SQLAlchemy transaction,
     with each column's own SQLAlchemy converter (JSON to text, times to UTC)."""
 
@@ -91,13 +141,16 @@ class _DriverStatements:
         self.session_converters = [_converter(self.sessions.c[name], dialect) for name in SESSION_COLUMNS]
 
     def update_sessions(self, conn: Connection, updates: Sequence[SessionUpdate]) -> int:
-        values = [
-            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
-            for u in updates
-        ]
+        values = self._session_values(updates)
         cursor = self._cursor(conn)
         self._run(lambda: cursor.executemany(self.update_sql, values), self.update_sql)
         return int(cursor.rowcount)
+
+    def _session_values(self, updates: Sequence[SessionUpdate]) -> list[tuple[Any, ...]]:
+        return [
+            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
+            for u in updates
+        ]
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
@@ -135,34 +188,82 @@ class SqliteTurnStatements(_DriverStatements):
 
 
 class PsycopgTurnStatements(_DriverStatements):
-    """PostgreSQL through psycopg 3: each statement prepared once, the batch pipelined."""
+    """PostgreSQL through psycopg 3: a batch's rows as one array per column, one statement for all.
+
+    Each statement of a pipelined `executemany` costs the writer thread a wait on the socket,
+    and each wait gives the interpreter away to the busy event loop for up to a thread switch
+    interval; so the sessions' UPDATE and the rows' INSERT go as one statement over `unnest`ed
+    arrays (prepared once, by psycopg), whatever the batch's size. Ids come from the table's
+    sequence in the rows' order (the INSERT reads them `ORDER BY` their position), so the
+    returned ids, sorted, are the rows' ids in order.
+    """
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(dialect)
         names = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
-        placeholders = ", ".join(_pg_param(self.messages.c[c]) for c in MESSAGE_COLUMNS)
-        self.insert_sql = f"INSERT INTO message ({names}) VALUES ({placeholders}) RETURNING id"
-        assignments = ", ".join(
-            f'"{name}" = coalesce({_pg_param(self.sessions.c[name])}, "{name}")'
-            if name == "user_id"
-            else f'"{name}" = {_pg_param(self.sessions.c[name])}'
-            for name in SESSION_COLUMNS
+        arrays = ", ".join(f"%s::{_pg_type(self.messages.c[c], dialect)}[]" for c in MESSAGE_COLUMNS)
+        logged = (
+            f"logged AS (INSERT INTO message ({names}) SELECT {names} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS r({names}, position) ORDER BY position RETURNING id)"
         )
-        self.update_sql = f"UPDATE chat_session SET {assignments} WHERE id = %s AND turns = %s"
+        ids = "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM logged"
+        self.insert_sql = f"WITH {logged} {ids}"
+        columns = [self.sessions.c[c] for c in SESSION_COLUMNS]
+        session_arrays = ", ".join(f"%s::{_pg_type(c, dialect)}[]" for c in columns)
+        assignments = ", ".join(
+            f'"{c}" = coalesce(u."{c}", cs."{c}")' if c == "user_id" else f'"{c}" = u."{c}"' for c in SESSION_COLUMNS
+        )
+        session_names = ", ".join(f'"{c}"' for c in SESSION_COLUMNS)
+        moved = (
+            f"moved AS (UPDATE chat_session AS cs SET {assignments} "
+            f"FROM unnest({session_arrays}, %s::VARCHAR[], %s::INTEGER[]) AS u({session_names}, b_id, b_expected) "
+            "WHERE cs.id = u.b_id AND cs.turns = u.b_expected RETURNING 1)"
+        )
+        self.turns_sql = f"WITH {moved}, {logged} SELECT (SELECT count(*) FROM moved), ({ids})"
+        one_by_one = ", ".join(
+            f'"{c.name}" = coalesce({_pg_param(c)}, "{c.name}")'
+            if c.name == "user_id"
+            else f'"{c.name}" = {_pg_param(c)}'
+            for c in columns
+        )
+        self.update_sql = f"UPDATE chat_session SET {one_by_one} WHERE id = %s AND turns = %s"
+        """For `update_sessions`: a stale batch is redone a session at a time."""
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
-        values = [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
         cursor = self._cursor(conn)
+        columns = _columns(self._message_values(rows), len(MESSAGE_COLUMNS))
+        self._run(lambda: self._pipelined(conn, cursor, self.insert_sql, columns), self.insert_sql)
+        return [int(i) for i in cursor.fetchone()[0]]
 
-        def run() -> list[int]:
-            cursor.executemany(self.insert_sql, values, returning=True)
-            ids = []
-            while True:  # one result set per row, in the rows' order
-                ids.append(cursor.fetchone()[0])
-                if not cursor.nextset():
-                    return ids
+    def write_turns(
+        self, conn: Connection, updates: Sequence[SessionUpdate], rows: Sequence[MessageRow]
+    ) -> tuple[int, list[int]]:
+        """The sessions' UPDATE and the rows' INSERT in one statement: one wait for the server."""
+        cursor = self._cursor(conn)
+        sessions = _columns(self._session_values(updates), len(SESSION_COLUMNS) + 2)
+        messages = _columns(self._message_values(rows), len(MESSAGE_COLUMNS))
+        self._run(lambda: self._pipelined(conn, cursor, self.turns_sql, [*sessions, *messages]), self.turns_sql)
+        moved, ids = cursor.fetchone()
+        return int(moved), [int(i) for i in ids]
 
-        return self._run(run, self.insert_sql)
+    def _message_values(self, rows: Sequence[MessageRow]) -> list[tuple[Any, ...]]:
+        return [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
+
+    @staticmethod
+    def _pipelined(conn: Connection, cursor: Any, sql: str, params: list[Any]) -> None:
+        """Send the transaction's BEGIN (when it is the first statement) with the statement, not before it."""
+        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            cursor.execute(sql, params)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows of values as one list per column (what `unnest` reads back into rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _pg_type(column: Any, dialect: Dialect) -> str:
+    """The column's SQL type, to cast a parameter's array to (JSON arrives as text from its converter)."""
+    return str(column.type.compile(dialect=dialect))
 
 
 def turn_statements(dialect: Dialect) -> TurnStatements:

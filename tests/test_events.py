@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
-from bot.events import QUEUE, Event, LocalBus, PostgresBus, session_channel
+from bot.events import PAYLOAD_BYTES, QUEUE, Event, LocalBus, PostgresBus, payloads, session_channel
+from bot.rows import MessageRow
 
 
 def test_local_events_reach_each_subscriber_once_in_order() -> None:
@@ -72,3 +75,64 @@ def test_postgres_events_cross_instances_and_stay_in_their_schema(postgres_url: 
     heard, stray = asyncio.run(scenario())
     assert heard == [Event("message", "s1", i, 7) for i in range(3)]
     assert stray == []
+
+
+def _row(text: str) -> MessageRow:
+    return MessageRow(
+        session_id="s1",
+        user_id=7,
+        direction="agent",
+        text=text,
+        client_id="a1",
+        intent=None,
+        confidence=None,
+        ranking=[],
+        entities=[],
+        slots={},
+        buttons=[["Yes please", "yes please"]],
+        fallback=False,
+        model_version=None,
+        latency_ms=None,
+        created_at=datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC),
+    )
+
+
+def test_events_travel_as_few_notifications_as_fit_with_the_rows_they_announce() -> None:
+    events = [(session_channel(f"s{i}"), Event("message", f"s{i}", i, 7, _row(f"reply {i}"))) for i in range(200)]
+    events.append((QUEUE, Event("queue", "s1")))
+    sent = payloads(events)
+    assert 1 < len(sent) < 20 and all(len(p.encode()) <= PAYLOAD_BYTES for p in sent)
+    assert [e for p in sent for e in Event.decode(p)] == events
+
+
+def test_a_long_message_goes_by_id_alone() -> None:
+    """Its event would not fit in a notification: the receiver reads the row from the log."""
+    long = Event("message", "s1", 5, 7, _row("x" * 9000))
+    (sent,) = payloads([(session_channel("s1"), long)])
+    assert Event.decode(sent) == [(session_channel("s1"), Event("message", "s1", 5, 7))]
+
+
+@pytest.mark.postgres
+def test_a_payload_not_understood_is_skipped_and_the_listener_goes_on(postgres_url: str) -> None:
+    async def scenario() -> list[Event]:
+        sender, receiver = PostgresBus(postgres_url), PostgresBus(postgres_url)
+        heard: list[Event] = []
+
+        async def keep(e: Event) -> None:
+            heard.append(e)
+
+        for bus in (sender, receiver):
+            await bus.start()
+        receiver.subscribe(keep, session_channel("s1"))
+        async with await psycopg.AsyncConnection.connect(sender.conninfo, autocommit=True) as conn:
+            await conn.execute("SELECT pg_notify(%s, %s)", (sender.channel, '{"not": "a list of events"}'))
+        await sender.publish(session_channel("s1"), Event("message", "s1", 1, 7, _row("after")))
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        for bus in (sender, receiver):
+            await bus.stop()
+        return heard
+
+    assert asyncio.run(scenario()) == [Event("message", "s1", 1, 7, _row("after"))]

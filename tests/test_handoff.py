@@ -192,6 +192,14 @@ def whole_handoff(user_server: LiveServer, agent_server: LiveServer) -> None:
     said = chat.wait("agent_message")
     assert said["text"] == "Sorry about that! Shall I resend it?" and said["agent"] == "ada"
     assert said["message_id"] == ack["message_id"] and said["buttons"][0]["title"] == "Yes please"
+    # A burst of replies, none waited for: each acknowledged once stored, all shown in order.
+    burst = [f"line {i}" for i in range(5)]
+    for i, text in enumerate(burst):
+        desk.send({"type": "reply", "session_id": session_id, "text": text, "id": f"r{i}"})
+    acked = [desk.wait("ack", reply_to=f"r{i}")["message_id"] for i in range(len(burst))]
+    assert acked == sorted(acked) and acked[0] > ack["message_id"]
+    shown = [chat.wait("agent_message") for _ in burst]
+    assert [m["text"] for m in shown] == burst and [m["message_id"] for m in shown] == acked
 
     # Reconnects: the user resumes the session and sees who holds it; the agent's inbox comes back.
     chat.close()
@@ -220,7 +228,7 @@ def whole_handoff(user_server: LiveServer, agent_server: LiveServer) -> None:
     export = httpx.get(f"{user_server.url}/api/admin/export", headers=admin).text.splitlines()
     log = [m for m in map(json.loads, export) if m["session_id"] == session_id]
     agent_lines = [m for m in log if m["direction"] == "agent"]
-    assert [m["text"] for m in agent_lines] == ["Sorry about that! Shall I resend it?"]
+    assert [m["text"] for m in agent_lines] == ["Sorry about that! Shall I resend it?", *burst]
     users = httpx.get(f"{agent_server.url}/api/inbox/agents", headers={"Authorization": f"Bearer {token}"}).json()
     ada = next(u for u in users if u["username"] == "ada")
     assert agent_lines[0]["user_id"] == ada["id"]
