@@ -31,6 +31,7 @@ from bot.deps import ServicesDep
 from bot.limits import TooManyAttempts
 from bot.model import ModelError
 from bot.protocol import Image, LinkCard, from_rich
+from bot.revocation import announce
 from bot.tables import Message, User
 
 router = APIRouter()
@@ -198,6 +199,7 @@ async def login(body: Credentials, request: Request, services: ServicesDep) -> L
 @router.post("/api/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["accounts"])
 async def logout(identity: IdentityDep, services: ServicesDep) -> Response:
     await asyncio.to_thread(revoke_token, services.engine, identity.token_hash)
+    await announce(services.bus, identity.user.id)  # connections open with this token end
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

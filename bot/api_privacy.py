@@ -29,6 +29,7 @@ from bot.erasure import (
 )
 from bot.host_identity import HostTokenError, exchange_host_token
 from bot.limits import TooManyAttempts
+from bot.revocation import announce
 from bot.tables import utcnow
 
 router: APIRouter = APIRouter()
@@ -118,6 +119,7 @@ async def delete_me(body: PasswordConfirmation, identity: IdentityDep, services:
         except PasswordNotAccepted as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{exc}: send the account's password again") from None
     report = await asyncio.to_thread(erase_user, services.engine, user.id or 0)
+    await announce(services.bus, user.id)  # its open connections, on every instance, end
     await asyncio.to_thread(audit, services.engine, None, "erase_user", None, by="self", **report.model_dump())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -132,6 +134,8 @@ async def change_my_password(body: PasswordChange, identity: IdentityDep, servic
         )
     except PasswordNotAccepted as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    if revoked:
+        await announce(services.bus, user_id)  # the other tokens' open connections end
     await asyncio.to_thread(audit, services.engine, user_id, "password_change", user_id, tokens_revoked=revoked)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -152,6 +156,7 @@ async def delete_any_user(user_id: int, admin: AdminDep, services: ServicesDep) 
         report = await asyncio.to_thread(erase_user, services.engine, user_id)
     except UserNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from None
+    await announce(services.bus, user_id)
     actor = None if admin.user.id == user_id else admin.user.id
     await asyncio.to_thread(audit, services.engine, actor, "erase_user", None, by="admin", **report.model_dump())
     return report

@@ -136,7 +136,11 @@ def issue_token(engine: Engine, user_id: int, ttl: timedelta) -> tuple[str, date
 
 def resolve_token(engine: Engine, token: str) -> Identity:
     """The user behind a token, or why the token cannot be used."""
-    digest = hash_token(token)
+    return resolve_token_hash(engine, hash_token(token))
+
+
+def resolve_token_hash(engine: Engine, digest: str) -> Identity:
+    """The user behind a token's hash (a connection keeps only that), or why it cannot be used."""
     with Session(engine) as db:
         row = db.execute(
             select(AuthToken, User)
@@ -148,7 +152,7 @@ def resolve_token(engine: Engine, token: str) -> Identity:
         auth, user = row
         db.expunge(user)
     if auth.revoked_at is not None:
-        raise TokenRevoked("the token was revoked at logout; log in again")
+        raise TokenRevoked("the token was revoked (a logout or a password change); log in again")
     if auth.expires_at <= utcnow():
         raise TokenExpired("the token has expired; log in again")
     return Identity(user, digest)

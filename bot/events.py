@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["message", "typing", "mode", "queue", "ticket"]
+EventKind = Literal["message", "typing", "mode", "queue", "ticket", "revoked"]
 QUEUE = "queue"
 """The channel of every inbox: sessions entering or leaving the queue, tickets left."""
 RECONNECT_SECONDS = 1.0
@@ -46,6 +46,11 @@ def session_channel(session_id: str) -> str:
 def agent_channel(agent_id: int) -> str:
     """An agent's own channel: conversations transferred to them."""
     return f"a:{agent_id}"
+
+
+def user_channel(user_id: int) -> str:
+    """A user's own channel: tokens of theirs revoked, the account erased (`revoked` events)."""
+    return f"u:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

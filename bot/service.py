@@ -17,12 +17,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import revocation
 from bot.auth import AuthError, hash_token, resolve_token, revoke_token
 from bot.config import Settings
 from bot.conversation import ANSWERED_CACHE, Conversation, Principal
 from bot.dialogue import State
 from bot.dialogue_turn import TurnOutcome, play_turn_async
-from bot.events import LocalBus
+from bot.events import Event, LocalBus
 from bot.handoff import HELD, Handoff
 from bot.host_identity import exchange_host_token
 from bot.language import detect_language, language_code
@@ -61,7 +62,8 @@ class ChatService:
         self.rng = rng or random.Random(settings.seed)
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self.handoff = Handoff(settings, store, bus or LocalBus(), lambda: self.nlu.model.domain, clock)
+        self.bus = bus or LocalBus()
+        self.handoff = Handoff(settings, store, self.bus, lambda: self.nlu.model.domain, clock)
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -119,6 +121,10 @@ class ChatService:
         if not await self.store.set_feedback([conv.session_id], frame.message_id, frame.value):
             raise ProtocolError("not_found", f"no bot reply {frame.message_id} in this session")
         return []
+
+    async def signed_out(self, conv: Conversation | None, event: Event) -> revocation.SignedOut | None:
+        """Why a connection must end on a `revoked` event (its token no longer stands); None if it stays."""
+        return await revocation.signed_out(self.store.engine, conv.principal if conv else None, event)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -281,9 +287,12 @@ class ChatService:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
     async def _refresh(self, conv: Conversation) -> None:
+        """Read the session's state again; gone with the account (erased meanwhile): `SignedOut`."""
         row = await asyncio.to_thread(self.store.get_session, conv.session_id)
         if row is not None:
             conv.state = state_of(row, conv.principal)
+        else:
+            await revocation.check(self.store.engine, conv.principal)
 
     async def _remember_user_slots(self, conv: Conversation, model: Model) -> None:
         """Slots with `scope: user` follow a logged-in user into every session."""
@@ -330,6 +339,7 @@ class ChatService:
             text = "You are not logged in."
         else:
             await asyncio.to_thread(revoke_token, self.store.engine, principal.token_hash)
+            await revocation.announce(self.bus, principal.user_id)  # the same token in other tabs
             conv = await self.open(Principal(), language=conv.language)
             text = "You are logged out; this is a new guest session."
             frames.append(session_info(conv))

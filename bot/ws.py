@@ -1,7 +1,8 @@
 """The WebSocket endpoint `/ws`: frames in, frames out; what they mean is the service's.
 
 Every bad frame is answered with an `error` frame and the connection stays open, until a
-client sends `max_bad_frames` bad frames in a row (then 1008, policy violation).
+client sends `max_bad_frames` bad frames in a row (then 1008, policy violation). A connection
+whose token is revoked meanwhile is told `token_revoked` and closed with 4401 (bot/revocation.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.websockets import WebSocketDisconnected
 from bot.conversation import Conversation
 from bot.deps import Services, services_of
 from bot.errors import ClientError
-from bot.events import Event, Subscription, session_channel
+from bot.events import Event, Subscription, session_channel, user_channel
 from bot.limits import TokenBucket
 from bot.protocol import (
     ClientFrame,
@@ -37,6 +38,7 @@ from bot.protocol import (
     dump,
     parse_frame,
 )
+from bot.revocation import CLOSE_CODE, SignedOut
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -64,7 +66,13 @@ class Connection:
         self.bad_frames = 0
         self.bucket = TokenBucket(self.settings.rate_per_second, self.settings.rate_burst)
         self.events: Subscription | None = None
-        """The session's channel: agents joining, leaving, typing and their messages."""
+        """The session's channel (agents joining, leaving, typing and their messages) and the user's
+        (tokens revoked)."""
+        self.busy = asyncio.Lock()
+        """Held while a frame is handled: a revocation waits for the frame in hand, then ends the connection."""
+        self.ended = False
+        self.followed: tuple[str, int | None] | None = None
+        """The session and user whose channels `events` has."""
 
     async def send(self, *frames: ServerFrame) -> None:
         for frame in frames:
@@ -75,18 +83,37 @@ class Connection:
         await self.send(Error(code=code, detail=detail, reply_to=reply_to))
 
     def follow(self) -> None:
-        """Listen on the current session's channel (a command may have started another session)."""
-        channel = session_channel(self.conv.session_id) if self.conv else None
+        """Listen on the current session's channel and the user's (a command may have changed either)."""
         if self.events is None:
             self.events = self.services.bus.subscribe(self.on_event)
-        if channel is not None and channel not in self.events.channels:
-            for old in list(self.events.channels):
-                self.events.remove(old)
+        if self.conv is None or self.followed == (self.conv.session_id, self.conv.principal.user_id):
+            return  # the common case, once a message: nothing changed
+        self.followed = (self.conv.session_id, self.conv.principal.user_id)
+        wanted = {session_channel(self.conv.session_id)}
+        if self.conv.principal.user_id is not None:
+            wanted.add(user_channel(self.conv.principal.user_id))
+        for old in self.events.channels - wanted:
+            self.events.remove(old)
+        for channel in wanted - self.events.channels:
             self.events.add(channel)
 
     async def on_event(self, event: Event) -> None:
-        if self.conv is not None and event.session_id == self.conv.session_id:
+        if event.kind == "revoked":
+            async with self.busy:  # decided on the principal as it is once the frame in hand is answered
+                if not self.ended and (refusal := await self.chat.signed_out(self.conv, event)) is not None:
+                    await self.sign_out(refusal)
+        elif self.conv is not None and event.session_id == self.conv.session_id:
             await self.send(*await self.chat.handoff.for_user(self.conv, event))
+
+    async def sign_out(self, refusal: SignedOut, reply_to: str | None = None) -> None:
+        """Tell the client why, then close: nothing more is read from this connection."""
+        if self.ended:
+            return
+        self.ended = True
+        log.info("signed out on session %s: %s", self.session_id, refusal.detail)
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.error(refusal.code, refusal.detail, reply_to)
+            await self.ws.close(CLOSE_CODE, refusal.code)
 
     def unfollow(self) -> None:
         if self.events is not None:
@@ -101,7 +128,7 @@ class Connection:
     async def _serve(self) -> None:
         while True:
             event = await self.ws.receive()
-            if event["type"] == "websocket.disconnect":
+            if event["type"] == "websocket.disconnect" or self.ended:
                 return
             try:
                 frame = self.parse(event.get("text"))
@@ -119,7 +146,13 @@ class Connection:
                 await self.error("rate_limited", "too many messages; slow down", reply_to)
                 continue
             try:
-                await self.dispatch(frame)
+                async with self.busy:
+                    if self.ended:
+                        return
+                    await self.dispatch(frame)
+            except SignedOut as exc:
+                await self.sign_out(exc, reply_to)
+                return
             except ClientError as exc:
                 await self.error(exc.code, exc.detail, exc.reply_to or reply_to)
             except SQLAlchemyError:

@@ -57,6 +57,7 @@
   var PING_EVERY_MS = 25000;
   var PONG_TIMEOUT_MS = 10000;
   var CONNECT_TIMEOUT_MS = 10000;
+  var SIGNED_OUT_CLOSE = 4401; // the server ended this login (docs/protocol.md): start over, send nothing more
   var HISTORY_PAGE = 200;
   var COUNT_FROM = MAX_CHARS - 200; // the character counter shows from here on
   var MAX_BUTTONS = 10;
@@ -110,6 +111,7 @@
       loggedInAs: 'Logged in as ',
       loggedIn: 'You are logged in as ',
       loggedOut: 'You are logged out.',
+      signedOut: 'You were signed out: this login was ended elsewhere (a logout, a password change or a deleted account). Log in again to continue.',
       relogin: 'Your login is no longer valid. Please log in again.',
       newConversation: 'A new conversation has started.',
       badCredentials: 'Wrong user name or password.',
@@ -171,6 +173,7 @@
       loggedInAs: 'Вы вошли как ',
       loggedIn: 'Вы вошли как ',
       loggedOut: 'Вы вышли из аккаунта.',
+      signedOut: 'Вы вышли из аккаунта: вход завершён в другом месте (выход, смена пароля или удаление аккаунта). Войдите снова, чтобы продолжить.',
       relogin: 'Вход больше не действителен. Войдите снова.',
       newConversation: 'Начат новый разговор.',
       badCredentials: 'Неверное имя пользователя или пароль.',
@@ -815,7 +818,8 @@
     sock.onclose = function (ev) {
       clearTimeout(opening);
       if (sock !== S.ws) return;
-      lost(ev.code);
+      if (ev.code === SIGNED_OUT_CLOSE) signedOut();
+      else lost(ev.code);
     };
   }
 
@@ -960,6 +964,11 @@
       renderNotice(T.hostLoginFailed);
       S.helloSent = false;
       sendHello();
+      return;
+    }
+    if (code === 'token_revoked' && (S.ready || cid)) {
+      // Unasked, on a working connection: the token was revoked or the account erased meanwhile.
+      signedOut();
       return;
     }
     if (code === 'token_expired' || code === 'token_revoked' || code === 'token_invalid') {
@@ -1326,6 +1335,13 @@
     if (token) api('/api/logout', { method: 'POST', keepalive: true }).catch(function () { /* revoked or not: forget it here */ });
     setAuth(null, null);
     startOver(T.loggedOut);
+  }
+
+  /** The server ended this login (close 4401 after `token_revoked`): as at a logout, nothing queued
+   *  is sent again under the old identity; the widget starts over as a guest. */
+  function signedOut() {
+    setAuth(null, null);
+    startOver(T.signedOut);
   }
 
   /** Forget the conversation kept in this browser and open a fresh one, saying why. */
