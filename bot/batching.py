@@ -59,11 +59,16 @@ class BatchWorker(Generic[T, R]):
             self._started = False
 
     async def run(self, item: T) -> R:
+        return await self.submit(item)
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue `item` at once and return the future of its result: callers with several items
+        submit them all before awaiting any, so that they share a batch, without a task each."""
         if not self._started:
             raise WorkerStopped(f"{self.name} is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put((item, future))
-        return await future
+        return future
 
     def _run(self) -> None:
         stopping = False
