@@ -62,7 +62,8 @@ class BatchWorker(Generic[T, R]):
         return await self.submit(item)
 
     def submit(self, item: T) -> asyncio.Future[R]:
-        """Queue the item now (items are handled in the order queued); await the future for its result."""
+        """Queue `item` at once and return the future of its result: callers with several items
+        submit them all before awaiting any, so that they share a batch, without a task each."""
         if not self._started:
             raise WorkerStopped(f"{self.name} is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()

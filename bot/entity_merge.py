@@ -26,6 +26,12 @@ def is_learned(entity: Entity) -> bool:
     return entity.source == LEARNED
 
 
+def keeps_learned(intent: str | None, intent_entities: Mapping[str, frozenset[str]]) -> bool:
+    """Whether `in_context` can keep any learned entity for `intent`: not for an intent whose
+    examples carry no entity, so a message predicted as one needs no tagging at all."""
+    return intent is None or bool(intent_entities.get(intent))
+
+
 def in_context(
     learned: Sequence[Entity], intent: str | None, intent_entities: Mapping[str, frozenset[str]]
 ) -> list[Entity]:

@@ -21,17 +21,20 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 
 from bot.domain import Domain, DomainError, load_domain
-from bot.entity_merge import merge_entities
+from bot.entity_merge import keeps_learned, merge_entities
 from bot.inference import FORMAT, ClassifierError, Scorer
 from bot.nlp import Preprocessor
 from bot.spelling import speller_for
 from bot.tagger import EntityTagger
-from bot.understanding import Understanding
+from bot.understanding import Entity, Understanding
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 LATEST = "latest"
 EXAMPLES = "examples.jsonl"
@@ -103,7 +106,7 @@ class Model:
         entities = [found for _, found in processed]
         if self.tagger is not None:
             intents = [None if p.is_fallback else p.intent for p in predictions]
-            learned = self.tagger.predict_docs(docs, intents)
+            learned = self._learned(self.tagger, docs, intents)
             entities = [
                 merge_entities(declared, guessed, intent, self.tagger.intent_entities)
                 for declared, guessed, intent in zip(entities, learned, intents, strict=True)
@@ -112,6 +115,19 @@ class Model:
             Understanding(text, norm, found, prediction)
             for text, (norm, _), found, prediction in zip(texts, processed, entities, predictions, strict=True)
         ]
+
+    @staticmethod
+    def _learned(tagger: EntityTagger, docs: Sequence[Doc], intents: Sequence[str | None]) -> list[list[Entity]]:
+        """The tagger's entities for each doc; it tags only the docs whose predicted intent can
+        keep one (`keeps_learned`): the merge would drop the others' anyway, and tagging is most
+        of what a message costs after the classifier."""
+        wanted = [k for k, intent in enumerate(intents) if keeps_learned(intent, tagger.intent_entities)]
+        learned: list[list[Entity]] = [[] for _ in docs]
+        if wanted:
+            tagged = tagger.predict_docs([docs[k] for k in wanted], [intents[k] for k in wanted])
+            for k, found in zip(wanted, tagged, strict=True):
+                learned[k] = found
+        return learned
 
 
 def library_versions(pipeline: str = "light") -> dict[str, str]:

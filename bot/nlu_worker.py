@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -60,11 +60,29 @@ class Nlu:
         `now` (aware, in the conversation's time zone) is what "tomorrow" is read from;
         `language` (the session's) is the one the text is read in, by default the bot's.
         """
+        (understood,) = await self.understand_all([text], now, language)
+        return understood
+
+    async def understand_all(
+        self, texts: Sequence[str], now: datetime | None = None, language: str | None = None
+    ) -> list[tuple[Model, Understanding]]:
+        """`understand` for several texts of one conversation (a message's clauses), all in one
+        batch of the worker: each is queued before any is awaited."""
         model = self.model
-        name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
-        if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
-            return model, Understanding(text, name, [], Prediction.certain(name))
-        return await self.worker.run((text, now, language))
+        pending: list[asyncio.Future[tuple[Model, Understanding]] | tuple[Model, Understanding]] = []
+        for text in texts:
+            name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
+            if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
+                pending.append((model, Understanding(text, name, [], Prediction.certain(name))))
+            else:
+                pending.append(self.worker.submit((text, now, language)))
+        try:
+            return [await p if isinstance(p, asyncio.Future) else p for p in pending]
+        except BaseException:
+            for p in pending:  # the batch failed or the turn was cancelled: nobody awaits the rest
+                if isinstance(p, asyncio.Future):
+                    p.cancel()
+            raise
 
     def swap(self, model: Model, actions: ActionRunner | None = None) -> Model:
         old, self.model = self.model, model

@@ -17,7 +17,7 @@ import logging
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,6 +117,9 @@ def _token_features(token: Token) -> dict[str, str | float]:
 Gazetteer = dict[tuple[str, ...], Counter[str]]
 """Annotated values (lower-cased tokens) -> how many times each entity type marks them."""
 MAX_VALUE_TOKENS = 6
+TOKEN_CACHE = 50_000
+"""Tokens whose features a tagger keeps (emptied when full): a few MB, and a message's words
+are nearly always among the last ones seen."""
 
 
 def value_keys(doc: Doc, spans: Sequence[Span]) -> Counter[tuple[tuple[str, ...], str]]:
@@ -138,16 +141,23 @@ def value_keys(doc: Doc, spans: Sequence[Span]) -> Counter[tuple[tuple[str, ...]
 
 
 def gazetteer_marks(
-    doc: Doc, gazetteer: Gazetteer, own: Counter[tuple[tuple[str, ...], str]] | None = None
+    doc: Doc,
+    gazetteer: Gazetteer,
+    own: Counter[tuple[tuple[str, ...], str]] | None = None,
+    starts: frozenset[str] | None = None,
 ) -> list[dict[str, str]]:
     """Per token, `g:TYPE` = B or I where a known value of that type covers it (longest first).
 
     In training, `own` (the doc's own annotated values) is left out of the counts: a value only
     this sentence marks is no evidence for it, or the CRF would learn to trust the list blindly.
+    `starts` (the first words of the gazetteer's values, `first_words`) lets a token that
+    starts none be passed over without looking its phrases up.
     """
     words = [t.lower_ for t in doc]
     marks: list[dict[str, str]] = [{} for _ in words]
     for i in range(len(words)):
+        if starts is not None and words[i] not in starts:
+            continue
         for j in range(min(len(words), i + MAX_VALUE_TOKENS), i, -1):
             types = gazetteer.get(tuple(words[i:j]))
             if not types:
@@ -159,35 +169,49 @@ def gazetteer_marks(
     return marks
 
 
+def first_words(gazetteer: Gazetteer) -> frozenset[str]:
+    return frozenset(words[0] for words in gazetteer)
+
+
+TokenFeatures = Callable[["Token"], Mapping[str, str | float]]
+
+
 def doc_features(
-    doc: Doc, intent: str | None = None, marks: Sequence[Mapping[str, str]] | None = None
+    doc: Doc,
+    intent: str | None = None,
+    marks: Sequence[Mapping[str, str]] | None = None,
+    token_features: TokenFeatures | None = None,
 ) -> list[dict[str, str | float]]:
     """CRFsuite's features of each token: its own, its neighbours' words and shapes, bigrams,
-    the intent, and the gazetteer's marks."""
-    own = [_token_features(t) for t in doc]
-    n = len(doc)
+    the intent, and the gazetteer's marks. `token_features` may be a cached `_token_features`
+    (the tagger's, at serving)."""
+    own = [(token_features or _token_features)(t) for t in doc]
+    words = ["<s>", "<s>", *(f["w"] for f in own), "</s>", "</s>"]  # two words of padding each side
+    last = len(own) - 1
     rows: list[dict[str, str | float]] = []
-    for i in range(n):
-        row: dict[str, str | float] = {"b": 1.0, **own[i]}
+    for i, feats in enumerate(own):
+        word = feats["w"]
+        row: dict[str, str | float] = {"b": 1.0, **feats}
         if marks is not None:
             row.update(marks[i])
-        for offset in (-2, -1, 1, 2):
-            j = i + offset
-            if 0 <= j < n:
-                row[f"{offset}w"] = own[j]["w"]
-                if abs(offset) == 1:
-                    row[f"{offset}n"] = own[j]["n"]
-                    row[f"{offset}s"] = own[j]["s"]
-                    row[f"{offset}t"] = own[j]["t"]
-            else:
-                row[f"{offset}w"] = "<s>" if j < 0 else "</s>"
-        row["-1w|w"] = f"{row['-1w']}|{own[i]['w']}"
-        row["w|1w"] = f"{own[i]['w']}|{row['1w']}"
-        row["-2w|-1w"] = f"{row['-2w']}|{row['-1w']}"
-        row["1w|2w"] = f"{row['1w']}|{row['2w']}"
+        before2, before, after, after2 = words[i], words[i + 1], words[i + 3], words[i + 4]
+        row["-2w"] = before2
+        row["-1w"] = before
+        if i > 0:
+            prev = own[i - 1]
+            row["-1n"], row["-1s"], row["-1t"] = prev["n"], prev["s"], prev["t"]
+        row["1w"] = after
+        if i < last:
+            nxt = own[i + 1]
+            row["1n"], row["1s"], row["1t"] = nxt["n"], nxt["s"], nxt["t"]
+        row["2w"] = after2
+        row["-1w|w"] = f"{before}|{word}"
+        row["w|1w"] = f"{word}|{after}"
+        row["-2w|-1w"] = f"{before2}|{before}"
+        row["1w|2w"] = f"{after}|{after2}"
         if intent is not None:
             row["i"] = intent
-            row["i|w"] = f"{intent}|{own[i]['w']}"
+            row["i|w"] = f"{intent}|{word}"
         rows.append(row)
     return rows
 
@@ -209,6 +233,10 @@ class EntityTagger:
         self._tagger: Any = None
         self._lock = threading.Lock()  # a crfsuite Tagger holds the sequence being tagged
         self._nlp: Any = None
+        self._starts: frozenset[str] = frozenset()
+        """The gazetteer's `first_words`."""
+        self._token_features: dict[tuple[int, int], Mapping[str, str | float]] = {}
+        """`_token_features` of the tokens seen at serving, by (text, norm): all they depend on."""
 
     @property
     def entity_types(self) -> frozenset[str]:
@@ -237,11 +265,12 @@ class EntityTagger:
             for keys in values:
                 for (words, entity), count in keys.items():
                     self.gazetteer.setdefault(words, Counter())[entity] += count
+        self._starts = first_words(self.gazetteer)
         trainer = pycrfsuite.Trainer(verbose=False)
         for k, (doc, spans) in enumerate(zip(docs, annotations, strict=True)):
             if len(doc):
                 intent = intents[k] if use_intent and intents is not None else None
-                marks = gazetteer_marks(doc, self.gazetteer, values[k]) if self.gazetteer else None
+                marks = gazetteer_marks(doc, self.gazetteer, values[k], self._starts) if self.gazetteer else None
                 trainer.append(doc_features(doc, intent, marks), bio_tags(doc, spans))
         trainer.set_params(
             {
@@ -286,12 +315,21 @@ class EntityTagger:
             if not len(doc):
                 out.append([])
                 continue
-            marks = gazetteer_marks(doc, self.gazetteer) if self.gazetteer else None
-            features = doc_features(doc, intent, marks)
+            marks = gazetteer_marks(doc, self.gazetteer, starts=self._starts) if self.gazetteer else None
+            features = doc_features(doc, intent, marks, self._cached_features)
             with self._lock:
                 tagger.set(features)
                 out.append(_spans(doc, tagger.tag(), tagger))
         return out
+
+    def _cached_features(self, token: Token) -> Mapping[str, str | float]:
+        key = (token.orth, token.norm)
+        found = self._token_features.get(key)
+        if found is None:
+            if len(self._token_features) >= TOKEN_CACHE:
+                self._token_features.clear()
+            found = self._token_features[key] = _token_features(token)
+        return found
 
     def _open(self) -> Any:
         if self._tagger is None:
@@ -325,6 +363,7 @@ class EntityTagger:
         self.intent_entities = dict(state["intent_entities"])
         self._intents_seen = frozenset(state["intents_seen"])
         self.gazetteer = dict(state["gazetteer"])
+        self._starts = first_words(self.gazetteer)
         self._model = bytes(state["model"])
 
 

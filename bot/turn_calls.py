@@ -7,7 +7,6 @@ already classified or run is answered from here, so an action never runs twice f
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -37,7 +36,7 @@ class TurnCalls:
         """Classify the texts in one batch of the NLU worker (the message, or its clauses)."""
         new = [t for t in dict.fromkeys(texts) if t not in self._understood]
         for text, (model, understanding) in zip(
-            new, await asyncio.gather(*(self.nlu.understand(t, self.now, self.conv.language) for t in new)), strict=True
+            new, await self.nlu.understand_all(new, self.now, self.conv.language), strict=True
         ):
             self.model = model
             self._understood[text] = understanding

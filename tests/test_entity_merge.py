@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.entity_merge import merge_entities
+from bot.entity_merge import keeps_learned, merge_entities
 from bot.understanding import Entity
 
 TEXT = "book a table for next friday at the Grand Hotel in New York"
@@ -115,3 +115,10 @@ def test_merge_is_sorted_by_position_and_keeps_the_confidence() -> None:
     merged = merge_entities([e("city", "New York")], [guess("date", "next friday", 0.71)])
     assert [m.start for m in merged] == sorted(m.start for m in merged)
     assert merged[0] == guess("date", "next friday", 0.71)
+
+
+@pytest.mark.parametrize("intent", [None, "book", "weather", "greet", "unknown"])
+def test_keeps_learned_says_whether_the_merge_can_keep_any_guess(intent: str | None) -> None:
+    every_type = [guess(t, "Grand Hotel") for t in ("venue", "date", "city", "name")]
+    kept = merge_entities([], every_type, intent, {**CONTEXT, "greet": frozenset()})
+    assert keeps_learned(intent, {**CONTEXT, "greet": frozenset()}) == bool(kept)

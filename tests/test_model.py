@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.entity_merge import keeps_learned, merge_entities
 from bot.model import (
     LATEST,
     ModelIncompatible,
@@ -146,6 +147,17 @@ def test_a_model_with_learned_entities_loads_back_with_its_tagger(tmp_path: Path
     assert [(e.entity, e.text, e.source) for e in understood[0].entities] == [("name", "Svetlana", "model")]
     assert [(e.entity, e.text) for e in understood[1].entities] == [("city", "Reykjavik")]
     assert understood[2].entities == []
+    # Only the messages whose intent can keep a learned entity are tagged; the merge would drop
+    # the rest, so the result is the same as tagging every message and merging.
+    tagger = first.tagger
+    intents = [None if u.prediction.is_fallback else u.prediction.intent for u in understood]
+    assert not keeps_learned(intents[2], tagger.intent_entities)
+    declared = [first.preprocessor.extract(text) for text in probe]
+    everything = tagger.predict(probe, intents)
+    assert [u.entities for u in understood] == [
+        merge_entities(d, guessed, intent, tagger.intent_entities)
+        for d, guessed, intent in zip(declared, everything, intents, strict=True)
+    ]
     again = load_model(out, ENTITIES)
     assert again.tagger is not first.tagger
     assert [(u.prediction, u.entities) for u in again.understand(probe)] == [

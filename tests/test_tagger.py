@@ -9,7 +9,7 @@ import pytest
 
 from bot.markup import Example
 from bot.nlp import Preprocessor
-from bot.tagger import EntityTagger, TaggerError, bio_tags
+from bot.tagger import EntityTagger, TaggerError, bio_tags, doc_features, first_words, gazetteer_marks
 from training.retraining import Dataset, fit_tagger
 
 BOOKINGS = [
@@ -88,3 +88,14 @@ def test_no_annotations_no_tagger() -> None:
         EntityTagger("en").fit(["hello there"], [()])
     data = Dataset(["hello", "bye"], ["hello", "bye"], ["greet", "bye"], Counter(), "en", [(), ()])
     assert fit_tagger(data, Preprocessor("en")) is None
+
+
+def test_serving_features_are_the_training_features(tagger: EntityTagger) -> None:
+    """The tagger's cached token features and its first-word shortcut in the gazetteer change
+    nothing the CRF sees."""
+    texts = [*BOOKINGS, *WEATHER, "a table for Anna and Anna again", "weather in New York and new york", ""]
+    for doc in tagger._docs([Example.parse(t).text for t in texts]):
+        marks = gazetteer_marks(doc, tagger.gazetteer)
+        assert gazetteer_marks(doc, tagger.gazetteer, starts=first_words(tagger.gazetteer)) == marks
+        for intent in (None, "book"):
+            assert doc_features(doc, intent, marks, tagger._cached_features) == doc_features(doc, intent, marks)

@@ -28,13 +28,13 @@ def test_first_message_opens_a_guest_session(client: TestClient) -> None:
 
 def test_typing_goes_out_first_when_a_reply_is_slow(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     nlu = app_state(client).services.nlu
-    understand = nlu.understand
+    understand_all = nlu.understand_all
 
-    async def slow_understand(text: str, now: Any = None, language: Any = None) -> Any:
+    async def slow_understand(texts: Any, now: Any = None, language: Any = None) -> Any:
         await asyncio.sleep(app_state(client).settings.typing_after_ms / 1000 + 0.3)
-        return await understand(text, now, language)
+        return await understand_all(texts, now, language)
 
-    monkeypatch.setattr(nlu, "understand", slow_understand)
+    monkeypatch.setattr(nlu, "understand_all", slow_understand)
     with client.websocket_connect("/ws") as ws:
         frames = say(ws, "hello", "c1")
     assert [f["type"] for f in frames] == ["session", "typing", "reply"]
