@@ -76,8 +76,9 @@ class Settings(BaseSettings):
 
     handoff_after_fallbacks: int = Field(default=0, ge=0)
     """Hand the conversation to a person after this many fallbacks in a row; 0 never does."""
-    handoff_resume_message: str = "You're back with the virtual assistant. Ask me anything, or ask for a person again."
-    """What the bot says when an agent closes a conversation."""
+    handoff_resume_message: str | None = None
+    """What the bot says when an agent closes a conversation, in every language; unset, the
+    `resume` text in the session's language (bot/system_texts.py, `system_texts:` in intents.yaml)."""
     agent_presence_seconds: float = Field(default=45.0, gt=0)
     """An agent counts as online this long after their inbox's last heartbeat (sent every third of it)."""
 

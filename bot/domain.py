@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from bot.actions.spec import DEFAULT_ACTIONS_FAILED, ActionSpec
 from bot.markup import Example
+from bot.system_texts import SystemTexts, texts_for
 from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
@@ -249,6 +250,7 @@ class RawDomain(_Strict):
     actions_failed: str = Field(default=DEFAULT_ACTIONS_FAILED, min_length=1)
     intents: dict[str, RawIntent]
     welcome: Welcome | None = None
+    system_texts: dict[str, str] = Field(default_factory=dict)
 
 
 class Domain(_Strict):
@@ -266,6 +268,8 @@ class Domain(_Strict):
 
     welcome: Welcome | None = None
     """Sent when a conversation opens (a `reply` frame right after `session`)."""
+    system_texts: dict[str, str] = Field(default_factory=dict)
+    """The bot's own texts (handoff notices, chat commands) overridden in this language."""
     source: str = "<memory>"
     sha256: str = ""
     languages: tuple[str, ...] = ()
@@ -276,6 +280,11 @@ class Domain(_Strict):
     def for_language(self, language: str | None) -> Domain:
         """The bot as it speaks `language`; itself for its default, None or a language it lacks."""
         return self.translations.get(language or self.language, self)
+
+    @cached_property
+    def texts(self) -> SystemTexts:
+        """What the bot says of itself in this language: the built-in texts with the domain's overrides."""
+        return texts_for(self.language, self.system_texts)
 
     def examples_by_language(self) -> dict[str, list[tuple[str, str]]]:
         """(text, intent) training pairs of each language, the default first."""
@@ -376,6 +385,7 @@ def build_domain(
         actions=raw.actions,
         actions_failed=raw.actions_failed,
         welcome=raw.welcome,
+        system_texts=raw.system_texts,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import time
 from typing import Any
 
+from bot import system_texts
 from bot.domain import LANGUAGES, EntitySpec, RawDomain, RawIntent, Response, SlotSpec, Welcome
 from bot.markup import Example
 from bot.understanding import OOS, same_text
@@ -35,6 +36,7 @@ def check(raw: RawDomain, lines: dict[Path_, int]) -> list[Problem]:
         *_check_learned_entities(raw, lines),
         *_check_actions(raw, lines),
         *check_on_missing(raw, lines),
+        *_check_system_texts(raw, lines),
     ]
 
 
@@ -88,6 +90,14 @@ def _check_welcome(raw: RawDomain, lines: dict[Path_, int]) -> list[Problem]:
     def run(add: Add) -> None:
         for path, message in check_welcome(raw.welcome, raw.intents):
             add(path, message)
+
+    return _problems(lines, run)
+
+
+def _check_system_texts(raw: RawDomain, lines: dict[Path_, int]) -> list[Problem]:
+    def run(add: Add) -> None:
+        for key, message in system_texts.problems(raw.system_texts):
+            add(("system_texts", key), message)
 
     return _problems(lines, run)
 

@@ -29,6 +29,7 @@ LOCALIZED: tuple[Path_, ...] = (
     ("forms", "noted"),
     ("slots", "*", "messages", "*"),
     ("actions_failed",),
+    ("system_texts", "*"),
 )
 """Where a value may be given per language, as a mapping `{en: ..., ru: ...}`; a plain value
 there is shared by every language."""

@@ -21,7 +21,17 @@ from sqlmodel import col
 
 from bot.auth import MAX_PASSWORD, RegistrationError, _hasher, check_password
 from bot.protocol import Image, LinkCard, from_rich
-from bot.tables import AuditEvent, AuthToken, ChatSession, HostTokenUse, Message, ReviewedExample, User, utcnow
+from bot.tables import (
+    AgentPresence,
+    AuditEvent,
+    AuthToken,
+    ChatSession,
+    HostTokenUse,
+    Message,
+    ReviewedExample,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +214,7 @@ def erase_user(engine: Engine, user_id: int) -> ErasureReport:
         _erase_history(conn, user_id, report)
         report.tokens = conn.execute(delete(AuthToken).where(col(AuthToken.user_id) == user_id)).rowcount
         report.host_tokens = conn.execute(delete(HostTokenUse).where(col(HostTokenUse.user_id) == user_id)).rowcount
+        conn.execute(delete(AgentPresence).where(col(AgentPresence.user_id) == user_id))  # an agent's open inbox
         conn.execute(update(AuditEvent).where(col(AuditEvent.subject_id) == user_id).values(subject_id=None))
         conn.execute(update(AuditEvent).where(col(AuditEvent.actor_id) == user_id).values(actor_id=None))
         report.users = conn.execute(delete(User).where(col(User.id) == user_id)).rowcount

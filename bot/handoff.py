@@ -34,6 +34,7 @@ from bot.protocol import (
 )
 from bot.rows import MessageRow, note
 from bot.store import DuplicateMessage, Store
+from bot.system_texts import SystemTexts
 from bot.tables import Message, Ticket, utcnow
 from bot.values.contacts import EMAIL
 
@@ -103,19 +104,16 @@ class Handoff:
             conv.mode = "waiting"
             position = await asyncio.to_thread(self.db.position, conv.session_id)
             await self.bus.publish(QUEUE, Event("queue", conv.session_id))
-            ahead = "you're next" if position <= 1 else f"you're number {position} in the queue"
-            text = f"I've asked a colleague from our support team to take over: {ahead}. They'll answer right here."
-            return await self._say(conv, text, now)
+            texts = self.texts(conv.language)
+            ahead = texts.queued_next if position <= 1 else texts.queued_position.format(position=position)
+            return await self._say(conv, texts.queued.format(ahead=ahead), now)
         ids = await self.db.set_mode(conv.session_id, "ticket", only_from=("bot",), reason=reason, now=now)
         if ids is None:
             return []
         conv.mode = "ticket"
         await self.bus.publish(QUEUE, Event("queue", conv.session_id))
-        text = (
-            "Nobody from our team is online right now. Leave a message and we'll email you back: "
-            "what's your email address?"
-        )
-        return await self._say(conv, text, now, buttons=(("Never mind", CANCEL),))
+        texts = self.texts(conv.language)
+        return await self._say(conv, texts.nobody_online, now, buttons=((texts.never_mind, CANCEL),))
 
     async def hold(self, conv: Conversation, text: str, client_id: str | None) -> list[ServerFrame]:
         """A message while a person waits or holds the session: logged, delivered, no bot reply."""
@@ -143,25 +141,24 @@ class Handoff:
         now = self.clock()
         inbound = note(conv.session_id, conv.principal.user_id, "in", text, now, client_id=client_id)
         answer = text.strip()
-        if answer == CANCEL or answer.lower() in ("cancel", "never mind"):
-            out = self._out(conv, "No problem. What else can I help you with?", now, client_id)
+        texts = self.texts(conv.language)
+        if answer == CANCEL or answer.lower() in ("cancel", "never mind", texts.never_mind.lower()):
+            out = self._out(conv, texts.ticket_cancelled, now, client_id)
             ids = await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",), rows=[inbound, out])
             conv.mode = "bot"
             return _replies([out], (ids or [0, 0])[1:], client_id)
         row = await asyncio.to_thread(self.store.get_session, conv.session_id)
         email = row.ticket_email if row is not None else None
         if email is None and not EMAIL.fullmatch(answer):
-            out = self._out(
-                conv, "That doesn't look like an email address. Where should we write to?", now, client_id, cancel=True
-            )
+            out = self._out(conv, texts.ticket_bad_email, now, client_id, cancel=True)
             return _replies([out], (await self.db.append([inbound, out]))[1:], client_id)
         if email is None:
-            out = self._out(conv, "Thanks. Now type your message for the team.", now, client_id, cancel=True)
+            out = self._out(conv, texts.ticket_ask_text, now, client_id, cancel=True)
             ids = await self.db.set_ticket_email(conv.session_id, answer, [inbound, out])
             return _replies([out], ids[1:], client_id)
         reason = row.handoff_reason if row is not None else None
         ticket = Ticket(session_id=conv.session_id, email=email, text=text, reason=reason, created_at=now)
-        out = self._out(conv, f"Your message is with our team; we'll reply to {email}. Anything else?", now, client_id)
+        out = self._out(conv, texts.ticket_filed.format(email=email), now, client_id)
         ticket_id, ids = await self.db.file_ticket(ticket, [inbound, out])
         conv.mode = "bot"
         await self.bus.publish(QUEUE, Event("ticket", conv.session_id, ticket_id))
@@ -263,10 +260,13 @@ class Handoff:
         await self.bus.publish(agent_channel(to_agent), Event("mode", session_id, None, to_agent))
 
     async def close(self, agent: Principal, session_id: str) -> None:
-        """Give the conversation back to the bot, which says so (`handoff_resume_message`)."""
+        """Give the conversation back to the bot, which says so in the session's language (its
+        `resume` text, or `handoff_resume_message` where the operator set one)."""
         held_by = None if agent.role == "admin" else _agent_id(agent)
         now = self.clock()
-        resume = note(session_id, None, "out", self.settings.handoff_resume_message, now, intent=HANDOFF_INTENT)
+        session = await asyncio.to_thread(self.store.get_session, session_id)
+        said = self.settings.handoff_resume_message or self.texts(session.language if session else None).resume
+        resume = note(session_id, None, "out", said, now, intent=HANDOFF_INTENT)
         ids = await self.db.set_mode(session_id, "bot", only_from=HELD, held_by=held_by, rows=[resume])
         if ids is None:
             raise NotAllowed(f"conversation {session_id} is not yours to close")
@@ -281,11 +281,15 @@ class Handoff:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def texts(self, language: str | None) -> SystemTexts:
+        """What the bot says of itself in a session of this language (None: the bot's default)."""
+        return self.domain().for_language(language).texts
+
     def _out(
         self, conv: Conversation, text: str, now: datetime, client_id: str | None, *, cancel: bool = False
     ) -> MessageRow:
         """The bot's line while taking a message; `cancel` offers the button that gives up."""
-        buttons = (("Never mind", CANCEL),) if cancel else ()
+        buttons = ((self.texts(conv.language).never_mind, CANCEL),) if cancel else ()
         user_id = conv.principal.user_id
         return note(
             conv.session_id, user_id, "out", text, now, client_id=client_id, intent=HANDOFF_INTENT, buttons=buttons

@@ -20,7 +20,7 @@ from bot.deps import ServicesDep
 from bot.handoff import Handoff
 from bot.handoff_store import AGENT_ROLES, QueueItem, presence_cutoff
 from bot.inbox_protocol import AgentView, MessageView, QueueItemView, SessionView, TicketView, iso
-from bot.protocol import Button
+from bot.protocol import Button, from_rich
 from bot.tables import Message
 
 router = APIRouter()
@@ -38,6 +38,7 @@ AgentDep = Annotated[Identity, Depends(agent_identity)]
 
 async def message_view(handoff: Handoff, m: Message) -> MessageView:
     agent = await handoff.name(m.user_id) if m.direction == "agent" and m.user_id is not None else None
+    image, link = from_rich(m.rich)
     return MessageView(
         id=m.id or 0,
         session_id=m.session_id,
@@ -48,6 +49,8 @@ async def message_view(handoff: Handoff, m: Message) -> MessageView:
         fallback=m.fallback,
         agent=agent,
         buttons=[Button(title=t, payload=p) for t, p in m.buttons],
+        image=image,
+        link=link,
         time=iso(m.created_at),
     )
 

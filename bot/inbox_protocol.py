@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bot.protocol import Button, ProtocolError
+from bot.protocol import Button, Image, LinkCard, ProtocolError
 
 
 class _Frame(BaseModel):
@@ -87,6 +87,10 @@ class MessageView(BaseModel):
     agent: str | None = None
     """The person's name on an `agent` line."""
     buttons: list[Button] = Field(default_factory=list)
+    image: Image | None = None
+    """A bot reply's picture (`alt` says what it shows), as the widget showed it."""
+    link: LinkCard | None = None
+    """A bot reply's link card."""
     time: str
 
 

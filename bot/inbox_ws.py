@@ -2,7 +2,9 @@
 
 The first frame is `hello` with a token of an `agent` or `admin` user. The connection then
 listens on the queue, on the agent's own channel (conversations transferred to them) and on
-each conversation they hold, on whichever instance the users are.
+each conversation they hold, on whichever instance the users are; and on the user's channel:
+when the token is revoked or the account erased, it is told `token_revoked` and closed with
+4401, as a chat connection is (bot/revocation.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
 
+from bot import revocation
 from bot.auth import AuthError, resolve_token
 from bot.conversation import Principal
 from bot.deps import Services, services_of
 from bot.errors import ClientError
-from bot.events import QUEUE, Event, Subscription, agent_channel, session_channel
+from bot.events import QUEUE, Event, Subscription, agent_channel, session_channel, user_channel
 from bot.handoff_store import AGENT_ROLES
 from bot.inbox_api import message_view, queue_view
 from bot.inbox_protocol import (
@@ -66,6 +69,8 @@ class InboxConnection:
         """A queue frame about to go out: a burst of queue changes sends one."""
         self.replies: set[asyncio.Task[None]] = set()
         """Replies queued for the log, to acknowledge once stored."""
+        self.ended = False
+        """Signed out by the server (its token revoked): nothing more is read."""
 
     async def send(self, *frames: InboxServerFrame) -> None:
         for frame in frames:
@@ -75,7 +80,7 @@ class InboxConnection:
         try:
             while True:
                 event = await self.ws.receive()
-                if event["type"] == "websocket.disconnect":
+                if event["type"] == "websocket.disconnect" or self.ended:
                     return
                 reply_to: str | None = None
                 try:
@@ -148,7 +153,8 @@ class InboxConnection:
         self.agent = Principal(user.id, user.username, user.role, {}, identity.token_hash)
         held = await asyncio.to_thread(self.handoff.db.held_by, user.id)
         if self.events is None:
-            self.events = self.services.bus.subscribe(self.on_event, QUEUE, agent_channel(user.id))
+            channels = (QUEUE, agent_channel(user.id), user_channel(user.id))
+            self.events = self.services.bus.subscribe(self.on_event, *channels)
         for row in held:
             self.hold(row.id)
         await self.handoff.db.seen(user.id, self.handoff.clock())
@@ -184,7 +190,11 @@ class InboxConnection:
     async def on_event(self, event: Event) -> None:
         """Queue changes, the held conversations' messages and typing, takes and releases."""
         handoff = self.handoff
-        if event.kind == "queue":
+        if event.kind == "revoked":
+            refusal = await revocation.signed_out(self.services.engine, self.agent, event)
+            if refusal is not None:
+                await self.sign_out(refusal)
+        elif event.kind == "queue":
             if self.refresh is None or self.refresh.done():
                 self.refresh = asyncio.create_task(self.send_queue())
         elif event.kind == "ticket":
@@ -200,6 +210,16 @@ class InboxConnection:
                 await self.send(InboxMessage(session_id=event.session_id, message=view))
         elif event.kind == "mode" and event.session_id:
             await self.mode_changed(event.session_id)
+
+    async def sign_out(self, refusal: revocation.SignedOut) -> None:
+        """Tell the inbox why, then close (`revocation.CLOSE_CODE`): its token no longer stands."""
+        if self.ended:
+            return
+        self.ended = True
+        log.info("inbox of user %s signed out: %s", self.agent.user_id, refusal.detail)
+        with contextlib.suppress(Exception):  # the inbox may be gone already
+            await self.send(InboxError(code=refusal.code, detail=refusal.detail))
+            await self.ws.close(revocation.CLOSE_CODE, refusal.code)
 
     async def send_queue(self) -> None:
         await asyncio.sleep(QUEUE_COALESCE_SECONDS)

@@ -322,26 +322,27 @@ class ChatService:
     async def _command(
         self, conv: Conversation, command: str, frame: UserMessage
     ) -> tuple[Conversation, list[ServerFrame]]:
-        """`/whoami`, `/reset` and `/logout`: answered, not classified; remembered against resends."""
+        """`/whoami`, `/reset` and `/logout`: answered in the session's language, not classified;
+        remembered against resends."""
         principal = conv.principal
+        texts = self.handoff.texts(conv.language)
         frames: list[ServerFrame] = []
         if command == "/whoami":
-            who = (
-                f"You are logged in as {principal.username} ({principal.role})."
+            text = (
+                texts.whoami_user.format(username=principal.username, role=principal.role, session_id=conv.session_id)
                 if principal.username
-                else "You are chatting as a guest."
+                else texts.whoami_guest.format(session_id=conv.session_id)
             )
-            text = f"{who} Session {conv.session_id}."
         elif command == "/reset":
             await self.reset(conv)
-            text = "Starting over: I've forgotten this conversation's details."
+            text = texts.reset
         elif principal.token_hash is None:
-            text = "You are not logged in."
+            text = texts.not_logged_in
         else:
             await asyncio.to_thread(revoke_token, self.store.engine, principal.token_hash)
             await revocation.announce(self.bus, principal.user_id)  # the same token in other tabs
             conv = await self.open(Principal(), language=conv.language)
-            text = "You are logged out; this is a new guest session."
+            text = texts.logged_out
             frames.append(session_info(conv))
         notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
         if frame.id is not None:

@@ -9,6 +9,8 @@
   'use strict';
 
   var TOKEN_KEY = 'inbox:token';
+  var REVOKED_CLOSE = 4401;  // the server ended this login (docs/protocol.md)
+  var SIGNED_OUT = 'You were signed out: this login was ended elsewhere (a logout, a password change or a deleted account). Log in again to continue.';
   var WS_URL = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/inbox/ws';
   var S = {
     token: sessionStorage.getItem(TOKEN_KEY),
@@ -38,6 +40,14 @@
     return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
   function status(text) { $('ib-status').textContent = text; }
+  /** An http(s) URL as a string, or null: nothing else becomes a link or a picture. */
+  function safeUrl(value) {
+    if (typeof value !== 'string') return null;
+    try {
+      var url = new URL(value);
+      return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+    } catch (e) { return null; }
+  }
   function newId() { return 'a' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8); }
 
   // -- HTTP ----------------------------------------------------------------------------------
@@ -93,6 +103,12 @@
     $('ib-username').focus();
   }
 
+  /** The server ended this login (`token_revoked`, then close 4401): back to the login form, saying why. */
+  function signedOut() {
+    logout();
+    $('ib-login-error').textContent = SIGNED_OUT;
+  }
+
   function start() {
     $('ib-login').hidden = true;
     $('ib-desk').hidden = false;
@@ -113,9 +129,10 @@
       try { frame = JSON.parse(ev.data); } catch (e) { return; }
       handle(frame);
     };
-    sock.onclose = function () {
+    sock.onclose = function (ev) {
       if (sock !== S.ws) return;
       S.ws = null;
+      if (ev.code === REVOKED_CLOSE) { signedOut(); return; }
       if (!S.token) return;
       status('Offline: reconnecting\u2026');
       var delay = Math.min(10000, 500 * Math.pow(2, S.attempts++));
@@ -166,7 +183,8 @@
         }
         break;
       case 'error':
-        if (f.code === 'unauthorized' || f.code.indexOf('token') === 0) { logout(); $('ib-login-error').textContent = f.detail; }
+        if (f.code === 'token_revoked') signedOut();
+        else if (f.code === 'unauthorized' || f.code.indexOf('token') === 0) { logout(); $('ib-login-error').textContent = f.detail; }
         else status('Not done: ' + f.detail);
         break;
       default: break;
@@ -306,6 +324,7 @@
     var node = el('div', 'ib-msg ib-msg--' + m.direction);
     node.appendChild(el('span', 'ib-who', who + ' \u00b7 ' + clock(m.time) + (m.intent && m.direction === 'in' ? ' \u00b7 ' + m.intent : '')));
     node.appendChild(document.createTextNode(m.text));
+    showRich(node, m);
     if (m.buttons && m.buttons.length) {
       node.appendChild(el('span', 'ib-who', 'Buttons: ' + m.buttons.map(function (b) { return b.title; }).join(', ')));
     }
@@ -313,6 +332,31 @@
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
     if (m.direction === 'in') $('ib-typing').textContent = '';
+  }
+
+  /** A bot reply's picture (with its alt text) and link card, as the user saw them; text only as text. */
+  function showRich(node, m) {
+    var image = m.image && safeUrl(m.image.url);
+    if (image) {
+      var img = el('img', 'ib-image');
+      img.src = image;
+      img.alt = typeof m.image.alt === 'string' ? m.image.alt : '';
+      img.loading = 'lazy';
+      img.referrerPolicy = 'no-referrer';
+      node.appendChild(img);
+    }
+    var href = m.link && safeUrl(m.link.url);
+    if (href && typeof m.link.title === 'string') {
+      var card = el('a', 'ib-card');
+      card.href = href;
+      card.target = '_blank';
+      card.rel = 'noopener noreferrer';
+      card.appendChild(el('span', 'ib-card-title', m.link.title));
+      if (typeof m.link.description === 'string' && m.link.description) card.appendChild(el('span', 'ib-card-desc', m.link.description));
+      card.appendChild(el('span', 'ib-card-host', new URL(href).hostname));
+      card.appendChild(el('span', 'ib-sr', ' (opens in a new tab)'));
+      node.appendChild(card);
+    }
   }
 
   function userTyping() {

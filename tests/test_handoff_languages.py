@@ -1,0 +1,101 @@
+"""The bot's own texts in the session's language over a real WebSocket: a Russian session of a
+two-language bot is told of the queue, the resume and the message it may leave in Russian, an
+English one in English, and the chat commands answer likewise (bot/system_texts.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.system_texts import ENGLISH, RUSSIAN, SystemTexts
+from tests.helpers import ROOT, LiveServer, make_server_env
+from tests.test_handoff import PASSWORD, Frames, create_user, inbox, login, start
+from training.fit import main as fit
+
+INTENTS = ROOT / "examples" / "multilingual" / "intents.yaml"
+SESSIONS = [("ru", RUSSIAN), ("en", ENGLISH)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shipped two-language bot, handing over at the first fallback, with one agent."""
+    folder = tmp_path_factory.mktemp("handoff-languages")
+    assert fit(["--intents", str(INTENTS), "--out", str(folder / "models"), "--quick"]) == 0
+    env = {
+        **make_server_env(folder, folder / "models"),
+        "BOT_INTENTS_PATH": str(INTENTS),
+        "BOT_HANDOFF_AFTER_FALLBACKS": "1",
+    }
+    create_user(env, "ada", "agent")
+    live = start(env, Path(folder), "bot")
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def chat_in(server: LiveServer, lang: str) -> tuple[Frames, str]:
+    chat = Frames(server.ws_url, {"type": "hello", "lang": lang})
+    session_id = str(chat.wait("session")["session_id"])
+    chat.wait("reply")  # the welcome
+    return chat, session_id
+
+
+def not_understood(chat: Frames, client_id: str) -> dict[str, object]:
+    """A message without words: a fallback, which hands the conversation over."""
+    chat.send({"type": "message", "text": "???", "id": client_id})
+    assert chat.wait("reply", reply_to=client_id)["fallback"] is True
+    return chat.wait("reply", intent="handoff")
+
+
+@pytest.mark.parametrize(("lang", "texts"), SESSIONS)
+def test_with_nobody_online_the_message_is_taken_in_the_sessions_language(
+    server: LiveServer, lang: str, texts: SystemTexts
+) -> None:
+    chat, _ = chat_in(server, lang)
+    offer = not_understood(chat, "f1")
+    assert offer["text"] == texts.nobody_online
+    assert offer["buttons"] == [{"title": texts.never_mind, "payload": "/cancel_message"}]
+    chat.send({"type": "message", "text": "not an address", "id": "t1"})
+    assert chat.wait("reply", reply_to="t1")["text"] == texts.ticket_bad_email
+    chat.send({"type": "message", "text": "me@example.com", "id": "t2"})
+    assert chat.wait("reply", reply_to="t2")["text"] == texts.ticket_ask_text
+    chat.send({"type": "message", "text": "please call me", "id": "t3"})
+    assert chat.wait("reply", reply_to="t3")["text"] == texts.ticket_filed.format(email="me@example.com")
+    not_understood(chat, "f2")
+    chat.send({"type": "message", "text": texts.never_mind, "id": "t4"})  # typed, not clicked
+    assert chat.wait("reply", reply_to="t4")["text"] == texts.ticket_cancelled
+    chat.close()
+
+
+def test_queue_and_resume_notices_follow_each_sessions_language(server: LiveServer) -> None:
+    desk = inbox(server.ws_url, login(server.url, "ada", PASSWORD))
+    desk.wait("welcome")
+    try:
+        for lang, texts in SESSIONS:
+            chat, session_id = chat_in(server, lang)
+            queued = not_understood(chat, "h1")
+            assert queued["text"] == texts.queued.format(ahead=texts.queued_next)
+            desk.send({"type": "take", "session_id": session_id})
+            desk.wait("taken", session_id=session_id)
+            assert chat.wait("agent_joined")["agent"] == "ada"
+            desk.send({"type": "close", "session_id": session_id})
+            desk.wait("released", session_id=session_id)
+            chat.wait("agent_left")
+            assert chat.wait("reply", intent="handoff")["text"] == texts.resume
+            chat.close()
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize(("lang", "texts"), SESSIONS)
+def test_chat_commands_answer_in_the_sessions_language(server: LiveServer, lang: str, texts: SystemTexts) -> None:
+    chat, session_id = chat_in(server, lang)
+    answers = []
+    for i, command in enumerate(("/whoami", "/reset", "/logout")):
+        chat.send({"type": "message", "text": command, "id": f"c{i}"})
+        answers.append(chat.wait("reply", reply_to=f"c{i}")["text"])
+    chat.close()
+    assert answers == [texts.whoami_guest.format(session_id=session_id), texts.reset, texts.not_logged_in]
