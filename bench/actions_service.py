@@ -68,6 +68,20 @@ asyncio.run(main())
 """
 
 
+PYTHON_HOOK = "python"
+"""`bench_domain`'s hook as a Python action (`--python`): the same answer, after the same delay."""
+HOOK_MODULE = """
+import asyncio
+from bot.actions import Reply, SetSlot
+
+DELAY = {delay!r}
+
+async def hook(view):
+    await asyncio.sleep(DELAY)
+    return [Reply("Done: the back office answered."), SetSlot("checked", "yes")]
+"""
+
+
 def bench_domain(demo: Path, hook_url: str | None, concurrency: int | None = None) -> tuple[str, list[str]]:
     """The demo's intents with their examples and one plain reply each, no forms; with `hook_url`
     every intent also runs the `hook` action. Also a message per intent (its first example)."""
@@ -86,13 +100,21 @@ def bench_domain(demo: Path, hook_url: str | None, concurrency: int | None = Non
         "fallback": {"threshold": 0.2, "responses": ["Sorry, I didn't get that."]},
         "intents": intents,
     }
-    if hook_url:
+    if hook_url == PYTHON_HOOK:
+        domain["actions"] = {"hook": {"python": "bench_hook:hook", "timeout": 2.0}}
+    elif hook_url:
         hook: dict[str, object] = {"url": hook_url, "timeout": 2.0}
         if concurrency is not None:
             hook["concurrency"] = concurrency
         domain["actions"] = {"hook": hook}
     messages = [i["examples"][0] for i in intents.values()]  # type: ignore[index]
     return yaml.safe_dump(domain, sort_keys=False, allow_unicode=True), messages
+
+
+def kernel_seconds(pid: int) -> float:
+    """The process's CPU time in the kernel so far (system calls: the sockets' work)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def action_counts(port: int) -> dict[str, float]:
@@ -124,6 +146,11 @@ def main() -> int:
     parser.add_argument(
         "--action-concurrency", type=int, help="the hook's `concurrency:` (default: the runner's own default)"
     )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="the hook as an async Python action (same delay and answer): the turn's share without HTTP",
+    )
     parser.add_argument("--demo", type=Path, default=ROOT / "intents.yaml", help="the domain whose intents to use")
     args = parser.parse_args()
     ws_load.raise_fd_limit()
@@ -146,9 +173,10 @@ def main() -> int:
     try:
         assert hook.stdout is not None and hook.stdout.readline().strip() == b"ready"
         messages: list[str] = []
-        for name, url in (("without actions", None), ("with actions", hook_url)):
+        for name, url in (("without actions", None), ("with actions", PYTHON_HOOK if args.python else hook_url)):
             folder = work / ("plain" if url is None else "actions")
             folder.mkdir()
+            (folder / "bench_hook.py").write_text(HOOK_MODULE.format(delay=args.delay))
             text, messages = bench_domain(args.demo, url, args.action_concurrency)
             (folder / "intents.yaml").write_text(text)
             subprocess.run(
@@ -181,15 +209,18 @@ def main() -> int:
             os.sched_setaffinity(0, {int(ws_load.CLIENT_CORE)})
         results: dict[str, list[ws_load.Result]] = {name: [] for name in bots}
         cpu: dict[str, list[float]] = {name: [] for name in bots}
+        kernel: dict[str, list[float]] = {name: [] for name in bots}
         before = action_counts(bots["with actions"][1])
         for _ in range(args.rounds):
             for name, (proc, port) in bots.items():
                 url = f"ws://127.0.0.1:{port}/ws"
                 spent = sum(ws_load.cpu_seconds(proc.pid, port).values())
+                in_kernel = kernel_seconds(proc.pid)
                 result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
                 spent = sum(ws_load.cpu_seconds(proc.pid, port).values()) - spent
                 results[name].append(result)
                 cpu[name].append(spent / max(result.messages, 1) * 1e6)
+                kernel[name].append((kernel_seconds(proc.pid) - in_kernel) / max(result.messages, 1) * 1e6)
         after = action_counts(bots["with actions"][1])
         latency = action_latency(bots["with actions"][1])
     finally:
@@ -205,13 +236,13 @@ def main() -> int:
     )
     print(
         f"{'bot':<16} {'round':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'server CPU us/msg':>17}"
+        f"{'server CPU us/msg':>17} {'of it in kernel':>15}"
     )
     for name, runs in results.items():
-        for i, (r, us) in enumerate(zip(runs, cpu[name], strict=True), 1):
+        for i, (r, us, sys_us) in enumerate(zip(runs, cpu[name], kernel[name], strict=True), 1):
             print(
                 f"{name:<16} {i:>5} {r.rate:>8,.0f} {r.pct(0.5):>8.1f} {r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} "
-                f"{r.errors:>6} {us:>17,.0f}"
+                f"{r.errors:>6} {us:>17,.0f} {sys_us:>15,.0f}"
             )
     plain, acting = results["without actions"], results["with actions"]
     ratios = [a.rate / p.rate for p, a in zip(plain, acting, strict=True)]
