@@ -1,6 +1,6 @@
 """Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
 
-    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02]
+    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02] [--python]
 
 Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
 intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
@@ -11,6 +11,9 @@ drive one bot, then the other, `--rounds` times, alternating, so a busy machine 
 alike. Servers on one core, clients and the action server on the other (as bench/ws_load.py).
 Prints throughput and latency of each run, the ratio of throughputs (target >= 0.8) and the
 p99 difference (target <= +20 ms), and the action calls and outcomes from the bot's /metrics.
+The server's CPU per message is shown with its part in the kernel (the sockets' system calls).
+With `--python` the hook is an async Python action with the same answer after the same delay:
+what the turn costs with an action but without HTTP (and with `--delay 0`, without the wait).
 """
 
 from __future__ import annotations
