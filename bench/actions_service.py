@@ -213,14 +213,21 @@ def main() -> int:
         results: dict[str, list[ws_load.Result]] = {name: [] for name in bots}
         cpu: dict[str, list[float]] = {name: [] for name in bots}
         kernel: dict[str, list[float]] = {name: [] for name in bots}
+        by_part: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
         before = action_counts(bots["with actions"][1])
         for _ in range(args.rounds):
             for name, (proc, port) in bots.items():
                 url = f"ws://127.0.0.1:{port}/ws"
-                spent = sum(ws_load.cpu_seconds(proc.pid, port).values())
+                parts = ws_load.cpu_seconds(proc.pid, port)
+                spent = sum(parts.values())
                 in_kernel = kernel_seconds(proc.pid)
                 result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
-                spent = sum(ws_load.cpu_seconds(proc.pid, port).values()) - spent
+                parts_after = ws_load.cpu_seconds(proc.pid, port)
+                spent = sum(parts_after.values()) - spent
+                for part, seconds in parts_after.items():
+                    by_part[name].setdefault(part, []).append(
+                        (seconds - parts.get(part, 0.0)) / max(result.messages, 1) * 1e6
+                    )
                 results[name].append(result)
                 cpu[name].append(spent / max(result.messages, 1) * 1e6)
                 kernel[name].append((kernel_seconds(proc.pid) - in_kernel) / max(result.messages, 1) * 1e6)
@@ -256,6 +263,14 @@ def main() -> int:
         f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
         f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
         f"{plain_cpu / acting_cpu:.2f})"
+    )
+    print(
+        "server CPU per message by thread, medians (without / with actions): "
+        + ", ".join(
+            f"{part} {statistics.median(by_part['without actions'].get(part, [0.0])):,.0f} / "
+            f"{statistics.median(runs):,.0f} µs"
+            for part, runs in by_part["with actions"].items()
+        )
     )
     calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     turns = sum(r.messages for r in acting)
