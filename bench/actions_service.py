@@ -1,6 +1,6 @@
 """Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
 
-    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02]
+    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02] [--python]
 
 Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
 intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
@@ -11,6 +11,9 @@ drive one bot, then the other, `--rounds` times, alternating, so a busy machine 
 alike. Servers on one core, clients and the action server on the other (as bench/ws_load.py).
 Prints throughput and latency of each run, the ratio of throughputs (target >= 0.8) and the
 p99 difference (target <= +20 ms), and the action calls and outcomes from the bot's /metrics.
+The server's CPU per message is shown with its part in the kernel (the sockets' system calls).
+With `--python` the hook is an async Python action with the same answer after the same delay:
+what the turn costs with an action but without HTTP (and with `--delay 0`, without the wait).
 """
 
 from __future__ import annotations
@@ -68,6 +71,20 @@ asyncio.run(main())
 """
 
 
+PYTHON_HOOK = "python"
+"""`bench_domain`'s hook as a Python action (`--python`): the same answer, after the same delay."""
+HOOK_MODULE = """
+import asyncio
+from bot.actions import Reply, SetSlot
+
+DELAY = {delay!r}
+
+async def hook(view):
+    await asyncio.sleep(DELAY)
+    return [Reply("Done: the back office answered."), SetSlot("checked", "yes")]
+"""
+
+
 def bench_domain(demo: Path, hook_url: str | None, concurrency: int | None = None) -> tuple[str, list[str]]:
     """The demo's intents with their examples and one plain reply each, no forms; with `hook_url`
     every intent also runs the `hook` action. Also a message per intent (its first example)."""
@@ -86,13 +103,21 @@ def bench_domain(demo: Path, hook_url: str | None, concurrency: int | None = Non
         "fallback": {"threshold": 0.2, "responses": ["Sorry, I didn't get that."]},
         "intents": intents,
     }
-    if hook_url:
+    if hook_url == PYTHON_HOOK:
+        domain["actions"] = {"hook": {"python": "bench_hook:hook", "timeout": 2.0}}
+    elif hook_url:
         hook: dict[str, object] = {"url": hook_url, "timeout": 2.0}
         if concurrency is not None:
             hook["concurrency"] = concurrency
         domain["actions"] = {"hook": hook}
     messages = [i["examples"][0] for i in intents.values()]  # type: ignore[index]
     return yaml.safe_dump(domain, sort_keys=False, allow_unicode=True), messages
+
+
+def kernel_seconds(pid: int) -> float:
+    """The process's CPU time in the kernel so far (system calls: the sockets' work)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
 def action_counts(port: int) -> dict[str, float]:
@@ -124,6 +149,11 @@ def main() -> int:
     parser.add_argument(
         "--action-concurrency", type=int, help="the hook's `concurrency:` (default: the runner's own default)"
     )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="the hook as an async Python action (same delay and answer): the turn's share without HTTP",
+    )
     parser.add_argument("--demo", type=Path, default=ROOT / "intents.yaml", help="the domain whose intents to use")
     args = parser.parse_args()
     ws_load.raise_fd_limit()
@@ -146,9 +176,10 @@ def main() -> int:
     try:
         assert hook.stdout is not None and hook.stdout.readline().strip() == b"ready"
         messages: list[str] = []
-        for name, url in (("without actions", None), ("with actions", hook_url)):
+        for name, url in (("without actions", None), ("with actions", PYTHON_HOOK if args.python else hook_url)):
             folder = work / ("plain" if url is None else "actions")
             folder.mkdir()
+            (folder / "bench_hook.py").write_text(HOOK_MODULE.format(delay=args.delay))
             text, messages = bench_domain(args.demo, url, args.action_concurrency)
             (folder / "intents.yaml").write_text(text)
             subprocess.run(
@@ -181,15 +212,25 @@ def main() -> int:
             os.sched_setaffinity(0, {int(ws_load.CLIENT_CORE)})
         results: dict[str, list[ws_load.Result]] = {name: [] for name in bots}
         cpu: dict[str, list[float]] = {name: [] for name in bots}
+        kernel: dict[str, list[float]] = {name: [] for name in bots}
+        by_part: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
         before = action_counts(bots["with actions"][1])
         for _ in range(args.rounds):
             for name, (proc, port) in bots.items():
                 url = f"ws://127.0.0.1:{port}/ws"
-                spent = sum(ws_load.cpu_seconds(proc.pid, port).values())
+                parts = ws_load.cpu_seconds(proc.pid, port)
+                spent = sum(parts.values())
+                in_kernel = kernel_seconds(proc.pid)
                 result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
-                spent = sum(ws_load.cpu_seconds(proc.pid, port).values()) - spent
+                parts_after = ws_load.cpu_seconds(proc.pid, port)
+                spent = sum(parts_after.values()) - spent
+                for part, seconds in parts_after.items():
+                    by_part[name].setdefault(part, []).append(
+                        (seconds - parts.get(part, 0.0)) / max(result.messages, 1) * 1e6
+                    )
                 results[name].append(result)
                 cpu[name].append(spent / max(result.messages, 1) * 1e6)
+                kernel[name].append((kernel_seconds(proc.pid) - in_kernel) / max(result.messages, 1) * 1e6)
         after = action_counts(bots["with actions"][1])
         latency = action_latency(bots["with actions"][1])
     finally:
@@ -205,13 +246,13 @@ def main() -> int:
     )
     print(
         f"{'bot':<16} {'round':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'server CPU us/msg':>17}"
+        f"{'server CPU us/msg':>17} {'of it in kernel':>15}"
     )
     for name, runs in results.items():
-        for i, (r, us) in enumerate(zip(runs, cpu[name], strict=True), 1):
+        for i, (r, us, sys_us) in enumerate(zip(runs, cpu[name], kernel[name], strict=True), 1):
             print(
                 f"{name:<16} {i:>5} {r.rate:>8,.0f} {r.pct(0.5):>8.1f} {r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} "
-                f"{r.errors:>6} {us:>17,.0f}"
+                f"{r.errors:>6} {us:>17,.0f} {sys_us:>15,.0f}"
             )
     plain, acting = results["without actions"], results["with actions"]
     ratios = [a.rate / p.rate for p, a in zip(plain, acting, strict=True)]
@@ -222,6 +263,14 @@ def main() -> int:
         f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
         f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
         f"{plain_cpu / acting_cpu:.2f})"
+    )
+    print(
+        "server CPU per message by thread, medians (without / with actions): "
+        + ", ".join(
+            f"{part} {statistics.median(by_part['without actions'].get(part, [0.0])):,.0f} / "
+            f"{statistics.median(runs):,.0f} µs"
+            for part, runs in by_part["with actions"].items()
+        )
     )
     calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     turns = sum(r.messages for r in acting)

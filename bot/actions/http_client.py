@@ -21,6 +21,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
+MAX_TARGETS = 1024
 
 
 class HttpError(Exception):
@@ -196,6 +197,18 @@ def _head(head: str) -> tuple[str, int, dict[str, str]]:
 _Origin = tuple[str, str, int]
 
 
+def _target(url: str) -> tuple[_Origin, bytes]:
+    """Where `url` is served, and the start of a request for it (request line and Host)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'{url}' is not an http:// or https:// URL with a host")
+    origin = (scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    start = f"POST {target} HTTP/1.1\r\nHost: {parts.netloc.rpartition('@')[2]}\r\n"
+    return origin, start.encode("latin-1")
+
+
 class HttpClient:
     """Keep-alive connections per origin, for the event loop that makes the calls."""
 
@@ -203,22 +216,22 @@ class HttpClient:
         self._idle_seconds = idle_seconds
         self._ssl = ssl_context
         self._idle: dict[_Origin, list[_Connection]] = {}
+        self._targets: dict[str, tuple[_Origin, bytes]] = {}
+        """Each URL's origin and request line with Host header, parsed once."""
         self._closed = False
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], limit: int) -> Response:
         """POST `body` to `url` and return the answer (at most `limit` bytes of body).
 
         Raises OSError when the server cannot be reached and `HttpError` when the exchange fails."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"'{url}' is not an http:// or https:// URL with a host")
-        origin = (scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        lines = [f"POST {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        found = self._targets.get(url)
+        if found is None:
+            found = self._targets[url] = _target(url)
+            if len(self._targets) > MAX_TARGETS:  # URLs come from configuration: never, in practice
+                self._targets.clear()
+        origin, start = found
+        head = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        request = b"".join((start, head.encode("latin-1"), b"Content-Length: %d\r\n\r\n" % len(body), body))
         connection = self._take(origin) or await self._open(origin)
         reusable = False
         try:

@@ -7,7 +7,7 @@ fills in `outcome`, `latency_ms` and `error`, so a failure is a value, never an 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -93,11 +93,24 @@ class ActionResult:
         return (("*",) if self.reset_slots else ()) + tuple(sorted(self.set_slots))
 
     def with_call(self, *, name: str, outcome: Outcome, latency_ms: float, error: str | None = None) -> ActionResult:
-        return replace(self, name=name, outcome=outcome, latency_ms=latency_ms, error=error)
+        """This result stamped with how the call went (its fields are already frozen copies, so
+        they are shared rather than copied again, as `dataclasses.replace` would)."""
+        done = object.__new__(ActionResult)
+        for kept in _KEPT:
+            object.__setattr__(done, kept, getattr(self, kept))
+        object.__setattr__(done, "name", name)
+        object.__setattr__(done, "outcome", outcome)
+        object.__setattr__(done, "latency_ms", latency_ms)
+        object.__setattr__(done, "error", error)
+        return done
 
     def as_log(self) -> dict[str, Any]:
         """The `action` column of the reply's log row (`MessageRow.action`)."""
         return _log(self.name, "run", self.outcome, self.latency_ms, self.slots_changed, self.error)
+
+
+_KEPT = ("messages", "set_slots", "reset_slots", "followup", "end_session", "handoff")
+"""`ActionResult`'s fields that `with_call` keeps; the rest it sets."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from bot.actions.breaker import CircuitBreaker
 from bot.actions.http_client import HttpClient
 from bot.actions.metrics import ActionMetrics
 from bot.actions.python_actions import PythonFunction, base_dir_of, load_function
+from bot.actions.rasa_request import RasaDomain, encode_request
 from bot.actions.results import ActionResult, Outcome, Validation
 from bot.actions.spec import ActionSpec
 from bot.actions.view import TurnView
@@ -72,12 +73,12 @@ class ActionRunner:
         served model's domain is a copy in its model folder, so the service names the live one's.
         """
         self.domain = domain
-        self._secret = secret
+        self._signer = http_actions.Signer(secret) if secret else None
         self._client: HttpClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._metrics = metrics
         self._limit = max_response_bytes
-        self._rasa_domain = http_actions.rasa_domain(domain) if any(s.url for s in domain.actions.values()) else {}
+        self._rasa_domain = RasaDomain.of(domain) if any(s.url for s in domain.actions.values()) else None
         sync = [s.concurrency for s in domain.actions.values() if s.python]
         self._threads = ThreadPoolExecutor(min(sum(sync), 64), "action") if sync else None
         """Sync actions' own threads: one that hangs past its timeout cannot starve the
@@ -191,8 +192,9 @@ class ActionRunner:
                 return python_result(returned)
             except ActionReturnError as exc:
                 raise _Failed(str(exc), retryable=False) from None
-        response = await self._http(action, http_actions.rasa_request(action.name, view, self._rasa_domain))
-        return http_actions.to_result(response)
+        assert self._rasa_domain is not None
+        answer = await self._http(action, encode_request(action.name, view, self._rasa_domain))
+        return http_actions.to_result(answer)
 
     async def _validate_once(self, action: _Action, slot: str, value: Any, view: TurnView) -> Validation:
         if action.function is not None:
@@ -201,7 +203,8 @@ class ActionRunner:
                 return python_validation(returned, value)
             except ActionReturnError as exc:
                 raise _Failed(str(exc), retryable=False) from None
-        request = http_actions.rasa_request(action.name, view, self._rasa_domain, candidate=(slot, value))
+        assert self._rasa_domain is not None
+        request = encode_request(action.name, view, self._rasa_domain, candidate=(slot, value))
         return http_actions.to_validation(await self._http(action, request), slot, value)
 
     async def _python(self, function: PythonFunction, *args: Any) -> Any:
@@ -211,16 +214,14 @@ class ActionRunner:
             log.exception("action %s raised", function.ref)
             raise _Failed(f"{type(exc).__name__}: {exc}") from None
 
-    async def _http(self, action: _Action, payload: dict[str, Any]) -> http_actions.RasaResponse:
+    async def _http(self, action: _Action, body: bytes) -> http_actions.RasaAnswer:
         assert action.spec.url is not None
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             self._client = HttpClient()  # connections serve the loop they were made in
             self._client_loop = loop
         try:
-            return await http_actions.post(
-                self._client, action.spec.url, http_actions.encode(payload), self._secret, self._limit
-            )
+            return await http_actions.post(self._client, action.spec.url, body, self._signer, self._limit)
         except http_actions.ActionCallError as exc:
             raise _Failed(
                 str(exc), outcome="rejected" if exc.outcome == "rejected" else "error", retryable=exc.retryable
