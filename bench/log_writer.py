@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ws_load import empty_postgres  # noqa: E402
 
+from bot.database import make_engine, migrate  # noqa: E402
 from bot.rows import Direction, MessageRow, SessionRow  # noqa: E402
-from bot.store import Store, TurnWrite, make_engine, migrate  # noqa: E402
+from bot.store import Store  # noqa: E402
 from bot.tables import utcnow  # noqa: E402
+from bot.writes import TurnWrite  # noqa: E402
 
 
 def message(session_id: str, direction: Direction, text: str, client_id: str) -> MessageRow:

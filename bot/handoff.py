@@ -33,9 +33,10 @@ from bot.protocol import (
     ServerFrame,
 )
 from bot.rows import MessageRow, note
-from bot.store import DuplicateMessage, Store
+from bot.store import Store
 from bot.tables import Message, Ticket, utcnow
 from bot.values.contacts import EMAIL
+from bot.writes import DuplicateMessage
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"

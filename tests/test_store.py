@@ -11,22 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from bot.database import MIGRATIONS, SCHEMA_HEAD, SchemaTooNew, make_engine, migrate, schema_revision
 from bot.rows import Direction, MessageRow, Rich, SessionRow
-from bot.store import (
-    MIGRATIONS,
-    SCHEMA_HEAD,
-    DatabaseUnavailable,
-    DuplicateMessage,
-    SchemaTooNew,
-    StaleSession,
-    Store,
-    TurnWrite,
-    make_engine,
-    migrate,
-    schema_revision,
-)
+from bot.store import Store
 from bot.tables import utcnow
 from bot.turn_statements import PsycopgTurnStatements, SqliteTurnStatements
+from bot.writes import DatabaseUnavailable, DuplicateMessage, StaleSession, TurnWrite
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import Connection, text, update
 from sqlmodel import col
 
-from bot.store import Grouped, Op, StaleSession, Store, TurnWrite, make_engine, migrate
+from bot.database import make_engine, migrate
+from bot.store import Store
 from bot.tables import ChatSession
 from bot.turn_statements import CoreTurnStatements, Held, SessionUpdate
+from bot.writes import Grouped, Op, StaleSession, TurnWrite
 from tests.test_store import row, state
 
 
