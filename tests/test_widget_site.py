@@ -24,16 +24,20 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.helpers import (
+    AXE,
+    GREETING,
+    HOURS,
     RICH_TEXT,
     WELCOME,
     WELCOME_YAML,
     Frames,
     LiveServer,
+    axe_violations,
     free_port,
     make_server_env,
     train_rich_domain,
+    wait_for,
 )
-from tests.test_widget import AXE, GREETING, HOURS, axe_violations, browser, contexts, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +64,7 @@ def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture
-def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:  # noqa: F811
+def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
     """Browser contexts for host pages written into the server's origin (its CSP bypassed)."""
     return lambda **options: contexts(bypass_csp=True, **options)
 
