@@ -67,7 +67,9 @@ async def rounds(store: Store, count: int, turns: int) -> list[float]:
                     TurnWrite(
                         s,
                         done[s],
-                        SessionRow(active_form=None, requested_slot=None, turns=done[s] + 1, last_active=utcnow()),
+                        SessionRow(
+                            active_form=None, requested_slot=None, slots={}, turns=done[s] + 1, last_active=utcnow()
+                        ),
                         [message(s, "in", "hi", f"c{n}"), message(s, "out", "hello", f"c{n}")],
                     )
                 )

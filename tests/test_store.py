@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -183,7 +182,7 @@ def test_upgrade_from_0005_stores_rich_replies_and_keeps_the_log(database_url: s
     store = Store(engine)
     store.start()
     try:
-        rows = [row("s5", "in", "map?", "c2"), replace(row("s5", "out", "Here:", "c2"), rich=rich)]
+        rows = [row("s5", "in", "map?", "c2"), row("s5", "out", "Here:", "c2")._replace(rich=rich)]
         asyncio.run(store.write(TurnWrite("s5", 1, state(2), rows)))
         messages = store.history("s5")[0]
         assert [(m.text, m.rich) for m in messages] == [("Hello!", None), ("map?", None), ("Here:", rich)]
