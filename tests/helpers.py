@@ -215,6 +215,25 @@ class LiveServer:
         return self.start()
 
 
+def run_rich_server(folder: Path, extra: str = "", env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """A real server on the rich domain (`train_rich_domain` with `extra`), with `env` added; the
+    action's store map is an image the server itself serves."""
+    intents, models = train_rich_domain(folder, extra)
+    port = free_port()
+    full = {
+        **make_server_env(folder, models),
+        "BOT_INTENTS_PATH": str(intents),
+        **(env or {}),
+        "BOT_PORT": str(port),
+        "SITE_MAP_URL": f"http://127.0.0.1:{port}/map.png",
+    }
+    server = LiveServer(env=full, port=port, log_path=folder / "server.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def make_server_env(folder: Path, models_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(

@@ -33,9 +33,7 @@ from tests.helpers import (
     Frames,
     LiveServer,
     axe_violations,
-    free_port,
-    make_server_env,
-    train_rich_domain,
+    run_rich_server,
     wait_for,
 )
 
@@ -47,20 +45,7 @@ SECRET = "the-site-and-the-bot-share-this-secret-0123"
 @pytest.fixture(scope="module")
 def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("site-server")
-    intents, models = train_rich_domain(folder, WELCOME_YAML)
-    port = free_port()
-    env = {
-        **make_server_env(folder, models),
-        "BOT_INTENTS_PATH": str(intents),
-        "BOT_HOST_TOKEN_SECRET": SECRET,
-        "BOT_PORT": str(port),
-        "SITE_MAP_URL": f"http://127.0.0.1:{port}/map.png",
-    }
-    server = LiveServer(env=env, port=port, log_path=folder / "server.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from run_rich_server(folder, WELCOME_YAML, {"BOT_HOST_TOKEN_SECRET": SECRET})
 
 
 @pytest.fixture
