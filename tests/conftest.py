@@ -27,6 +27,8 @@ from sqlalchemy import create_engine, text
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.database import make_engine, migrate
+from bot.store import Store
 from tests.helpers import (
     CHROMIUM_ARGS,
     POSTGRES_URL,
@@ -146,3 +148,23 @@ def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     yield make
     for context in made:
         context.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, then PostgreSQL (a schema of its own)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated, started `Store` on `database_url`."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    store = Store(engine)
+    store.start()
+    yield store
+    store.stop()
+    engine.dispose()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -16,24 +14,6 @@ from bot.store import Store
 from bot.tables import utcnow
 from bot.turn_statements import PsycopgTurnStatements, SqliteTurnStatements
 from bot.writes import DatabaseUnavailable, DuplicateMessage, StaleSession, TurnWrite
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    store = Store(engine)
-    store.start()
-    yield store
-    store.stop()
-    engine.dispose()
 
 
 def row(
