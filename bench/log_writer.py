@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ws_load import empty_postgres  # noqa: E402
 
+from bot.database import make_engine, migrate  # noqa: E402
 from bot.rows import Direction, MessageRow, SessionRow  # noqa: E402
-from bot.store import Store, TurnWrite, make_engine, migrate  # noqa: E402
+from bot.store import Store  # noqa: E402
 from bot.tables import utcnow  # noqa: E402
+from bot.writes import TurnWrite  # noqa: E402
 
 
 def message(session_id: str, direction: Direction, text: str, client_id: str) -> MessageRow:
@@ -65,7 +67,9 @@ async def rounds(store: Store, count: int, turns: int) -> list[float]:
                     TurnWrite(
                         s,
                         done[s],
-                        SessionRow(active_form=None, requested_slot=None, turns=done[s] + 1, last_active=utcnow()),
+                        SessionRow(
+                            active_form=None, requested_slot=None, slots={}, turns=done[s] + 1, last_active=utcnow()
+                        ),
                         [message(s, "in", "hi", f"c{n}"), message(s, "out", "hello", f"c{n}")],
                     )
                 )

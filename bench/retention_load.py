@@ -43,7 +43,7 @@ TEXTS = ["hi", "when are you open", "where is my order", "thanks", "book an appo
 
 def fill(path: Path, messages: int) -> None:
     """Old guest sessions and their messages, written straight through sqlite3 (fast)."""
-    from bot.store import make_engine, migrate
+    from bot.database import make_engine, migrate
 
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
@@ -108,8 +108,8 @@ def pct(values: list[float], q: float) -> float:
 async def run(args: argparse.Namespace, work: Path) -> None:
     import httpx
 
+    from bot.database import make_engine
     from bot.retention import run_retention
-    from bot.store import make_engine
     from training.fit import main as fit
 
     db = work / "bench.db"

@@ -12,10 +12,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions.python_actions import check_actions
 from bot.config import Settings
+from bot.database import SchemaTooNew, make_engine, migrate
 from bot.domain import DomainError, load_domain
 from bot.logs import configure_logging
 from bot.model import FIT_COMMAND, ModelError, check_model
-from bot.store import SchemaTooNew, make_engine, migrate
 
 log = logging.getLogger("bot")
 

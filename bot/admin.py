@@ -16,7 +16,7 @@ import sys
 
 from bot.auth import ROLES, RegistrationError, create_user
 from bot.config import Settings
-from bot.store import make_engine, migrate
+from bot.database import make_engine, migrate
 
 
 class PasswordUnavailable(Exception):

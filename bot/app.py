@@ -23,6 +23,7 @@ from bot.actions.runner import ActionRunner
 from bot.apidocs import add_api_docs
 from bot.auth import UsernameTaken, create_user
 from bot.config import Settings
+from bot.database import make_engine, migrate
 from bot.deps import Services, services_of
 from bot.domain import DomainError
 from bot.events import make_bus
@@ -34,7 +35,8 @@ from bot.nlu_worker import Nlu
 from bot.protocol import LANGUAGE_TAG
 from bot.retention import retention_loop
 from bot.service import ChatService
-from bot.store import DatabaseUnavailable, Store, make_engine, migrate
+from bot.store import Store
+from bot.writes import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 WEBUI = Path(__file__).resolve().parent.parent / "webui"

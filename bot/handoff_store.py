@@ -19,9 +19,10 @@ from sqlmodel import col
 from bot.batching import BatchWorker
 from bot.events import Event, LocalBus, PostgresBus
 from bot.rows import MESSAGE_COLUMNS, MessageRow
-from bot.store import Grouped, Op, Store
+from bot.store import Store
 from bot.tables import AgentPresence, ChatSession, Message, Ticket, User
 from bot.turn_statements import Held
+from bot.writes import Grouped, Op
 
 AGENT_ROLES = ("agent", "admin")
 

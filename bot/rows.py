@@ -1,15 +1,16 @@
 """The rows a chat turn writes, typed: one log line, and the session's state after the turn.
 
 The store's hot path reads their fields in `MESSAGE_COLUMNS` / `SESSION_COLUMNS` order, which
-come from the dataclasses themselves, so a column added here is written everywhere.
+come from the types themselves, so a column added here is written everywhere. They are
+`NamedTuple`s: as immutable as a frozen dataclass at a quarter of its construction cost (three
+rows a turn), and already in column order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from typing_extensions import TypedDict  # pydantic reads these: on Python 3.11 it needs this one
 
@@ -39,8 +40,7 @@ class Rich(TypedDict, total=False):
     link: LinkPart
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRow:
+class MessageRow(NamedTuple):
     """One line of the conversation log, as written (the id is the database's)."""
 
     session_id: str
@@ -69,13 +69,12 @@ class MessageRow:
     """The reply's image and link card, when it has either (what the `reply` frame's `image` and `link` said)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRow:
+class SessionRow(NamedTuple):
     """The `chat_session` columns a turn moves on."""
 
     active_form: str | None
     requested_slot: str | None
-    slots: dict[str, Any] = field(default_factory=dict)
+    slots: dict[str, Any]
     turns: int = 0
     failures: int = 0
     last_form: str | None = None
@@ -83,8 +82,8 @@ class SessionRow:
     last_active: datetime | None = None
 
 
-MESSAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MessageRow))
-SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SessionRow))
+MESSAGE_COLUMNS: tuple[str, ...] = MessageRow._fields
+SESSION_COLUMNS: tuple[str, ...] = SessionRow._fields
 
 
 def note(

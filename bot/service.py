@@ -32,11 +32,12 @@ from bot.model import Model
 from bot.nlu_worker import Nlu
 from bot.privacy import mask_pii
 from bot.protocol import ExchangedSession, Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
-from bot.store import StaleSession, Store, TurnWrite
+from bot.store import Store
 from bot.tables import ChatSession, User, utcnow
 from bot.turn_calls import TurnCalls
 from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply, turn_calls
 from bot.welcome import welcome_reply, welcome_row
+from bot.writes import StaleSession, TurnWrite
 
 MAX_STALE_RETRIES = 20
 COMMANDS = ("/whoami", "/reset", "/logout")

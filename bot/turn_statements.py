@@ -39,7 +39,7 @@ class SessionUpdate:
 
     def params(self) -> dict[str, Any]:
         """The bound parameters of `_SESSION_UPDATE`."""
-        return {"b_id": self.session_id, "b_expected": self.expected_turns, **_as_dict(self.state, SESSION_COLUMNS)}
+        return {"b_id": self.session_id, "b_expected": self.expected_turns, **self.state._asdict()}
 
 
 _SESSION_UPDATE = (
@@ -121,7 +121,7 @@ class CoreTurnStatements(_Sequential):
         return int(conn.execute(_SESSION_UPDATE, [u.params() for u in updates]).rowcount)
 
     def insert_messages(self, conn: Connection, rows: Sequence[MessageRow]) -> list[int]:
-        values = [_as_dict(row, MESSAGE_COLUMNS) for row in rows]
+        values = [row._asdict() for row in rows]
         statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
         return [int(cast(int, i)) for i in conn.execute(statement, values).scalars()]  # ids are never NULL
 
@@ -147,10 +147,7 @@ class _DriverStatements(_Sequential):
         return int(cursor.rowcount)
 
     def _session_values(self, updates: Sequence[SessionUpdate]) -> list[tuple[Any, ...]]:
-        return [
-            (*_convert(u.state, SESSION_COLUMNS, self.session_converters), u.session_id, u.expected_turns)
-            for u in updates
-        ]
+        return [(*_convert(u.state, self.session_converters), u.session_id, u.expected_turns) for u in updates]
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
@@ -181,7 +178,7 @@ class SqliteTurnStatements(_DriverStatements):
         cursor = self._cursor(conn)
 
         def insert(row: MessageRow) -> int:
-            cursor.execute(self.insert_sql, _convert(row, MESSAGE_COLUMNS, self.message_converters))
+            cursor.execute(self.insert_sql, _convert(row, self.message_converters))
             return int(cursor.fetchone()[0])
 
         return [self._run(partial(insert, row), self.insert_sql) for row in rows]
@@ -247,7 +244,7 @@ class PsycopgTurnStatements(_DriverStatements):
         return int(moved), [int(i) for i in ids]
 
     def _message_values(self, rows: Sequence[MessageRow]) -> list[tuple[Any, ...]]:
-        return [_convert(row, MESSAGE_COLUMNS, self.message_converters) for row in rows]
+        return [_convert(row, self.message_converters) for row in rows]
 
     @staticmethod
     def _pipelined(conn: Connection, cursor: Any, sql: str, params: list[Any]) -> None:
@@ -285,12 +282,6 @@ def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
     return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
-def _as_dict(row: MessageRow | SessionRow, names: Sequence[str]) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in names}
-
-
-def _convert(
-    row: MessageRow | SessionRow, names: Sequence[str], converters: Sequence[Callable[[Any], Any] | None]
-) -> tuple[Any, ...]:
-    values = (getattr(row, name) for name in names)
-    return tuple(v if convert is None else convert(v) for v, convert in zip(values, converters, strict=True))
+def _convert(row: MessageRow | SessionRow, converters: Sequence[Callable[[Any], Any] | None]) -> tuple[Any, ...]:
+    """The row's values (in column order, as the row holds them), each through its column's converter."""
+    return tuple(v if convert is None else convert(v) for v, convert in zip(row, converters, strict=True))

@@ -75,8 +75,9 @@ class Connection:
         """The session and user whose channels `events` has."""
 
     async def send(self, *frames: ServerFrame) -> None:
+        conv = self.conv
         for frame in frames:
-            await self.ws.send_text(dump(frame))
+            await self.ws.send_text(dump(frame) if conv is None else conv.wire(frame))
 
     async def error(self, code: str, detail: str, reply_to: str | None = None) -> None:
         self.services.metrics.errors.labels(code=code).inc()

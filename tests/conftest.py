@@ -16,16 +16,30 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 from sqlalchemy import create_engine, text
 
 from bot.app import create_app
 from bot.config import Settings
-from tests.helpers import POSTGRES_URL, SHOP, LiveServer, make_server_env, make_settings, need_postgres, run_server
+from bot.database import make_engine, migrate
+from bot.store import Store
+from tests.helpers import (
+    CHROMIUM_ARGS,
+    POSTGRES_URL,
+    SHOP,
+    VIEWPORT,
+    LiveServer,
+    make_server_env,
+    make_settings,
+    need_postgres,
+    run_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -106,3 +120,51 @@ def restored_logging() -> Iterator[None]:
     for name, (h, lvl, prop) in named.items():
         logger = logging.getLogger(name)
         logger.handlers[:], logger.level, logger.propagate = h, lvl, prop
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """One headless Chromium per test module."""
+    expect.set_options(timeout=10_000)
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """New browser contexts (separate storage: separate devices), closed after the test."""
+    made: list[BrowserContext] = []
+
+    def make(**options: Any) -> BrowserContext:
+        context = browser.new_context(**{"viewport": VIEWPORT, **options})
+        context.set_default_timeout(15_000)
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, then PostgreSQL (a schema of its own)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated, started `Store` on `database_url`."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    store = Store(engine)
+    store.start()
+    yield store
+    store.stop()
+    engine.dispose()

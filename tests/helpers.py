@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, WebSocket
+from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
 from sqlalchemy import create_engine
 from starlette.datastructures import State
 from starlette.testclient import WebSocketTestSession
@@ -215,6 +215,25 @@ class LiveServer:
         return self.start()
 
 
+def run_rich_server(folder: Path, extra: str = "", env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """A real server on the rich domain (`train_rich_domain` with `extra`), with `env` added; the
+    action's store map is an image the server itself serves."""
+    intents, models = train_rich_domain(folder, extra)
+    port = free_port()
+    full = {
+        **make_server_env(folder, models),
+        "BOT_INTENTS_PATH": str(intents),
+        **(env or {}),
+        "BOT_PORT": str(port),
+        "SITE_MAP_URL": f"http://127.0.0.1:{port}/map.png",
+    }
+    server = LiveServer(env=full, port=port, log_path=folder / "server.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def make_server_env(folder: Path, models_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
@@ -343,3 +362,86 @@ class Frames:
 
     def of_type(self, kind: str, received: bool = True) -> list[dict[str, Any]]:
         return [f for f in (self.received if received else self.sent) if f["type"] == kind]
+
+
+# -- the web widget in a browser -------------------------------------------------------------------
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+VIEWPORT = {"width": 900, "height": 700}
+GREETING = "Hello! How can I help?"
+ASK_ORDER = "What is your order number?"
+HOURS = "We are open 9 to 5, Monday to Friday."
+XSS = '<img src=x onerror="window.__xss=1">'
+
+
+class Widget:
+    """The widget on a page, found the way a user finds it: by roles and labels."""
+
+    def __init__(self, page: Page, server: LiveServer) -> None:
+        self.page = page
+        self.server = server
+        self.log = page.get_by_role("region", name="Messages")
+        self.input = page.get_by_role("textbox", name="Message")
+        self.bot = self.log.locator(".cbw-msg--bot .cbw-text")
+        self.user = self.log.locator(".cbw-msg--user .cbw-text")
+        self.banner = page.locator(".cbw-banner")
+        self.typing = page.locator(".cbw-typing")
+
+    def send(self, text: str) -> None:
+        self.input.fill(text)
+        self.input.press("Enter")
+
+    def button(self, title: str) -> Locator:
+        return self.log.get_by_role("button", name=title, exact=True)
+
+    def storage(self, key: str) -> Any:
+        full = f"chatwidget:{self.server.ws_url}:{key}"
+        return self.page.evaluate("k => JSON.parse(localStorage.getItem(k))", full)
+
+    def session_id(self) -> str:
+        value = wait_for(lambda: self.storage("session"), what="a session id in localStorage")
+        assert isinstance(value, str), value
+        return value
+
+
+def open_widget(context: BrowserContext, server: LiveServer, path: str = "/") -> Widget:
+    page = context.new_page()
+    page.goto(server.url + path)
+    widget = Widget(page, server)
+    expect(widget.input).to_be_visible()
+    return widget
+
+
+def history(server: LiveServer, session_id: str, token: str | None = None) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(
+        f"{server.url}/api/sessions/{session_id}/messages", params={"limit": 500}, headers=headers, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()["items"]
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition", page: Page | None = None
+) -> Any:
+    """Poll; with a page, wait through Playwright so its event handlers (routes) keep running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Violations of impact serious or critical on the page as it is now."""
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

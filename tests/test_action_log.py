@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.store import make_engine
+from bot.database import make_engine
 from bot.tables import Message
 from tests.helpers import ROOT, make_settings
 from training import analysis

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.helpers import LiveServer
+from tests.helpers import AXE, LiveServer, axe_violations, open_widget
 from tests.test_handoff import PASSWORD, create_user, handoff_domain, handoff_env, start  # noqa: F401 (a fixture)
-from tests.test_widget import AXE, axe_violations, browser, contexts, open_widget  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +40,7 @@ def open_inbox(context: BrowserContext, server: LiveServer) -> Page:
 
 def test_user_in_the_widget_and_agent_in_the_inbox(
     server: LiveServer,
-    contexts: Callable[..., BrowserContext],  # noqa: F811
+    contexts: Callable[..., BrowserContext],
 ) -> None:
     desk = open_inbox(contexts(bypass_csp=True), server)
     expect(desk.get_by_text("Nobody is waiting.")).to_be_visible()

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
+from bot.database import make_engine, migrate
 from bot.host_identity import (
     HostLoginDisabled,
     HostTokenExpired,
@@ -23,7 +24,6 @@ from bot.host_identity import (
     forget_spent_tokens,
     resolve_host_token,
 )
-from bot.store import make_engine, migrate
 from bot.tables import HostTokenUse, User
 from tests.helpers import make_settings
 

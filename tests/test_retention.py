@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.auth import create_user, issue_token
+from bot.database import make_engine, migrate
 from bot.retention import retention_loop, run_retention
-from bot.store import make_engine, migrate
 from bot.tables import AuthToken, ChatSession, Message, ReviewedExample
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.database import make_engine, migrate
 from bot.domain import load_domain
 from bot.model import load_model
-from bot.store import make_engine, migrate
 from bot.tables import ReviewedExample
 from bot.understanding import same_text
 from tests.helpers import SHOP

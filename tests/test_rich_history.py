@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import RICH_TEXT, Chat, LiveServer, free_port, make_server_env, train_rich_domain
+from tests.helpers import RICH_TEXT, Chat, LiveServer, run_rich_server
 
 IMAGE_ALT = "A map of the store"
 LINK = {"url": "https://example.com/stores?id=1", "title": "Find a <i>store</i>", "description": "Opening hours"}
@@ -23,19 +23,7 @@ LINK = {"url": "https://example.com/stores?id=1", "title": "Find a <i>store</i>"
 @pytest.fixture(scope="module")
 def rich_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("rich-server")
-    intents, models = train_rich_domain(folder)
-    port = free_port()
-    env = {
-        **make_server_env(folder, models),
-        "BOT_INTENTS_PATH": str(intents),
-        "BOT_PORT": str(port),
-        "SITE_MAP_URL": f"http://127.0.0.1:{port}/map.png",
-    }
-    server = LiveServer(env=env, port=port, log_path=folder / "server.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from run_rich_server(folder)
 
 
 def account(server: LiveServer) -> str:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.database import make_engine
 from bot.domain import load_domain
-from bot.store import make_engine
 from bot.tables import ChatSession, Message, utcnow
 from tests.helpers import SHOP, LiveServer
 from training.simulate import OUT_OF_SCOPE, Speaker, perturb

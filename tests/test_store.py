@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 
+from bot.database import MIGRATIONS, SCHEMA_HEAD, SchemaTooNew, make_engine, migrate, schema_revision
 from bot.rows import Direction, MessageRow, Rich, SessionRow
-from bot.store import (
-    MIGRATIONS,
-    SCHEMA_HEAD,
-    DatabaseUnavailable,
-    DuplicateMessage,
-    SchemaTooNew,
-    StaleSession,
-    Store,
-    TurnWrite,
-    make_engine,
-    migrate,
-    schema_revision,
-)
+from bot.store import Store
 from bot.tables import utcnow
 from bot.turn_statements import PsycopgTurnStatements, SqliteTurnStatements
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    store = Store(engine)
-    store.start()
-    yield store
-    store.stop()
-    engine.dispose()
+from bot.writes import DatabaseUnavailable, DuplicateMessage, StaleSession, TurnWrite
 
 
 def row(
@@ -193,7 +162,7 @@ def test_upgrade_from_0005_stores_rich_replies_and_keeps_the_log(database_url: s
     store = Store(engine)
     store.start()
     try:
-        rows = [row("s5", "in", "map?", "c2"), replace(row("s5", "out", "Here:", "c2"), rich=rich)]
+        rows = [row("s5", "in", "map?", "c2"), row("s5", "out", "Here:", "c2")._replace(rich=rich)]
         asyncio.run(store.write(TurnWrite("s5", 1, state(2), rows)))
         messages = store.history("s5")[0]
         assert [(m.text, m.rich) for m in messages] == [("Hello!", None), ("map?", None), ("Here:", rich)]

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, text, update
 from sqlmodel import col
 
-from bot.store import Grouped, Op, StaleSession, Store, TurnWrite, make_engine, migrate
+from bot.store import Store
 from bot.tables import ChatSession
 from bot.turn_statements import CoreTurnStatements, Held, SessionUpdate
+from bot.writes import Grouped, Op, StaleSession, TurnWrite
 from tests.test_store import row, state
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    migrate(engine)
-    store = Store(engine)
-    store.start()
-    yield store
-    store.stop()
-    engine.dispose()
 
 
 def test_a_run_of_grouped_writes_is_one_call_and_ops_keep_their_place(store: Store) -> None:

@@ -8,27 +8,15 @@ it kept, and goes on as a guest; nothing is sent again under the old identity.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.helpers import CHROMIUM_ARGS, Frames, LiveServer
-from tests.test_widget import ASK_ORDER, GREETING, open_widget, wait_for
+from tests.helpers import ASK_ORDER, GREETING, Frames, LiveServer, open_widget, wait_for
 
 SIGNED_OUT = "You were signed out"
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -24,16 +24,18 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.helpers import (
+    AXE,
+    GREETING,
+    HOURS,
     RICH_TEXT,
     WELCOME,
     WELCOME_YAML,
     Frames,
     LiveServer,
-    free_port,
-    make_server_env,
-    train_rich_domain,
+    axe_violations,
+    run_rich_server,
+    wait_for,
 )
-from tests.test_widget import AXE, GREETING, HOURS, axe_violations, browser, contexts, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -43,24 +45,11 @@ SECRET = "the-site-and-the-bot-share-this-secret-0123"
 @pytest.fixture(scope="module")
 def site_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("site-server")
-    intents, models = train_rich_domain(folder, WELCOME_YAML)
-    port = free_port()
-    env = {
-        **make_server_env(folder, models),
-        "BOT_INTENTS_PATH": str(intents),
-        "BOT_HOST_TOKEN_SECRET": SECRET,
-        "BOT_PORT": str(port),
-        "SITE_MAP_URL": f"http://127.0.0.1:{port}/map.png",
-    }
-    server = LiveServer(env=env, port=port, log_path=folder / "server.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from run_rich_server(folder, WELCOME_YAML, {"BOT_HOST_TOKEN_SECRET": SECRET})
 
 
 @pytest.fixture
-def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:  # noqa: F811
+def site_contexts(contexts: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
     """Browser contexts for host pages written into the server's origin (its CSP bypassed)."""
     return lambda **options: contexts(bypass_csp=True, **options)
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 
+from bot.database import make_engine
 from bot.domain import Domain
-from bot.store import make_engine
 from bot.tables import ChatSession, Message
 from training.action_log import FAILING, ActionCall, calls_in
 from training.data import database_url, missing_sqlite_file

@@ -80,7 +80,7 @@ def load_reviewed(database_url: str, known: set[str]) -> list[tuple[str, str]]:
     from sqlalchemy.orm import Session
     from sqlmodel import col
 
-    from bot.store import make_engine
+    from bot.database import make_engine
     from bot.tables import ReviewedExample
 
     missing = missing_sqlite_file(database_url)

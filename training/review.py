@@ -33,8 +33,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from bot.database import make_engine, migrate
 from bot.domain import DomainError, load_domain
-from bot.store import make_engine, migrate
 from bot.tables import Message, ReviewedExample, utcnow
 from bot.understanding import OOS, same_text
 from training.action_log import read_calls, summary, write_calls_csv

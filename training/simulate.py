@@ -359,7 +359,7 @@ def spread_over_days(
     history. Turns get human gaps, sessions end `expiry` after their last turn (as the bot's
     sweeper would end them). Only the given sessions change.
     """
-    from bot.store import make_engine
+    from bot.database import make_engine
     from bot.tables import ChatSession, Message, utcnow
 
     if not session_ids or days <= 0:

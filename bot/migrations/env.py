@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `bot.store.migrate` hands over."""
+"""Alembic environment: runs on the connection `bot.database.migrate` hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
