@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,3 +131,23 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chatbot"
+
+
+class CacheSettings(BaseSettings):
+    """Where derived files are kept between runs (`BOT_CACHE_DIR`): read by the loaders that
+    need it, which run while a model is unpickled, before the service's `Settings` exist."""
+
+    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", extra="ignore")
+
+    cache_dir: Path | None = Field(default_factory=_user_cache)
+    """The multilingual encoder's piece table, uncompressed and memory-mapped (65 MB, once per
+    installed version); empty: nothing cached, the table is read into each process."""
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value

