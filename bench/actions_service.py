@@ -12,6 +12,7 @@ alike. Servers on one core, clients and the action server on the other (as bench
 Prints throughput and latency of each run, the ratio of throughputs (target >= 0.8) and the
 p99 difference (target <= +20 ms), and the action calls and outcomes from the bot's /metrics.
 The server's CPU per message is shown with its part in the kernel (the sockets' system calls).
+The NLU worker's and log writer's mean batch sizes too (from the bot's /metrics).
 With `--python` the hook is an async Python action with the same answer after the same delay:
 what the turn costs with an action but without HTTP (and with `--delay 0`, without the wait).
 """
@@ -120,6 +121,16 @@ def kernel_seconds(pid: int) -> float:
     return int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
+def worker_batches(port: int) -> dict[str, tuple[float, float]]:
+    """`worker -> (batches, items)` so far, from the bot's /metrics."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    batches = dict(re.findall(r'bot_worker_batches\{worker="([^"]+)"\} (\S+)', text))
+    items = dict(re.findall(r'bot_worker_items\{worker="([^"]+)"\} (\S+)', text))
+    return {name: (float(n), float(items.get(name, 0.0))) for name, n in batches.items()}
+
+
 def action_counts(port: int) -> dict[str, float]:
     """`outcome -> calls` of the hook action so far, from the bot's /metrics."""
     import httpx
@@ -214,6 +225,7 @@ def main() -> int:
         cpu: dict[str, list[float]] = {name: [] for name in bots}
         kernel: dict[str, list[float]] = {name: [] for name in bots}
         by_part: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
+        batch_size: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
         before = action_counts(bots["with actions"][1])
         for _ in range(args.rounds):
             for name, (proc, port) in bots.items():
@@ -221,6 +233,7 @@ def main() -> int:
                 parts = ws_load.cpu_seconds(proc.pid, port)
                 spent = sum(parts.values())
                 in_kernel = kernel_seconds(proc.pid)
+                batches = worker_batches(port)
                 result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
                 parts_after = ws_load.cpu_seconds(proc.pid, port)
                 spent = sum(parts_after.values()) - spent
@@ -228,6 +241,9 @@ def main() -> int:
                     by_part[name].setdefault(part, []).append(
                         (seconds - parts.get(part, 0.0)) / max(result.messages, 1) * 1e6
                     )
+                for part, (n, items) in worker_batches(port).items():
+                    n0, items0 = batches.get(part, (0.0, 0.0))
+                    batch_size[name].setdefault(part, []).append((items - items0) / max(n - n0, 1.0))
                 results[name].append(result)
                 cpu[name].append(spent / max(result.messages, 1) * 1e6)
                 kernel[name].append((kernel_seconds(proc.pid) - in_kernel) / max(result.messages, 1) * 1e6)
@@ -270,6 +286,14 @@ def main() -> int:
             f"{part} {statistics.median(by_part['without actions'].get(part, [0.0])):,.0f} / "
             f"{statistics.median(runs):,.0f} µs"
             for part, runs in by_part["with actions"].items()
+        )
+    )
+    print(
+        "items a batch by worker, medians (without / with actions): "
+        + ", ".join(
+            f"{part} {statistics.median(batch_size['without actions'].get(part, [0.0])):.1f} / "
+            f"{statistics.median(runs):.1f}"
+            for part, runs in batch_size["with actions"].items()
         )
     )
     calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}

@@ -45,6 +45,9 @@ class BatchWorker(Generic[T, R]):
         self._started = False
         self.cpu_seconds = 0.0
         """CPU time the thread has used, as of its last batch (for /metrics)."""
+        self.batches = 0
+        """Batches handled so far, and `items` in them: the mean batch size (for /metrics)."""
+        self.items = 0
 
     def start(self) -> None:
         if not self._started:
@@ -89,6 +92,8 @@ class BatchWorker(Generic[T, R]):
             # the queue holds items and the _STOP sentinel, which never joins a batch
             self._handle(batch)  # type: ignore[arg-type]
             self.cpu_seconds = time.thread_time()
+            self.batches += 1
+            self.items += len(batch)
 
     def _handle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]

@@ -36,13 +36,24 @@ class Metrics:
             ["worker"],
             registry=self.registry,
         )
+        self.worker_batches = Gauge(
+            "bot_worker_batches", "Batches each worker thread has handled so far", ["worker"], registry=self.registry
+        )
+        self.worker_items = Gauge(
+            "bot_worker_items",
+            "Items in those batches (over the batches: the mean batch size)",
+            ["worker"],
+            registry=self.registry,
+        )
         self.actions = ActionMetrics(self.registry)
         """Action calls by outcome, failures and latency, per action (docs/actions.md)."""
 
     def watch_workers(self, workers: Iterable[BatchWorker[Any, Any]]) -> None:
-        """Report each worker's CPU time: with the process's, what a turn costs where."""
+        """Report each worker's CPU time (with the process's, what a turn costs where) and batches."""
         for worker in workers:
             self.worker_cpu.labels(worker=worker.name).set_function(_cpu_of(worker))
+            self.worker_batches.labels(worker=worker.name).set_function(_count_of(worker, "batches"))
+            self.worker_items.labels(worker=worker.name).set_function(_count_of(worker, "items"))
 
     def serve_model(self, version: str) -> None:
         self.model.clear()
@@ -65,3 +76,8 @@ class Metrics:
 def _cpu_of(worker: BatchWorker[Any, Any]) -> Callable[[], float]:
     """A reader of the worker's CPU seconds, for a gauge that asks at every scrape."""
     return lambda: worker.cpu_seconds
+
+
+def _count_of(worker: BatchWorker[Any, Any], counter: str) -> Callable[[], float]:
+    """A reader of the worker's `batches` or `items` so far."""
+    return lambda: float(getattr(worker, counter))

@@ -231,13 +231,17 @@ def test_metrics(client: TestClient) -> None:
     assert "bot_model_info{version=" in text
 
 
-def test_metrics_report_each_workers_cpu_time(client: TestClient) -> None:
+def test_metrics_report_each_workers_cpu_time_and_batches(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         say(ws, "what are your opening hours")  # classified on the nlu thread, logged by the writer
         text = client.get("/metrics").text
     cpu = {name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)}
     assert set(cpu) == {"nlu", "log-writer"}
     assert all(seconds > 0 for seconds in cpu.values())
+    batches = dict(re.findall(r'bot_worker_batches\{worker="([^"]+)"\} (\S+)', text))
+    items = dict(re.findall(r'bot_worker_items\{worker="([^"]+)"\} (\S+)', text))
+    assert set(batches) == set(items) == {"nlu", "log-writer"}
+    assert all(float(items[name]) >= float(batches[name]) >= 1 for name in batches)
 
 
 def test_two_connections_on_one_session_apply_turns_in_order(client: TestClient) -> None:
