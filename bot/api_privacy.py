@@ -118,8 +118,10 @@ async def delete_me(body: PasswordConfirmation, identity: IdentityDep, services:
             await asyncio.to_thread(verify_password, services.engine, user.id or 0, body.password)
         except PasswordNotAccepted as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{exc}: send the account's password again") from None
-    report = await asyncio.to_thread(erase_user, services.engine, user.id or 0)
+    erased = await asyncio.to_thread(erase_user, services.engine, user.id or 0)
     await announce(services.bus, user.id)  # its open connections, on every instance, end
+    await services.chat.handoff.agent_gone(erased.released, user.id or 0)  # the users they helped are told
+    report = erased.report
     await asyncio.to_thread(audit, services.engine, None, "erase_user", None, by="self", **report.model_dump())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -153,10 +155,12 @@ async def export_any_user(user_id: int, admin: AdminDep, services: ServicesDep) 
 @router.delete("/api/admin/users/{user_id}", tags=["admin"])
 async def delete_any_user(user_id: int, admin: AdminDep, services: ServicesDep) -> ErasureReport:
     try:
-        report = await asyncio.to_thread(erase_user, services.engine, user_id)
+        erased = await asyncio.to_thread(erase_user, services.engine, user_id)
     except UserNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from None
     await announce(services.bus, user_id)
+    await services.chat.handoff.agent_gone(erased.released, user_id)
+    report = erased.report
     actor = None if admin.user.id == user_id else admin.user.id
     await asyncio.to_thread(audit, services.engine, actor, "erase_user", None, by="admin", **report.model_dump())
     return report

@@ -6,11 +6,16 @@ them, with the feedback given), messages that carry the user's id elsewhere, rep
 of host tokens, and the audit events about the user. Reviewed examples labelled for training
 are not personal data once unlinked: an erasure keeps their text and clears their link to
 the message they came from.
+
+Erasing an agent hands back every conversation they hold: it waits for a person again, in the
+same transaction, so that no conversation is left held by an account that is gone (handoff
+then tells each user, `Handoff.agent_gone`).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +128,16 @@ class ErasureReport(BaseModel):
     messages: int = 0
     host_tokens: int = 0
     examples_unlinked: int = 0
+    conversations_released: int = 0
+    """Conversations the user held as an agent, sent back to the queue."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase_user` did: the counts, and the conversations the erased agent held (now waiting)."""
+
+    report: ErasureReport
+    released: list[str]
 
 
 def _session_ids(conn: Connection, user_id: int) -> list[str]:
@@ -202,16 +217,29 @@ def erase_history(engine: Engine, user_id: int) -> ErasureReport:
     return report
 
 
-def erase_user(engine: Engine, user_id: int) -> ErasureReport:
+def _release_held(conn: Connection, agent_id: int) -> list[str]:
+    """Send the conversations this agent holds back to the queue, at their place (they keep
+    their `handoff_at`, when they first asked for a person); their ids."""
+    held = (col(ChatSession.mode) == "agent", col(ChatSession.agent_id) == agent_id)
+    ids = list(conn.execute(select(col(ChatSession.id)).where(*held)).scalars())
+    if ids:
+        conn.execute(update(ChatSession).where(*held).values(mode="waiting", agent_id=None))
+    return ids
+
+
+def erase_user(engine: Engine, user_id: int) -> Erasure:
     """Delete the account and everything naming it, in one transaction (GDPR art. 17).
 
-    The audit trail stays, anonymised: events about or by the user lose the user's id.
+    The audit trail stays, anonymised: events about or by the user lose the user's id. The
+    conversations the user held as an agent wait for another person again.
     """
     report = ErasureReport()
     with engine.begin() as conn:
         if conn.execute(select(col(User.id)).where(col(User.id) == user_id)).first() is None:
             raise UserNotFound(f"no user {user_id}")
         _erase_history(conn, user_id, report)
+        released = _release_held(conn, user_id)
+        report.conversations_released = len(released)
         report.tokens = conn.execute(delete(AuthToken).where(col(AuthToken.user_id) == user_id)).rowcount
         report.host_tokens = conn.execute(delete(HostTokenUse).where(col(HostTokenUse.user_id) == user_id)).rowcount
         conn.execute(delete(AgentPresence).where(col(AgentPresence.user_id) == user_id))  # an agent's open inbox
@@ -219,7 +247,7 @@ def erase_user(engine: Engine, user_id: int) -> ErasureReport:
         conn.execute(update(AuditEvent).where(col(AuditEvent.actor_id) == user_id).values(actor_id=None))
         report.users = conn.execute(delete(User).where(col(User.id) == user_id)).rowcount
     log.info("erased a user: %s", report.model_dump())
-    return report
+    return Erasure(report, released)
 
 
 def verify_password(engine: Engine, user_id: int, password: str) -> None:

@@ -110,8 +110,7 @@ class Handoff:
             position = await asyncio.to_thread(self.db.position, conv.session_id)
             await self.bus.publish(QUEUE, Event("queue", conv.session_id))
             texts = self.texts(conv.language)
-            ahead = texts.queued_next if position <= 1 else texts.queued_position.format(position=position)
-            return await self._say(conv, texts.queued.format(ahead=ahead), now)
+            return await self._say(conv, texts.queued.format(ahead=_ahead(texts, position)), now)
         ids = await self.db.set_mode(conv.session_id, "ticket", only_from=("bot",), reason=reason, now=now)
         if ids is None:
             return []
@@ -176,12 +175,12 @@ class Handoff:
     async def for_user(self, conv: Conversation, event: Event) -> list[ServerFrame]:
         """What an event on the user's session channel shows the user (their own echoes show nothing)."""
         if event.kind == "typing" and event.user_id is not None:
-            return [AgentTyping(agent=await self.name(event.user_id))]
+            return [AgentTyping(agent=await self.name(event.user_id, conv.language))]
         if event.kind == "message" and event.message_id is not None and event.user_id is not None:
             message = await self.db.message(event.message_id, event.message)
             if message is None or message.direction != "agent":
                 return []
-            return [await self.agent_message(message)]
+            return [await self.agent_message(message, conv.language)]
         if event.kind != "mode":
             return []
         row = await asyncio.to_thread(self.store.get_session, conv.session_id)
@@ -191,20 +190,20 @@ class Handoff:
         before = conv.agent
         conv.mode = row.mode
         if row.mode == "agent" and row.agent_id is not None:
-            conv.agent = await self.name(row.agent_id)
+            conv.agent = await self.name(row.agent_id, conv.language)
             if conv.agent != before:
                 frames.append(AgentJoined(agent=conv.agent))
         elif before is not None:
             conv.agent = None
             frames.append(AgentLeft(agent=before))
-        if event.message_id is not None and (message := await self.db.message(event.message_id)):
+        if event.message_id is not None and (message := await self.db.message(event.message_id, event.message)):
             frames.append(_notice(message))
         return frames
 
-    async def agent_message(self, message: Message) -> AgentMessage:
+    async def agent_message(self, message: Message, language: str | None = None) -> AgentMessage:
         return AgentMessage(
             text=message.text,
-            agent=await self.name(message.user_id or 0),
+            agent=await self.name(message.user_id or 0, language),
             message_id=message.id or 0,
             buttons=tuple(Button(title=t, payload=p) for t, p in message.buttons),
             time=message.created_at.astimezone(UTC).isoformat(),
@@ -215,7 +214,7 @@ class Handoff:
         row = await asyncio.to_thread(self.store.get_session, conv.session_id)
         if row is not None:
             conv.mode = row.mode
-            conv.agent = await self.name(row.agent_id) if row.mode == "agent" and row.agent_id else None
+            conv.agent = await self.name(row.agent_id, conv.language) if row.mode == "agent" and row.agent_id else None
 
     # -- the agents' side ----------------------------------------------------------------
 
@@ -278,10 +277,42 @@ class Handoff:
         await self.bus.publish(session_channel(session_id), Event("mode", session_id, ids[0], _agent_id(agent)))
         await self.bus.publish(QUEUE, Event("queue", session_id))
 
-    async def name(self, user_id: int) -> str:
+    async def agent_gone(self, session_ids: Sequence[str], agent_id: int) -> None:
+        """The agent who held these conversations was erased, and they wait again (`erasure.erase_user`):
+        tell each user so, with their place in the queue, in the session's language; and the inboxes.
+
+        Called once the erasure is committed. A notice that cannot be stored is logged: the
+        conversation waits all the same, and the user sees so when they reconnect.
+        """
+        self._names.pop(agent_id, None)
+        for session_id in session_ids:
+            try:
+                await self._tell_agent_gone(session_id, agent_id)
+            except Exception as exc:
+                log.warning("could not tell session %s its agent is gone (%s)", session_id, exc.__class__.__name__)
+
+    async def _tell_agent_gone(self, session_id: str, agent_id: int) -> None:
+        session = await asyncio.to_thread(self.store.get_session, session_id)
+        if session is None or session.mode != "waiting":  # taken again, or closed, meanwhile
+            return
+        texts = self.texts(session.language)
+        position = await asyncio.to_thread(self.db.position, session_id)
+        said = texts.agent_gone.format(ahead=_ahead(texts, position))
+        row = note(session_id, session.user_id, "out", said, self.clock(), intent=HANDOFF_INTENT)
+
+        def announce(ids: list[int]) -> list[tuple[str, Event]]:
+            left = Event("mode", session_id, ids[0], agent_id, row)
+            return [(session_channel(session_id), left), (QUEUE, Event("queue", session_id))]
+
+        await self.db.append([row], announce)
+
+    async def name(self, user_id: int, language: str | None = None) -> str:
+        """An agent's name; for one whose account is gone, `colleague` in `language`."""
         if user_id not in self._names:
             user = await asyncio.to_thread(self.db.user, user_id)
-            self._names[user_id] = user.username if user else "A colleague"
+            if user is None:
+                return self.texts(language).colleague
+            self._names[user_id] = user.username
         return self._names[user_id]
 
     # -- helpers -------------------------------------------------------------------------
@@ -329,6 +360,11 @@ def _replies(rows: Sequence[MessageRow], ids: Sequence[int], client_id: str | No
         )
         for row, message_id in zip(rows, ids, strict=True)
     ]
+
+
+def _ahead(texts: SystemTexts, position: int) -> str:
+    """Where a waiting conversation is in the queue, as `{ahead}` in `queued` and `agent_gone`."""
+    return texts.queued_next if position <= 1 else texts.queued_position.format(position=position)
 
 
 def _notice(message: Message) -> Reply:

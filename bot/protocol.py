@@ -178,6 +178,9 @@ class SessionInfo(_Frame):
     taking a message for the team (`ticket`)."""
     agent: str | None = None
     """The name of the person holding the session when `mode` is `agent`."""
+    language: str | None = None
+    """The language the bot speaks in this session ("en", "ru"); None while a bot of several
+    languages has not yet told it from the user's first message."""
 
 
 class ExchangedSession(SessionInfo):

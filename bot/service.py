@@ -78,7 +78,7 @@ class ChatService:
         conv = await self.open(principal, frame.session_id, frame.lang)
         conv.timezone = frame.timezone
         await self.handoff.describe(conv)  # who answers it now: the bot, or a person
-        frames: list[ServerFrame] = [session_info(conv, bearer)]
+        frames: list[ServerFrame] = [self.session_info(conv, bearer)]
         if welcome and not conv.resumed:
             frames += await self._welcome(conv, frame.lang)
         return conv, frames
@@ -112,7 +112,7 @@ class ChatService:
         if conv.ending:
             await self.store.end_session(conv.session_id)
             conv = await self.open(conv.principal, language=conv.language)
-            frames.append(session_info(conv))
+            frames.append(self.session_info(conv))
         return conv, frames
 
     async def feedback(self, conv: Conversation | None, frame: Feedback) -> list[ServerFrame]:
@@ -309,6 +309,13 @@ class ChatService:
             await self.store.set_user_slots(conv.principal.user_id, merged)
             conv.principal = replace(conv.principal, user_slots=merged)
 
+    def session_info(self, conv: Conversation, bearer: str | None = None) -> SessionInfo:
+        """The `session` frame, with the language the bot speaks in it (a bot of one language
+        speaks its own; one of several, the session's once it is settled)."""
+        domain = self.nlu.model.domain
+        language = conv.language or (domain.language if len(domain.languages) < 2 else None)
+        return session_info(conv, language, bearer)
+
     # -- handoff ---------------------------------------------------------------------------
 
     async def hand_over(self, conv: Conversation, reason: str) -> list[Reply]:
@@ -344,7 +351,7 @@ class ChatService:
             await revocation.announce(self.bus, principal.user_id)  # the same token in other tabs
             conv = await self.open(Principal(), language=conv.language)
             text = texts.logged_out
-            frames.append(session_info(conv))
+            frames.append(self.session_info(conv))
         notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
         if frame.id is not None:
             conv.remember(frame.id, [notice])
@@ -360,9 +367,10 @@ class ChatService:
             conv.state = fresh
 
 
-def session_info(conv: Conversation, bearer: str | None = None) -> SessionInfo:
+def session_info(conv: Conversation, language: str | None = None, bearer: str | None = None) -> SessionInfo:
     """The `session` frame; with the bearer token when a host token was just exchanged for it."""
     fields = {
+        "language": language,
         "session_id": conv.session_id,
         "resumed": conv.resumed,
         "user": conv.principal.username,

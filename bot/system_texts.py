@@ -33,6 +33,11 @@ class SystemTexts(BaseModel):
     ticket_filed: str
     resume: str
     """Said when an agent gives the conversation back (unless `BOT_HANDOFF_RESUME_MESSAGE` is set)."""
+    agent_gone: str
+    """The agent holding the conversation is no longer available (their account was deleted): back
+    in the queue; `{ahead}` is `queued_next` or `queued_position`."""
+    colleague: str
+    """How an agent is named whose account no longer exists."""
     whoami_user: str
     whoami_guest: str
     reset: str
@@ -53,6 +58,11 @@ ENGLISH = SystemTexts(
     ticket_ask_text="Thanks. Now type your message for the team.",
     ticket_filed="Your message is with our team; we'll reply to {email}. Anything else?",
     resume="You're back with the virtual assistant. Ask me anything, or ask for a person again.",
+    agent_gone=(
+        "The colleague who was helping you is no longer available, so your conversation is back in the queue "
+        "for someone else from our team: {ahead}."
+    ),
+    colleague="A colleague",
     whoami_user="You are logged in as {username} ({role}). Session {session_id}.",
     whoami_guest="You are chatting as a guest. Session {session_id}.",
     reset="Starting over: I've forgotten this conversation's details.",
@@ -74,6 +84,11 @@ RUSSIAN = SystemTexts(
     ticket_ask_text="Спасибо. Теперь напишите сообщение для команды.",
     ticket_filed="Ваше сообщение передано команде; мы ответим на {email}. Что-нибудь ещё?",
     resume="Вы снова говорите с виртуальным помощником. Спрашивайте что угодно или снова позовите человека.",
+    agent_gone=(
+        "Сотрудник, который вам помогал, больше недоступен, поэтому разговор снова в очереди "
+        "и его подхватит другой коллега из нашей команды: {ahead}."
+    ),
+    colleague="Коллега",
     whoami_user="Вы вошли как {username} ({role}). Сессия {session_id}.",
     whoami_guest="Вы общаетесь как гость. Сессия {session_id}.",
     reset="Начинаем сначала: подробности этого разговора забыты.",

@@ -168,6 +168,7 @@ def test_guest_who_logs_in_keeps_the_conversation(own_world: World) -> None:
         "slots": {},
         "mode": "bot",
         "agent": None,
+        "language": "en",  # the bot's one language
     }
     bobs = own_world.client.get("/api/sessions", headers=own_world.auth("bob")).json()
     assert guest in [s["id"] for s in bobs]

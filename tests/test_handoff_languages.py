@@ -4,14 +4,16 @@ English one in English, and the chat commands answer likewise (bot/system_texts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import BrowserContext, expect
 
 from bot.system_texts import ENGLISH, RUSSIAN, SystemTexts
 from tests.helpers import ROOT, LiveServer, make_server_env
 from tests.test_handoff import PASSWORD, Frames, create_user, inbox, login, start
+from tests.test_widget import Widget, browser, contexts  # noqa: F401 (fixtures)
 from training.fit import main as fit
 
 INTENTS = ROOT / "examples" / "multilingual" / "intents.yaml"
@@ -99,3 +101,49 @@ def test_chat_commands_answer_in_the_sessions_language(server: LiveServer, lang:
         answers.append(chat.wait("reply", reply_to=f"c{i}")["text"])
     chat.close()
     assert answers == [texts.whoami_guest.format(session_id=session_id), texts.reset, texts.not_logged_in]
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("ru", "ru"), ("ru-RU", "ru"), ("en", "en"), (None, None)])
+def test_the_session_frame_says_the_sessions_language(
+    server: LiveServer, lang: str | None, expected: str | None
+) -> None:
+    """What the widget words its own handoff notices in; none until a bot of two languages tells it."""
+    chat = Frames(server.ws_url, {"type": "hello", "lang": lang})
+    session_id = str(chat.wait("session")["session_id"])
+    chat.close()
+    again = Frames(server.ws_url, {"type": "hello", "session_id": session_id, "lang": "en"})
+    resumed = again.wait("session")
+    again.close()
+    assert resumed["session_id"] == session_id and resumed["resumed"] is True
+    assert resumed["language"] == expected  # the session's, not the one a later hello asks for
+
+
+@pytest.mark.browser
+def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
+    server: LiveServer,
+    contexts: Callable[..., BrowserContext],  # noqa: F811
+) -> None:
+    """An English page showing a Russian conversation (resumed from another visit): the page's
+    controls stay English, what the widget says of the conversation is Russian."""
+    desk = inbox(server.ws_url, login(server.url, "ada", PASSWORD))
+    desk.wait("welcome")
+    chat, session_id = chat_in(server, "ru")
+    chat.close()
+    page = contexts().new_page()
+    page.goto(server.url + "/healthz")  # the server's origin, for its localStorage
+    page.evaluate(
+        "([k, v]) => localStorage.setItem(k, JSON.stringify(v))", [f"chatwidget:{server.ws_url}:session", session_id]
+    )
+    page.goto(server.url + "/")
+    w = Widget(page, server)
+    expect(w.input).to_be_visible()  # "Message": the page's language
+    w.send("???")  # not understood: handed over
+    expect(w.bot.last).to_have_text(RUSSIAN.queued.format(ahead=RUSSIAN.queued_next))
+    desk.send({"type": "take", "session_id": session_id})
+    desk.wait("taken", session_id=session_id)
+    joined = w.log.locator(".cbw-notice [lang=ru]")
+    expect(joined).to_have_text("ada из нашей команды присоединяется к разговору.")
+    desk.send({"type": "close", "session_id": session_id})
+    expect(joined.last).to_have_text("ada покинул(а) разговор.")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    desk.close()

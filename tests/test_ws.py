@@ -95,6 +95,7 @@ def test_resume_keeps_form_and_slots(client: TestClient) -> None:
             "slots": {},
             "mode": "bot",
             "agent": None,
+            "language": "en",  # the bot's one language
         }
         assert replies(say(ws, "AB123456", "b")) == ["Order AB123456 is on its way."]
 

@@ -4,7 +4,8 @@
  *   <script src="https://HOST/widget.js" data-server="wss://HOST/ws" defer></script>
  *
  * data-server      the WebSocket URL (default: ws[s]://<the script's origin>/ws)
- * data-lang        "en" or "ru" (default: the page's <html lang>, else "en")
+ * data-lang        "en" or "ru" (default: the page's <html lang>, else "en"); what it says of the
+ *                  conversation (a person joined, left, is typing) is in the session's language
  * data-open        "true" opens the panel at load
  * data-title       the panel's title (default "Chat with us")
  * data-bot-name    the bot's name, shown in the header and read out before its messages
@@ -269,6 +270,7 @@
   var S = {
     open: false,
     ws: null,
+    lang: null,           // the session's language (its `session` frame), when the widget has words in it
     ready: false,         // the server's `session` frame arrived on this connection
     helloSent: false,
     everOnline: false,
@@ -672,8 +674,9 @@
     return row;
   }
 
-  function renderNotice(text) {
-    append(h('div', { class: 'cbw-msg cbw-msg--notice' }, h('p', { class: 'cbw-notice' }, h('span', { class: 'cbw-sr', text: T.notice + ' ' }), text)));
+  function renderNotice(text, lang) {
+    var said = lang ? h('span', { lang: lang }, text) : text; // a line in the session's language, not the page's
+    append(h('div', { class: 'cbw-msg cbw-msg--notice' }, h('p', { class: 'cbw-notice' }, h('span', { class: 'cbw-sr', text: T.notice + ' ' }), said)));
     announce(text);
   }
 
@@ -1146,11 +1149,19 @@
   var TYPING_EVERY_MS = 2000;
   var PERSON_TYPING_MS = 4000;
 
-  function personText(template, name) { return template.replace('{name}', name || T.person); }
+  /** The widget's words for what happens in the conversation: in the session's language where the
+   * widget has it (the conversation is in it), else the page's. */
+  function convT() { return STRINGS[S.lang] || T; }
+  function personText(key, name) { var t = convT(); return t[key].replace('{name}', name || t.person); }
+  /** The `lang` attribute of a line in the session's language, where the page's differs. */
+  function convLang() { return S.lang && S.lang !== LANG ? S.lang : null; }
 
-  /** The session frame says who answers: the bot, or a person (mode 'agent', their name). */
+  /** The session frame says who answers (the bot, or a person: mode 'agent', their name) and in
+   * which language. */
   function onPersonSession(f) {
-    S.person = f.mode === 'agent' ? (f.agent || T.person) : null;
+    var lang = typeof f.language === 'string' ? f.language.toLowerCase().split(/[-_]/)[0] : '';
+    S.lang = Object.prototype.hasOwnProperty.call(STRINGS, lang) ? lang : null;
+    S.person = f.mode === 'agent' ? (f.agent || convT().person) : null;
   }
 
   function onPersonFrame(f) {
@@ -1161,12 +1172,12 @@
         break;
       case 'agent_joined':
         S.person = f.agent;
-        renderNotice(personText(T.agentJoined, f.agent));
+        renderNotice(personText('agentJoined', f.agent), convLang());
         break;
       case 'agent_left':
         S.person = null;
         hidePersonTyping();
-        renderNotice(personText(T.agentLeft, f.agent));
+        renderNotice(personText('agentLeft', f.agent), convLang());
         break;
       case 'agent_message':
         hidePersonTyping();
@@ -1185,11 +1196,11 @@
   function renderPerson(m, live) {
     var body = h('span', { class: 'cbw-text' });
     appendRichText(body, m.text);
-    var said = personText(T.agentSaid, m.name);
+    var said = personText('agentSaid', m.name);
     var row = h('div', { class: 'cbw-msg cbw-msg--bot cbw-msg--person', 'data-message-id': m.messageId == null ? null : String(m.messageId) },
       h('div', { class: 'cbw-bubble' },
-        h('span', { class: 'cbw-person', 'aria-hidden': 'true', text: m.name || T.person }),
-        h('span', { class: 'cbw-sr', text: said + ' ' }), body),
+        h('span', { class: 'cbw-person', 'aria-hidden': 'true', text: m.name || convT().person }),
+        h('span', { class: 'cbw-sr', lang: convLang(), text: said + ' ' }), body),
       h('div', { class: 'cbw-meta' }, timeElement(m.date)));
     if (m.buttons.length && live) {
       var group = h('div', { class: 'cbw-quick', role: 'group', 'aria-label': T.suggested });
@@ -1211,7 +1222,7 @@
   }
 
   function showPersonTyping(name) {
-    typingEl.querySelector('.cbw-typing-text').textContent = personText(T.agentTyping, name);
+    typingEl.querySelector('.cbw-typing-text').textContent = personText('agentTyping', name);
     typingEl.hidden = false;
     scrollToEnd(false);
     clearTimeout(S.personTypingTimer);
