@@ -11,9 +11,8 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from bot.system_texts import ENGLISH, RUSSIAN, SystemTexts
-from tests.helpers import ROOT, LiveServer, make_server_env
+from tests.helpers import ROOT, LiveServer, Widget, make_server_env
 from tests.test_handoff import PASSWORD, Frames, create_user, inbox, login, start
-from tests.test_widget import Widget, browser, contexts  # noqa: F401 (fixtures)
 from training.fit import main as fit
 
 INTENTS = ROOT / "examples" / "multilingual" / "intents.yaml"
@@ -121,7 +120,7 @@ def test_the_session_frame_says_the_sessions_language(
 @pytest.mark.browser
 def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
     server: LiveServer,
-    contexts: Callable[..., BrowserContext],  # noqa: F811
+    contexts: Callable[..., BrowserContext],
 ) -> None:
     """An English page showing a Russian conversation (resumed from another visit): the page's
     controls stay English, what the widget says of the conversation is Russian."""

@@ -11,11 +11,21 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.helpers import RICH_ACTIONS, RICH_TEXT, STORE_MAP, LiveServer, free_port, make_server_env, train_domain
+from tests.helpers import (
+    AXE,
+    RICH_ACTIONS,
+    RICH_TEXT,
+    STORE_MAP,
+    LiveServer,
+    axe_violations,
+    free_port,
+    make_server_env,
+    open_widget,
+    train_domain,
+)
 from tests.test_handoff import HUMAN_INTENT, create_user
 from tests.test_handoff_browser import open_inbox
 from tests.test_privacy_api import bearer
-from tests.test_widget import AXE, axe_violations, browser, contexts, open_widget  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 def test_the_conversation_view_shows_a_rich_reply_as_the_user_saw_it(
     server: LiveServer,
-    contexts: Callable[..., BrowserContext],  # noqa: F811
+    contexts: Callable[..., BrowserContext],
 ) -> None:
     desk = open_inbox(contexts(bypass_csp=True), server)  # axe is added inline
     w = open_widget(contexts(), server)
@@ -70,7 +80,7 @@ def test_the_conversation_view_shows_a_rich_reply_as_the_user_saw_it(
 
 def test_the_inbox_says_the_agent_was_signed_out_when_the_token_is_revoked(
     server: LiveServer,
-    contexts: Callable[..., BrowserContext],  # noqa: F811
+    contexts: Callable[..., BrowserContext],
 ) -> None:
     desk = open_inbox(contexts(bypass_csp=True), server)  # axe is added inline
     token = desk.evaluate("sessionStorage.getItem('inbox:token')")
