@@ -83,11 +83,14 @@ class Settings(BaseSettings):
     agent_presence_seconds: float = Field(default=45.0, gt=0)
     """An agent counts as online this long after their inbox's last heartbeat (sent every third of it)."""
 
-    thread_switch_ms: float = Field(default=0.5, gt=0)
+    thread_switch_ms: float = Field(default=5.0, gt=0)
     """How long a thread may keep the interpreter while another waits for it (`sys.setswitchinterval`).
 
-    Python's default is 5 ms: under load the log writer then waits up to that long for the busy
-    event loop after each wait on the database (see bench/RESULTS.md); 5 restores it."""
+    5 ms is Python's own default. Lower values let the log writer back in sooner after each wait
+    on the database (handoff delivery's p99 roughly halved at 0.5 in some runs), but every thread
+    then switches ten times as often: at 0.5 the chat path took 12-40 % more CPU a message in
+    three alternating pairs of bench/ws_load.py runs (bench/RESULTS.md), so it is an operator's
+    choice, not the default."""
 
     log_json: bool = False
     log_level: str = "INFO"
