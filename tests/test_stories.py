@@ -283,3 +283,32 @@ def test_a_fake_result_keyed_by_a_date_needs_that_date() -> None:
     assert fake[0].matches({"day": "2026-12-04", "time": "15:00:00"})
     assert not fake[0].matches({"day": "2026-12-05", "time": "15:00:00"})
     assert fake[1].matches({}) and not fake[1].matches({"day": "2026-12-04"})
+
+
+HANDOFF_DOMAIN = """
+language: en
+intents:
+  greet:
+    examples: [hi, hello]
+    responses: ["Hello!"]
+  human:
+    examples: [a person please, talk to a human]
+    handoff: true
+    responses: ["Let me get a colleague."]
+"""
+
+
+def test_a_handoff_intent_hands_over_in_a_conversation_test() -> None:
+    """`handoff:` in a step reads what the service does after the turn: an intent with
+    `handoff: true` hands over, though the policy's decision itself names no reason."""
+    domain = parse_domain(HANDOFF_DOMAIN)
+    nlu = FakeNlu({"talk to a human": ("human", False), "hi": ("greet", False)})
+    stories = parse_stories(
+        "conversations:\n"
+        "  - name: asks for a person\n    steps:\n      - {user: talk to a human, handoff: true}\n"
+        "  - name: a greeting stays with the bot\n    steps:\n      - {user: hi, handoff: false}\n"
+        "  - name: a wrong expectation fails\n    steps:\n      - {user: talk to a human, handoff: false}\n",
+        "handoff.yml",
+    )
+    results = run_file(stories, domain, nlu)
+    assert [r.ok for r in results] == [True, True, False], "\n".join(r.diff() for r in results)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.actions.results import ActionResult, Validation
 from bot.actions.view import TurnView
-from bot.dialogue import State
+from bot.dialogue import Decision, State
 from bot.dialogue_turn import TurnOutcome, play_turn
 from bot.domain import Domain
 from bot.understanding import FALLBACK, Understanding
@@ -213,11 +213,18 @@ def check_step(step: Step, outcome: TurnOutcome, called: list[str], domain: Doma
         wanted_actions = [] if step.action is None else [step.action] if isinstance(step.action, str) else step.action
         if list(called) != wanted_actions:
             differ("actions called", wanted_actions, list(called))
-    if step.handoff is not None and bool(decision.handoff) != step.handoff:
-        differ("handoff", step.handoff, decision.handoff)
+    if step.handoff is not None and _hands_over(decision, domain) != step.handoff:
+        differ("handoff", step.handoff, decision.handoff or _hands_over(decision, domain))
     if step.end_session is not None and decision.end_session != step.end_session:
         differ("end of session", step.end_session, decision.end_session)
     return lines
+
+
+def _hands_over(decision: Decision, domain: Domain) -> bool:
+    """Whether the service hands this turn to a person: the decision says so (a form's way out, an
+    action), or a reply serves a `handoff: true` intent (as `bot.handoff.Handoff.after_turn` reads it)."""
+    served = {m.intent or decision.intent for m in decision.messages}
+    return bool(decision.handoff) or any(i in domain.intents and domain.intents[i].handoff for i in served)
 
 
 def _intent(u: Understanding) -> str:
