@@ -293,7 +293,11 @@ class Domain(_Strict):
     @cached_property
     def hands_over(self) -> bool:
         """Whether an intent asks for a person (`handoff: true`)."""
-        return any(intent.handoff for intent in self.intents.values())
+        return any(map(self.asks_for_person, self.intents))
+
+    def asks_for_person(self, intent: str | None) -> bool:
+        """Whether replying to `intent` hands the conversation to a person (`handoff: true`)."""
+        return intent in self.intents and self.intents[intent].handoff
 
     @cached_property
     def answerable(self) -> dict[str, Intent]:

@@ -85,11 +85,10 @@ class Handoff:
         replies = [f for f in frames if isinstance(f, Reply) and not f.duplicate]
         if not replies:
             return []
-        intents = domain.intents
-        asked = next((r.intent for r in replies if r.intent in intents and intents[r.intent].handoff), None)
+        asked = next((r.intent for r in replies if domain.asks_for_person(r.intent)), None)
         if asked is not None and not replies[-1].fallback:
             conv.fallbacks = 0
-            return await self.hand_over(conv, f"asked for a person ({intents[asked].title})")
+            return await self.hand_over(conv, f"asked for a person ({domain.intents[asked].title})")
         conv.fallbacks = conv.fallbacks + 1 if all(r.fallback for r in replies) else 0
         if limit and conv.fallbacks >= limit:
             conv.fallbacks = 0

@@ -223,8 +223,7 @@ def check_step(step: Step, outcome: TurnOutcome, called: list[str], domain: Doma
 def _hands_over(decision: Decision, domain: Domain) -> bool:
     """Whether the service hands this turn to a person: the decision says so (a form's way out, an
     action), or a reply serves a `handoff: true` intent (as `bot.handoff.Handoff.after_turn` reads it)."""
-    served = {m.intent or decision.intent for m in decision.messages}
-    return bool(decision.handoff) or any(i in domain.intents and domain.intents[i].handoff for i in served)
+    return bool(decision.handoff) or any(domain.asks_for_person(m.intent or decision.intent) for m in decision.messages)
 
 
 def _intent(u: Understanding) -> str:
