@@ -171,8 +171,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="actions-service-"))
     hook_port = ws_load.free_port()
     hook_url = f"http://127.0.0.1:{hook_port}/webhook"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    env = ws_load.bot_env(
         BOT_RATE_PER_SECOND="100000",
         BOT_RATE_BURST="100000",
         BOT_MAX_CONNECTIONS_PER_IP="100000",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ws_load import empty_postgres, free_port, raise_fd_limit, start  # noqa: E402
+from ws_load import bot_env, empty_postgres, free_port, raise_fd_limit, start  # noqa: E402
 
 PASSWORD = "bench-password-1"
 
@@ -168,8 +167,7 @@ def main() -> int:
     raise_fd_limit()
     url = empty_postgres(args.database)
     work = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    env = bot_env(
         BOT_DATABASE_URL=url,
         BOT_MODELS_DIR=str(args.models),
         BOT_INTENTS_PATH=str(args.intents),

@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ws_load import bot_env, free_port  # noqa: E402  (bench/ws_load.py, beside this file)
 
 SHOP = ROOT / "tests" / "data" / "shop.yaml"
 TEXTS = ["hi", "when are you open", "where is my order", "thanks", "book an appointment", "monday"]
@@ -119,11 +119,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     models = work / "models"
     if fit(["--intents", str(SHOP), "--out", str(models), "--quick"]) != 0:
         raise SystemExit("training failed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    port = free_port()
+    env = bot_env(
         BOT_DATABASE_URL=f"sqlite:///{db}",
         BOT_INTENTS_PATH=str(SHOP),
         BOT_MODELS_DIR=str(models),

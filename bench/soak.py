@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from ws_load import MESSAGES, ROOT, free_port, raise_fd_limit, rss_mb, start
+from ws_load import MESSAGES, ROOT, bot_env, free_port, raise_fd_limit, rss_mb, start
 
 BAD_FRAMES = ["not json", "[]", '{"type": "nope"}', '{"type": "message", "text": ""}', '{"type": "message"}']
 
@@ -122,8 +121,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     db = work / "soak.db"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(
+    env = bot_env(
         BOT_DATABASE_URL=f"sqlite:///{db}",
         BOT_PORT=str(port),
         BOT_MODELS_DIR=str(args.models),

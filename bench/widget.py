@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import shutil
 import statistics
 import subprocess
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ws_load import bot_env, free_port  # noqa: E402  (bench/ws_load.py, beside this file)
 
 SHOP = ROOT / "tests" / "data" / "shop.yaml"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -99,13 +100,8 @@ def timings(runs: int) -> None:
         intents.write_text(SHOP.read_text().rstrip("\n") + "\n" + WELCOME_YAML)
         if fit(["--intents", str(intents), "--out", str(models), "--quick"]) != 0:
             raise SystemExit("training failed")
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        env.update(
+        port = free_port()
+        env = bot_env(
             BOT_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
             BOT_INTENTS_PATH=str(intents),
             BOT_MODELS_DIR=str(models),

@@ -62,6 +62,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bot_env(**settings: str) -> dict[str, str]:
+    """This process's environment without its own `BOT_` settings, plus the server's `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(settings)
+    return env
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -353,9 +360,8 @@ def main() -> int:
         )
 
     work = Path(tempfile.mkdtemp(prefix="ws-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     bot_port, echo_port = free_port(), free_port()
-    env.update(
+    env = bot_env(
         BOT_MODELS_DIR=str(args.models),
         BOT_INTENTS_PATH=str(args.intents),
         BOT_PORT=str(bot_port),
