@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from bot.api import AdminDep, IdentityDep, LoginResult, _public
 from bot.auth import MAX_PASSWORD
-from bot.deps import ServicesDep
+from bot.deps import Services, ServicesDep
 from bot.erasure import (
     ErasureReport,
     PasswordNotAccepted,
@@ -118,11 +118,7 @@ async def delete_me(body: PasswordConfirmation, identity: IdentityDep, services:
             await asyncio.to_thread(verify_password, services.engine, user.id or 0, body.password)
         except PasswordNotAccepted as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{exc}: send the account's password again") from None
-    erased = await asyncio.to_thread(erase_user, services.engine, user.id or 0)
-    await announce(services.bus, user.id)  # its open connections, on every instance, end
-    await services.chat.handoff.agent_gone(erased.released, user.id or 0)  # the users they helped are told
-    report = erased.report
-    await asyncio.to_thread(audit, services.engine, None, "erase_user", None, by="self", **report.model_dump())
+    await _erase(services, user.id or 0, actor=None, by="self")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,16 +150,21 @@ async def export_any_user(user_id: int, admin: AdminDep, services: ServicesDep) 
 
 @router.delete("/api/admin/users/{user_id}", tags=["admin"])
 async def delete_any_user(user_id: int, admin: AdminDep, services: ServicesDep) -> ErasureReport:
+    actor = None if admin.user.id == user_id else admin.user.id
     try:
-        erased = await asyncio.to_thread(erase_user, services.engine, user_id)
+        return await _erase(services, user_id, actor=actor, by="admin")
     except UserNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user") from None
+
+
+async def _erase(services: Services, user_id: int, actor: int | None, by: str) -> ErasureReport:
+    """Erase an account, end its open connections on every instance, tell the users it helped
+    as an agent, and audit it (without naming who was erased)."""
+    erased = await asyncio.to_thread(erase_user, services.engine, user_id)
     await announce(services.bus, user_id)
     await services.chat.handoff.agent_gone(erased.released, user_id)
-    report = erased.report
-    actor = None if admin.user.id == user_id else admin.user.id
-    await asyncio.to_thread(audit, services.engine, actor, "erase_user", None, by="admin", **report.model_dump())
-    return report
+    await asyncio.to_thread(audit, services.engine, actor, "erase_user", None, by=by, **erased.report.model_dump())
+    return erased.report
 
 
 @router.get("/api/admin/audit", tags=["admin"])
