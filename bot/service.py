@@ -127,6 +127,10 @@ class ChatService:
         """Why a connection must end on a `revoked` event (its token no longer stands); None if it stays."""
         return await revocation.signed_out(self.store.engine, conv.principal if conv else None, event)
 
+    async def check_signed_in(self, conv: Conversation) -> None:
+        """Raise `SignedOut` unless the conversation's token still stands."""
+        await revocation.check(self.store.engine, conv.principal)
+
     # -- sessions --------------------------------------------------------------------------
 
     @property

@@ -83,8 +83,11 @@ class Connection:
         self.services.metrics.errors.labels(code=code).inc()
         await self.send(Error(code=code, detail=detail, reply_to=reply_to))
 
-    def follow(self) -> None:
-        """Listen on the current session's channel and the user's (a command may have changed either)."""
+    async def follow(self) -> None:
+        """Listen on the current session's channel and the user's (a command may have changed either).
+
+        The token was read before its user's channel was listened to: a revocation announced in
+        between was missed, so the token is read once more after (raises `SignedOut`)."""
         if self.events is None:
             self.events = self.services.bus.subscribe(self.on_event)
         if self.conv is None or self.followed == (self.conv.session_id, self.conv.principal.user_id):
@@ -95,8 +98,11 @@ class Connection:
             wanted.add(user_channel(self.conv.principal.user_id))
         for old in self.events.channels - wanted:
             self.events.remove(old)
-        for channel in wanted - self.events.channels:
+        added = wanted - self.events.channels
+        for channel in added:
             self.events.add(channel)
+        if self.conv.principal.user_id is not None and user_channel(self.conv.principal.user_id) in added:
+            await self.chat.check_signed_in(self.conv)
 
     async def on_event(self, event: Event) -> None:
         if event.kind == "revoked":
@@ -181,18 +187,18 @@ class Connection:
             await self.send(Pong())
         elif isinstance(frame, Hello):
             self.conv, frames = await self.chat.hello(frame)
-            self.follow()
+            await self.follow()
             await self.send(*frames)
         elif isinstance(frame, UserMessage):
             if self.conv is None:  # a first message opens a guest session
                 self.conv, frames = await self.chat.hello(Hello(type="hello"), welcome=False)
-                self.follow()
+                await self.follow()
                 await self.send(*frames)
             answer = self.chat.message(self.conv, frame)
             # A resent id is answered from what was stored: no typing indicator, no new work.
             fresh = not self.conv.has_answered(frame.id) and self.conv.mode == "bot"
             self.conv, frames = await (self.typing_while(answer, frame.id) if fresh else answer)
-            self.follow()
+            await self.follow()
             await self.send(*frames)
         elif isinstance(frame, UserTyping):
             if self.conv is not None:

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
+from bot.auth import hash_token, revoke_token
 from bot.erasure import erase_user
 from tests.helpers import Chat, LiveServer, free_port, say
 from tests.test_privacy_api import bearer, engine_of, make_user, rows_naming
@@ -152,6 +153,31 @@ def test_a_message_racing_the_erasure_writes_nothing_and_signs_out(client: TestC
             ws.receive_json()
         assert closed.value.code == REVOKED_CLOSE
     assert rows_naming(engine, gus_id, "gus", [session_id]) == []
+
+
+def test_a_token_revoked_between_hello_and_listening_still_signs_out(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token stood when `hello` read it and was revoked (its event already gone by) before the
+    connection listened on its user's channel: it is read again once listened, so the socket ends."""
+    engine = engine_of(client)
+    _, hal = make_user(client, "hal")
+    chat = client.app.state.services.chat  # type: ignore[attr-defined]
+    hello = chat.hello
+
+    async def hello_then_revoked(*args: Any, **kwargs: Any) -> Any:
+        opened = await hello(*args, **kwargs)
+        revoke_token(engine, hash_token(hal))  # the database alone: its event came before anyone listened
+        return opened
+
+    monkeypatch.setattr(chat, "hello", hello_then_revoked)
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "hello", "token": hal}))
+        frame = ws.receive_json()
+        assert (frame["type"], frame["code"]) == ("error", "token_revoked"), frame
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == REVOKED_CLOSE
 
 
 # -- two instances on one PostgreSQL ---------------------------------------------------------------
