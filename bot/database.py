@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6368617462  # an arbitrary constant key for pg_advisory_xact_lock
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The newest revision in `migrations/versions` (a test keeps the two equal)."""
 
 

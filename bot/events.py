@@ -156,6 +156,9 @@ class Subscription:
 class LocalBus:
     """Events within this process (SQLite: one process serves everything)."""
 
+    database_announces_revocations = False
+    """Whether the database itself sends `revoked` events (a trigger, migration 0007)."""
+
     def __init__(self) -> None:
         self.listeners: dict[str, set[Subscription]] = {}
 
@@ -185,6 +188,8 @@ class PostgresBus(LocalBus):
     Published events come back through the listener to this instance's subscribers as to
     everyone else's, so there is one path and each subscriber gets an event once.
     """
+
+    database_announces_revocations = True
 
     def __init__(self, database_url: str) -> None:
         super().__init__()

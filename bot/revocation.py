@@ -1,10 +1,13 @@
 """Signing out what is already open: revoked tokens and erased accounts end their connections.
 
-A connection checks its token once, at `hello`; after that it holds a `Principal`. Whatever
-revokes tokens (a logout, a password change, an erasure) publishes a `revoked` event on the
-user's channel, on this instance and, through PostgreSQL, on every other. Each connection of
-that user then reads its own token again (the event says whose, the database says which) and,
-if the token no longer stands, is told `token_revoked` and closed with `CLOSE_CODE`.
+A connection checks its token at `hello` (and once more when it starts listening on its
+user's channel); after that it holds a `Principal`. A token revoked or deleted (a logout, a
+password change, an erasure) sends a `revoked` event on the user's channel: on PostgreSQL the
+database sends it to every instance from a trigger in the revoking transaction (migration
+0007), so it leaves exactly when the change commits; on SQLite `announce` publishes it
+in-process after the commit. Each connection of that user then reads its own token again (the
+event says whose, the database says which) and, if the token no longer stands, is told
+`token_revoked` and closed with `CLOSE_CODE`.
 
 A turn that meets its session gone before the event arrives checks the same way, so a message
 racing an erasure stores nothing of the erased account.
@@ -35,12 +38,13 @@ class SignedOut(ClientError):
 
 
 async def announce(bus: LocalBus, user_id: int | None) -> None:
-    """Tell every instance that tokens of this user were revoked (or the user erased).
+    """Tell this instance's connections that tokens of this user were revoked (or the user erased).
 
-    Called after the change is committed. An event that cannot be sent is logged: the change
-    stands, and a connection of an erased account still signs out at its next message.
+    Called after the change is committed; on PostgreSQL the database has announced it already.
+    An event that cannot be sent is logged: the change stands, and a connection of an erased
+    account still signs out at its next message.
     """
-    if user_id is None:
+    if user_id is None or bus.database_announces_revocations:
         return
     try:
         await bus.publish(user_channel(user_id), Event("revoked", user_id=user_id))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from bot.events import PAYLOAD_BYTES, QUEUE, Event, LocalBus, PostgresBus, payloads, session_channel
+from bot.events import PAYLOAD_BYTES, QUEUE, Event, LocalBus, PostgresBus, payloads, session_channel, user_channel
 from bot.rows import MessageRow
 
 
@@ -136,3 +136,51 @@ def test_a_payload_not_understood_is_skipped_and_the_listener_goes_on(postgres_u
         return heard
 
     assert asyncio.run(scenario()) == [Event("message", "s1", 1, 7, _row("after"))]
+
+
+@pytest.mark.postgres
+def test_postgres_itself_announces_a_token_revoked_or_deleted_when_it_commits(postgres_url: str) -> None:
+    """A trigger (migration 0007) sends `revoked` for the token's user from the revoking
+    transaction: plain SQL, no bot code, is enough; a rolled-back revocation sends nothing, and
+    one event a user goes out however many of their tokens a statement touches."""
+    from bot.auth import create_user, issue_token
+    from bot.database import make_engine, migrate
+
+    engine = make_engine(postgres_url)
+    migrate(engine)
+    ann = create_user(engine, "anna", "anna-password-1")
+    bo = create_user(engine, "boris", "boris-password-1")
+    for user in (ann, ann, bo):
+        issue_token(engine, user.id or 0, timedelta(hours=1))
+
+    async def scenario() -> list[Event]:
+        bus = PostgresBus(postgres_url)
+        heard: list[Event] = []
+
+        async def keep(e: Event) -> None:
+            heard.append(e)
+
+        await bus.start()
+        bus.subscribe(keep, user_channel(ann.id or 0), user_channel(bo.id or 0))
+        async with await psycopg.AsyncConnection.connect(bus.conninfo) as conn:
+            revoke = "UPDATE auth_token SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
+            await conn.execute(revoke, (bo.id,))
+            await conn.rollback()  # never committed: nothing announced
+            await conn.execute(revoke, (ann.id,))  # both of ann's tokens: one event
+            await conn.commit()
+            await conn.execute(revoke, (ann.id,))  # none left to revoke: nothing
+            await conn.commit()
+            await conn.execute("DELETE FROM auth_token WHERE user_id = %s", (bo.id,))
+            await conn.commit()
+        for _ in range(100):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # and nothing more arrives
+        await bus.stop()
+        return heard
+
+    try:
+        assert asyncio.run(scenario()) == [Event("revoked", user_id=ann.id), Event("revoked", user_id=bo.id)]
+    finally:
+        engine.dispose()

@@ -153,7 +153,7 @@ def test_upgrade_from_0005_stores_rich_replies_and_keeps_the_log(database_url: s
             {"now": now},
         )
     migrate(engine)
-    assert schema_revision(engine) == "0006"
+    assert schema_revision(engine) == SCHEMA_HEAD
     assert "rich" in {c["name"] for c in inspect(engine).get_columns("message")}
     rich: Rich = {
         "image": {"url": "https://example.com/map.png", "alt": "A map of the store"},
