@@ -21,9 +21,11 @@ _TABLES = ("UNIT_NUMBERS", "DIRECT_NUMBERS", "TENS", "HUNDREDS", "BIG_POWERS_OF_
 _WORD = re.compile(r"[^\W\d_]+")
 _DIGITS = {
     "en": re.compile(r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?(?![\d])"),
-    "ru": re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?![\d])"),
+    # Russian groups thousands with a space, often a no-break one: "1 500", "2\u00a0990,50".
+    "ru": re.compile(r"(?<![\w.,])(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,]\d+)?(?![\d])"),
 }
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_GROUP_SPACES = str.maketrans("", "", " \u00a0\u202f")
 _PRONOUN_BEFORE_ONE = re.compile(
     r"\b(?:the|this|that|which|another|other|any|each|every|no|a|same|next|new|old|right|wrong|"
     + "|".join(ORDINAL_WORDS["en"])
@@ -74,6 +76,8 @@ def _value_of_words(words: str, language: str) -> int | None:
 def _as_number(text: str, language: str) -> int | float:
     if language == "en" and _THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
+    elif language == "ru":
+        text = text.translate(_GROUP_SPACES)
     number = float(text.replace(",", "."))
     return int(number) if number.is_integer() else number
 
