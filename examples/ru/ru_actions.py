@@ -1,14 +1,17 @@
-"""Действия русского бота: статус заказа из того же демо-бэкенда, что у английского (actions/backend.py).
+"""Действия русского бота над тем же демо-бэкендом, что у английского (actions/backend.py):
+статус и отмена заказа, запись в сервисный центр.
 
 Бэкенд импортируется из корня репозитория, поэтому бота запускают оттуда (`make run`, `python -m bot`).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from actions.backend import Shop, normalise_order_id, shop_path
-from bot.actions import Reply, SetSlot, Step, TurnView
+from actions.dates import parse_day, parse_time
+from bot.actions import Followup, Reply, SetSlot, Step, TurnView
+from bot.values import humanize
 
 _MONTHS = (
     "января",
@@ -26,20 +29,22 @@ _MONTHS = (
 )
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 """Кириллические буквы, которые выглядят как латинские: «кт5518203» — это KT5518203."""
+ORDER_HELP = "Проверьте номер в письме с подтверждением: он выглядит как AB123456."
 
 
 def _day(day: date | None) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]}" if day else ""
 
 
+def _order_id(view: TurnView) -> str:
+    return normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+
+
 def order_status(view: TurnView) -> list[Step]:
-    order_id = normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+    order_id = _order_id(view)
     order = Shop(shop_path()).order(order_id)
     if order is None:
-        return [
-            Reply(f"Не нахожу заказ {order_id}. Проверьте номер в письме с подтверждением: он выглядит как AB123456."),
-            SetSlot("order_id", None),
-        ]
+        return [Reply(f"Не нахожу заказ {order_id}. {ORDER_HELP}"), SetSlot("order_id", None)]
     text = {
         "processing": f"Заказ {order.id} собирается на складе, доставка ожидается {_day(order.delivery)}.",
         "dispatched": f"Заказ {order.id} передан курьеру и будет у вас {_day(order.delivery)}. "
@@ -49,3 +54,83 @@ def order_status(view: TurnView) -> list[Step]:
     }[order.status]
     buttons = [("Отменить заказ", "Отмените мой заказ")] if order.status in ("processing", "dispatched") else []
     return [Reply(text, buttons=buttons)]
+
+
+def cancel_order(view: TurnView) -> list[Step]:
+    order_id = _order_id(view)
+    outcome = Shop(shop_path()).cancel_order(order_id)
+    if outcome == "unknown":
+        return [
+            Reply(f"Не нахожу заказ {order_id}, поэтому ничего не отменено. {ORDER_HELP}"),
+            SetSlot("order_id", None),
+        ]
+    if outcome == "delivered":
+        return [
+            Reply(
+                f"Заказ {order_id} уже доставлен, поэтому отменить его нельзя. Его можно вернуть.",
+                buttons=[("Вернуть товар", "Хочу вернуть товар")],
+            )
+        ]
+    if outcome == "already_cancelled":
+        return [Reply(f"Заказ {order_id} уже отменён, больше ничего делать не нужно.")]
+    return [
+        Reply(f"Готово: заказ {order_id} отменён. Если вы уже оплатили, деньги вернутся в течение 3-5 рабочих дней.")
+    ]
+
+
+def _when(at: datetime) -> str:
+    """«среда, 2 декабря, 11:30»."""
+    return humanize("datetime", at.isoformat(), "ru")
+
+
+def _customer(view: TurnView) -> str:
+    """Чьи это записи: аккаунта или гостевой сессии (как у английского бота)."""
+    return f"user:{view.user_id}" if view.user_id is not None else f"session:{view.session_id}"
+
+
+def _why_not(shop: Shop, at: datetime) -> str | None:
+    if at <= shop.now:
+        return f"Время «{_when(at)}» уже прошло."
+    if not shop.bookable(at):
+        return (
+            f"На «{_when(at)}» записи нет: приём начинается каждые полчаса с 9:00 до 17:30, с понедельника по субботу."
+        )
+    if shop.free_places(at) <= 0:
+        return f"Извините, время «{_when(at)}» уже занято."
+    return None
+
+
+def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
+    """Почему нельзя, ближайшее свободное время кнопками (их текст читают встроенные дата и время)
+    и вопрос заново."""
+    free = shop.nearest_free(wanted)
+    cleared: list[Step] = [SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
+    if not free:
+        return [Reply(f"{why} В ближайшие две недели свободного времени нет, извините."), *cleared]
+    buttons = [(_when(at), f"{at.day} {_MONTHS[at.month - 1]} в {at:%H:%M}") for at in free]
+    return [
+        Reply(f"{why} Ближайшее свободное время — ниже: выберите его или назовите другой день.", buttons=buttons),
+        *cleared,
+    ]
+
+
+def book_appointment(view: TurnView) -> list[Step]:
+    """Запись на день и время из встроенных значений слотов, если в календаре есть место."""
+    shop = Shop(shop_path())
+    day, at = parse_day(view.slot("date"), shop.now.date()), parse_time(view.slot("time"))
+    if day is None or at is None:
+        unread = f"Не понял дату «{view.slot('date')}»." if day is None else f"Не понял время «{view.slot('time')}»."
+        return [Reply(unread), SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
+    wanted = datetime.combine(day, at)
+    why = _why_not(shop, wanted)
+    service = str(view.slot("service", "ремонт"))
+    booked = shop.book(_customer(view), service, wanted) if why is None else None
+    if booked is None:
+        return _alternatives(shop, wanted, why or f"Извините, время «{_when(wanted)}» только что заняли.")
+    return [
+        Reply(
+            f"Записал вас: {_when(booked.at)} ({service}). Ждём вас в сервисном центре Northwind, ул. Портовая, 42. "
+            "Возьмите с собой устройство и зарядку.",
+            buttons=[("Перенести запись", "Хочу перенести запись"), ("Отменить запись", "Хочу отменить запись")],
+        )
+    ]
