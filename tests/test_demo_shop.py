@@ -253,6 +253,31 @@ def test_the_russian_bot_books_a_free_time_and_offers_free_ones_for_a_full_slot(
     assert "приём начинается каждые полчаса с 9:00 до 17:30, с понедельника по субботу" in text(closed)
 
 
+def test_the_russian_bot_reschedules_and_cancels_what_was_booked(shop_file: Path) -> None:
+    from bot.values import humanize
+
+    assert text(russian("reschedule_appointment", date="2026-12-03", time="11:30:00")).startswith(
+        "Не нахожу предстоящей записи в этом чате."
+    )
+    first = next_working_day(next_working_day(date.today()))
+    later = next_working_day(first)
+    when_first = humanize("datetime", f"{first.isoformat()}T16:00:00", "ru")
+    when_later = humanize("datetime", f"{later.isoformat()}T09:30:00", "ru")
+    russian("book_appointment", date=first.isoformat(), time="16:00:00", service="диагностика")
+    moved = russian("reschedule_appointment", date=later.isoformat(), time="09:30:00")
+    assert text(moved) == f"Перенёс вашу запись: {when_later} (диагностика; было: {when_first})."
+    (appointment,) = Shop(shop_file).appointments("session:s")
+    assert (appointment.day, appointment.time) == (later, time(9, 30))
+    wrong_day = russian("cancel_appointment", date=first.isoformat())
+    assert text(wrong_day) == (
+        f"На «{humanize('date', first.isoformat(), 'ru')}» записи нет. Ваши записи: {when_later}."
+    )
+    assert dict(wrong_day.set_slots) == {"date": None}
+    cancelled = russian("cancel_appointment", date=later.isoformat())
+    assert text(cancelled).startswith(f"Готово, запись (диагностика) на «{when_later}» отменена.")
+    assert Shop(shop_file).appointments("session:s") == []
+
+
 def test_times_read_as_the_time_built_in_fills_the_slot() -> None:
     from actions.dates import parse_time
 

@@ -30,6 +30,7 @@ _MONTHS = (
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 """Кириллические буквы, которые выглядят как латинские: «кт5518203» — это KT5518203."""
 ORDER_HELP = "Проверьте номер в письме с подтверждением: он выглядит как AB123456."
+BOOK_BUTTON = ("Записаться", "Хочу записаться на приём")
 
 
 def _day(day: date | None) -> str:
@@ -100,11 +101,11 @@ def _why_not(shop: Shop, at: datetime) -> str | None:
     return None
 
 
-def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
+def _alternatives(shop: Shop, wanted: datetime, why: str, form: str = "book_appointment") -> list[Step]:
     """Почему нельзя, ближайшее свободное время кнопками (их текст читают встроенные дата и время)
-    и вопрос заново."""
+    и вопрос формы `form` заново."""
     free = shop.nearest_free(wanted)
-    cleared: list[Step] = [SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
+    cleared: list[Step] = [SetSlot("date", None), SetSlot("time", None), Followup(form)]
     if not free:
         return [Reply(f"{why} В ближайшие две недели свободного времени нет, извините."), *cleared]
     buttons = [(_when(at), f"{at.day} {_MONTHS[at.month - 1]} в {at:%H:%M}") for at in free]
@@ -114,14 +115,26 @@ def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
     ]
 
 
+def _requested(view: TurnView, shop: Shop) -> datetime | str:
+    """День и время из встроенных значений слотов, или что о них сказать."""
+    day, at = parse_day(view.slot("date"), shop.now.date()), parse_time(view.slot("time"))
+    if day is None:
+        return f"Не понял дату «{view.slot('date')}»."
+    if at is None:
+        return f"Не понял время «{view.slot('time')}»."
+    return datetime.combine(day, at)
+
+
+def _unread(text: str, form: str) -> list[Step]:
+    return [Reply(text), SetSlot("date", None), SetSlot("time", None), Followup(form)]
+
+
 def book_appointment(view: TurnView) -> list[Step]:
     """Запись на день и время из встроенных значений слотов, если в календаре есть место."""
     shop = Shop(shop_path())
-    day, at = parse_day(view.slot("date"), shop.now.date()), parse_time(view.slot("time"))
-    if day is None or at is None:
-        unread = f"Не понял дату «{view.slot('date')}»." if day is None else f"Не понял время «{view.slot('time')}»."
-        return [Reply(unread), SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
-    wanted = datetime.combine(day, at)
+    wanted = _requested(view, shop)
+    if isinstance(wanted, str):
+        return _unread(wanted, "book_appointment")
     why = _why_not(shop, wanted)
     service = str(view.slot("service", "ремонт"))
     booked = shop.book(_customer(view), service, wanted) if why is None else None
@@ -132,5 +145,45 @@ def book_appointment(view: TurnView) -> list[Step]:
             f"Записал вас: {_when(booked.at)} ({service}). Ждём вас в сервисном центре Northwind, ул. Портовая, 42. "
             "Возьмите с собой устройство и зарядку.",
             buttons=[("Перенести запись", "Хочу перенести запись"), ("Отменить запись", "Хочу отменить запись")],
+        )
+    ]
+
+
+def reschedule_appointment(view: TurnView) -> list[Step]:
+    """Перенос ближайшей записи этого чата на другой день и время, если там есть место."""
+    shop = Shop(shop_path())
+    booked = shop.appointments(_customer(view))
+    if not booked:
+        return [Reply("Не нахожу предстоящей записи в этом чате.", buttons=[BOOK_BUTTON])]
+    wanted = _requested(view, shop)
+    if isinstance(wanted, str):
+        return _unread(wanted, "reschedule_appointment")
+    appointment = booked[0]
+    why = _why_not(shop, wanted)
+    if why is not None or not shop.move(appointment, wanted):
+        taken = why or f"Извините, время «{_when(wanted)}» только что заняли."
+        return _alternatives(shop, wanted, taken, "reschedule_appointment")
+    return [Reply(f"Перенёс вашу запись: {_when(wanted)} ({appointment.service}; было: {_when(appointment.at)}).")]
+
+
+def cancel_appointment(view: TurnView) -> list[Step]:
+    """Отмена записей этого чата на названный день."""
+    shop = Shop(shop_path())
+    booked = shop.appointments(_customer(view))
+    if not booked:
+        return [Reply("Не нахожу предстоящей записи в этом чате, отменять нечего.")]
+    day = parse_day(view.slot("date"), shop.now.date())
+    on_day = [a for a in booked if a.day == day]
+    if not on_day:
+        named = humanize("date", day.isoformat(), "ru") if day else str(view.slot("date"))
+        listed = "; ".join(_when(a.at) for a in booked)
+        return [Reply(f"На «{named}» записи нет. Ваши записи: {listed}."), SetSlot("date", None)]
+    for appointment in on_day:
+        shop.cancel_appointment(appointment)
+    first = on_day[0]
+    return [
+        Reply(
+            f"Готово, запись ({first.service}) на «{_when(first.at)}» отменена. Хотите выбрать другой день?",
+            buttons=[("Записаться снова", "Хочу записаться на приём"), ("Нет, спасибо", "нет, спасибо")],
         )
     ]
