@@ -175,9 +175,12 @@ def continue_form(
         wanted = missing[0] if missing else CONFIRMATION
         question = ask(form, wanted, t.slots, t.domain)
         note = t.rejected.get(wanted) or " ".join(t.rejected.values())
-        failures = t.state.failures + 1 if wanted in t.broken and wanted == t.state.requested_slot else 0
-        if wanted in t.broken:  # a wrong answer: the constraint's message asks again itself
-            question = stuck(form, wanted, t) if failures >= STUCK_AFTER else replace(question, text=t.broken[wanted])
+        refused = wanted in t.broken or wanted in t.rejected  # by a constraint or by the slot's validator
+        failures = t.state.failures + 1 if refused and wanted == t.state.requested_slot else 0
+        if failures >= STUCK_AFTER:  # the same question refused again: what it needs, with ways out
+            question = stuck(form, wanted, t)
+        elif wanted in t.broken:  # a wrong answer: the constraint's message asks again itself
+            question = replace(question, text=t.broken[wanted])
         elif note:
             question = replace(question, text=f"{note} {question.text}".strip())
         state = State(form.name, wanted, t.slots, t.turns, failures, t.state.last_form)
@@ -209,7 +212,8 @@ def stuck(form: Intent, wanted: str, t: Turn) -> Say:
     forms = t.domain.forms
     cancel = next((n for n in reversed(forms.cancel_intents) if n in t.domain.intents), None)
     ways = [first_intent(t.domain, forms.missing_intents), cancel, first_intent(t.domain, forms.handoff_intents)]
-    asked = t.broken.get(wanted, question.text)  # a broken constraint's message says what was wrong
+    # A broken constraint's message, or the validator's before the question, says what was wrong.
+    asked = t.broken.get(wanted) or " ".join(filter(None, (t.rejected.get(wanted), question.text)))
     text = fill(forms.stuck, {"question": asked})
     return Say(text, (*question.buttons, *intent_buttons(t.domain, ways)), intent=form.name)
 

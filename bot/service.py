@@ -97,18 +97,23 @@ class ChatService:
 
         After a turn the conversation may go to a person (a `handoff: true` intent, an action's
         handoff, N fallbacks in a row), or, when an action ended it, on in a new session.
+        A message that settles the session's language is answered after the `session` frame
+        that says it, so the client words its own texts in it at once.
         """
         if conv.mode in HELD:
             return conv, list(await self.handoff.hold(conv, frame.text, frame.id))
         command = frame.text.strip().lower()
         if command in COMMANDS and not conv.has_answered(frame.id):
             return await self._command(conv, command, frame)
+        language = conv.language
         frames: list[ServerFrame] = list(await self.turn(conv, frame.text, frame.id))
         if conv.handoff_reason is not None:
             reason, conv.handoff_reason = conv.handoff_reason, None
             frames += await self.handoff.hand_over(conv, reason)
         else:
             frames += await self.handoff.after_turn(conv, frames)
+        if conv.language != language:
+            frames.insert(0, self.session_info(conv))
         if conv.ending:
             await self.store.end_session(conv.session_id)
             conv = await self.open(conv.principal, language=conv.language)

@@ -204,6 +204,80 @@ def test_the_russian_bot_tells_the_true_order_status(shop_file: Path) -> None:
     assert missing.messages[0].text.startswith("Не нахожу заказ")
 
 
+def russian(name: str, session: str = "s", **slots: Any) -> ActionResult:
+    """The Russian bot's action `name` (examples/ru/ru_actions.py) through the runner."""
+    runner = ActionRunner(load_domain(ROOT / "examples" / "ru" / "intents.yaml"))
+    view = TurnView(text="", intent=name, confidence=1.0, session_id=session, language="ru", slots=slots)
+    result = asyncio.run(runner.run(name, view))
+    assert result.outcome == "ok", result.error
+    return result
+
+
+def test_the_russian_bot_really_cancels_and_refuses_a_delivered_order(shop_file: Path) -> None:
+    assert text(russian("cancel_order", order_id="кт5518203")).startswith("Готово: заказ KT5518203 отменён.")
+    cancelled = Shop(shop_file).order("KT5518203")
+    assert cancelled is not None and cancelled.status == "cancelled"
+    assert text(russian("lookup_order", order_id="KT5518203")) == "Заказ KT5518203 отменён, деньги возвращены."
+    assert "уже отменён" in text(russian("cancel_order", order_id="KT5518203"))
+    delivered = russian("cancel_order", order_id="AB123456")
+    assert text(delivered) == "Заказ AB123456 уже доставлен, поэтому отменить его нельзя. Его можно вернуть."
+    assert delivered.messages[0].buttons == (("Вернуть товар", "Хочу вернуть товар"),)
+    kept = Shop(shop_file).order("AB123456")
+    assert kept is not None and kept.status == "delivered"
+    missing = russian("cancel_order", order_id="ЯЯ000000")
+    assert text(missing).startswith("Не нахожу заказ ЯЯ000000, поэтому ничего не отменено.")
+    assert dict(missing.set_slots) == {"order_id": None}
+
+
+def test_the_russian_bot_books_a_free_time_and_offers_free_ones_for_a_full_slot(shop_file: Path) -> None:
+    from bot.values import extract_values, humanize
+
+    busy = next_working_day(date.today())
+    full = russian("book_appointment", date=busy.isoformat(), time="10:00:00")
+    said = humanize("datetime", f"{busy.isoformat()}T10:00:00", "ru")
+    assert text(full).startswith(f"Извините, время «{said}» уже занято. Ближайшее свободное время — ниже")
+    assert dict(full.set_slots) == {"date": None, "time": None} and full.followup == "book_appointment"
+    title, payload = full.messages[0].buttons[0]
+    assert title == humanize("datetime", f"{busy.isoformat()}T11:30:00", "ru")
+    now = datetime.combine(date.today(), time(8, 0), tzinfo=UTC)  # the button's text, read back as the user sends it
+    read = extract_values(payload, "ru", now, wanted=frozenset({"date", "time"}))
+    assert [(v.entity, v.value) for v in read] == [("date", busy.isoformat()), ("time", "11:30:00")]
+
+    booked = russian("book_appointment", date=busy.isoformat(), time="11:30:00", service="диагностика")
+    assert text(booked).startswith(f"Записал вас: {title} (диагностика).")
+    assert [t for t, _ in booked.messages[0].buttons] == ["Перенести запись", "Отменить запись"]
+    (appointment,) = Shop(shop_file).appointments("session:s")
+    assert (appointment.day, appointment.time, appointment.service) == (busy, time(11, 30), "диагностика")
+    sunday = date.today() + timedelta(days=(6 - date.today().weekday()) % 7 or 7)
+    closed = russian("book_appointment", date=sunday.isoformat(), time="10:00:00")
+    assert "приём начинается каждые полчаса с 9:00 до 17:30, с понедельника по субботу" in text(closed)
+
+
+def test_the_russian_bot_reschedules_and_cancels_what_was_booked(shop_file: Path) -> None:
+    from bot.values import humanize
+
+    assert text(russian("reschedule_appointment", date="2026-12-03", time="11:30:00")).startswith(
+        "Не нахожу предстоящей записи в этом чате."
+    )
+    first = next_working_day(next_working_day(date.today()))
+    later = next_working_day(first)
+    when_first = humanize("datetime", f"{first.isoformat()}T16:00:00", "ru")
+    when_later = humanize("datetime", f"{later.isoformat()}T09:30:00", "ru")
+    russian("book_appointment", date=first.isoformat(), time="16:00:00", service="диагностика")
+    moved = russian("reschedule_appointment", date=later.isoformat(), time="09:30:00")
+    assert text(moved) == f"Перенёс вашу запись: {when_later} (диагностика; было: {when_first})."
+    (appointment,) = Shop(shop_file).appointments("session:s")
+    assert (appointment.day, appointment.time) == (later, time(9, 30))
+    wrong_day = russian("cancel_appointment", date=first.isoformat())
+    assert text(wrong_day) == (
+        f"На «{humanize('date', first.isoformat(), 'ru')}» записи нет. Ваши записи: {when_later}."
+    )
+    assert dict(wrong_day.set_slots) == {"date": None}
+    cancelled = russian("cancel_appointment", date=later.isoformat())
+    assert text(cancelled).startswith(f"Готово, запись (диагностика) на «{when_later}» отменена.")
+    assert Shop(shop_file).appointments("session:s") == []
+
+
 def test_times_read_as_the_time_built_in_fills_the_slot() -> None:
     from actions.dates import parse_time
 

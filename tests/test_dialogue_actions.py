@@ -326,3 +326,43 @@ def test_a_rejected_correction_keeps_the_old_value(domain: Domain) -> None:
     verdicts = {"order_id": Validation(False, message="No such order.")}
     decision = decide("ZZ999999", fallback, [order("ZZ999999")], state, domain, random.Random(0), verdicts, now=NOW)
     assert decision.state.slots["order_id"] == "AB123456"
+
+
+def test_a_validators_refusal_is_a_wrong_answer_that_counts(domain: Domain) -> None:
+    """As a broken constraint's: refused twice in a row, the question comes with the ways out."""
+    fallback = Prediction("track", 0.1, [("track", 0.1)], True, False)
+    verdicts = {"order_id": Validation(False, message="No order ab123456 here.")}
+    state = State("track", "order_id")
+    texts, failures, buttons = [], [], []
+    for _ in range(3):
+        decision = decide("ab123456", fallback, [order("ab123456")], state, domain, random.Random(0), verdicts, now=NOW)
+        state = decision.state
+        texts.append(decision.messages[-1].text)
+        failures.append(state.failures)
+        buttons.append([title for title, _ in decision.messages[-1].buttons])
+    assert failures == [1, 2, 3]
+    assert texts == [
+        "No order ab123456 here. Which order?",
+        "I need this to go on. No order ab123456 here. Which order?",
+        "I need this to go on. No order ab123456 here. Which order?",
+    ]
+    assert buttons[0] == [] and buttons[1] == buttons[2] == ["Stop"]
+    assert state.requested_slot == "order_id" and "order_id" not in state.slots
+
+
+def test_a_refusal_then_another_wrong_answer_offers_the_ways_out(domain: Domain) -> None:
+    fallback = Prediction("track", 0.1, [("track", 0.1)], True, False)
+    refused = decide(
+        "ab123456",
+        fallback,
+        [order("ab123456")],
+        State("track", "order_id"),
+        domain,
+        random.Random(0),
+        {"order_id": Validation(False)},
+        now=NOW,
+    )
+    assert refused.state.failures == 1
+    gibberish = decide("blah", fallback, [], refused.state, domain, random.Random(0), now=NOW)
+    assert gibberish.state.failures == 2
+    assert gibberish.messages[-1].text == "I need this to go on. Which order?"

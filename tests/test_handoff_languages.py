@@ -4,6 +4,7 @@ English one in English, and the chat commands answer likewise (bot/system_texts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from playwright.sync_api import BrowserContext, expect
 
 from bot.system_texts import ENGLISH, RUSSIAN, SystemTexts
 from tests.helpers import ROOT, LiveServer, Widget, make_server_env
+from tests.helpers import Frames as BrowserFrames
 from tests.test_handoff import PASSWORD, Frames, create_user, inbox, login, start
 from training.fit import main as fit
 
@@ -145,4 +147,37 @@ def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
     desk.send({"type": "close", "session_id": session_id})
     expect(joined.last).to_have_text("ada покинул(а) разговор.")
     expect(page.get_by_role("button", name="Send")).to_be_visible()
+    desk.close()
+
+
+@pytest.mark.browser
+def test_the_widget_takes_the_language_the_first_message_settles_at_once(
+    server: LiveServer,
+    contexts: Callable[..., BrowserContext],
+) -> None:
+    """A page that says no language: the first Russian message settles the session's, and the
+    widget words what it says of the conversation in Russian on this very connection."""
+    desk = inbox(server.ws_url, login(server.url, "ada", PASSWORD))
+    desk.wait("welcome")
+    page = contexts(bypass_csp=True).new_page()
+    frames = BrowserFrames(page)
+    page.goto(server.url + "/healthz")  # the server's origin (Chromium's local-network checks)
+    page.set_content(
+        '<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>'
+        '<script src="/widget.js" data-open="true" defer></script></body></html>'
+    )
+    w = Widget(page, server)
+    expect(w.bot.first).to_have_text(re.compile("^Hi!"))  # the welcome: nothing known yet, the first language
+    w.send("расскажи анекдот")  # Russian, and not understood: handed over
+    expect(w.bot.last).to_have_text(RUSSIAN.queued.format(ahead=RUSSIAN.queued_next))
+    session_id = w.session_id()
+    desk.send({"type": "take", "session_id": session_id})
+    desk.wait("taken", session_id=session_id)
+    joined = w.log.locator(".cbw-notice [lang=ru]")
+    expect(joined).to_have_text("ada из нашей команды присоединяется к разговору.")
+    desk.send({"type": "close", "session_id": session_id})
+    expect(joined.last).to_have_text("ada покинул(а) разговор.")
+    assert [f["language"] for f in frames.sessions()] == [None, "ru"]
+    assert len(frames.connections()) == 1  # on the first connection, not the next
+    assert len(frames.of_type("message", received=False)) == 1  # the session frame resent nothing
     desk.close()

@@ -115,6 +115,32 @@ def test_without_a_language_the_first_message_with_letters_decides(server: LiveS
     assert stored_language(server, session["session_id"]) == "en"
 
 
+def until_reply(ws: ClientConnection, said: str, client_id: str) -> list[dict[str, Any]]:
+    """The frames answering a message, up to its first reply (typing indicators left out)."""
+    ws.send(json.dumps({"type": "message", "text": said, "id": client_id}))
+    frames: list[dict[str, Any]] = []
+    while not frames or frames[-1].get("reply_to") != client_id or frames[-1]["type"] != "reply":
+        frame = json.loads(ws.recv(10))
+        if frame["type"] != "typing":
+            frames.append(frame)
+    return frames
+
+
+def test_the_message_that_settles_the_language_is_answered_after_a_session_frame_saying_it(
+    server: LiveServer,
+) -> None:
+    """So a client words its own texts in the session's language at once, not at its next connection."""
+    ws, (session, _) = hello(server)
+    with ws:
+        assert session["language"] is None
+        assert [f["type"] for f in until_reply(ws, "👍", "m1")] == ["reply"]  # no letters: nothing settled
+        told, answer = until_reply(ws, "привет", "m2")
+        assert told["type"] == "session" and told["language"] == "ru"
+        assert told["session_id"] == session["session_id"] and told["mode"] == "bot"
+        assert answer["text"] == "Здравствуйте! Чем могу помочь?"
+        assert [f["type"] for f in until_reply(ws, "hello", "m3")] == ["reply"]  # settled once
+
+
 def test_a_resumed_session_keeps_its_language(server: LiveServer) -> None:
     ws, (session, _) = hello(server, lang="ru")
     ws.close()

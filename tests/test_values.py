@@ -183,6 +183,8 @@ RUSSIAN: list[tuple[Any, ...]] = [
 NOT_VALUES = [
     ("en", "good morning", "time"),
     ("en", "we're here 24/7", "date"),
+    ("en", "open 24-7", "date"),
+    ("en", "10-12", "date"),
     ("en", "what's your phone number?", "phone"),
     ("en", "this one, not that one", "number"),
     ("en", "a table for 2 people", "amount_of_money"),
@@ -250,6 +252,84 @@ def test_an_iso_date_time_is_one_time_and_one_datetime(language: str) -> None:
         ("datetime", "2026-12-14T10:00:00+00:00", text),
         ("time", "10:00:00", "10:00:00"),
     ]
+
+
+COVERED_NUMBERS = [
+    # (language, text, the value whose span holds the digits)
+    ("en", "2026-12-24", "date"),
+    ("en", "see you on 2026-12-24T10:00", "datetime"),
+    ("en", "tomorrow at 3pm", "datetime"),
+    ("en", "budget $20", "amount_of_money"),
+    ("en", "call (415) 555-2671", "phone"),
+    ("en", "see https://example.com/help/2", "url"),
+    ("en", "the 3rd", "ordinal"),
+    ("en", "in 3 days", "date"),
+    ("ru", "запишите меня на 2026-12-05", "date"),
+    ("ru", "500 рублей", "amount_of_money"),
+    ("ru", "звоните 8 (912) 345-67-89", "phone"),
+]
+
+
+@pytest.mark.parametrize(("language", "text", "wider"), COVERED_NUMBERS)
+def test_a_number_inside_a_wider_value_is_no_number(language: str, text: str, wider: str) -> None:
+    """The wider typed value wins: the digits of a date, an amount or a phone are no `number`,
+    whether or not the caller asked for that value too."""
+    region = "RU" if language == "ru" else "US"
+    found = extract_values(text, language, NOW, region=region)
+    assert wider in {e.entity for e in found}
+    assert [e for e in found if e.entity == "number"] == []
+    assert extract_values(text, language, NOW, region=region, wanted=frozenset({"number"})) == []
+
+
+def test_numbers_beside_a_value_or_sharing_its_span_stay() -> None:
+    found = extract_values("2 tickets for 2026-12-24, 3 people", "en", NOW)
+    assert [(e.entity, e.value) for e in found] == [("number", 2), ("date", "2026-12-24"), ("number", 3)]
+    both = extract_values("12.01", "ru", NOW, wanted=frozenset({"date", "number"}))  # no wider: both readings
+    assert [(e.entity, e.value) for e in both] == [("date", "2027-01-12"), ("number", 12.01)]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "region", "date"),
+    [
+        ("en", "12-04", "GB", "2027-04-12"),  # 12 April where the day comes first, as 12/04 is
+        ("en", "12-04", "US", "2027-12-04"),  # December 4 where the month does
+        ("ru", "12-04", "RU", "2027-04-12"),
+        ("en", "31-12", "US", "2026-12-31"),  # no hour 31: a day over 12 decides by itself
+        ("en", "on 12-04-2026", "GB", "2026-04-12"),
+    ],
+)
+def test_a_range_ending_before_it_starts_is_no_time_range(language: str, text: str, region: str, date: str) -> None:
+    """ "12-04" is not noon to 4 a.m.: read as a date in the region's order (as dateparser and
+    dateutil read it), with no `time` or `datetime` inside."""
+    found = extract_values(text, language, NOW, region=region)
+    assert [(e.entity, e.value, e.text) for e in found] == [("date", date, text.removeprefix("on "))]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "value"),
+    [
+        ("en", "11-9", {"from": "11:00:00", "to": "21:00:00"}),  # the evening reading of an unmarked end
+        ("en", "between 10 and 9", {"from": "10:00:00", "to": "21:00:00"}),
+        ("en", "10-12", {"from": "10:00:00", "to": "12:00:00"}),  # hours, not 10 December
+        ("en", "4-6", {"from": "16:00:00", "to": "18:00:00"}),
+        ("ru", "с 9 до 8", {"from": "09:00:00", "to": "20:00:00"}),
+    ],
+)
+def test_a_range_of_hours_goes_forward(language: str, text: str, value: dict[str, str]) -> None:
+    found = extract_values(text, language, NOW, region="GB", wanted=frozenset({"time", "date"}))
+    assert [(e.entity, e.value, e.text) for e in found] == [("time", value, text)]
+
+
+@pytest.mark.parametrize(("language", "text"), [("ru", "с 12 до 04"), ("en", "22:00-02:00"), ("en", "10pm-2am")])
+def test_a_range_that_still_ends_first_is_no_range(language: str, text: str) -> None:
+    """An end written as morning ("04", "02:00", "2am") is not moved: no range; the times said stay."""
+    found = extract_values(text, language, NOW, wanted=frozenset({"time"}))
+    assert all(isinstance(e.value, str) for e in found)
+
+
+def test_no_hour_over_24() -> None:
+    assert extract_values("at 25", "en", NOW, wanted=frozenset({"time"})) == []
+    assert extract_values("at 24:00", "en", NOW, wanted=frozenset({"time"}))[0].value == "00:00:00"
 
 
 def test_time_zone_moves_today() -> None:

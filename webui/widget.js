@@ -914,7 +914,11 @@
   }
 
   function onSession(f, sock) {
-    onPersonSession(f);
+    onPersonSession(f); // its language: the widget's own lines from now on, on this connection too
+    if (S.ready && sock === S.ws && f.session_id === S.sessionId && !f.token) {
+      // The session told again (its first message settled its language): nothing to resume or resend.
+      return;
+    }
     var previous = S.sessionId;
     S.sessionId = f.session_id;
     store.set('session', S.sessionId);
@@ -1157,7 +1161,7 @@
   function convLang() { return S.lang && S.lang !== LANG ? S.lang : null; }
 
   /** The session frame says who answers (the bot, or a person: mode 'agent', their name) and in
-   * which language. */
+   * which language; it comes again when the first message settles the language. */
   function onPersonSession(f) {
     var lang = typeof f.language === 'string' ? f.language.toLowerCase().split(/[-_]/)[0] : '';
     S.lang = Object.prototype.hasOwnProperty.call(STRINGS, lang) ? lang : null;

@@ -64,6 +64,7 @@ def extract_values(
     if timezone is not None:
         now = now.astimezone(ZoneInfo(timezone))
     lowered = prepare(text)
+    asked, wanted = wanted, BUILTINS if "number" in wanted else wanted  # what may cover a number, too
     found: list[Entity] = []
     if wanted & {"number", "amount_of_money", "duration"}:
         numbers = find_numbers(lowered, language)
@@ -83,7 +84,21 @@ def extract_values(
         found += url_entities(text)
     if "email" in wanted:
         found += email_entities(text)
-    return longest(found)
+    return [e for e in longest(without_covered_numbers(found)) if e.entity in asked]
+
+
+def without_covered_numbers(found: list[Entity]) -> list[Entity]:
+    """A number that a wider value of another built-in overlaps is part of that value, not a
+    number of its own: none in "2026-12-24", "$20", "+1 415 555 2671" or "tomorrow at 3pm"."""
+    return [
+        e
+        for e in found
+        if e.entity != "number"
+        or not any(
+            o.entity != "number" and o.start < e.end and e.start < o.end and o.end - o.start > e.end - e.start
+            for o in found
+        )
+    ]
 
 
 def _temporal(

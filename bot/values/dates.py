@@ -17,6 +17,7 @@ from functools import cache
 
 from bot.values.lexicon import MONTHS, RELATIVE_DAYS, WEEKDAYS, alternation
 from bot.values.numbers import _vocabulary
+from bot.values.times import find_times
 
 MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "UM", "VI"})
 """Regions that write 12/05 for December 5; elsewhere it is 12 May."""
@@ -90,6 +91,20 @@ def _numeric(m: re.Match[str], today: date, month_first: bool) -> tuple[date, da
     if m.group() == "24/7":
         return None
     return _absolute(today, day, month, _year(m["y"]))
+
+
+def _dashed(language: str) -> Resolver:
+    """A dashed day and month ("12-04") in the region's order, as 12/04 is, unless it reads as
+    a range of hours ("10-12", "9-5"): one that would end before it starts ("12-04", "31-12")
+    is a date. With a year ("12-04-2026") it is always one."""
+
+    def resolve(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
+        hours = [t for t in find_times(m.group(), language) if t.last and (t.start, t.end) == (0, len(m.group()))]
+        if hours and m["y"] is None:
+            return None
+        return _numeric(m, today, month_first)
+
+    return resolve
 
 
 def _day_month(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
@@ -166,6 +181,7 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
             (iso, _iso),
             (re.compile(r"(?<![\d/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\d/])"), _numeric),
             (re.compile(r"(?<![\d.])(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4}|\d{2})(?![\d.])"), _numeric),
+            (re.compile(r"(?<![\w/.:-])(?P<a>\d{1,2})-(?P<b>\d{1,2})(?:-(?P<y>\d{4}))?(?![\w/:-])"), _dashed(language)),
             (re.compile(rf"\b(?:the\s+)?(?P<d>{_DAY})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon>{months})\b\.?(?:,?\s+(?P<y>\d{{4}})\b)?"), _day_month),
             (re.compile(rf"\b(?P<mon>{months})\.?\s+(?:the\s+)?(?P<d>{_DAY})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}})\b)?"), _day_month),
             (re.compile(rf"\bthe\s+(?P<d>{_DAY})(?:st|nd|rd|th)\b"), _day_only),
@@ -178,6 +194,7 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
     return (
         (iso, _iso),
         (re.compile(r"(?<![\d/.])(?P<a>\d{1,2})[./](?P<b>\d{2})(?:[./](?P<y>\d{4}|\d{2}))?(?![\d/]|[.,]\d)"), _numeric),
+        (re.compile(r"(?<![\w/.:-])(?P<a>\d{1,2})-(?P<b>\d{2})(?:-(?P<y>\d{4}))?(?![\w/:-])"), _dashed(language)),
         (re.compile(rf"\b(?P<d>{_DAY})(?:-?(?:го|е|ое))?\s+(?P<mon>{months})\b\.?(?:\s+(?P<y>\d{{4}})(?:\s*(?:года|г\b\.?))?)?"), _day_month),
         (re.compile(rf"(?<![\d.])(?P<d>{_DAY})(?:-?(?:го|е)\b|\s+числа\b)"), _day_only),
         (re.compile(rf"\b(?P<rel>{relative})\b"), _relative),

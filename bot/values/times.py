@@ -75,7 +75,9 @@ def patterns(language: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Patter
     single = re.compile(rf"(?<![\w:]){_PREFIX[language]}(?P<t>{core})(?![\w:])")
     side = re.sub(r"\?P<\w+>", "?:", core)  # the same expression, groups unnamed
     ranged = re.compile(rf"(?<![\w:]){opening}(?P<a>{side}){joint}(?P<b>{side})(?![\w:])")
-    dashed = re.compile(rf"(?<![\w:])(?P<a>\d{{1,2}}(?::\d{{2}})?(?:\s*[ap]\.?m\.?)?){dash}(?P<b>{side})(?![\w:])")
+    dashed = re.compile(
+        rf"(?<![\w:])(?<!\d-)(?P<a>\d{{1,2}}(?::\d{{2}})?(?:\s*[ap]\.?m\.?)?){dash}(?P<b>{side})(?![\w:]|-\d)"
+    )  # not two numbers of a date ("12-04-2026") or a phone number
     parts = "|".join(PARTS_OF_DAY[language])
     if language == "en":
         pod = re.compile(rf"\b(?:this|in\s+the|tomorrow|today|\w+day)\s+(?P<pod>{parts})\b|\b(?P<alone>tonight)\b")
@@ -108,6 +110,8 @@ def _parse(m: re.Match[str], language: str, lenient: bool) -> tuple[time, bool] 
         hour = _hour_value(g["ih"], language)
     else:
         hour = _hour_value(g["h"], language)
+        if hour > 24:  # "31-12" is no hour ("24:00" is midnight)
+            return None
         minute = int(g.get("m") or g.get("mw") or 0)
         said = g.get("m") or g.get("ampm") or g.get("pod") or g.get("oclock") or g.get("mw")
         said = said or (g.get("hw") and (g.get("pre") or "").strip() not in ("", "до", "с"))
@@ -133,6 +137,15 @@ def _afternoon(value: time, written: str) -> time:
     if 1 <= value.hour <= 7 and not written.startswith("0"):
         return value.replace(hour=value.hour + 12)
     return value
+
+
+def _end(first: time, last: time, written: str, marked: bool) -> time | None:
+    """The end of a range that starts at `first`: as read, or an unmarked hour's evening reading
+    ("11-9" is 11:00-21:00); None when it still comes first: "12-04" (a date) and "10pm-2am"
+    are no range of hours."""
+    if last < first and not marked and last.hour < 12 and not written.startswith("0"):
+        last = last.replace(hour=last.hour + 12)
+    return last if last >= first else None
 
 
 def _side(text: str, language: str) -> tuple[time, bool] | None:
@@ -163,7 +176,9 @@ def find_times(text: str, language: str) -> list[TimeSpan]:
                     c for c in (first, first.replace(hour=first.hour + 12) if first.hour < 12 else first) if c <= last
                 ]
                 first = max(readings) if readings else _afternoon(first, m["a"])
-            found.append(TimeSpan(m.start(), m.end(), first, last))
+            end = _end(first, last, m["b"], last_marked)
+            if end is not None:
+                found.append(TimeSpan(m.start(), m.end(), first, end))
     for m in pod.finditer(text):
         name = m.groupdict().get("pod") or m["alone"]
         start = m.start() if (m["alone"] or m.group().startswith(("this", "in"))) else m.start("pod")

@@ -1,14 +1,17 @@
-"""Действия русского бота: статус заказа из того же демо-бэкенда, что у английского (actions/backend.py).
+"""Действия русского бота над тем же демо-бэкендом, что у английского (actions/backend.py):
+статус и отмена заказа, запись в сервисный центр.
 
 Бэкенд импортируется из корня репозитория, поэтому бота запускают оттуда (`make run`, `python -m bot`).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from actions.backend import Shop, normalise_order_id, shop_path
-from bot.actions import Reply, SetSlot, Step, TurnView
+from actions.dates import parse_day, parse_time
+from bot.actions import Followup, Reply, SetSlot, Step, TurnView
+from bot.values import humanize
 
 _MONTHS = (
     "января",
@@ -26,20 +29,23 @@ _MONTHS = (
 )
 _LOOKALIKES = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 """Кириллические буквы, которые выглядят как латинские: «кт5518203» — это KT5518203."""
+ORDER_HELP = "Проверьте номер в письме с подтверждением: он выглядит как AB123456."
+BOOK_BUTTON = ("Записаться", "Хочу записаться на приём")
 
 
 def _day(day: date | None) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]}" if day else ""
 
 
+def _order_id(view: TurnView) -> str:
+    return normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+
+
 def order_status(view: TurnView) -> list[Step]:
-    order_id = normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+    order_id = _order_id(view)
     order = Shop(shop_path()).order(order_id)
     if order is None:
-        return [
-            Reply(f"Не нахожу заказ {order_id}. Проверьте номер в письме с подтверждением: он выглядит как AB123456."),
-            SetSlot("order_id", None),
-        ]
+        return [Reply(f"Не нахожу заказ {order_id}. {ORDER_HELP}"), SetSlot("order_id", None)]
     text = {
         "processing": f"Заказ {order.id} собирается на складе, доставка ожидается {_day(order.delivery)}.",
         "dispatched": f"Заказ {order.id} передан курьеру и будет у вас {_day(order.delivery)}. "
@@ -49,3 +55,135 @@ def order_status(view: TurnView) -> list[Step]:
     }[order.status]
     buttons = [("Отменить заказ", "Отмените мой заказ")] if order.status in ("processing", "dispatched") else []
     return [Reply(text, buttons=buttons)]
+
+
+def cancel_order(view: TurnView) -> list[Step]:
+    order_id = _order_id(view)
+    outcome = Shop(shop_path()).cancel_order(order_id)
+    if outcome == "unknown":
+        return [
+            Reply(f"Не нахожу заказ {order_id}, поэтому ничего не отменено. {ORDER_HELP}"),
+            SetSlot("order_id", None),
+        ]
+    if outcome == "delivered":
+        return [
+            Reply(
+                f"Заказ {order_id} уже доставлен, поэтому отменить его нельзя. Его можно вернуть.",
+                buttons=[("Вернуть товар", "Хочу вернуть товар")],
+            )
+        ]
+    if outcome == "already_cancelled":
+        return [Reply(f"Заказ {order_id} уже отменён, больше ничего делать не нужно.")]
+    return [
+        Reply(f"Готово: заказ {order_id} отменён. Если вы уже оплатили, деньги вернутся в течение 3-5 рабочих дней.")
+    ]
+
+
+def _when(at: datetime) -> str:
+    """«среда, 2 декабря, 11:30»."""
+    return humanize("datetime", at.isoformat(), "ru")
+
+
+def _customer(view: TurnView) -> str:
+    """Чьи это записи: аккаунта или гостевой сессии (как у английского бота)."""
+    return f"user:{view.user_id}" if view.user_id is not None else f"session:{view.session_id}"
+
+
+def _why_not(shop: Shop, at: datetime) -> str | None:
+    if at <= shop.now:
+        return f"Время «{_when(at)}» уже прошло."
+    if not shop.bookable(at):
+        return (
+            f"На «{_when(at)}» записи нет: приём начинается каждые полчаса с 9:00 до 17:30, с понедельника по субботу."
+        )
+    if shop.free_places(at) <= 0:
+        return f"Извините, время «{_when(at)}» уже занято."
+    return None
+
+
+def _alternatives(shop: Shop, wanted: datetime, why: str, form: str = "book_appointment") -> list[Step]:
+    """Почему нельзя, ближайшее свободное время кнопками (их текст читают встроенные дата и время)
+    и вопрос формы `form` заново."""
+    free = shop.nearest_free(wanted)
+    cleared: list[Step] = [SetSlot("date", None), SetSlot("time", None), Followup(form)]
+    if not free:
+        return [Reply(f"{why} В ближайшие две недели свободного времени нет, извините."), *cleared]
+    buttons = [(_when(at), f"{at.day} {_MONTHS[at.month - 1]} в {at:%H:%M}") for at in free]
+    return [
+        Reply(f"{why} Ближайшее свободное время — ниже: выберите его или назовите другой день.", buttons=buttons),
+        *cleared,
+    ]
+
+
+def _requested(view: TurnView, shop: Shop) -> datetime | str:
+    """День и время из встроенных значений слотов, или что о них сказать."""
+    day, at = parse_day(view.slot("date"), shop.now.date()), parse_time(view.slot("time"))
+    if day is None:
+        return f"Не понял дату «{view.slot('date')}»."
+    if at is None:
+        return f"Не понял время «{view.slot('time')}»."
+    return datetime.combine(day, at)
+
+
+def _unread(text: str, form: str) -> list[Step]:
+    return [Reply(text), SetSlot("date", None), SetSlot("time", None), Followup(form)]
+
+
+def book_appointment(view: TurnView) -> list[Step]:
+    """Запись на день и время из встроенных значений слотов, если в календаре есть место."""
+    shop = Shop(shop_path())
+    wanted = _requested(view, shop)
+    if isinstance(wanted, str):
+        return _unread(wanted, "book_appointment")
+    why = _why_not(shop, wanted)
+    service = str(view.slot("service", "ремонт"))
+    booked = shop.book(_customer(view), service, wanted) if why is None else None
+    if booked is None:
+        return _alternatives(shop, wanted, why or f"Извините, время «{_when(wanted)}» только что заняли.")
+    return [
+        Reply(
+            f"Записал вас: {_when(booked.at)} ({service}). Ждём вас в сервисном центре Northwind, ул. Портовая, 42. "
+            "Возьмите с собой устройство и зарядку.",
+            buttons=[("Перенести запись", "Хочу перенести запись"), ("Отменить запись", "Хочу отменить запись")],
+        )
+    ]
+
+
+def reschedule_appointment(view: TurnView) -> list[Step]:
+    """Перенос ближайшей записи этого чата на другой день и время, если там есть место."""
+    shop = Shop(shop_path())
+    booked = shop.appointments(_customer(view))
+    if not booked:
+        return [Reply("Не нахожу предстоящей записи в этом чате.", buttons=[BOOK_BUTTON])]
+    wanted = _requested(view, shop)
+    if isinstance(wanted, str):
+        return _unread(wanted, "reschedule_appointment")
+    appointment = booked[0]
+    why = _why_not(shop, wanted)
+    if why is not None or not shop.move(appointment, wanted):
+        taken = why or f"Извините, время «{_when(wanted)}» только что заняли."
+        return _alternatives(shop, wanted, taken, "reschedule_appointment")
+    return [Reply(f"Перенёс вашу запись: {_when(wanted)} ({appointment.service}; было: {_when(appointment.at)}).")]
+
+
+def cancel_appointment(view: TurnView) -> list[Step]:
+    """Отмена записей этого чата на названный день."""
+    shop = Shop(shop_path())
+    booked = shop.appointments(_customer(view))
+    if not booked:
+        return [Reply("Не нахожу предстоящей записи в этом чате, отменять нечего.")]
+    day = parse_day(view.slot("date"), shop.now.date())
+    on_day = [a for a in booked if a.day == day]
+    if not on_day:
+        named = humanize("date", day.isoformat(), "ru") if day else str(view.slot("date"))
+        listed = "; ".join(_when(a.at) for a in booked)
+        return [Reply(f"На «{named}» записи нет. Ваши записи: {listed}."), SetSlot("date", None)]
+    for appointment in on_day:
+        shop.cancel_appointment(appointment)
+    first = on_day[0]
+    return [
+        Reply(
+            f"Готово, запись ({first.service}) на «{_when(first.at)}» отменена. Хотите выбрать другой день?",
+            buttons=[("Записаться снова", "Хочу записаться на приём"), ("Нет, спасибо", "нет, спасибо")],
+        )
+    ]
