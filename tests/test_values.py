@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.values import UnknownBuiltinError, extract_values, humanize
+from bot.values.dates import add_months
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=ZoneInfo("Europe/London"))
 
@@ -32,6 +33,11 @@ ENGLISH: list[tuple[Any, ...]] = [
     ("12/05", "date", "2027-05-12", "12/05", "GB"),
     ("the 1st", "date", "2027-01-01", "the 1st"),
     ("in 3 days", "date", "2026-12-13", "in 3 days"),
+    ("a week from today", "date", "2026-12-17", "a week from today"),
+    ("two days from tomorrow", "date", "2026-12-13", "two days from tomorrow"),
+    ("in a month", "date", "2027-01-10", "in a month"),
+    ("any day next month", "date", {"from": "2027-01-01", "to": "2027-01-31"}, "next month"),
+    ("later this month", "date", {"from": "2026-12-10", "to": "2026-12-31"}, "this month"),
     ("in a week", "date", "2026-12-17", "in a week"),
     ("this weekend", "date", {"from": "2026-12-12", "to": "2026-12-13"}, "this weekend"),
     ("next weekend", "date", {"from": "2026-12-19", "to": "2026-12-20"}, "next weekend"),
@@ -131,6 +137,8 @@ RUSSIAN: list[tuple[Any, ...]] = [
     ("12.01", "date", "2027-01-12", "12.01"),
     ("31.12.2026", "date", "2026-12-31", "31.12.2026"),
     ("через неделю", "date", "2026-12-17", "через неделю"),
+    ("через два месяца", "date", "2027-02-10", "через два месяца"),
+    ("в следующем месяце", "date", {"from": "2027-01-01", "to": "2027-01-31"}, "в следующем месяце"),
     ("через 3 дня", "date", "2026-12-13", "через 3 дня"),
     ("на выходных", "date", {"from": "2026-12-12", "to": "2026-12-13"}, "выходных"),
     ("в следующие выходные", "date", {"from": "2026-12-19", "to": "2026-12-20"}, "следующие выходные"),
@@ -215,6 +223,12 @@ def test_value_is_resolved(language: str, text: str, builtin: str, value: Any, s
     found = extract_values(text, language, NOW, region=region, wanted=frozenset({builtin}))
     assert [(e.entity, e.value, e.text) for e in found] == [(builtin, value, span)]
     assert all(text[e.start : e.end] == e.text and e.source == "builtin" for e in found)
+
+
+def test_months_later_keep_the_day_or_take_the_shorter_months_last() -> None:
+    assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert add_months(date(2026, 12, 15), 2) == date(2027, 2, 15)
 
 
 def test_tables_are_large_enough() -> None:

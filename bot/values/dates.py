@@ -157,15 +157,44 @@ _UNIT_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "день": 1, "дня
 _UNIT_DAYS |= {"недель": 7, "сутки": 1}
 
 
-def _in_days(language: str) -> Resolver:
-    numbers, _ = _vocabulary(language)
+def _count(language: str, count: str | None) -> int:
+    """A count written in digits or a word ("3", "three", "три"); none written is one."""
+    if not count:
+        return 1
+    return int(count) if count.isdigit() else _vocabulary(language)[0].get(count, 1)
 
+
+def _in_days(language: str) -> Resolver:
     def resolve(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
-        count = m["n"] or "1"
-        n = int(count) if count.isdigit() else numbers.get(count, 1)
-        return today + timedelta(days=n * _UNIT_DAYS[m["unit"]]), None
+        base = today + timedelta(days=1) if m.groupdict().get("base") in ("tomorrow", "завтра") else today
+        return base + timedelta(days=_count(language, m["n"]) * _UNIT_DAYS[m["unit"]]), None
 
     return resolve
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or that month's last day when it is shorter."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year, month = day.year + year, month + 1
+    for last in (day.day, 30, 29, 28):
+        if (found := _valid(year, month, min(day.day, last))) is not None:
+            return found
+    raise AssertionError("every month has a 28th")
+
+
+def _in_months(language: str) -> Resolver:
+    def resolve(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
+        return add_months(today, _count(language, m["n"])), None
+
+    return resolve
+
+
+def _month(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
+    """This month (what is left of it) or the next one, as a range of dates."""
+    first = today.replace(day=1)
+    if (m["mod"] or "").startswith(_NEXT):
+        first = add_months(first, 1)
+    return max(first, today), add_months(first, 1) - timedelta(days=1)
 
 
 @cache
@@ -190,6 +219,9 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
             (re.compile(r"\b(?:(?P<mod>this|next)\s+)?weekend\b"), _weekend),
             (re.compile(r"\b(?P<mod>this|next)\s+week\b"), _week),
             (re.compile(rf"\bin\s+(?:(?P<n>\d+|{numbers})|an?)\s+(?P<unit>days?|weeks?)\b"), _in_days(language)),
+            (re.compile(rf"\b(?:(?P<n>\d+|{numbers})|an?)\s+(?P<unit>days?|weeks?)\s+(?:from|after)\s+(?P<base>today|now|tomorrow)\b"), _in_days(language)),
+            (re.compile(rf"\bin\s+(?:(?P<n>\d+|{numbers})|an?)\s+months?\b"), _in_months(language)),
+            (re.compile(r"\b(?P<mod>this|next)\s+month\b"), _month),
         )  # fmt: skip
     return (
         (iso, _iso),
@@ -201,7 +233,9 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver], ...]:
         (re.compile(rf"\b(?:(?P<mod>следующ\w*|ближайш\w*|эт[оау]т?|будущ\w*|прошл\w*)\s+)?(?P<wd>{weekdays})\b"), _weekday),
         (re.compile(r"\b(?:(?P<mod>эти|этих|следующие|следующих|ближайшие|ближайших|будущие|будущих)\s+)?выходн(?:ые|ых)\b"), _weekend),
         (re.compile(r"\b(?:на\s+)?(?P<mod>этой|следующей|будущей)\s+неделе\b"), _week),
-        (re.compile(rf"\bчерез\s+(?:(?P<n>\d+|{numbers})\s+)?(?P<unit>день|дня|дней|неделю|недели|недель|сутки)\b"), _in_days(language)),
+        (re.compile(rf"\bчерез\s+(?:(?P<n>\d+|{numbers})\s+)?(?P<unit>день|дня|дней|неделю|недели|недель|сутки)(?:\s+после\s+(?P<base>завтра))?\b"), _in_days(language)),
+        (re.compile(rf"\bчерез\s+(?:(?P<n>\d+|{numbers})\s+)?(?:месяц|месяца|месяцев)\b"), _in_months(language)),
+        (re.compile(r"\b(?:в\s+)?(?P<mod>этом|следующем|будущем)\s+месяце\b"), _month),
     )  # fmt: skip
 
 
