@@ -14,6 +14,7 @@ plain tables (tests/test_dialogue.py). The rules, in the order they apply inside
 
 A value that breaks its slot's constraint (`future:`, `weekdays:`, `between:`, `min:`/`max:`,
 `choices:`) fills nothing: the constraint's message asks for it again, a wrong answer like any other.
+So does one the slot's validator (`validate:`) refuses, with the validator's message.
 
 Outside a form, a value for the form just finished ("actually, make it friday") corrects it.
 """
