@@ -1,10 +1,12 @@
 """Lint for intents.yaml beyond validation: examples under different intents that nearly
-coincide, and intents whose examples are too few or too alike to generalise from."""
+coincide, and intents whose examples are too few or too alike to generalise from, in every
+language of a bot that speaks several."""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.domain import Domain
@@ -12,10 +14,23 @@ from bot.nlp import Preprocessor
 from bot.understanding import OOS
 
 
+def by_language(domain: Domain, preprocessor: Preprocessor) -> Iterator[tuple[Domain, Preprocessor]]:
+    """The bot as it speaks each of its languages, with that language's preprocessor: `domain`
+    with `preprocessor` first, then each translation with one of its own."""
+    yield domain, preprocessor
+    for language, translation in domain.translations.items():
+        yield translation, Preprocessor(language, domain.entities)
+
+
 def near_duplicates(
     domain: Domain, preprocessor: Preprocessor, min_jaccard: float = 0.8
 ) -> list[tuple[str, str, str, str]]:
-    """Pairs of examples under different intents whose normalised words (nearly) coincide."""
+    """Pairs of examples under different intents whose normalised words (nearly) coincide, in
+    any one language of the bot (examples of two languages are not compared)."""
+    return [pair for d, pre in by_language(domain, preprocessor) for pair in _near_duplicates(d, pre, min_jaccard)]
+
+
+def _near_duplicates(domain: Domain, preprocessor: Preprocessor, min_jaccard: float) -> list[tuple[str, str, str, str]]:
     rows = [(intent, ex.text) for intent, i in domain.intents.items() for ex in i.examples]
     words = [set(n.split()) for n in preprocessor.normalize_many(t for _, t in rows)]
     index: dict[str, list[int]] = {}
@@ -52,6 +67,8 @@ class IntentAdvice:
     sameness: float
     too_few: bool
     too_similar: bool
+    language: str | None = None
+    """The language whose examples these are, for a bot of several; None for a bot of one."""
 
     def message(self) -> str:
         reasons = []
@@ -62,7 +79,8 @@ class IntentAdvice:
                 f"examples too alike (mean word overlap {self.sameness:.2f} > {MAX_SAMENESS}): "
                 "add other wordings, short and long, with other words for the same wish"
             )
-        return f"intent '{self.intent}': " + "; ".join(reasons)
+        where = "" if self.language is None else f"[{self.language}] "
+        return f"intent '{self.intent}': {where}" + "; ".join(reasons)
 
 
 def sameness(normalized: list[str]) -> float:
@@ -73,16 +91,20 @@ def sameness(normalized: list[str]) -> float:
 
 
 def few_shot_advice(domain: Domain, preprocessor: Preprocessor) -> list[IntentAdvice]:
-    """Intents (out-of-scope examples aside) with too few or too similar examples, worst first."""
+    """Intents (out-of-scope examples aside) with too few or too similar examples, worst first;
+    for a bot of several languages, each language's examples judged on their own."""
+    several = bool(domain.translations)
     advice = []
-    for name, intent in domain.intents.items():
-        if name == OOS:
-            continue
-        texts = [ex.text for ex in intent.examples]
-        score = sameness(preprocessor.normalize_many(texts))
-        few, alike = len(texts) < RECOMMENDED_EXAMPLES, len(texts) >= SAMENESS_FROM and score > MAX_SAMENESS
-        if few or alike:
-            advice.append(IntentAdvice(name, len(texts), round(score, 3), few, alike))
+    for d, pre in by_language(domain, preprocessor):
+        for name, intent in d.intents.items():
+            if name == OOS:
+                continue
+            texts = [ex.text for ex in intent.examples]
+            score = sameness(pre.normalize_many(texts))
+            few, alike = len(texts) < RECOMMENDED_EXAMPLES, len(texts) >= SAMENESS_FROM and score > MAX_SAMENESS
+            if few or alike:
+                language = d.language if several else None
+                advice.append(IntentAdvice(name, len(texts), round(score, 3), few, alike, language))
     return sorted(advice, key=lambda a: (a.examples, -a.sameness))
 
 
