@@ -9,7 +9,8 @@ taskset, drives it from this process pinned to the other, and measures in the sa
 - the classifier alone, one utterance at a time in a plain loop (the NLU ceiling);
 - cold start (process start to /readyz), memory, and N idle connections held;
 - the server's CPU time per message in each thread (event loop, NLU worker, log writer),
-  from /proc and the server's /metrics, which is where a change to the ratio comes from.
+  from /proc and the server's /metrics, which is where a change to the ratio comes from;
+  on PostgreSQL also its server processes' (the storage work SQLite does in the writer).
 The `--connections` steps are closed loops (each client sends as soon as its reply is in: the
 throughput ceiling); the `--paced` steps offer a fixed rate, for the latency at that load.
 `--database` runs the bot steps once per database (`sqlite` is a fresh file; a PostgreSQL URL
@@ -91,6 +92,30 @@ def cpu_seconds(pid: int, port: int) -> dict[str, float]:
         name: float(value) for name, value in re.findall(r'bot_worker_cpu_seconds\{worker="([^"]+)"\} (\S+)', text)
     }
     return {"event loop": total - sum(workers.values()), **workers}
+
+
+def postgres_cpu_seconds(url: str) -> dict[str, float]:
+    """The CPU time so far of the PostgreSQL server processes serving `url`'s database (none for SQLite).
+
+    Their work is the writer's storage work, which SQLite does in the server's own thread: so
+    the two backends compare by the sum. Read from /proc: the database runs on this machine.
+    """
+    if not url.startswith("postgresql"):
+        return {}
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        pids = [row[0] for row in conn.execute(text(query))]
+    engine.dispose()
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return {"postgres": ticks / os.sysconf("SC_CLK_TCK")}
 
 
 def raise_fd_limit() -> int:
@@ -404,11 +429,11 @@ def main() -> int:
                 os.sched_setaffinity(0, {int(CLIENT_CORE)})
             split = cpu_per_message.setdefault(name, {})
             for n in counts:
-                before = cpu_seconds(bot.pid, bot_port)
+                before = cpu_seconds(bot.pid, bot_port) | postgres_cpu_seconds(url)
                 result = asyncio.run(
                     drive(f"ws://127.0.0.1:{bot_port}/ws", n, args.seconds, args.max_messages, "reply")
                 )
-                after = cpu_seconds(bot.pid, bot_port)
+                after = cpu_seconds(bot.pid, bot_port) | postgres_cpu_seconds(url)
                 split[n] = {k: (after[k] - before.get(k, 0.0)) / max(result.messages, 1) * 1e6 for k in after}
                 results.append(result)
             for n, rate in paced:
@@ -465,7 +490,7 @@ def main() -> int:
             + ("  (behind the offered rate)" if not closed and r.rate < 0.95 * r.offered else "")
         )
     for name, per_count in cpu_per_message.items():
-        print(f"\n{name}: server CPU per message, by thread (us; the closed-loop steps):")
+        print(f"\n{name}: server CPU per message, by thread, and PostgreSQL's processes (us; the closed-loop steps):")
         for n, split in per_count.items():
             print(
                 f"{n:>6} conns  "

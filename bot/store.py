@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.batching import BatchWorker
+from bot.direct_turns import direct_turns
 from bot.rows import MessageRow
 from bot.tables import ChatSession, Message, User, utcnow
 from bot.turn_statements import turn_statements
@@ -32,8 +33,9 @@ class Store:
     def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
         self.engine = engine
         self.statements = turn_statements(engine.dialect)
+        self.direct = direct_turns(engine)
         self.writer: BatchWorker[Write, Any] = BatchWorker(
-            BatchCommit(engine, self.statements), name="log-writer", max_batch=batch_max
+            BatchCommit(engine, self.statements, self.direct), name="log-writer", max_batch=batch_max
         )
 
     def start(self) -> None:
@@ -41,6 +43,8 @@ class Store:
 
     def stop(self) -> None:
         self.writer.stop()
+        if self.direct is not None:
+            self.direct.close()
 
     # -- writes -------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ backends run plain SQL on the driver's cursor inside the SQLAlchemy transaction,
 columns' own SQLAlchemy converters (JSON, UTC times): SQLite row by row (in-process, a call
 costs nothing), PostgreSQL with psycopg 3's `executemany`, which pipelines the batch's
 statements in one round trip and returns each row's id in order. `CoreTurnStatements` is
-the portable reference the tests compare them with.
+the portable reference the tests compare them with. On PostgreSQL a batch of only turns (the
+common case under load) skips these and the transaction altogether: `bot.direct_turns`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from bot.direct_turns import DirectFailed, DirectTurns
 from bot.errors import ClientError
 from bot.rows import MessageRow, SessionRow
 from bot.turn_statements import SessionUpdate, TurnStatements
@@ -88,8 +89,34 @@ class BatchCommit:
 
     engine: Engine
     statements: TurnStatements
+    direct: DirectTurns | None = None
+    """PostgreSQL: a batch of only turns as one statement on the writer's own connection."""
 
     def __call__(self, items: list[Write]) -> list[Any]:
+        if self.direct is not None and all(isinstance(i, TurnWrite) for i in items):
+            turns: list[TurnWrite] = items  # type: ignore[assignment]  # checked just above
+            if self.direct.takes(turns):
+                return self._direct(turns)
+        return self._in_transaction(items)
+
+    def _direct(self, turns: list[TurnWrite]) -> list[Any]:
+        """One statement; a turn it did not apply is redone alone, where a stale one is refused.
+
+        A failed statement stored nothing: the batch then takes the transaction's path, which
+        isolates a duplicate client id or reports the database unavailable.
+        """
+        assert self.direct is not None
+        try:
+            results: list[Any] = self.direct.write(turns)
+        except DirectFailed as exc:
+            log.debug("one-statement batch failed (%s); taking the transaction's path", exc.__class__.__name__)
+            return self._in_transaction(list(turns))
+        for i, result in enumerate(results):
+            if result is None:
+                (results[i],) = self._one_by_one([turns[i]])
+        return results
+
+    def _in_transaction(self, items: list[Write]) -> list[Any]:
         try:
             with self.engine.begin() as conn:
                 return self._apply(conn, items)
