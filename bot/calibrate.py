@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.inference import Calibration, Kind, sigmoid
 
-REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3, "multilingual": 0.45}
+REJECT_SHARE: dict[str, float] = {"light": 0.45, "encoder": 0.3, "multilingual": 0.3}
 """Held-out in-scope examples the automatic threshold rejects, per held-out in-scope error.
 
 Chosen on CLINC150 valid for ~75% OOS recall there. A less accurate model has less
@@ -74,11 +74,8 @@ def calibrate(folds: list[HeldOut], kind: Kind) -> Calibration:
     # The standardised score, by the formula serving uses: a calibration of slope 1, intercept 0.
     standard = Calibration(rel_mean, rel_std, sim_mean, sim_std, 1.0, 0.0, 0.0, 0.0, 0.0)
     z = standard.logit(top[:, None], sims)[:, 0]
-    slope, intercept = DEFAULT_CALIBRATION
-    if min(correct.sum(), (~correct).sum()) >= 5:
-        lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
-        if lr.coef_[0, 0] > 0:
-            slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    slope, intercept = _logistic(z, correct)
+    own_slope, own_intercept = _logistic(standard.own_logit(top[:, None], None)[:, 0], correct)
     error_rate = float(np.mean(~correct[inscope]))
     rate = float(np.clip(REJECT_SHARE[kind] * error_rate, *REJECT_RANGE))
     coverage = float(min(COVERAGE_PENALTY, -np.log(max(float(excess[inscope].mean()), 1e-9))))
@@ -90,4 +87,16 @@ def calibrate(folds: list[HeldOut], kind: Kind) -> Calibration:
         reject_rate=rate,
         auto_threshold=float(sigmoid(cut)),
         coverage_penalty=coverage,
+        own_slope=own_slope if sims is not None else None,
+        own_intercept=own_intercept if sims is not None else 0.0,
     )
+
+
+def _logistic(z: NDArray[np.float64], correct: NDArray[np.bool_]) -> tuple[float, float]:
+    """Slope and intercept of a logistic fit of `correct` on `z`, or `DEFAULT_CALIBRATION`
+    when either outcome has fewer than 5 rows or the fit slopes the wrong way."""
+    if min(correct.sum(), (~correct).sum()) >= 5:
+        lr = LogisticRegression(C=1.0).fit(z[:, None], correct)
+        if lr.coef_[0, 0] > 0:
+            return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    return DEFAULT_CALIBRATION
