@@ -22,8 +22,9 @@ Pipelines (`build_pipeline`):
 
 Out-of-scope scoring (calibrated in `bot.calibrate`). Examples labelled `oos` are trained as one
 extra class that is never predicted: it only pushes scores of off-topic text down. The raw score of the top intent is
-`d_top - d_oos` (decision values; `d_oos = 0` without oos data), and for the encoder also the
-mean cosine similarity to the 5 nearest training sentences. Each part is standardised with
+`d_top - d_oos` (decision values; `d_oos = 0` without oos data), and for the encoder and
+multilingual pipelines also the mean cosine similarity to the 5 nearest training sentences
+(`NEIGHBOUR_KINDS`; the ambiguity margin reads the decision values' own calibration). Each part is standardised with
 statistics of held-out rows (`bot.held_out`: a held-out fifth, or out-of-fold rows of 5 folds
 for 200-2,000 rows) and the parts are summed; a logistic fit on those rows (correct top intent vs not)
 maps the sum to a logit; the share of the utterance's words never seen in training, beyond
