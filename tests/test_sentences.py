@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -162,8 +163,32 @@ def test_multilingual_scorer_matches_the_scikit_learn_pipeline(
     for i, (index, values) in enumerate(features):
         dense[i, index] = values
     np.testing.assert_allclose(dense, expected.toarray(), atol=1e-6)
-    rel, _ = bilingual.scorer_.score_parts(features)
-    np.testing.assert_allclose(rel, bilingual.pipeline_[-1].score_parts(expected)[0], atol=1e-5)
+    rel, sims = bilingual.scorer_.score_parts(features)
+    rel_sk, sims_sk = bilingual.pipeline_[-1].score_parts(expected)
+    np.testing.assert_allclose(rel, rel_sk, atol=1e-5)
+    assert sims is not None and sims_sk is not None  # the neighbour similarity, as the encoder's
+    np.testing.assert_allclose(sims, sims_sk, atol=1e-5)
+
+
+def test_the_neighbour_similarity_moves_confidence_but_not_which_intents_are_ambiguous(
+    bilingual: IntentClassifier, pre: dict[str, Preprocessor]
+) -> None:
+    """It lifts every intent alike: the fallback reads it, the ambiguity margin does not."""
+    texts = [*PARAPHRASES, "hello, where is my order", "привет, где мой заказ", "спасибо, пока", "bye bye"]
+    normalized = _normalize(pre, texts)
+    scorer = bilingual.scorer_
+    calibration = scorer.calibration
+    assert calibration.own_slope is not None
+    conf, own = scorer.confidences(texts, normalized)
+    assert (conf.argsort(axis=1) == own.argsort(axis=1)).all()  # one order of the intents
+    predictions = scorer.predict(texts, normalized)
+    for p, own_row in zip(predictions, own, strict=True):
+        first, second = np.sort(own_row)[::-1][:2]
+        assert p.ambiguous == (first - second < scorer.ambiguity_margin)
+    closer = replace(calibration, sim_mean=calibration.sim_mean - calibration.sim_std)
+    shifted = replace(scorer, calibration=closer).predict(texts, normalized)
+    assert all(a.confidence > b.confidence for a, b in zip(shifted, predictions, strict=True))
+    assert [p.ambiguous for p in shifted] == [p.ambiguous for p in predictions]
 
 
 def test_a_saved_multilingual_model_loads_back_and_answers_alike(
