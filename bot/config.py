@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     three alternating pairs of bench/ws_load.py runs (bench/RESULTS.md), so it is an operator's
     choice, not the default."""
 
+    gc_young_threshold: int = Field(default=20_000, gt=0)
+    """New container objects the cyclic collector lets pile up before a young collection
+    (`gc.set_threshold`'s first value; Python's own is 700, which under load cost 100-140 µs of
+    CPU a message in collections: bench/RESULTS.md). `bot.memory.collect_young_every`."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)
