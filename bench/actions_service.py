@@ -1,6 +1,7 @@
 """Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
 
     python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02] [--python]
+                                    [--bot-env NAME=VALUE ...]
 
 Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
 intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
@@ -15,6 +16,7 @@ The server's CPU per message is shown with its part in the kernel (the sockets' 
 The NLU worker's and log writer's mean batch sizes too (from the bot's /metrics).
 With `--python` the hook is an async Python action with the same answer after the same delay:
 what the turn costs with an action but without HTTP (and with `--delay 0`, without the wait).
+`--bot-env` gives both bots a setting (`BOT_BATCH_LINGER_MS=0.5`), for runs of two settings in turn.
 """
 
 from __future__ import annotations
@@ -165,6 +167,9 @@ def main() -> int:
         action="store_true",
         help="the hook as an async Python action (same delay and answer): the turn's share without HTTP",
     )
+    parser.add_argument(
+        "--bot-env", action="append", default=[], metavar="NAME=VALUE", help="a setting for both bots (repeatable)"
+    )
     parser.add_argument("--demo", type=Path, default=ROOT / "intents.yaml", help="the domain whose intents to use")
     args = parser.parse_args()
     ws_load.raise_fd_limit()
@@ -177,6 +182,7 @@ def main() -> int:
         BOT_MAX_CONNECTIONS_PER_IP="100000",
         BOT_LOG_LEVEL="WARNING",
         BOT_ACTIONS_SECRET="bench-secret",
+        **dict(setting.split("=", 1) for setting in args.bot_env),
     )
     bots: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     hook = subprocess.Popen(
@@ -256,7 +262,8 @@ def main() -> int:
         hook.wait(10)
 
     print(
-        f"\n{len(messages)} intents, {args.connections} connections, closed loop, {args.seconds:g} s a run; "
+        f"\n{' '.join(args.bot_env) or 'default settings'}; "
+        f"{len(messages)} intents, {args.connections} connections, closed loop, {args.seconds:g} s a run; "
         f"action server answers after {args.delay * 1000:g} ms"
     )
     print(

@@ -74,7 +74,7 @@ async def build_services(settings: Settings) -> Services:
         timezone=settings.timezone,
         phone_region=settings.phone_region,
     )
-    store = Store(engine, batch_max=settings.writer_batch_max)
+    store = Store(engine, batch_max=settings.writer_batch_max, linger=settings.batch_linger_ms / 1000)
     metrics = Metrics()
     problems = check_actions(model.domain, settings.intents_path)
     if problems:
@@ -84,6 +84,7 @@ async def build_services(settings: Settings) -> Services:
         timezone=settings.timezone,
         phone_region=settings.phone_region,
         make_runner=lambda domain: ActionRunner.from_settings(domain, settings, metrics.actions),
+        linger=settings.batch_linger_ms / 1000,
     )
     metrics.serve_model(model.version)
     bus = make_bus(settings.database_url)

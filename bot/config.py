@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)
+    batch_linger_ms: float = Field(default=0.0, ge=0)
+    """How long the NLU worker and the log writer may wait for more turns to join a batch, only
+    while their last batch had several (`bot.batching.BatchWorker.linger`); 0 never waits."""
     seed: int = 0
 
     @field_validator("database_url")
