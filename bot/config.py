@@ -94,7 +94,7 @@ class Settings(BaseSettings):
 
     gc_young_threshold: int = Field(default=20_000, gt=0)
     """New container objects the cyclic collector lets pile up before a young collection
-    (`gc.set_threshold`'s first value; Python's own is 700, which under load cost 100-140 µs of
+    (`gc.set_threshold`'s first value; Python's own is 700, which under load cost 90-140 µs of server
     CPU a message in collections: bench/RESULTS.md). `bot.memory.collect_young_every`."""
 
     log_json: bool = False
