@@ -100,11 +100,12 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)
-    batch_linger_ms: float = Field(default=0.5, ge=0)
+    batch_linger_ms: float = Field(default=0.0, ge=0)
     """How long the NLU worker and the log writer may wait for more turns to join a batch, only
     while their last batch had several (`bot.batching.BatchWorker.linger`); 0 never waits. A lone
-    client never waits (its batches have one item); under load, with turns waiting on actions, it
-    kept the batches larger and the server's CPU a message lower (bench/RESULTS.md)."""
+    client never waits (its batches have one item). At 0.5, under load with turns waiting on
+    actions, batches were a quarter to a third larger, but the CPU a message fell in one run and
+    rose in the next (bench/RESULTS.md), so it is off by default."""
     seed: int = 0
 
     @field_validator("database_url")
