@@ -1,6 +1,7 @@
 """Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
 
     python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02] [--python]
+                                    [--variant "NAME=VALUE ..." ...]
 
 Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
 intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
@@ -15,6 +16,8 @@ The server's CPU per message is shown with its part in the kernel (the sockets' 
 The NLU worker's and log writer's mean batch sizes too (from the bot's /metrics).
 With `--python` the hook is an async Python action with the same answer after the same delay:
 what the turn costs with an action but without HTTP (and with `--delay 0`, without the wait).
+Each `--variant` (server settings, `"BOT_GC_YOUNG_THRESHOLD=700 BOT_BATCH_LINGER_MS=0"`) gets its
+own pair of bots, all driven in turn each round: settings compare within one run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -151,6 +155,84 @@ def action_latency(port: int) -> list[tuple[float, float]]:
     return [(le, n / total) for le, n in sorted(counts.items()) if 0.01 <= le <= 1.0]
 
 
+@dataclass
+class Runs:
+    """One bot's runs: results, server CPU a message (all, in the kernel, by thread), batch sizes."""
+
+    results: list[ws_load.Result] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    kernel: list[float] = field(default_factory=list)
+    by_part: dict[str, list[float]] = field(default_factory=dict)
+    batch_size: dict[str, list[float]] = field(default_factory=dict)
+
+
+def measure(proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace, runs: Runs) -> None:
+    """One closed-loop run against the bot, with its CPU and batches over the run."""
+    parts = ws_load.cpu_seconds(proc.pid, port)
+    in_kernel = kernel_seconds(proc.pid)
+    batches = worker_batches(port)
+    result = asyncio.run(
+        ws_load.drive(f"ws://127.0.0.1:{port}/ws", args.connections, args.seconds, 10_000_000, "reply")
+    )
+    parts_after = ws_load.cpu_seconds(proc.pid, port)
+    n = max(result.messages, 1)
+    for part, seconds in parts_after.items():
+        runs.by_part.setdefault(part, []).append((seconds - parts.get(part, 0.0)) / n * 1e6)
+    for part, (count, items) in worker_batches(port).items():
+        count0, items0 = batches.get(part, (0.0, 0.0))
+        runs.batch_size.setdefault(part, []).append((items - items0) / max(count - count0, 1.0))
+    runs.results.append(result)
+    runs.cpu.append((sum(parts_after.values()) - sum(parts.values())) / n * 1e6)
+    runs.kernel.append((kernel_seconds(proc.pid) - in_kernel) / n * 1e6)
+
+
+def report(plain: Runs, acting: Runs, calls: dict[str, float], latency: list[tuple[float, float]]) -> None:
+    """One variant's table and summary lines."""
+    print(
+        f"{'bot':<16} {'round':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'server CPU us/msg':>17} {'of it in kernel':>15}"
+    )
+    for name, runs in (("without actions", plain), ("with actions", acting)):
+        for i, (r, us, sys_us) in enumerate(zip(runs.results, runs.cpu, runs.kernel, strict=True), 1):
+            print(
+                f"{name:<16} {i:>5} {r.rate:>8,.0f} {r.pct(0.5):>8.1f} {r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} "
+                f"{r.errors:>6} {us:>17,.0f} {sys_us:>15,.0f}"
+            )
+    ratios = [a.rate / p.rate for p, a in zip(plain.results, acting.results, strict=True)]
+    p99s = [a.pct(0.99) - p.pct(0.99) for p, a in zip(plain.results, acting.results, strict=True)]
+    plain_cpu, acting_cpu = statistics.median(plain.cpu), statistics.median(acting.cpu)
+    print(
+        f"medians over the rounds: throughput ratio {statistics.median(ratios):.2f}, p99 difference "
+        f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
+        f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
+        f"{plain_cpu / acting_cpu:.2f})"
+    )
+    print(
+        "server CPU per message by thread, medians (without / with actions): "
+        + ", ".join(
+            f"{part} {statistics.median(plain.by_part.get(part, [0.0])):,.0f} / {statistics.median(runs):,.0f} µs"
+            for part, runs in acting.by_part.items()
+        )
+    )
+    print(
+        "items a batch by worker, medians (without / with actions): "
+        + ", ".join(
+            f"{part} {statistics.median(plain.batch_size.get(part, [0.0])):.1f} / {statistics.median(runs):.1f}"
+            for part, runs in acting.batch_size.items()
+        )
+    )
+    print(
+        f"throughput with / without actions, per round: {', '.join(f'{x:.2f}' for x in ratios)} "
+        f"(target >= 0.8); p99 difference: {', '.join(f'{x:+.1f}' for x in p99s)} ms (target <= +20 ms)"
+    )
+    print(
+        f"hook calls during the runs: {', '.join(f'{k} {v:,.0f}' for k, v in sorted(calls.items()))} "
+        f"for {sum(r.messages for r in acting.results):,} answered turns; the hook's latency in the bot "
+        "(the histogram's buckets, all runs): "
+        + ", ".join(f"{share:.0%} within {bound * 1000:g} ms" for bound, share in latency)
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, default=100)
@@ -165,6 +247,13 @@ def main() -> int:
         action="store_true",
         help="the hook as an async Python action (same delay and answer): the turn's share without HTTP",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar='"NAME=VALUE ..."',
+        help="server settings for a pair of bots (repeatable: the pairs compare within the run)",
+    )
     parser.add_argument("--demo", type=Path, default=ROOT / "intents.yaml", help="the domain whose intents to use")
     args = parser.parse_args()
     ws_load.raise_fd_limit()
@@ -178,7 +267,8 @@ def main() -> int:
         BOT_LOG_LEVEL="WARNING",
         BOT_ACTIONS_SECRET="bench-secret",
     )
-    bots: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    variants = {v.strip() or "default settings": dict(x.split("=", 1) for x in v.split()) for v in args.variant or [""]}
+    bots: dict[tuple[str, str], tuple[subprocess.Popen[bytes], int]] = {}
     hook = subprocess.Popen(
         [*ws_load.taskset(ws_load.CLIENT_CORE), sys.executable, "-c", WEBHOOK, str(hook_port), str(args.delay)],
         stdout=subprocess.PIPE,
@@ -192,62 +282,35 @@ def main() -> int:
             (folder / "bench_hook.py").write_text(HOOK_MODULE.format(delay=args.delay))
             text, messages = bench_domain(args.demo, url, args.action_concurrency)
             (folder / "intents.yaml").write_text(text)
+            fit = ["-m", "training.fit", "--quick", "--intents", str(folder / "intents.yaml")]
             subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "training.fit",
-                    "--quick",
-                    "--intents",
-                    str(folder / "intents.yaml"),
-                    "--out",
-                    str(folder / "models"),
-                ],
-                cwd=ROOT,
-                check=True,
-                stdout=subprocess.DEVNULL,
+                [sys.executable, *fit, "--out", str(folder / "models")], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
             )
-            port = ws_load.free_port()
-            bot_env = {
-                **env,
-                "BOT_MODELS_DIR": str(folder / "models"),
-                "BOT_INTENTS_PATH": str(folder / "intents.yaml"),
-                "BOT_PORT": str(port),
-                "BOT_DATABASE_URL": f"sqlite:///{folder / 'bot.db'}",
-            }
-            cmd = [*ws_load.taskset(ws_load.SERVER_CORE), sys.executable, "-m", "bot"]
-            bots[name] = (ws_load.start(cmd, bot_env, port, folder / "bot.log")[0], port)
+            for v, (label, settings) in enumerate(variants.items()):
+                port = ws_load.free_port()
+                bot_env = {
+                    **env,
+                    **settings,
+                    "BOT_MODELS_DIR": str(folder / "models"),
+                    "BOT_INTENTS_PATH": str(folder / "intents.yaml"),
+                    "BOT_PORT": str(port),
+                    "BOT_DATABASE_URL": f"sqlite:///{folder / f'bot{v}.db'}",
+                }
+                cmd = [*ws_load.taskset(ws_load.SERVER_CORE), sys.executable, "-m", "bot"]
+                bots[label, name] = (ws_load.start(cmd, bot_env, port, folder / "bot.log")[0], port)
         ws_load.MESSAGES[:] = messages
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {int(ws_load.CLIENT_CORE)})
-        results: dict[str, list[ws_load.Result]] = {name: [] for name in bots}
-        cpu: dict[str, list[float]] = {name: [] for name in bots}
-        kernel: dict[str, list[float]] = {name: [] for name in bots}
-        by_part: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
-        batch_size: dict[str, dict[str, list[float]]] = {name: {} for name in bots}
-        before = action_counts(bots["with actions"][1])
+        runs = {key: Runs() for key in bots}
+        before = {label: action_counts(bots[label, "with actions"][1]) for label in variants}
         for _ in range(args.rounds):
-            for name, (proc, port) in bots.items():
-                url = f"ws://127.0.0.1:{port}/ws"
-                parts = ws_load.cpu_seconds(proc.pid, port)
-                spent = sum(parts.values())
-                in_kernel = kernel_seconds(proc.pid)
-                batches = worker_batches(port)
-                result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
-                parts_after = ws_load.cpu_seconds(proc.pid, port)
-                spent = sum(parts_after.values()) - spent
-                for part, seconds in parts_after.items():
-                    by_part[name].setdefault(part, []).append(
-                        (seconds - parts.get(part, 0.0)) / max(result.messages, 1) * 1e6
-                    )
-                for part, (n, items) in worker_batches(port).items():
-                    n0, items0 = batches.get(part, (0.0, 0.0))
-                    batch_size[name].setdefault(part, []).append((items - items0) / max(n - n0, 1.0))
-                results[name].append(result)
-                cpu[name].append(spent / max(result.messages, 1) * 1e6)
-                kernel[name].append((kernel_seconds(proc.pid) - in_kernel) / max(result.messages, 1) * 1e6)
-        after = action_counts(bots["with actions"][1])
-        latency = action_latency(bots["with actions"][1])
+            for key, (proc, port) in bots.items():
+                measure(proc, port, args, runs[key])
+        calls = {}
+        for label in variants:
+            after = action_counts(bots[label, "with actions"][1])
+            calls[label] = {k: after.get(k, 0.0) - before[label].get(k, 0.0) for k in after}
+        latency = {label: action_latency(bots[label, "with actions"][1]) for label in variants}
     finally:
         for proc, _ in bots.values():
             proc.terminate()
@@ -259,53 +322,16 @@ def main() -> int:
         f"\n{len(messages)} intents, {args.connections} connections, closed loop, {args.seconds:g} s a run; "
         f"action server answers after {args.delay * 1000:g} ms"
     )
-    print(
-        f"{'bot':<16} {'round':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'server CPU us/msg':>17} {'of it in kernel':>15}"
-    )
-    for name, runs in results.items():
-        for i, (r, us, sys_us) in enumerate(zip(runs, cpu[name], kernel[name], strict=True), 1):
-            print(
-                f"{name:<16} {i:>5} {r.rate:>8,.0f} {r.pct(0.5):>8.1f} {r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} "
-                f"{r.errors:>6} {us:>17,.0f} {sys_us:>15,.0f}"
-            )
-    plain, acting = results["without actions"], results["with actions"]
-    ratios = [a.rate / p.rate for p, a in zip(plain, acting, strict=True)]
-    p99s = [a.pct(0.99) - p.pct(0.99) for p, a in zip(plain, acting, strict=True)]
-    plain_cpu, acting_cpu = statistics.median(cpu["without actions"]), statistics.median(cpu["with actions"])
-    print(
-        f"medians over the rounds: throughput ratio {statistics.median(ratios):.2f}, p99 difference "
-        f"{statistics.median(p99s):+.1f} ms; server CPU per message {plain_cpu:,.0f} µs without actions, "
-        f"{acting_cpu:,.0f} µs with (+{acting_cpu - plain_cpu:,.0f} µs: a CPU-bound bot's ratio "
-        f"{plain_cpu / acting_cpu:.2f})"
-    )
-    print(
-        "server CPU per message by thread, medians (without / with actions): "
-        + ", ".join(
-            f"{part} {statistics.median(by_part['without actions'].get(part, [0.0])):,.0f} / "
-            f"{statistics.median(runs):,.0f} µs"
-            for part, runs in by_part["with actions"].items()
-        )
-    )
-    print(
-        "items a batch by worker, medians (without / with actions): "
-        + ", ".join(
-            f"{part} {statistics.median(batch_size['without actions'].get(part, [0.0])):.1f} / "
-            f"{statistics.median(runs):.1f}"
-            for part, runs in batch_size["with actions"].items()
-        )
-    )
-    calls = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
-    turns = sum(r.messages for r in acting)
-    print(
-        f"throughput with / without actions, per round: {', '.join(f'{x:.2f}' for x in ratios)} "
-        f"(target >= 0.8); p99 difference: {', '.join(f'{x:+.1f}' for x in p99s)} ms (target <= +20 ms)"
-    )
-    print(
-        f"hook calls during the runs: {', '.join(f'{k} {v:,.0f}' for k, v in sorted(calls.items()))} "
-        f"for {turns:,} answered turns; the hook's latency in the bot (the histogram's buckets, all runs): "
-        + ", ".join(f"{share:.0%} within {bound * 1000:g} ms" for bound, share in latency)
-    )
+    for label in variants:
+        print(f"\n== {label}")
+        report(runs[label, "without actions"], runs[label, "with actions"], calls[label], latency[label])
+    if len(variants) > 1:
+        first = next(iter(variants))
+        print(f"\nthroughput against {first}, per round (same round):")
+        for name in ("without actions", "with actions"):
+            for label in list(variants)[1:]:
+                pairs = zip(runs[first, name].results, runs[label, name].results, strict=True)
+                print(f"  {name}, {label}: " + ", ".join(f"{b.rate / a.rate:.2f}" for a, b in pairs))
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -28,7 +28,7 @@ from bot.deps import Services, services_of
 from bot.domain import DomainError
 from bot.events import make_bus
 from bot.limits import AttemptLimiter, ConnectionLimit
-from bot.memory import freeze_heap, return_large_blocks
+from bot.memory import collect_young_every, freeze_heap, return_large_blocks
 from bot.metrics import Metrics
 from bot.model import ModelError, current_version, load_model
 from bot.nlu_worker import Nlu
@@ -74,7 +74,7 @@ async def build_services(settings: Settings) -> Services:
         timezone=settings.timezone,
         phone_region=settings.phone_region,
     )
-    store = Store(engine, batch_max=settings.writer_batch_max)
+    store = Store(engine, batch_max=settings.writer_batch_max, linger=settings.batch_linger_ms / 1000)
     metrics = Metrics()
     problems = check_actions(model.domain, settings.intents_path)
     if problems:
@@ -84,6 +84,7 @@ async def build_services(settings: Settings) -> Services:
         timezone=settings.timezone,
         phone_region=settings.phone_region,
         make_runner=lambda domain: ActionRunner.from_settings(domain, settings, metrics.actions),
+        linger=settings.batch_linger_ms / 1000,
     )
     metrics.serve_model(model.version)
     bus = make_bus(settings.database_url)
@@ -140,6 +141,7 @@ async def _watch_models(services: Services) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     return_large_blocks()  # before the model is loaded
     sys.setswitchinterval(app.state.settings.thread_switch_ms / 1000)  # the writer's turn after each wait
+    collect_young_every(app.state.settings.gc_young_threshold)
     services = await build_services(app.state.settings)
     services.store.start()
     await services.bus.start()

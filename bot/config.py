@@ -92,9 +92,20 @@ class Settings(BaseSettings):
     three alternating pairs of bench/ws_load.py runs (bench/RESULTS.md), so it is an operator's
     choice, not the default."""
 
+    gc_young_threshold: int = Field(default=20_000, gt=0)
+    """New container objects the cyclic collector lets pile up before a young collection
+    (`gc.set_threshold`'s first value; Python's own is 700, which under load cost 90-140 µs of server
+    CPU a message in collections: bench/RESULTS.md). `bot.memory.collect_young_every`."""
+
     log_json: bool = False
     log_level: str = "INFO"
     writer_batch_max: int = Field(default=512, gt=0)
+    batch_linger_ms: float = Field(default=0.0, ge=0)
+    """How long the NLU worker and the log writer may wait for more turns to join a batch, only
+    while their last batch had several (`bot.batching.BatchWorker.linger`); 0 never waits. A lone
+    client never waits (its batches have one item). At 0.5, under load with turns waiting on
+    actions, batches were a quarter to a third larger, but the CPU a message fell in one run and
+    rose in the next (bench/RESULTS.md), so it is off by default."""
     seed: int = 0
 
     @field_validator("database_url")

@@ -36,6 +36,7 @@ class Nlu:
         timezone: str = "UTC",
         phone_region: str = "US",
         make_runner: RunnerFactory = ActionRunner,
+        linger: float = 0.0,
     ) -> None:
         self.model = model
         self.timezone = timezone
@@ -44,7 +45,7 @@ class Nlu:
         self.actions = make_runner(model.domain)
         self._reloading = asyncio.Lock()
         self.worker: BatchWorker[tuple[str, datetime | None, str | None], tuple[Model, Understanding]] = BatchWorker(
-            self._handle, name="nlu"
+            self._handle, name="nlu", linger=linger
         )
 
     def _handle(self, items: list[tuple[str, datetime | None, str | None]]) -> list[tuple[Model, Understanding]]:

@@ -30,12 +30,15 @@ from bot.writes import BatchCommit, Op, Write
 class Store:
     """The database behind the service; call `start()` before writing."""
 
-    def __init__(self, engine: Engine, *, batch_max: int = 512) -> None:
+    def __init__(self, engine: Engine, *, batch_max: int = 512, linger: float = 0.0) -> None:
         self.engine = engine
         self.statements = turn_statements(engine.dialect)
         self.direct = direct_turns(engine)
         self.writer: BatchWorker[Write, Any] = BatchWorker(
-            BatchCommit(engine, self.statements, self.direct), name="log-writer", max_batch=batch_max
+            BatchCommit(engine, self.statements, self.direct),
+            name="log-writer",
+            max_batch=batch_max,
+            linger=linger,
         )
 
     def start(self) -> None:

@@ -100,3 +100,83 @@ def test_a_stopped_worker_refuses_work() -> None:
             await worker.run(2)
 
     asyncio.run(main())
+
+
+async def _first_alone_then_a_pair(
+    worker: BatchWorker[int, int], started: threading.Event, gate: threading.Event
+) -> list[int]:
+    """Items 0 (alone: the thread holds it until `gate`), then 1 and 2 together: a batch with company."""
+    first = asyncio.ensure_future(worker.run(0))
+    await asyncio.to_thread(started.wait, 5)
+    pair = [asyncio.ensure_future(worker.run(i)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    gate.set()
+    return await asyncio.gather(first, *pair)
+
+
+def test_after_a_batch_with_company_the_next_waits_for_more_items() -> None:
+    batches: list[list[int]] = []
+    started, gate = threading.Event(), threading.Event()
+
+    def handle(items: list[int]) -> Sequence[int]:
+        started.set()
+        gate.wait(5)
+        batches.append(items)
+        return items
+
+    async def main() -> list[int]:
+        # a linger far longer than the test: the batch closes only because it is full
+        worker: BatchWorker[int, int] = BatchWorker(handle, name="lingering", max_batch=3, linger=60.0)
+        worker.start()
+        try:
+            assert await _first_alone_then_a_pair(worker, started, gate) == [0, 1, 2]
+            third = asyncio.ensure_future(worker.run(3))
+            await asyncio.sleep(0.05)  # the thread has item 3 and waits for company
+            later = [asyncio.ensure_future(worker.run(i)) for i in (4, 5)]
+            return await asyncio.wait_for(asyncio.gather(third, *later), 10)
+        finally:
+            worker.stop()
+
+    assert asyncio.run(main()) == [3, 4, 5]
+    assert batches == [[0], [1, 2], [3, 4, 5]]
+
+
+def test_a_lone_caller_never_waits_for_company() -> None:
+    batches: list[list[int]] = []
+
+    def handle(items: list[int]) -> Sequence[int]:
+        batches.append(items)
+        return items
+
+    async def main() -> list[int]:
+        worker: BatchWorker[int, int] = BatchWorker(handle, name="alone", linger=60.0)
+        worker.start()
+        try:
+            # one caller at a time: each batch has one item, so none waits the 60 s
+            return [await asyncio.wait_for(worker.run(i), 10) for i in range(3)]
+        finally:
+            worker.stop()
+
+    assert asyncio.run(main()) == [0, 1, 2]
+    assert batches == [[0], [1], [2]]
+
+
+def test_stopping_ends_a_wait_for_company_and_answers_what_it_held() -> None:
+    started, gate = threading.Event(), threading.Event()
+
+    def handle(items: list[int]) -> Sequence[int]:
+        started.set()
+        gate.wait(5)
+        return [i * 10 for i in items]
+
+    async def main() -> int:
+        worker: BatchWorker[int, int] = BatchWorker(handle, name="stopping", linger=60.0)
+        worker.start()
+        assert await _first_alone_then_a_pair(worker, started, gate) == [0, 10, 20]
+        waiting = asyncio.ensure_future(worker.run(3))
+        await asyncio.sleep(0.05)  # the thread has item 3 and waits for company
+        await asyncio.to_thread(worker.stop, 10)
+        assert not worker._thread.is_alive()
+        return await asyncio.wait_for(waiting, 10)
+
+    assert asyncio.run(main()) == 30
