@@ -38,7 +38,10 @@ _SPLITTERS = {language: _splitter(language) for language in _CONJUNCTIONS}
 def split_clauses(text: str, language: str) -> list[str]:
     """The clauses of a message, each with letters; `[text]` when there is only one."""
     pattern = _SPLITTERS.get(language) or _splitter(language)
-    parts = [p.strip(" ,;.!") for p in pattern.split(text.strip())]
+    pieces = pattern.split(text.strip())
+    if len(pieces) == 1:  # nowhere to split: most messages
+        return [text]
+    parts = [p.strip(" ,;.!") for p in pieces]
     clauses = [p for p in parts if _LETTER.search(p)]
     return clauses if len(clauses) > 1 else [text]
 

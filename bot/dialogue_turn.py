@@ -84,13 +84,13 @@ def turn_steps(
     result), is sent the answer, and returns the outcome. `play_turn` drives it with plain
     functions; a service drives it with awaits (`play_turn_async`), so both share one order.
     `now` (aware, in the session's time zone) is the moment slot constraints are checked at."""
-    name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
-    if text.startswith(INTENT_PAYLOAD_PREFIX) and name in domain.answerable:
+    payload = text.startswith(INTENT_PAYLOAD_PREFIX)
+    if payload and (name := text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)) in domain.answerable:
         whole = Understanding(text, name, [], Prediction.certain(name))
     else:
         whole = _understood((yield NeedUnderstanding((text,))))[0]
     parts: tuple[Understanding, ...] = ()
-    if multi_intent and state.active_form is None and not text.startswith(INTENT_PAYLOAD_PREFIX):
+    if multi_intent and state.active_form is None and not payload:
         clauses = split_clauses(text, domain.language)
         if len(clauses) > 1:
             understood = _understood((yield NeedUnderstanding(tuple(clauses))))

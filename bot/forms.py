@@ -131,6 +131,8 @@ class Turn:
 def fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[str, Any]) -> set[str]:
     """Set every slot whose entity the message contains; return the names filled."""
     filled: set[str] = set()
+    if not entities:  # most messages: no slot to look at
+        return filled
     for name, spec in domain.slots.items():
         for entity in entities:
             if spec.entity == entity.entity:
@@ -143,6 +145,8 @@ def fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[s
 def refuse_broken(t: Turn, now: datetime) -> None:
     """Values that break their slot's constraints fill nothing: the slot keeps what it had, and
     `t.broken` holds the constraint's message, which asks for the slot again."""
+    if not t.filled:
+        return
     for name in sorted(t.filled):
         spec = t.domain.slots[name]
         message = violation(spec, t.slots[name], now, t.domain.language) if spec.constraints else None

@@ -72,8 +72,10 @@ class Nlu:
         model = self.model
         pending: list[asyncio.Future[tuple[Model, Understanding]] | tuple[Model, Understanding]] = []
         for text in texts:
-            name = text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)
-            if text.startswith(INTENT_PAYLOAD_PREFIX) and name in model.domain.answerable:
+            if (
+                text.startswith(INTENT_PAYLOAD_PREFIX)
+                and (name := text.strip().removeprefix(INTENT_PAYLOAD_PREFIX)) in model.domain.answerable
+            ):
                 pending.append((model, Understanding(text, name, [], Prediction.certain(name))))
             else:
                 pending.append(self.worker.submit((text, now, language)))

@@ -152,6 +152,8 @@ class LinkCard(_Frame):
 
 def to_rich(image: Image | None, link: LinkCard | None) -> Rich | None:
     """A reply's image and link card as `message.rich` stores them; None when it has neither."""
+    if image is None and link is None:
+        return None
     rich = Rich()
     if image is not None:
         rich["image"] = ImagePart(url=image.url, alt=image.alt)

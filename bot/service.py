@@ -227,7 +227,8 @@ class ChatService:
             return await self.handoff.take_message(conv, text, client_id)
         async with self._lock(conv.session_id):
             started = time.perf_counter()
-            await self._settle_language(conv, text)
+            if conv.language is None:  # a bot of several languages, none settled yet
+                await self._settle_language(conv, text)
             calls = TurnCalls(self.nlu, conv, self._now(conv))
             for attempt in range(MAX_STALE_RETRIES):
                 outcome = await play_turn_async(
@@ -256,7 +257,8 @@ class ChatService:
             conv.state = decision.state
             conv.ending = decision.end_session
             conv.handoff_reason = decision.handoff
-            await self._remember_user_slots(conv, calls.model)
+            if conv.principal.user_id is not None:  # a guest's slots stay in the session
+                await self._remember_user_slots(conv, calls.model)
         if client_id is not None:
             conv.remember(client_id, sent)
         return sent

@@ -17,7 +17,7 @@ import logging
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pycrfsuite
 
 from bot.nlp import make_nlp  # before anything of spaCy's: bot.nlp imports it without torch
+from bot.tagger_attributes import TokenAttributes, doc_attributes, token_attributes
 from bot.understanding import Entity
 
 if TYPE_CHECKING:
@@ -173,19 +174,13 @@ def first_words(gazetteer: Gazetteer) -> frozenset[str]:
     return frozenset(words[0] for words in gazetteer)
 
 
-TokenFeatures = Callable[["Token"], Mapping[str, str | float]]
-
-
 def doc_features(
-    doc: Doc,
-    intent: str | None = None,
-    marks: Sequence[Mapping[str, str]] | None = None,
-    token_features: TokenFeatures | None = None,
+    doc: Doc, intent: str | None = None, marks: Sequence[Mapping[str, str]] | None = None
 ) -> list[dict[str, str | float]]:
     """CRFsuite's features of each token: its own, its neighbours' words and shapes, bigrams,
-    the intent, and the gazetteer's marks. `token_features` may be a cached `_token_features`
-    (the tagger's, at serving)."""
-    own = [(token_features or _token_features)(t) for t in doc]
+    the intent, and the gazetteer's marks. Serving hands the CRF the same features as attribute
+    strings (`bot.tagger_attributes.doc_attributes`)."""
+    own = [_token_features(t) for t in doc]
     words = ["<s>", "<s>", *(f["w"] for f in own), "</s>", "</s>"]  # two words of padding each side
     last = len(own) - 1
     rows: list[dict[str, str | float]] = []
@@ -235,8 +230,8 @@ class EntityTagger:
         self._nlp: Any = None
         self._starts: frozenset[str] = frozenset()
         """The gazetteer's `first_words`."""
-        self._token_features: dict[tuple[int, int], Mapping[str, str | float]] = {}
-        """`_token_features` of the tokens seen at serving, by (text, norm): all they depend on."""
+        self._token_attributes: dict[tuple[int, int], TokenAttributes] = {}
+        """The attributes of the tokens seen at serving, by (text, norm): all they depend on."""
 
     @property
     def entity_types(self) -> frozenset[str]:
@@ -316,19 +311,19 @@ class EntityTagger:
                 out.append([])
                 continue
             marks = gazetteer_marks(doc, self.gazetteer, starts=self._starts) if self.gazetteer else None
-            features = doc_features(doc, intent, marks, self._cached_features)
+            features = doc_attributes(doc, self._cached_attributes, intent, marks)
             with self._lock:
                 tagger.set(features)
                 out.append(_spans(doc, tagger.tag(), tagger))
         return out
 
-    def _cached_features(self, token: Token) -> Mapping[str, str | float]:
+    def _cached_attributes(self, token: Token) -> TokenAttributes:
         key = (token.orth, token.norm)
-        found = self._token_features.get(key)
+        found = self._token_attributes.get(key)
         if found is None:
-            if len(self._token_features) >= TOKEN_CACHE:
-                self._token_features.clear()
-            found = self._token_features[key] = _token_features(token)
+            if len(self._token_attributes) >= TOKEN_CACHE:
+                self._token_attributes.clear()
+            found = self._token_attributes[key] = token_attributes(_token_features(token))
         return found
 
     def _open(self) -> Any:

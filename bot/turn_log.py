@@ -6,9 +6,8 @@ Pure functions of the turn's parts, so the log's shape is tested without a datab
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.dialogue import Decision, State
 from bot.dialogue_turn import TurnOutcome
@@ -21,9 +20,8 @@ from bot.understanding import Entity, Understanding
 Mask = Callable[[str], str]
 
 
-@dataclass(frozen=True)
-class TurnContext:
-    """Who and where: the same on every row of a turn."""
+class TurnContext(NamedTuple):
+    """Who and where: the same on every row of a turn (a `NamedTuple`: one is made a turn)."""
 
     session_id: str
     user_id: int | None

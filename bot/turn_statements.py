@@ -17,15 +17,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, DateTime, Dialect, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from bot.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, MessageRow, SessionRow
-from bot.tables import ChatSession, Message
+from bot.tables import ChatSession, Message, UTCDateTime
 
 _R = TypeVar("_R")
 
@@ -278,9 +279,41 @@ def _pg_param(column: Any) -> str:
 
 
 def _converter(column: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's own bind processor for this dialect (JSON to text, times to UTC)."""
+    """The column type's own bind processor for this dialect (JSON to text, times to UTC).
+
+    Times remember their last value (a turn's rows and its session share one `now`; SQLite's
+    conversion formats a string, about 6 µs), JSON columns their text for None (a reply's
+    `action` and `rich` are nearly always None): the same outputs, computed once."""
     # SQLAlchemy types bind_processor's result per column type; here the column is any of them
-    return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+    convert: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if convert is None:
+        return None
+    if isinstance(column.type, JSON):
+        return _null_once(convert)
+    if isinstance(column.type, DateTime | UTCDateTime):
+        return _last_remembered(convert)
+    return convert
+
+
+def _null_once(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    null = convert(None)
+    return lambda value: null if value is None else convert(value)
+
+
+def _last_remembered(convert: Callable[[Any], Any]) -> Callable[[datetime | None], Any]:
+    """`convert`, answering again from its last call for the same (immutable) datetime."""
+    last: tuple[datetime | None, Any] = (None, convert(None))
+
+    def converted(value: datetime | None) -> Any:
+        nonlocal last
+        seen = last  # one read and one write of a tuple: safe for the threads that share a converter
+        if value is seen[0]:
+            return seen[1]
+        out = convert(value)
+        last = (value, out)
+        return out
+
+    return converted
 
 
 def _convert(row: MessageRow | SessionRow, converters: Sequence[Callable[[Any], Any] | None]) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from bot.database import MIGRATIONS, SCHEMA_HEAD, SchemaTooNew, make_engine, migrate, schema_revision
-from bot.rows import Direction, MessageRow, Rich, SessionRow
+from bot.rows import MESSAGE_COLUMNS, Direction, MessageRow, Rich, SessionRow
 from bot.store import Store
 from bot.tables import utcnow
 from bot.turn_statements import PsycopgTurnStatements, SqliteTurnStatements
@@ -329,3 +329,32 @@ def test_each_backend_writes_on_its_driver_cursor(store: Store) -> None:
     with store.engine.connect() as conn:
         stored = dict(conn.execute(text("SELECT id, text FROM message")).all())
     assert [stored[i] for i in ids] == texts
+
+
+def test_the_drivers_converters_give_the_columns_own_values(store: Store) -> None:
+    """What the hot path remembers (a time's last conversion, JSON's text for None) changes
+    no value it binds: each column's own SQLAlchemy bind processor gives the same."""
+    statements = store.statements
+    assert isinstance(statements, SqliteTurnStatements | PsycopgTurnStatements)
+    dialect = store.engine.dialect
+    now, later = utcnow(), utcnow() + timedelta(seconds=1)
+    values = {
+        "created_at": [now, now, later, now, None, later],
+        "action": [None, {"calls": []}, None, None],
+        "rich": [None, None],
+        "slots": [{}, {"day": "monday"}, {}],
+        "confidence": [0.5, None],
+    }
+    for name, converter in zip(MESSAGE_COLUMNS, statements.message_converters, strict=True):
+        own = statements.messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for value in values.get(name, []):
+            assert _plain((converter or _same)(value)) == _plain((own or _same)(value)), (name, value)
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def _plain(bound: object) -> tuple[type, object]:
+    """A bound value comparable by ==: psycopg's `Json` wrapper has no equality, its `obj` has."""
+    return type(bound), getattr(bound, "obj", bound)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 
+import pycrfsuite
 import pytest
 
 from bot.markup import Example
 from bot.nlp import Preprocessor
 from bot.tagger import EntityTagger, TaggerError, bio_tags, doc_features, first_words, gazetteer_marks
+from bot.tagger_attributes import attribute, doc_attributes
 from training.retraining import Dataset, fit_tagger
 
 BOOKINGS = [
@@ -90,12 +92,37 @@ def test_no_annotations_no_tagger() -> None:
     assert fit_tagger(data, Preprocessor("en")) is None
 
 
+def _read(features: list[dict[str, str | float]] | list[list[str]]) -> list[list[tuple[str, float]]]:
+    """What CRFsuite reads of a doc's features: each token's attributes with their weights, in
+    order, but those of weight 0 (they add nothing to any score)."""
+    return [[(a, w) for a, w in item.items() if w != 0.0] for item in pycrfsuite.ItemSequence(features).items()]
+
+
 def test_serving_features_are_the_training_features(tagger: EntityTagger) -> None:
-    """The tagger's cached token features and its first-word shortcut in the gazetteer change
-    nothing the CRF sees."""
+    """The attribute strings the tagger serves with (cached by token) and its first-word shortcut
+    in the gazetteer change nothing the CRF reads: the training features' attributes in their
+    order, and so the same tags, marginals and probability, to the last bit."""
     texts = [*BOOKINGS, *WEATHER, "a table for Anna and Anna again", "weather in New York and new york", ""]
+    texts += ["Book A TABLE for 2 at 7:30, Dr. O'Neil!", "  ", "42", "weather?? in   ROME"]
+    crf = tagger._open()
     for doc in tagger._docs([Example.parse(t).text for t in texts]):
         marks = gazetteer_marks(doc, tagger.gazetteer)
         assert gazetteer_marks(doc, tagger.gazetteer, starts=first_words(tagger.gazetteer)) == marks
         for intent in (None, "book"):
-            assert doc_features(doc, intent, marks, tagger._cached_features) == doc_features(doc, intent, marks)
+            training = doc_features(doc, intent, marks)
+            serving = doc_attributes(doc, tagger._cached_attributes, intent, marks)
+            assert _read(serving) == _read(training)
+            if not len(doc):
+                continue
+            crf.set(training)
+            tags = crf.tag()
+            seen = (tags, [crf.marginal(t, i) for i, t in enumerate(tags)], crf.probability(tags))
+            crf.set(serving)
+            assert (crf.tag(), [crf.marginal(t, i) for i, t in enumerate(tags)], crf.probability(tags)) == seen
+
+
+def test_attributes_are_what_crfsuite_makes_of_a_feature() -> None:
+    assert pycrfsuite.ItemSequence([{"w": "anna", "t": 1.0, "u": 0.0}]).items() == [{"w:anna": 1.0, "t": 1.0, "u": 0.0}]
+    assert [attribute("w", "anna"), attribute("t", 1.0), attribute("u", 0.0)] == ["w:anna", "t", None]
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        attribute("x", 0.5)
