@@ -29,17 +29,8 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.database import make_engine, migrate
 from bot.store import Store
-from tests.helpers import (
-    CHROMIUM_ARGS,
-    POSTGRES_URL,
-    SHOP,
-    VIEWPORT,
-    LiveServer,
-    make_server_env,
-    make_settings,
-    need_postgres,
-    run_server,
-)
+from tests.browser import CHROMIUM_ARGS, VIEWPORT
+from tests.helpers import POSTGRES_URL, SHOP, LiveServer, make_server_env, make_settings, need_postgres, run_server
 
 
 @pytest.fixture(scope="session")

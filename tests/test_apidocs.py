@@ -7,7 +7,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from bot.app import create_app
 from bot.config import Settings
-from tests.helpers import CHROMIUM_ARGS, LiveServer
+from tests.browser import CHROMIUM_ARGS
+from tests.helpers import LiveServer
 
 
 def test_docs_assets_are_served_locally(settings: Settings) -> None:

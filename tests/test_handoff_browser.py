@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.helpers import AXE, LiveServer, axe_violations, open_widget
+from tests.browser import AXE, axe_violations, open_widget
+from tests.helpers import LiveServer
 from tests.test_handoff import PASSWORD, create_user, handoff_domain, handoff_env, start  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,9 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from bot.system_texts import ENGLISH, RUSSIAN, SystemTexts
-from tests.helpers import ROOT, LiveServer, Widget, make_server_env
-from tests.helpers import Frames as BrowserFrames
+from tests.browser import Frames as BrowserFrames
+from tests.browser import Widget
+from tests.helpers import ROOT, LiveServer, make_server_env
 from tests.test_handoff import PASSWORD, Frames, create_user, inbox, login, start
 from training.fit import main as fit
 

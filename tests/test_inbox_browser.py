@@ -11,18 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.helpers import (
-    AXE,
-    RICH_ACTIONS,
-    RICH_TEXT,
-    STORE_MAP,
-    LiveServer,
-    axe_violations,
-    free_port,
-    make_server_env,
-    open_widget,
-    train_domain,
-)
+from tests.browser import AXE, axe_violations, open_widget
+from tests.helpers import RICH_ACTIONS, RICH_TEXT, STORE_MAP, LiveServer, free_port, make_server_env, train_domain
 from tests.test_handoff import HUMAN_INTENT, create_user
 from tests.test_handoff_browser import open_inbox
 from tests.test_privacy_api import bearer

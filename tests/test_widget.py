@@ -23,19 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
-from tests.helpers import (
-    ASK_ORDER,
-    AXE,
-    GREETING,
-    HOURS,
-    ROOT,
-    XSS,
-    LiveServer,
-    axe_violations,
-    history,
-    open_widget,
-    wait_for,
-)
+from tests.browser import ASK_ORDER, AXE, GREETING, HOURS, XSS, axe_violations, open_widget
+from tests.helpers import ROOT, LiveServer, history, wait_for
 
 # The picture in the README; refreshed only when asked, so a test run leaves the tree clean.
 SCREENSHOT = (

@@ -16,22 +16,8 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import (
-    ASK_ORDER,
-    GREETING,
-    HOURS,
-    SHOP,
-    Chat,
-    Frames,
-    LiveServer,
-    Widget,
-    history,
-    make_server_env,
-    open_widget,
-    run_server,
-    train_domain,
-    wait_for,
-)
+from tests.browser import ASK_ORDER, GREETING, HOURS, Frames, Widget, open_widget
+from tests.helpers import SHOP, Chat, LiveServer, history, make_server_env, run_server, train_domain, wait_for
 
 # -- (a) the server restarts mid-conversation ------------------------------------------------------
 

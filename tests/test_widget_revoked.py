@@ -14,7 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.helpers import ASK_ORDER, GREETING, Frames, LiveServer, open_widget, wait_for
+from tests.browser import ASK_ORDER, GREETING, Frames, open_widget
+from tests.helpers import LiveServer, wait_for
 
 SIGNED_OUT = "You were signed out"
 

@@ -23,19 +23,8 @@ import jwt
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.helpers import (
-    AXE,
-    GREETING,
-    HOURS,
-    RICH_TEXT,
-    WELCOME,
-    WELCOME_YAML,
-    Frames,
-    LiveServer,
-    axe_violations,
-    run_rich_server,
-    wait_for,
-)
+from tests.browser import AXE, GREETING, HOURS, Frames, axe_violations
+from tests.helpers import RICH_TEXT, WELCOME, WELCOME_YAML, LiveServer, run_rich_server, wait_for
 
 pytestmark = pytest.mark.browser
 
