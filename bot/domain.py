@@ -22,13 +22,10 @@ from bot.understanding import OOS
 from bot.yaml_lines import Path_, Problem, compose, intent_of, line_of, syntax_problem, to_python, without
 
 LANGUAGES = ("en", "ru")
-BUILTIN_ENTITIES = (
-    "number", "email", "date", "time", "datetime", "duration", "amount_of_money", "phone", "url", "ordinal",
-)  # fmt: skip
-"""Values `bot.values` resolves; each is an `EntitySpec.builtin`."""
 Builtin = Literal[
     "number", "email", "date", "time", "datetime", "duration", "amount_of_money", "phone", "url", "ordinal"
 ]
+"""Values `bot.values` resolves (its `BUILTINS`); each is an `EntitySpec.builtin`."""
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Constraint = Literal["future", "weekdays", "between", "min", "max", "choices"]
 

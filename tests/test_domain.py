@@ -281,3 +281,12 @@ def test_slot_constraints_parse() -> None:
 def test_slot_constraint_problems_name_their_line(old: str, new: str, expected: str) -> None:
     assert old in BOOKING
     assert expected in problems(BOOKING.replace(old, new))
+
+
+def test_the_domain_knows_exactly_the_builtins_that_values_resolves() -> None:
+    from typing import get_args
+
+    from bot.domain import Builtin
+    from bot.values import BUILTINS
+
+    assert set(get_args(Builtin)) == BUILTINS
