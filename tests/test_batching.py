@@ -11,58 +11,59 @@ import pytest
 from bot.batching import BatchWorker, WorkerStopped
 
 
-def test_each_caller_gets_its_own_result_and_waiting_items_share_a_batch() -> None:
-    batches: list[list[int]] = []
-    started, gate = threading.Event(), threading.Event()
+class Gated:
+    """A batch handler that holds each batch until `gate` is set, keeping every batch it saw."""
 
-    def handle(items: list[int]) -> Sequence[int]:
-        started.set()
-        gate.wait(5)  # the first batch holds the thread while the rest queue up
-        batches.append(items)
-        return [i * 10 for i in items]
+    def __init__(self, factor: int = 1) -> None:
+        self.batches: list[list[int]] = []
+        self.started, self.gate = threading.Event(), threading.Event()
+        self.factor = factor
+
+    def __call__(self, items: list[int]) -> Sequence[int]:
+        self.started.set()
+        self.gate.wait(5)  # the first batch holds the thread while the rest queue up
+        self.batches.append(items)
+        return [i * self.factor for i in items]
+
+
+async def _first_alone_then(worker: BatchWorker[int, int], handle: Gated, rest: Sequence[int]) -> list[int]:
+    """Item 0 alone (the thread holds it until the gate opens), then `rest`, queued meanwhile."""
+    first = asyncio.ensure_future(worker.run(0))
+    await asyncio.to_thread(handle.started.wait, 5)
+    queued = [asyncio.ensure_future(worker.run(i)) for i in rest]
+    await asyncio.sleep(0)  # the run() calls have queued their items
+    handle.gate.set()
+    return await asyncio.gather(first, *queued)
+
+
+def test_each_caller_gets_its_own_result_and_waiting_items_share_a_batch() -> None:
+    handle = Gated(factor=10)
 
     async def main() -> list[int]:
         worker: BatchWorker[int, int] = BatchWorker(handle, name="test-worker")
         worker.start()
         try:
-            first = asyncio.ensure_future(worker.run(0))
-            await asyncio.to_thread(started.wait, 5)  # the thread has taken item 0 alone
-            rest = [asyncio.ensure_future(worker.run(i)) for i in range(1, 6)]
-            await asyncio.sleep(0)  # the run() calls have queued their items
-            gate.set()
-            return await asyncio.gather(first, *rest)
+            return await _first_alone_then(worker, handle, range(1, 6))
         finally:
             worker.stop()
 
     assert asyncio.run(main()) == [0, 10, 20, 30, 40, 50]
-    assert batches == [[0], [1, 2, 3, 4, 5]]
+    assert handle.batches == [[0], [1, 2, 3, 4, 5]]
 
 
 def test_batches_are_capped_at_max_batch() -> None:
-    batches: list[list[int]] = []
-    started, gate = threading.Event(), threading.Event()
-
-    def handle(items: list[int]) -> Sequence[int]:
-        started.set()
-        gate.wait(5)
-        batches.append(items)
-        return items
+    handle = Gated()
 
     async def main() -> None:
         worker: BatchWorker[int, int] = BatchWorker(handle, name="capped", max_batch=2)
         worker.start()
         try:
-            first = asyncio.ensure_future(worker.run(0))
-            await asyncio.to_thread(started.wait, 5)
-            rest = [asyncio.ensure_future(worker.run(i)) for i in range(1, 6)]
-            await asyncio.sleep(0)  # the run() calls have queued their items
-            gate.set()
-            await asyncio.gather(first, *rest)
+            await _first_alone_then(worker, handle, range(1, 6))
         finally:
             worker.stop()
 
     asyncio.run(main())
-    assert batches == [[0], [1, 2], [3, 4], [5]]
+    assert handle.batches == [[0], [1, 2], [3, 4], [5]]
 
 
 def test_an_item_can_fail_alone_and_a_failed_batch_fails_every_caller() -> None:
@@ -102,34 +103,15 @@ def test_a_stopped_worker_refuses_work() -> None:
     asyncio.run(main())
 
 
-async def _first_alone_then_a_pair(
-    worker: BatchWorker[int, int], started: threading.Event, gate: threading.Event
-) -> list[int]:
-    """Items 0 (alone: the thread holds it until `gate`), then 1 and 2 together: a batch with company."""
-    first = asyncio.ensure_future(worker.run(0))
-    await asyncio.to_thread(started.wait, 5)
-    pair = [asyncio.ensure_future(worker.run(i)) for i in (1, 2)]
-    await asyncio.sleep(0)
-    gate.set()
-    return await asyncio.gather(first, *pair)
-
-
 def test_after_a_batch_with_company_the_next_waits_for_more_items() -> None:
-    batches: list[list[int]] = []
-    started, gate = threading.Event(), threading.Event()
-
-    def handle(items: list[int]) -> Sequence[int]:
-        started.set()
-        gate.wait(5)
-        batches.append(items)
-        return items
+    handle = Gated()
 
     async def main() -> list[int]:
         # a linger far longer than the test: the batch closes only because it is full
         worker: BatchWorker[int, int] = BatchWorker(handle, name="lingering", max_batch=3, linger=60.0)
         worker.start()
         try:
-            assert await _first_alone_then_a_pair(worker, started, gate) == [0, 1, 2]
+            assert await _first_alone_then(worker, handle, (1, 2)) == [0, 1, 2]
             third = asyncio.ensure_future(worker.run(3))
             await asyncio.sleep(0.05)  # the thread has item 3 and waits for company
             later = [asyncio.ensure_future(worker.run(i)) for i in (4, 5)]
@@ -138,7 +120,7 @@ def test_after_a_batch_with_company_the_next_waits_for_more_items() -> None:
             worker.stop()
 
     assert asyncio.run(main()) == [3, 4, 5]
-    assert batches == [[0], [1, 2], [3, 4, 5]]
+    assert handle.batches == [[0], [1, 2], [3, 4, 5]]
 
 
 def test_a_lone_caller_never_waits_for_company() -> None:
@@ -162,17 +144,12 @@ def test_a_lone_caller_never_waits_for_company() -> None:
 
 
 def test_stopping_ends_a_wait_for_company_and_answers_what_it_held() -> None:
-    started, gate = threading.Event(), threading.Event()
-
-    def handle(items: list[int]) -> Sequence[int]:
-        started.set()
-        gate.wait(5)
-        return [i * 10 for i in items]
+    handle = Gated(factor=10)
 
     async def main() -> int:
         worker: BatchWorker[int, int] = BatchWorker(handle, name="stopping", linger=60.0)
         worker.start()
-        assert await _first_alone_then_a_pair(worker, started, gate) == [0, 10, 20]
+        assert await _first_alone_then(worker, handle, (1, 2)) == [0, 10, 20]
         waiting = asyncio.ensure_future(worker.run(3))
         await asyncio.sleep(0.05)  # the thread has item 3 and waits for company
         await asyncio.to_thread(worker.stop, 10)
