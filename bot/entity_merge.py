@@ -42,12 +42,8 @@ def in_context(
     return [e for e in learned if e.entity in allowed]
 
 
-def _overlap(a: Entity, b: Entity) -> bool:
-    return a.start < b.end and b.start < a.end
-
-
 def _conflict(a: Entity, b: Entity) -> bool:
-    return _overlap(a, b) and (is_learned(a) or is_learned(b) or a.entity == b.entity)
+    return a.overlaps(b) and (is_learned(a) or is_learned(b) or a.entity == b.entity)
 
 
 def merge_entities(

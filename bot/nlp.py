@@ -54,6 +54,7 @@ from bot.domain import EntitySpec  # noqa: E402
 from bot.spelling import Speller  # noqa: E402
 from bot.understanding import Entity  # noqa: E402
 from bot.values import extract_values  # noqa: E402
+from bot.values.temporal import longest  # noqa: E402
 
 NUM = "__num__"
 CODE = "__code__"
@@ -232,7 +233,7 @@ class Preprocessor:
                 for v in values
                 for name in self._builtins[v.entity]
             ]
-        return _without_overlaps(found)
+        return longest(found)
 
 
 def _corrected(speller: Speller, token: spacy.tokens.Token) -> str:
@@ -252,12 +253,3 @@ def english_plural(term: str) -> str:
 
 def _norm_key(tokens: Iterable[spacy.tokens.Token]) -> str:
     return " ".join(t.norm_ for t in tokens)
-
-
-def _without_overlaps(entities: list[Entity]) -> list[Entity]:
-    """Per entity type, keep the longest of overlapping matches; sort by position."""
-    kept: list[Entity] = []
-    for e in sorted(entities, key=lambda e: (e.start - e.end, e.start)):
-        if not any(k.entity == e.entity and k.start < e.end and e.start < k.end for k in kept):
-            kept.append(e)
-    return sorted(kept, key=lambda e: (e.start, e.entity))

@@ -41,6 +41,10 @@ class Entity:
     def as_dict(self) -> dict[str, Any]:
         return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end, "text": self.text}
 
+    def overlaps(self, other: Entity) -> bool:
+        """Whether the two spans share a character."""
+        return self.start < other.end and other.start < self.end
+
 
 @dataclass(frozen=True)
 class Prediction:

@@ -94,10 +94,7 @@ def without_covered_numbers(found: list[Entity]) -> list[Entity]:
         e
         for e in found
         if e.entity != "number"
-        or not any(
-            o.entity != "number" and o.start < e.end and e.start < o.end and o.end - o.start > e.end - e.start
-            for o in found
-        )
+        or not any(o.entity != "number" and o.overlaps(e) and o.end - o.start > e.end - e.start for o in found)
     ]
 
 

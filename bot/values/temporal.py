@@ -61,7 +61,7 @@ def longest(spans: Sequence[Entity]) -> list[Entity]:
     """Of overlapping entities of one type the longest (then the first); sorted by position."""
     kept: list[Entity] = []
     for e in sorted(spans, key=lambda e: (e.start - e.end, e.start)):
-        if not any(k.entity == e.entity and k.start < e.end and e.start < k.end for k in kept):
+        if not any(k.entity == e.entity and k.overlaps(e) for k in kept):
             kept.append(e)
     return sorted(kept, key=lambda e: (e.start, e.entity))
 
