@@ -115,14 +115,10 @@ def decide(
         t.free_text = True
         unguess_inside_free_text(t, wanted)
     refuse_broken(t, now)
-    pending = (
-        tuple(
-            (name, slots[name], check)
-            for name in sorted(t.filled)
-            if (check := domain.slots[name].validator) and (verdicts is None or name not in verdicts)
-        )
-        if t.filled
-        else ()
+    pending = tuple(
+        (name, slots[name], check)
+        for name in sorted(t.filled)
+        if (check := domain.slots[name].validator) and (verdicts is None or name not in verdicts)
     )
     if pending:
         return Decision((), state, None if prediction.is_fallback else prediction.intent, "validate", validate=pending)

@@ -145,8 +145,6 @@ def fill_from_entities(entities: Sequence[Entity], domain: Domain, slots: dict[s
 def refuse_broken(t: Turn, now: datetime) -> None:
     """Values that break their slot's constraints fill nothing: the slot keeps what it had, and
     `t.broken` holds the constraint's message, which asks for the slot again."""
-    if not t.filled:
-        return
     for name in sorted(t.filled):
         spec = t.domain.slots[name]
         message = violation(spec, t.slots[name], now, t.domain.language) if spec.constraints else None

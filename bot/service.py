@@ -175,9 +175,10 @@ class ChatService:
 
     async def _settle_language(self, conv: Conversation, text: str) -> None:
         """A session of a bot with several languages and none asked for takes the language of its
-        first message whose letters tell (Cyrillic: ru); until then the bot's first language."""
+        first message whose letters tell (Cyrillic: ru); until then the bot's first language.
+        Called while the session has no language yet."""
         languages = self.nlu.model.domain.languages
-        if conv.language is not None or len(languages) < 2:
+        if len(languages) < 2:
             return
         found = detect_language(text, languages)
         if found is not None:
@@ -307,9 +308,8 @@ class ChatService:
             await revocation.check(self.store.engine, conv.principal)
 
     async def _remember_user_slots(self, conv: Conversation, model: Model) -> None:
-        """Slots with `scope: user` follow a logged-in user into every session."""
-        if conv.principal.user_id is None:
-            return
+        """Slots with `scope: user` follow a logged-in user (`conv.principal.user_id` set) into every session."""
+        assert conv.principal.user_id is not None
         user_slots = {
             name: value
             for name, value in conv.state.slots.items()
