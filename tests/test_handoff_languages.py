@@ -120,6 +120,16 @@ def test_the_session_frame_says_the_sessions_language(
     assert resumed["language"] == expected  # the session's, not the one a later hello asks for
 
 
+def agent_joins_and_leaves_in_russian(desk: Frames, w: Widget, session_id: str) -> None:
+    """The agent takes the conversation and closes it: the widget says both, in Russian."""
+    desk.send({"type": "take", "session_id": session_id})
+    desk.wait("taken", session_id=session_id)
+    joined = w.log.locator(".cbw-notice [lang=ru]")
+    expect(joined).to_have_text("ada из нашей команды присоединяется к разговору.")
+    desk.send({"type": "close", "session_id": session_id})
+    expect(joined.last).to_have_text("ada покинул(а) разговор.")
+
+
 @pytest.mark.browser
 def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
     server: LiveServer,
@@ -141,12 +151,7 @@ def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
     expect(w.input).to_be_visible()  # "Message": the page's language
     w.send("???")  # not understood: handed over
     expect(w.bot.last).to_have_text(RUSSIAN.queued.format(ahead=RUSSIAN.queued_next))
-    desk.send({"type": "take", "session_id": session_id})
-    desk.wait("taken", session_id=session_id)
-    joined = w.log.locator(".cbw-notice [lang=ru]")
-    expect(joined).to_have_text("ada из нашей команды присоединяется к разговору.")
-    desk.send({"type": "close", "session_id": session_id})
-    expect(joined.last).to_have_text("ada покинул(а) разговор.")
+    agent_joins_and_leaves_in_russian(desk, w, session_id)
     expect(page.get_by_role("button", name="Send")).to_be_visible()
     desk.close()
 
@@ -172,12 +177,7 @@ def test_the_widget_takes_the_language_the_first_message_settles_at_once(
     w.send("расскажи анекдот")  # Russian, and not understood: handed over
     expect(w.bot.last).to_have_text(RUSSIAN.queued.format(ahead=RUSSIAN.queued_next))
     session_id = w.session_id()
-    desk.send({"type": "take", "session_id": session_id})
-    desk.wait("taken", session_id=session_id)
-    joined = w.log.locator(".cbw-notice [lang=ru]")
-    expect(joined).to_have_text("ada из нашей команды присоединяется к разговору.")
-    desk.send({"type": "close", "session_id": session_id})
-    expect(joined.last).to_have_text("ada покинул(а) разговор.")
+    agent_joins_and_leaves_in_russian(desk, w, session_id)
     assert [f["language"] for f in frames.sessions()] == [None, "ru"]
     assert len(frames.connections()) == 1  # on the first connection, not the next
     assert len(frames.of_type("message", received=False)) == 1  # the session frame resent nothing
