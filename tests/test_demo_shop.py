@@ -229,6 +229,24 @@ def test_the_russian_bot_really_cancels_and_refuses_a_delivered_order(shop_file:
     assert dict(missing.set_slots) == {"order_id": None}
 
 
+def test_the_russian_bot_reads_the_stock_instead_of_promising_it(shop_file: Path) -> None:
+    assert text(russian("check_stock", product="ноутбук")) == (
+        "Ноутбук: в наличии 14 шт. Закажите до 14:00 — привезём на следующий день."
+    )
+    assert "Осталось совсем немного!" in text(russian("check_stock", product="игровая приставка"))
+    phones = Shop(shop_file).stock("phone")
+    assert phones is not None and phones.quantity == 0 and phones.restock is not None
+    out = text(russian("check_stock", product="телефон"))
+    assert out.startswith("Телефон: сейчас нет в наличии, поставку ждём ") and str(phones.restock.day) in out
+    assert (
+        text(russian("check_stock", product="фотоаппарат"))
+        == "Фотоаппарат: сейчас нет в наличии, и даты поставки пока нет."
+    )
+    unknown = russian("check_stock", product="самокат")
+    assert text(unknown).startswith("«самокат» мы сейчас не продаём.")
+    assert dict(unknown.set_slots) == {"product": None}
+
+
 def test_the_russian_bot_books_a_free_time_and_offers_free_ones_for_a_full_slot(shop_file: Path) -> None:
     from bot.values import extract_values, humanize
 

@@ -1,5 +1,5 @@
 """Действия русского бота над тем же демо-бэкендом, что у английского (actions/backend.py):
-статус и отмена заказа, запись в сервисный центр.
+статус и отмена заказа, запись в сервисный центр, наличие товара.
 
 Бэкенд импортируется из корня репозитория, поэтому бота запускают оттуда (`make run`, `python -m bot`).
 """
@@ -187,3 +187,39 @@ def cancel_appointment(view: TurnView) -> list[Step]:
             buttons=[("Записаться снова", "Хочу записаться на приём"), ("Нет, спасибо", "нет, спасибо")],
         )
     ]
+
+
+STOCK_NAMES = {
+    "ноутбук": "laptop",
+    "телефон": "phone",
+    "планшет": "tablet",
+    "наушники": "headphones",
+    "телевизор": "tv",
+    "смарт-часы": "smartwatch",
+    "игровая приставка": "games console",
+    "принтер": "printer",
+    "фотоаппарат": "camera",
+}
+"""Значения слота `product` (intents.yaml) -> товары склада бэкенда."""
+
+
+def product_stock(view: TurnView) -> list[Step]:
+    """Сколько товара на складе, а если нет — когда ждать поставку."""
+    product = str(view.slot("product", ""))
+    known = STOCK_NAMES.get(product.casefold())
+    stock = Shop(shop_path()).stock(known) if known else None
+    if stock is None:
+        return [
+            Reply(
+                f"«{product}» мы сейчас не продаём. У нас есть ноутбуки, телефоны, планшеты, телевизоры, "
+                "наушники, смарт-часы, игровые приставки, принтеры и фотоаппараты."
+            ),
+            SetSlot("product", None),
+        ]
+    name = product[:1].upper() + product[1:]
+    if stock.quantity > 0:
+        few = " Осталось совсем немного!" if stock.quantity <= 3 else ""
+        return [Reply(f"{name}: в наличии {stock.quantity} шт.{few} Закажите до 14:00 — привезём на следующий день.")]
+    if stock.restock is not None:
+        return [Reply(f"{name}: сейчас нет в наличии, поставку ждём {_day(stock.restock)}.")]
+    return [Reply(f"{name}: сейчас нет в наличии, и даты поставки пока нет.")]
