@@ -12,7 +12,7 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 
@@ -55,6 +55,7 @@ from bot.spelling import Speller  # noqa: E402
 from bot.understanding import Entity  # noqa: E402
 from bot.values import extract_values  # noqa: E402
 from bot.values.temporal import longest  # noqa: E402
+from bot.word_forms import english_plural, russian_forms  # noqa: E402
 
 NUM = "__num__"
 CODE = "__code__"
@@ -150,14 +151,22 @@ class Preprocessor:
                 continue
             terms = {term: canonical for canonical, synonyms in spec.values.items() for term in (canonical, *synonyms)}
             self._canonical[name] = {term.lower(): canonical for term, canonical in terms.items()}
-            if language == "en":  # the lemma tables miss brand names: "iphones" is no "iphone" there
-                plurals = {english_plural(t).lower(): c for t, c in terms.items()}
-                self._canonical[name] = {**plurals, **self._canonical[name]}
-                self._surface.add(name, [self.nlp.make_doc(t) for t in plurals])
+            forms = {form.lower(): c for t, c in terms.items() for form in self._more_forms(t)}
+            if forms:
+                self._canonical[name] = {**forms, **self._canonical[name]}
+                self._surface.add(name, [self.nlp.make_doc(t) for t in forms])
             self._surface.add(name, [self.nlp.make_doc(t) for t in terms])
             self._lemma.add(name, list(self.nlp.pipe(terms)))
             for doc, canonical in zip(self.nlp.pipe(terms), terms.values(), strict=False):
                 self._canonical[name].setdefault(_norm_key(doc), canonical)
+
+    def _more_forms(self, term: str) -> set[str]:
+        """Forms of `term` the lemmas miss (`bot.word_forms`), matched as typed."""
+        if self.language == "en":
+            return {english_plural(term)}
+        if self.language == "ru":
+            return russian_forms(term, cast(Any, self.nlp.get_pipe("lemmatizer"))._morph) - {term}
+        return set()
 
     def normalize(self, text: str) -> str:
         return self._normalize_doc(self.nlp(text))
@@ -240,15 +249,6 @@ def _corrected(speller: Speller, token: spacy.tokens.Token) -> str:
     """The token's correction, or its text when the speller keeps its normalised form."""
     fixed = speller.norm(token.norm_, token.lower_)
     return token.text if fixed == token.norm_ else fixed
-
-
-def english_plural(term: str) -> str:
-    """The regular plural of a term's last word (box -> boxes, battery -> batteries)."""
-    if term.lower().endswith(("s", "x", "z", "ch", "sh")):
-        return term + "es"
-    if len(term) > 1 and term[-1].lower() == "y" and term[-2].lower() not in "aeiou":
-        return term[:-1] + "ies"
-    return term + "s"
 
 
 def _norm_key(tokens: Iterable[spacy.tokens.Token]) -> str:

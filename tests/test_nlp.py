@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain import EntitySpec
-from bot.nlp import CODE, EMAIL, NUM, URL, Preprocessor, english_plural
+from bot.nlp import CODE, EMAIL, NUM, URL, Preprocessor, make_nlp
+from bot.word_forms import english_plural, russian_forms
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,30 @@ def test_russian_builtins() -> None:
 def test_number_words_beyond_twelve() -> None:
     pre = Preprocessor("en", {"guests": EntitySpec(builtin="number")})
     assert [e.value for e in pre.extract("twenty one guests, maybe 3.5")] == [21, 3.5]
+
+
+def test_russian_terms_match_in_every_case_even_where_the_lemma_is_ambiguous() -> None:
+    ru = Preprocessor(
+        "ru",
+        {
+            "service": EntitySpec(values={"диагностика": ["проверка"]}),
+            "product": EntitySpec(values={"игровая приставка": ["консоль"], "наушники": ["гарнитура"]}),
+        },
+    )
+    # pymorphy3 reads "диагностику" as "диагностика" or "диагностик" (0.5 each), so spaCy's
+    # lookup lemmatizer keeps it as typed: only the spelled-out forms find it.
+    found = ru.extract("запишите на диагностику игровой приставки и наушников")
+    assert [(e.entity, e.value) for e in found] == [
+        ("service", "диагностика"),
+        ("product", "игровая приставка"),
+        ("product", "наушники"),
+    ]
+
+
+def test_russian_forms_agree_and_leave_what_does_not_inflect() -> None:
+    morph = make_nlp("ru").get_pipe("lemmatizer")._morph  # type: ignore[attr-defined]
+    forms = russian_forms("игровая приставка", morph)
+    assert {"игровая приставка", "игровой приставки", "игровые приставки", "игровыми приставками"} <= forms
+    assert "игровой приставка" not in forms  # the words agree
+    assert russian_forms("apple watch", morph) == {"apple watch"}
+    assert "смарт тв" in russian_forms("смарт тв", morph) and "смарта тв" in russian_forms("смарт тв", morph)
