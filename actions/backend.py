@@ -204,14 +204,18 @@ class Shop:
         booked = [Appointment(r[0], r[1], r[2], date.fromisoformat(r[3]), time.fromisoformat(r[4])) for r in rows]
         return [a for a in booked if a.at > self.now]
 
-    def move(self, appointment: Appointment, at: datetime) -> bool:
-        """Move an appointment to another slot if that one has a place."""
+    def last_booked(self, customer: str) -> Appointment | None:
+        """The customer's upcoming appointment that was booked most recently."""
+        return max(self.appointments(customer), key=lambda a: a.id, default=None)
+
+    def move(self, appointment: Appointment, at: datetime, service: str | None = None) -> bool:
+        """Move an appointment to another slot if that one has a place (and change its service)."""
         with self._db(write=True) as conn:
             if not self.bookable(at) or _taken(conn, at, besides=appointment.id) >= CAPACITY:
                 return False
             conn.execute(
-                "UPDATE appointments SET day = ?, time = ? WHERE id = ?",
-                (at.date().isoformat(), at.strftime("%H:%M"), appointment.id),
+                "UPDATE appointments SET day = ?, time = ?, service = ? WHERE id = ?",
+                (at.date().isoformat(), at.strftime("%H:%M"), service or appointment.service, appointment.id),
             )
         return True
 

@@ -127,8 +127,10 @@ def book_appointment(view: TurnView) -> list[Step]:
     wanted = _requested(view, shop)
     if isinstance(wanted, str):
         return [Reply(wanted), SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
-    why = _why_not(shop, wanted)
     service = str(view.slot("service", "repair"))
+    if view.correcting and (made := shop.last_booked(_customer(view))) is not None:
+        return _move(shop, made, wanted, "book_appointment", service)  # "oh wait, make it Tuesday"
+    why = _why_not(shop, wanted)
     booked = shop.book(_customer(view), service, wanted) if why is None else None
     if booked is None:
         return [*_alternatives(shop, wanted, why or "Sorry, that slot was just taken."), Followup("book_appointment")]
@@ -156,17 +158,22 @@ def reschedule_appointment(view: TurnView) -> list[Step]:
     wanted = _requested(view, shop)
     if isinstance(wanted, str):
         return [Reply(wanted), SetSlot("date", None), SetSlot("time", None), Followup("reschedule_appointment")]
-    appointment = booked[0]
-    why = _why_not(shop, wanted)
-    if why is not None or not shop.move(appointment, wanted):
-        return [
-            *_alternatives(shop, wanted, why or "Sorry, that slot was just taken."),
-            Followup("reschedule_appointment"),
-        ]
+    return _move(shop, booked[0], wanted, "reschedule_appointment")
+
+
+def _move(shop: Shop, appointment: Appointment, wanted: datetime, form: str, service: str | None = None) -> list[Step]:
+    """Move an appointment (rescheduled, or a booking corrected just after it was made); if the
+    time is not free, the nearest free ones and the form's question again."""
+    why = None if wanted == appointment.at else _why_not(shop, wanted)
+    if why is not None or not shop.move(appointment, wanted, service):
+        return [*_alternatives(shop, wanted, why or "Sorry, that slot was just taken."), Followup(form)]
+    now = f"{say_day(wanted.date())} at {say_time(wanted.time())}"
+    if wanted == appointment.at:
+        return [Reply(f"All done: your appointment on {now} is now for {service or appointment.service}.")]
     return [
         Reply(
-            f"All done: your {appointment.service} appointment moved from {say_day(appointment.day)} at "
-            f"{say_time(appointment.time)} to {say_day(wanted.date())} at {say_time(wanted.time())}."
+            f"All done: your {service or appointment.service} appointment moved from {say_day(appointment.day)} "
+            f"at {say_time(appointment.time)} to {now}."
         )
     ]
 

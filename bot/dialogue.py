@@ -311,7 +311,7 @@ def _outside(t: Turn) -> Decision:
     last = domain.intents.get(t.state.last_form or "")
     correcting = p.is_fallback or t.means(domain.forms.correct_intents)
     if last is not None and (t.filled | t.broken.keys()) & last.slots.keys() and correcting:
-        return _begin(last, t)  # "actually, make it friday": the form just finished, corrected
+        return replace(_begin(last, t), correcting=True)  # "actually, make it friday": the form just finished
     if p.is_fallback or p.intent not in domain.answerable:
         response = t.rng.choice(domain.fallback.responses)
         offered = _did_you_mean(p, domain) if p.ambiguous else ()

@@ -115,6 +115,7 @@ def turn_steps(
             language=domain.language,
             active_form=decision.state.active_form,
             requested_slot=decision.state.requested_slot,
+            correcting=decision.correcting,
         )
 
     decision = decide_now()

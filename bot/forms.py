@@ -82,6 +82,9 @@ class Decision:
     end_session: bool = False
     handoff: str | None = None
     """Hand the conversation to a person, for this reason."""
+    correcting: bool = False
+    """The form finished last was reopened to correct it ("actually, make it friday"): its
+    action, run again, should change what it did rather than do it twice (`TurnView.correcting`)."""
 
 
 @dataclass

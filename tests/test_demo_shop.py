@@ -143,6 +143,36 @@ def test_rescheduling_and_cancelling_work_on_what_was_booked(shop_file: Path, ru
     assert Shop(shop_file).appointments("session:s1") == []
 
 
+def test_a_booking_corrected_right_after_it_was_made_is_moved_not_made_twice(
+    shop_file: Path, runner: ActionRunner
+) -> None:
+    first = next_working_day(next_working_day(date.today()))
+    later = next_working_day(first)
+    act(runner, "book_appointment", service="repair", date=first.isoformat(), time="11:00")
+    view = TurnView(
+        text="oh wait, make it the next day",
+        intent="book_appointment",
+        confidence=1.0,
+        session_id="s1",
+        language="en",
+        slots={"service": "repair", "date": later.isoformat(), "time": "11:00"},
+        correcting=True,
+    )
+    moved = asyncio.run(runner.run("book_appointment", view))
+    assert text(moved) == (
+        f"All done: your repair appointment moved from {say_day(first)} at 11:00 to {say_day(later)} at 11:00."
+    )
+    (appointment,) = Shop(shop_file).appointments("session:s1")
+    assert (appointment.day, appointment.time) == (later, time(11, 0))
+    service = replace(view, slots={**view.slots, "service": "diagnostics"})
+    assert text(asyncio.run(runner.run("book_appointment", service))) == (
+        f"All done: your appointment on {say_day(later)} at 11:00 is now for diagnostics."
+    )
+    assert [a.service for a in Shop(shop_file).appointments("session:s1")] == ["diagnostics"]
+    act(runner, "book_appointment", service="repair", date=first.isoformat(), time="11:00")  # not a correction
+    assert len(Shop(shop_file).appointments("session:s1")) == 2
+
+
 def test_an_appointment_belongs_to_the_account_across_sessions(shop_file: Path, runner: ActionRunner) -> None:
     day = next_working_day(next_working_day(date.today()))
     view = TurnView(
@@ -204,10 +234,12 @@ def test_the_russian_bot_tells_the_true_order_status(shop_file: Path) -> None:
     assert missing.messages[0].text.startswith("Не нахожу заказ")
 
 
-def russian(name: str, session: str = "s", **slots: Any) -> ActionResult:
+def russian(name: str, session: str = "s", correcting: bool = False, **slots: Any) -> ActionResult:
     """The Russian bot's action `name` (examples/ru/ru_actions.py) through the runner."""
     runner = ActionRunner(load_domain(ROOT / "examples" / "ru" / "intents.yaml"))
-    view = TurnView(text="", intent=name, confidence=1.0, session_id=session, language="ru", slots=slots)
+    view = TurnView(
+        text="", intent=name, confidence=1.0, session_id=session, language="ru", slots=slots, correcting=correcting
+    )
     result = asyncio.run(runner.run(name, view))
     assert result.outcome == "ok", result.error
     return result
@@ -284,6 +316,11 @@ def test_the_russian_bot_reschedules_and_cancels_what_was_booked(shop_file: Path
     russian("book_appointment", date=first.isoformat(), time="16:00:00", service="диагностика")
     moved = russian("reschedule_appointment", date=later.isoformat(), time="09:30:00")
     assert text(moved) == f"Перенёс вашу запись: {when_later} (диагностика; было: {when_first})."
+    corrected = russian("book_appointment", date=first.isoformat(), time="16:00:00", correcting=True)
+    assert text(corrected) == f"Перенёс вашу запись: {when_first} (ремонт; было: {when_later})."
+    assert len(Shop(shop_file).appointments("session:s")) == 1
+    russian("reschedule_appointment", date=later.isoformat(), time="09:30:00")
+    russian("book_appointment", date=later.isoformat(), time="09:30:00", service="диагностика", correcting=True)
     (appointment,) = Shop(shop_file).appointments("session:s")
     assert (appointment.day, appointment.time) == (later, time(9, 30))
     wrong_day = russian("cancel_appointment", date=first.isoformat())

@@ -284,6 +284,17 @@ def test_context_and_escapes(
     assert dict(decision.state.slots) == slots
 
 
+def test_only_a_correction_of_the_form_just_finished_asks_its_action_to_correct_itself(domain: Domain) -> None:
+    corrected = run(domain, "actually make it friday", sure("correct"), [value("day", "friday", 17)], BOOKED)
+    assert corrected.correcting and corrected.intent == "book"
+    unsure = run(domain, "friday instead", UNSURE, [value("day", "friday")], BOOKED)
+    assert unsure.correcting
+    inside = run(domain, "actually make it friday", sure("correct"), [value("day", "friday", 17)], State("book", "time"))
+    assert not inside.correcting
+    again = run(domain, "book a visit", sure("book"), [], BOOKED)
+    assert not again.correcting
+
+
 def test_the_ways_out_are_buttons(domain: Domain) -> None:
     decision = run(domain, "dunno", UNSURE, [], State("track", "order_id", failures=1))
     assert decision.messages[0].buttons == (

@@ -86,3 +86,17 @@ def test_the_async_driver_takes_the_same_steps() -> None:
         play_turn_async("AB123456", state, DOMAIN, a_understand, random.Random(0), a_run, a_validate, now=NOW)
     )
     assert done == sync
+
+
+def test_an_action_is_told_when_its_run_corrects_the_form_just_finished() -> None:
+    seen: list[tuple[str, bool, Any]] = []
+
+    def record(name: str, view: TurnView) -> ActionResult:
+        seen.append((name, view.correcting, view.slots.get("order_id")))
+        return run_action(name, view)
+
+    finished = State(slots={"order_id": "AB123456"}, last_form="track")
+    play_turn("AB654321", finished, DOMAIN, understand, random.Random(0), record, validate, now=NOW)
+    asked = State("track", "order_id")
+    play_turn("AB123456", asked, DOMAIN, understand, random.Random(0), record, validate, now=NOW)
+    assert seen == [("lookup_order", True, "AB654321"), ("lookup_order", False, "AB123456")]

@@ -80,7 +80,7 @@ def encode_request(name: str, view: TurnView, domain: RasaDomain, candidate: tup
             for e in view.entities
         ],
         "message_id": None,
-        "metadata": {"language": view.language},
+        "metadata": {"language": view.language, "correcting": view.correcting},
     }
     slots = dict.fromkeys(domain.slots)
     slots.update(view.slots)

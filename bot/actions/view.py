@@ -27,6 +27,9 @@ class TurnView:
     active_form: str | None = None
     ranking: tuple[tuple[str, float], ...] = ()
     """The classifier's best guesses, `(intent, confidence)`."""
+    correcting: bool = False
+    """This run corrects the same form's last run ("actually, make it friday"): change what
+    that run did (move the booking) instead of doing it again."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entities", tuple(self.entities))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from actions.backend import Shop, normalise_order_id, shop_path
+from actions.backend import Appointment, Shop, normalise_order_id, shop_path
 from actions.dates import parse_day, parse_time
 from bot.actions import Followup, Reply, SetSlot, Step, TurnView
 from bot.values import humanize
@@ -135,8 +135,10 @@ def book_appointment(view: TurnView) -> list[Step]:
     wanted = _requested(view, shop)
     if isinstance(wanted, str):
         return _unread(wanted, "book_appointment")
-    why = _why_not(shop, wanted)
     service = str(view.slot("service", "ремонт"))
+    if view.correcting and (made := shop.last_booked(_customer(view))) is not None:
+        return _move(shop, made, wanted, "book_appointment", service)  # «ой, лучше во вторник»
+    why = _why_not(shop, wanted)
     booked = shop.book(_customer(view), service, wanted) if why is None else None
     if booked is None:
         return _alternatives(shop, wanted, why or f"Извините, время «{_when(wanted)}» только что заняли.")
@@ -158,12 +160,20 @@ def reschedule_appointment(view: TurnView) -> list[Step]:
     wanted = _requested(view, shop)
     if isinstance(wanted, str):
         return _unread(wanted, "reschedule_appointment")
-    appointment = booked[0]
-    why = _why_not(shop, wanted)
-    if why is not None or not shop.move(appointment, wanted):
+    return _move(shop, booked[0], wanted, "reschedule_appointment")
+
+
+def _move(shop: Shop, appointment: Appointment, wanted: datetime, form: str, service: str | None = None) -> list[Step]:
+    """Перенос записи (по просьбе или поправка только что сделанной записи); если время занято —
+    ближайшее свободное и вопрос формы заново."""
+    why = None if wanted == appointment.at else _why_not(shop, wanted)
+    if why is not None or not shop.move(appointment, wanted, service):
         taken = why or f"Извините, время «{_when(wanted)}» только что заняли."
-        return _alternatives(shop, wanted, taken, "reschedule_appointment")
-    return [Reply(f"Перенёс вашу запись: {_when(wanted)} ({appointment.service}; было: {_when(appointment.at)}).")]
+        return _alternatives(shop, wanted, taken, form)
+    service = service or appointment.service
+    if wanted == appointment.at:
+        return [Reply(f"Готово: запись на «{_when(wanted)}» теперь на услугу «{service}».")]
+    return [Reply(f"Перенёс вашу запись: {_when(wanted)} ({service}; было: {_when(appointment.at)}).")]
 
 
 def cancel_appointment(view: TurnView) -> list[Step]:
