@@ -77,14 +77,23 @@ def cancel_order(view: TurnView) -> list[Step]:
     return [Reply(f"Done: order {order_id} is cancelled. Any payment is refunded within 3-5 business days.")]
 
 
-def _requested(view: TurnView, shop: Shop) -> datetime | str:
-    """The date and time asked for, or what to say about them."""
+def _requested(view: TurnView, shop: Shop, form: str) -> datetime | list[Step]:
+    """The date and time asked for; or what to say about the one not understood, forgetting only
+    that one (a date understood is not asked again for a time that was not)."""
     day = parse_day(view.slot("date"), shop.now.date())
     at = parse_time(view.slot("time"))
     if day is None:
-        return f'Sorry, I couldn\'t read "{view.slot("date")}" as a date.'
+        return [
+            Reply(f'Sorry, I couldn\'t read "{view.slot("date")}" as a date.'),
+            SetSlot("date", None),
+            Followup(form),
+        ]
     if at is None:
-        return f'Sorry, I couldn\'t read "{view.slot("time")}" as a time.'
+        return [
+            Reply(f'Sorry, I couldn\'t read "{view.slot("time")}" as a time.'),
+            SetSlot("time", None),
+            Followup(form),
+        ]
     return datetime.combine(day, at)
 
 
@@ -124,9 +133,9 @@ def _why_not(shop: Shop, at: datetime) -> str | None:
 
 def book_appointment(view: TurnView) -> list[Step]:
     shop = _shop()
-    wanted = _requested(view, shop)
-    if isinstance(wanted, str):
-        return [Reply(wanted), SetSlot("date", None), SetSlot("time", None), Followup("book_appointment")]
+    wanted = _requested(view, shop, "book_appointment")
+    if isinstance(wanted, list):
+        return wanted
     service = str(view.slot("service", "repair"))
     if view.correcting and (made := shop.last_booked(_customer(view))) is not None:
         return _move(shop, made, wanted, "book_appointment", service)  # "oh wait, make it Tuesday"
@@ -155,9 +164,9 @@ def reschedule_appointment(view: TurnView) -> list[Step]:
     booked = _booked(view, shop)
     if not booked:
         return [Reply("I can't find an upcoming appointment booked in this chat.", buttons=[BOOK_BUTTON])]
-    wanted = _requested(view, shop)
-    if isinstance(wanted, str):
-        return [Reply(wanted), SetSlot("date", None), SetSlot("time", None), Followup("reschedule_appointment")]
+    wanted = _requested(view, shop, "reschedule_appointment")
+    if isinstance(wanted, list):
+        return wanted
     return _move(shop, booked[0], wanted, "reschedule_appointment")
 
 
@@ -188,7 +197,9 @@ def cancel_appointment(view: TurnView) -> list[Step]:
     if not on_day:
         listed = ", ".join(f"{say_day(a.day)} at {say_time(a.time)}" for a in booked)
         return [
-            Reply(f"You have no appointment on {view.slot('date')}. Your appointments: {listed}."),
+            Reply(
+                f"You have no appointment on {say_day(day) if day else view.slot('date')}. Your appointments: {listed}."
+            ),
             SetSlot("date", None),
         ]
     for appointment in on_day:

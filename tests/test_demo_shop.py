@@ -173,6 +173,17 @@ def test_a_booking_corrected_right_after_it_was_made_is_moved_not_made_twice(
     assert len(Shop(shop_file).appointments("session:s1")) == 2
 
 
+def test_a_time_not_understood_is_asked_again_and_the_date_kept(shop_file: Path, runner: ActionRunner) -> None:
+    day = next_working_day(next_working_day(date.today()))
+    unread = act(runner, "book_appointment", service="repair", date=day.isoformat(), time="17 30ish")
+    assert text(unread) == 'Sorry, I couldn\'t read "17 30ish" as a time.'
+    assert dict(unread.set_slots) == {"time": None} and unread.followup == "book_appointment"
+    russian_unread = russian("book_appointment", date=day.isoformat(), time="в 17 30")
+    assert text(russian_unread) == "Не понял время «в 17 30»."
+    assert dict(russian_unread.set_slots) == {"time": None} and russian_unread.followup == "book_appointment"
+    assert Shop(shop_file).appointments("session:s1") == []
+
+
 def test_an_appointment_belongs_to_the_account_across_sessions(shop_file: Path, runner: ActionRunner) -> None:
     day = next_working_day(next_working_day(date.today()))
     view = TurnView(

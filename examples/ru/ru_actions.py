@@ -115,26 +115,23 @@ def _alternatives(shop: Shop, wanted: datetime, why: str, form: str = "book_appo
     ]
 
 
-def _requested(view: TurnView, shop: Shop) -> datetime | str:
-    """День и время из встроенных значений слотов, или что о них сказать."""
+def _requested(view: TurnView, shop: Shop, form: str) -> datetime | list[Step]:
+    """День и время из встроенных значений слотов; или что сказать о непонятом, забыв только его
+    (понятую дату не спрашивают заново из-за непонятого времени)."""
     day, at = parse_day(view.slot("date"), shop.now.date()), parse_time(view.slot("time"))
     if day is None:
-        return f"Не понял дату «{view.slot('date')}»."
+        return [Reply(f"Не понял дату «{view.slot('date')}»."), SetSlot("date", None), Followup(form)]
     if at is None:
-        return f"Не понял время «{view.slot('time')}»."
+        return [Reply(f"Не понял время «{view.slot('time')}»."), SetSlot("time", None), Followup(form)]
     return datetime.combine(day, at)
-
-
-def _unread(text: str, form: str) -> list[Step]:
-    return [Reply(text), SetSlot("date", None), SetSlot("time", None), Followup(form)]
 
 
 def book_appointment(view: TurnView) -> list[Step]:
     """Запись на день и время из встроенных значений слотов, если в календаре есть место."""
     shop = Shop(shop_path())
-    wanted = _requested(view, shop)
-    if isinstance(wanted, str):
-        return _unread(wanted, "book_appointment")
+    wanted = _requested(view, shop, "book_appointment")
+    if isinstance(wanted, list):
+        return wanted
     service = str(view.slot("service", "ремонт"))
     if view.correcting and (made := shop.last_booked(_customer(view))) is not None:
         return _move(shop, made, wanted, "book_appointment", service)  # «ой, лучше во вторник»
@@ -157,9 +154,9 @@ def reschedule_appointment(view: TurnView) -> list[Step]:
     booked = shop.appointments(_customer(view))
     if not booked:
         return [Reply("Не нахожу предстоящей записи в этом чате.", buttons=[BOOK_BUTTON])]
-    wanted = _requested(view, shop)
-    if isinstance(wanted, str):
-        return _unread(wanted, "reschedule_appointment")
+    wanted = _requested(view, shop, "reschedule_appointment")
+    if isinstance(wanted, list):
+        return wanted
     return _move(shop, booked[0], wanted, "reschedule_appointment")
 
 
