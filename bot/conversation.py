@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue import State
-from bot.protocol import Reply, ServerFrame
+from bot.protocol import ExchangedSession, Reply, ServerFrame, SessionInfo
+from bot.tables import ChatSession, User
 
 ANSWERED_CACHE = 256
 """Client ids whose replies are kept per connection, for resends after a reconnect."""
@@ -100,3 +101,26 @@ class Conversation:
             (Reply.model_validate_json(r) if isinstance(r, str) else r).model_copy(update={"duplicate": True})
             for r in kept
         ]
+
+
+def session_info(conv: Conversation, language: str | None = None, bearer: str | None = None) -> SessionInfo:
+    """The `session` frame; with the bearer token when a host token was just exchanged for it."""
+    fields = {
+        "language": language,
+        "session_id": conv.session_id,
+        "resumed": conv.resumed,
+        "user": conv.principal.username,
+        "slots": dict(conv.state.slots),
+        "mode": conv.mode,
+        "agent": conv.agent,
+    }
+    return ExchangedSession(**fields, token=bearer) if bearer else SessionInfo(**fields)
+
+
+def principal_of(user: User, token_hash: str) -> Principal:
+    return Principal(user.id, user.username, user.role, dict(user.slots or {}), token_hash)
+
+
+def state_of(row: ChatSession, principal: Principal) -> State:
+    slots = {**principal.user_slots, **(row.slots or {})}
+    return State(row.active_form, row.requested_slot, slots, row.turns, row.failures, row.last_form)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from bot.config import Settings
 from bot.conversation import Conversation, Principal
@@ -45,6 +46,10 @@ HANDOFF_INTENT = "handoff"
 CANCEL = "/cancel_message"
 """The payload of the button that gives up leaving a message."""
 HELD = ("waiting", "agent")
+
+
+Instead = Literal["cancel", "request"] | None
+"""What a message in `ticket` mode was understood as, instead of the email or message asked for."""
 
 
 class NotAllowed(ClientError):
@@ -133,26 +138,41 @@ class Handoff:
             message_id = await asyncio.to_thread(self.db.inbound_id, conv.session_id, client_id)
         return [Received(reply_to=client_id, message_id=message_id)]
 
-    async def take_message(self, conv: Conversation, text: str, client_id: str | None) -> list[Reply]:
-        """`ticket` mode: the email first, then the message; the button or "cancel" gives up."""
-        replies = await self._take_message(conv, text, client_id)
-        if client_id is not None:
+    async def take_message(
+        self, conv: Conversation, text: str, client_id: str | None, instead: Instead = None
+    ) -> list[Reply] | None:
+        """`ticket` mode: the email first, then the message; the button or "cancel" gives up.
+
+        Where an email is awaited, a message the bot understood (`instead`) as a cancellation
+        gives up too, and as another request hands the session back to the bot: None, and the
+        message is then a turn like any other. Once the email is given, anything is the message.
+        """
+        replies = await self._take_message(conv, text, client_id, instead)
+        if client_id is not None and replies is not None:
             conv.remember(client_id, replies)
         return replies
 
-    async def _take_message(self, conv: Conversation, text: str, client_id: str | None) -> list[Reply]:
+    async def _take_message(
+        self, conv: Conversation, text: str, client_id: str | None, instead: Instead
+    ) -> list[Reply] | None:
         now = self.clock()
         inbound = note(conv.session_id, conv.principal.user_id, "in", text, now, client_id=client_id)
         answer = text.strip()
         texts = self.texts(conv.language)
-        if answer == CANCEL or answer.lower() in ("cancel", "never mind", texts.never_mind.lower()):
+        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
+        email = row.ticket_email if row is not None else None
+        awaited = email is None and not EMAIL.fullmatch(answer)
+        typed = answer == CANCEL or answer.lower() in ("cancel", "never mind", texts.never_mind.lower())
+        if typed or (awaited and instead == "cancel"):
             out = self._out(conv, texts.ticket_cancelled, now, client_id)
             ids = await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",), rows=[inbound, out])
             conv.mode = "bot"
             return _replies([out], (ids or [0, 0])[1:], client_id)
-        row = await asyncio.to_thread(self.store.get_session, conv.session_id)
-        email = row.ticket_email if row is not None else None
-        if email is None and not EMAIL.fullmatch(answer):
+        moved = awaited and instead == "request"
+        if moved and await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",)) is not None:
+            conv.mode = "bot"
+            return None
+        if awaited:
             out = self._out(conv, texts.ticket_bad_email, now, client_id, cancel=True)
             return _replies([out], (await self.db.append([inbound, out]))[1:], client_id)
         if email is None:

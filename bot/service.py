@@ -20,20 +20,20 @@ from zoneinfo import ZoneInfo
 from bot import revocation
 from bot.auth import AuthError, hash_token, resolve_token, revoke_token
 from bot.config import Settings
-from bot.conversation import ANSWERED_CACHE, Conversation, Principal
+from bot.conversation import ANSWERED_CACHE, Conversation, Principal, principal_of, session_info, state_of
 from bot.dialogue import State
 from bot.dialogue_turn import TurnOutcome, play_turn_async
 from bot.events import Event, LocalBus
-from bot.handoff import HELD, Handoff
+from bot.handoff import HELD, Handoff, Instead
 from bot.host_identity import exchange_host_token
 from bot.language import detect_language, language_code
 from bot.metrics import Metrics
 from bot.model import Model
 from bot.nlu_worker import Nlu
 from bot.privacy import mask_pii
-from bot.protocol import ExchangedSession, Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
+from bot.protocol import Feedback, Hello, ProtocolError, Reply, ServerFrame, SessionInfo, UserMessage
 from bot.store import Store
-from bot.tables import ChatSession, User, utcnow
+from bot.tables import ChatSession, utcnow
 from bot.turn_calls import TurnCalls
 from bot.turn_log import TurnContext, inbound_row, outbound_rows, replies, session_row, stored_reply, turn_calls
 from bot.welcome import welcome_reply, welcome_row
@@ -41,6 +41,10 @@ from bot.writes import StaleSession, TurnWrite
 
 MAX_STALE_RETRIES = 20
 COMMANDS = ("/whoami", "/reset", "/logout")
+
+
+LEAVE_TICKET_CONFIDENCE = 0.9
+"""How sure the classifier must be that a message left instead of an email is another request."""
 
 
 class ChatService:
@@ -206,10 +210,10 @@ class ChatService:
                 self.clock(),
                 ttl,
             )
-            return _principal_of(login.user, hash_token(login.token)), login.token
+            return principal_of(login.user, hash_token(login.token)), login.token
         if frame.token:
             identity = await asyncio.to_thread(resolve_token, self.store.engine, frame.token)
-            return _principal_of(identity.user, identity.token_hash), None
+            return principal_of(identity.user, identity.token_hash), None
         if not self.settings.allow_guests:
             raise AuthError("this bot needs an account: log in and send the token in the hello frame")
         return Principal(), None
@@ -225,7 +229,9 @@ class ChatService:
         if (replayed := conv.replay(client_id)) is not None:
             return replayed
         if conv.mode == "ticket":  # handoff with nobody online: the bot takes a message for the team
-            return await self.handoff.take_message(conv, text, client_id)
+            taken = await self.handoff.take_message(conv, text, client_id, await self._instead(conv, text))
+            if taken is not None:
+                return taken
         async with self._lock(conv.session_id):
             started = time.perf_counter()
             if conv.language is None:  # a bot of several languages, none settled yet
@@ -263,6 +269,18 @@ class ChatService:
         if client_id is not None:
             conv.remember(client_id, sent)
         return sent
+
+    async def _instead(self, conv: Conversation, text: str) -> Instead:
+        """What a message in `ticket` mode clearly asks instead (see `HandoffManager.take_message`).
+        A wrong guess there drops the user's message for the team, so the bar is
+        `LEAVE_TICKET_CONFIDENCE`, not the fallback threshold."""
+        ((model, understood),) = await self.nlu.understand_all([text], self._now(conv), conv.language)
+        p, domain = understood.prediction, model.domain
+        if p.confidence < LEAVE_TICKET_CONFIDENCE or p.ambiguous or p.is_fallback or p.intent not in domain.answerable:
+            return None
+        if p.intent in domain.forms.cancel_intents:
+            return "cancel"
+        return None if domain.asks_for_person(p.intent) else "request"
 
     async def _log(
         self,
@@ -376,29 +394,6 @@ class ChatService:
             state = session_row(fresh, conv.principal.user_id, self.clock())
             await self.store.write(TurnWrite(conv.session_id, conv.state.turns, state, []))
             conv.state = fresh
-
-
-def session_info(conv: Conversation, language: str | None = None, bearer: str | None = None) -> SessionInfo:
-    """The `session` frame; with the bearer token when a host token was just exchanged for it."""
-    fields = {
-        "language": language,
-        "session_id": conv.session_id,
-        "resumed": conv.resumed,
-        "user": conv.principal.username,
-        "slots": dict(conv.state.slots),
-        "mode": conv.mode,
-        "agent": conv.agent,
-    }
-    return ExchangedSession(**fields, token=bearer) if bearer else SessionInfo(**fields)
-
-
-def _principal_of(user: User, token_hash: str) -> Principal:
-    return Principal(user.id, user.username, user.role, dict(user.slots or {}), token_hash)
-
-
-def state_of(row: ChatSession, principal: Principal) -> State:
-    slots = {**principal.user_slots, **(row.slots or {})}
-    return State(row.active_form, row.requested_slot, slots, row.turns, row.failures, row.last_form)
 
 
 def _same(text: str) -> str:

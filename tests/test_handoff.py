@@ -261,6 +261,23 @@ def test_with_nobody_online_the_user_leaves_a_ticket(server: LiveServer) -> None
     assert httpx.get(f"{server.url}/api/inbox/tickets", headers=auth).json() == []
 
 
+def test_asking_for_something_else_instead_of_an_email_moves_on_from_the_ticket(server: LiveServer) -> None:
+    chat = user(server.ws_url)
+    chat.wait("session")
+    ask_for_a_person(chat)
+    chat.send({"type": "message", "text": "hi", "id": "m1"})  # a request the bot answers, not an address
+    assert chat.wait("reply", reply_to="m1")["intent"] == "greet"
+    chat.close()
+    chat = user(server.ws_url)
+    chat.wait("session")
+    ask_for_a_person(chat)
+    chat.send({"type": "message", "text": "actually never mind", "id": "m2"})  # a cancel intent, not the words
+    assert "What else can I help" in str(chat.wait("reply", reply_to="m2")["text"])
+    chat.close()
+    auth = {"Authorization": f"Bearer {login(server.url, 'ada', PASSWORD)}"}
+    assert httpx.get(f"{server.url}/api/inbox/tickets", headers=auth).json() == []
+
+
 def test_fallbacks_in_a_row_hand_over_and_never_mind_gives_up(server: LiveServer) -> None:
     chat = user(server.ws_url)
     chat.wait("session")
