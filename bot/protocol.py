@@ -95,6 +95,10 @@ _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Fie
 CLIENT_TYPES = ("hello", "message", "feedback", "ping", "typing")
 
 
+_VISIBLE = re.compile(r"[^\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
+"""A character that shows: not white space, nor a zero-width or invisible formatting one."""
+
+
 def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame:
     """Validate one inbound text frame; raise `ProtocolError` saying what is wrong."""
     try:
@@ -105,6 +109,8 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame:
         raise ProtocolError("bad_frame", 'a frame must be a JSON object with a "type" field')
     reply_to = data.get("id") if isinstance(data.get("id"), str) else None
     kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_frame", 'a frame needs a "type", a string, e.g. "message"', reply_to)
     if kind not in CLIENT_TYPES:
         raise ProtocolError(
             "unknown_type", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}", reply_to
@@ -113,7 +119,7 @@ def parse_frame(raw: str | bytes, *, max_chars: int) -> ClientFrame:
         text = data.get("text")
         if not isinstance(text, str):
             raise ProtocolError("bad_frame", 'a message needs "text", a string', reply_to)
-        if not text.strip():
+        if not _VISIBLE.search(text):
             raise ProtocolError("empty_text", "the message text is empty", reply_to)
         if len(text) > max_chars:
             raise ProtocolError(

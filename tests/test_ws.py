@@ -141,12 +141,14 @@ BAD_FRAMES = [
     ("not json", "bad_json"),
     ("[1, 2]", "bad_frame"),
     ('"text"', "bad_frame"),
-    ('{"text": "no type"}', "unknown_type"),
+    ('{"text": "no type"}', "bad_frame"),  # a missing field, as docs/protocol.md says
+    ('{"type": 7, "text": "hi"}', "bad_frame"),
     ('{"type": "shout", "text": "hi"}', "unknown_type"),
     ('{"type": "message"}', "bad_frame"),
     ('{"type": "message", "text": 42}', "bad_frame"),
     ('{"type": "message", "text": "   \\n\\t "}', "empty_text"),
     ('{"type": "message", "text": ""}', "empty_text"),
+    ('{"type": "message", "text": "\u200b\u200d\ufeff "}', "empty_text"),  # only invisible characters
     (json.dumps({"type": "message", "text": "x" * 2001}), "too_long"),
     ('{"type": "message", "text": "hi", "extra": 1}', "bad_frame"),
     ('{"type": "feedback", "message_id": "x", "value": 1}', "bad_frame"),
