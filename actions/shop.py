@@ -219,7 +219,8 @@ def product_stock(view: TurnView) -> list[Step]:
     if stock is None:
         return [
             Reply(
-                f"We don't sell {product} at the moment. We stock laptops, phones, tablets, TVs, headphones and more."
+                f'We don\'t sell "{product}" at the moment. '
+                "We stock laptops, phones, tablets, TVs, headphones and more."
             )
         ]
     if stock.quantity > 0:
