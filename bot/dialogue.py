@@ -130,8 +130,8 @@ def decide(
             continue
         t.filled.discard(name)
         t.rejected[name] = verdict.message or domain.forms.invalid
-        if name in state.slots:
-            slots[name] = state.slots[name]
+        if name in state.slots and form is not None:  # inside a form a refused change keeps the value;
+            slots[name] = state.slots[name]  # a new request with a refused value asks for it, not the old one
         else:
             slots.pop(name, None)
     if form is not None and wanted is not None:

@@ -104,6 +104,8 @@ def test_cancelling_really_cancels_and_a_delivered_order_is_refused(customer: Cu
     )
     assert "Cancel order AB123456?" in customer.say("please cancel order AB123456")
     assert "Order AB123456 has already been delivered, so it can't be cancelled." in customer.say("yes")
+    unknown = customer.say("please cancel order ZZ999999")  # refused by the slot's validator, asked again
+    assert "I can't find an order ZZ999999." in unknown and "Cancel order" not in unknown
     shop = Shop(shop_file)
     assert [shop.order(n).status for n in ("KT5518203", "AB123456")] == ["cancelled", "delivered"]  # type: ignore[union-attr]
 

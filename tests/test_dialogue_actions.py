@@ -328,6 +328,17 @@ def test_a_rejected_correction_keeps_the_old_value(domain: Domain) -> None:
     assert decision.state.slots["order_id"] == "AB123456"
 
 
+def test_a_new_request_with_a_refused_value_asks_for_it_instead_of_using_the_old_one(domain: Domain) -> None:
+    state = State(slots={"order_id": "AB123456"}, last_form="track")
+    asked = Prediction("track", 0.9, [("track", 0.9)], False, False)
+    verdicts = {"order_id": Validation(False, message="No such order.")}
+    decision = decide(
+        "where is ZZ999999", asked, [order("ZZ999999")], state, domain, random.Random(0), verdicts, now=NOW
+    )
+    assert decision.run is None and "order_id" not in decision.state.slots
+    assert decision.state.requested_slot == "order_id" and decision.messages[-1].text.startswith("No such order.")
+
+
 def test_a_validators_refusal_is_a_wrong_answer_that_counts(domain: Domain) -> None:
     """As a broken constraint's: refused twice in a row, the question comes with the ways out."""
     fallback = Prediction("track", 0.1, [("track", 0.1)], True, False)
