@@ -80,15 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     preprocessor = Preprocessor(domain.language, domain.entities)
     n_examples = len(domain.training_examples())
     languages = ", ".join(domain.languages or (domain.language,))
+    if args.check and domain.actions:  # training needs no action; the service checks them again at start-up
+        from bot.actions.python_actions import check_actions
+
+        problems = check_actions(domain, args.intents)
+        if problems:
+            print(DomainError(args.intents, problems), file=sys.stderr)
+            return 2
     say(f"{args.intents}: {len(domain.intents)} intents, {n_examples} examples, language {languages}: valid")
     if args.check:
-        if domain.actions:  # training needs no action; the service checks them again at start-up
-            from bot.actions.python_actions import check_actions
-
-            problems = check_actions(domain, args.intents)
-            if problems:
-                print(DomainError(args.intents, problems), file=sys.stderr)
-                return 2
+        if domain.actions:
             say(f"{len(domain.actions)} action(s) load: " + ", ".join(sorted(domain.actions)))
         from training.lint import few_shot_advice, near_duplicates
 
