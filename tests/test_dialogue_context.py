@@ -289,7 +289,9 @@ def test_only_a_correction_of_the_form_just_finished_asks_its_action_to_correct_
     assert corrected.correcting and corrected.intent == "book"
     unsure = run(domain, "friday instead", UNSURE, [value("day", "friday")], BOOKED)
     assert unsure.correcting
-    inside = run(domain, "actually make it friday", sure("correct"), [value("day", "friday", 17)], State("book", "time"))
+    inside = run(
+        domain, "actually make it friday", sure("correct"), [value("day", "friday", 17)], State("book", "time")
+    )
     assert not inside.correcting
     again = run(domain, "book a visit", sure("book"), [], BOOKED)
     assert not again.correcting
