@@ -13,8 +13,9 @@ after в/во/к/около ("в 11", "в одиннадцать"), and minutes 
 17 30", "at 5 30"), are read only where the phrase ends: at the end of the text or before
 punctuation, "или"/"or", or a word of a day or a part of the day ("в 11 завтра", "в 11 в
 пятницу"); so "в 2 раза" and "в 3 магазинах" are no times. "3 дня" and "2 ночи" alone are
-days and nights; a preposition makes them hours ("в 3 дня"). In Russian "hh.mm" with mm from 01
-to 12 is a date ("12.01") unless в/во/около comes before it.
+days and nights; a preposition makes them hours ("в 3 дня"), but not after "раз" ("раз в два
+дня" says how often). In Russian "hh.mm" with mm from 01 to 12 is a date ("12.01") unless
+в/во/около comes before it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _MINUTE_WORDS = {"half": 30, "quarter": 15, "five": 5, "ten": 10, "twenty": 20, 
 _LESS_RU = {"четверти": 15, "пятнадцати": 15, "десяти": 10, "пяти": 5, "двадцати": 20}
 _MINUTES = r"(?:(?::(?P<m>\d{2})(?::(?P<sec>[0-5]\d))?|\.(?P<dm>[0-5]\d)|\s+(?P<sm>[0-5]\d))(?![.,]?\d))?"
 """Minutes after an hour: "10:30", "10:30:15", "10.30", "10 30"."""
+_FREQUENCY = re.compile(r"\bраза?\s+$")
 _PREPOSITIONS = {"en": ("at", "around", "about", "by"), "ru": ("в", "во", "к", "около", "примерно в")}
 """Before a number these make it an hour ("at 3", "в 3 дня") where nothing else does."""
 
@@ -155,6 +157,8 @@ def _said(m: re.Match[str], hour: int, language: str) -> bool:
     """Whether an hour written as a number is a time, not a count (the module's docstring says when)."""
     g = m.groupdict()
     pre = " ".join((g.get("pre") or "").split())
+    if pre and _FREQUENCY.search(m.string, 0, m.start()):
+        return False  # "раз в два дня", "раз в час": how often, not when
     if g.get("m") or g.get("ampm") or g.get("oclock") or g.get("mw") or g.get("ish"):
         return True
     # a part of the day, but "3 дня", "2 ночи" alone are days and nights
