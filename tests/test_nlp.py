@@ -112,6 +112,14 @@ def test_russian_builtins() -> None:
     assert found == [("day", "2026-12-15"), ("hour", "15:00:00")]
 
 
+def test_a_date_and_time_slot_read_only_the_date_in_a_relative_date() -> None:
+    """ "3 дня" in "через 3 дня" is part of the date, not also 3 p.m. for the time slot."""
+    pre = Preprocessor("ru", {"day": EntitySpec(builtin="date"), "hour": EntitySpec(builtin="time")})
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("UTC"))
+    assert [(e.entity, e.value) for e in pre.extract("через 3 дня", now=now)] == [("day", "2026-12-04")]
+    assert [(e.entity, e.value) for e in pre.extract("в 3 дня", now=now)] == [("hour", "15:00:00")]
+
+
 def test_number_words_beyond_twelve() -> None:
     pre = Preprocessor("en", {"guests": EntitySpec(builtin="number")})
     assert [e.value for e in pre.extract("twenty one guests, maybe 3.5")] == [21, 3.5]

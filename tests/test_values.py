@@ -119,6 +119,41 @@ ENGLISH: list[tuple[Any, ...]] = [
     ("1,500", "number", 1500, "1,500"),
     ("seventeen", "number", 17, "seventeen"),
     ("write to a.b@shop.example", "email", "a.b@shop.example", "a.b@shop.example"),
+    # a weekday beside a day of the month or a week is one date
+    ("thursday the 17th", "date", "2026-12-17", "thursday the 17th"),
+    ("friday the 17th", "date", "2026-12-17", "friday the 17th"),  # they disagree: the day of the month
+    ("Monday 4 January", "date", "2027-01-04", "Monday 4 January"),
+    ("wednesday next week", "date", "2026-12-16", "wednesday next week"),
+    ("next week on wednesday", "date", "2026-12-16", "next week on wednesday"),
+    ("saturday this weekend", "date", "2026-12-12", "saturday this weekend"),
+    ("wednesday next week at 3pm", "datetime", "2026-12-16T15:00:00+00:00", "wednesday next week at 3pm"),
+    ("first monday of january", "date", "2027-01-04", "first monday of january"),
+    ("the last friday of the month", "date", "2026-12-25", "the last friday of the month"),
+    ("the second tuesday of december", "date", "2027-12-14", "the second tuesday of december"),  # 8th is past
+    ("the first Monday in January 2028", "date", "2028-01-03", "the first Monday in January 2028"),
+    ("Monday week", "date", "2026-12-21", "Monday week"),  # British: a week after the coming Monday
+    ("tomorrow week", "date", "2026-12-18", "tomorrow week"),
+    ("a week on friday", "date", "2026-12-18", "a week on friday"),
+    ("two weeks from friday", "date", "2026-12-25", "two weeks from friday"),
+    ("for 2 weeks from today", "duration", "P2W", "2 weeks"),  # a length from a day, not a day
+    ("for 2 weeks from today", "date", "2026-12-10", "today"),
+    ("2.30pm", "time", "14:30:00", "2.30pm"),
+    ("at 5.30", "time", "17:30:00", "5.30"),
+    ("17.30", "time", "17:30:00", "17.30"),
+    ("at 5 30", "time", "17:30:00", "5 30"),
+    ("half 4", "time", "16:30:00", "half 4"),  # British half past; 1-7 unmarked is afternoon
+    ("at half nine", "time", "09:30:00", "half nine"),
+    ("5 30ish", "time", "17:30:00", "5 30ish"),
+    ("noonish", "time", "12:00:00", "noonish"),
+    ("3ish", "time", "15:00:00", "3ish"),
+    ("10am-ish", "time", "10:00:00", "10am-ish"),
+    ("tmrw morning", "time", {"from": "08:00:00", "to": "12:00:00"}, "morning"),
+    (
+        "tmrw morning",
+        "datetime",
+        {"from": "2026-12-11T08:00:00+00:00", "to": "2026-12-11T12:00:00+00:00"},
+        "tmrw morning",
+    ),
 ]
 
 RUSSIAN: list[tuple[Any, ...]] = [
@@ -185,6 +220,31 @@ RUSSIAN: list[tuple[Any, ...]] = [
     ("5-й", "ordinal", 5, "5-й"),
     ("+7 912 345-67-89", "phone", "+79123456789", "+7 912 345-67-89"),
     ("звоните 8 (912) 345-67-89", "phone", "+79123456789", "8 (912) 345-67-89", "RU"),
+    ("в 3 дня", "time", "15:00:00", "3 дня"),
+    ("в 11", "time", "11:00:00", "11"),
+    ("во сколько? в одиннадцать", "time", "11:00:00", "одиннадцать"),
+    ("в 11 завтра", "datetime", "2026-12-11T11:00:00+00:00", "11 завтра"),
+    ("к 5, пожалуйста", "time", "17:00:00", "5"),
+    ("давай в час", "time", "13:00:00", "час"),
+    ("в 17 30", "time", "17:30:00", "17 30"),
+    ("17.30", "time", "17:30:00", "17.30"),
+    ("в 10.30", "time", "10:30:00", "10.30"),
+    ("с 17.30 до 19.00", "time", {"from": "17:30:00", "to": "19:00:00"}, "с 17.30 до 19.00"),
+    ("после обеда", "time", {"from": "12:00:00", "to": "18:00:00"}, "после обеда"),
+    ("до обеда", "time", {"from": "08:00:00", "to": "12:00:00"}, "до обеда"),
+    (
+        "в четверг после обеда",
+        "datetime",
+        {"from": "2026-12-10T12:00:00+00:00", "to": "2026-12-10T18:00:00+00:00"},
+        "четверг после обеда",
+    ),
+    ("второй вторник января", "date", "2027-01-12", "второй вторник января"),
+    ("в последнюю пятницу месяца", "date", "2026-12-25", "последнюю пятницу месяца"),
+    ("первое воскресенье следующего месяца", "date", "2027-01-03", "первое воскресенье следующего месяца"),
+    ("на следующей неделе в среду", "date", "2026-12-16", "на следующей неделе в среду"),
+    ("в среду на следующей неделе", "date", "2026-12-16", "среду на следующей неделе"),
+    ("понедельник, 4 января", "date", "2027-01-04", "понедельник, 4 января"),
+    ("в пятницу 18-го", "date", "2026-12-18", "пятницу 18-го"),
 ]
 
 # (language, text, a built-in that must not be found there)
@@ -207,6 +267,26 @@ NOT_VALUES = [
     ("en", "reserve a slot on 2026-12-05", "time"),
     ("en", "2026-12-14", "datetime"),
     ("ru", "запишите меня на 2026-12-05", "time"),
+    # no value inside a wider one of another built-in: "3 дня" is part of the date "через 3 дня"
+    ("ru", "через 3 дня", "time"),
+    ("ru", "через 3 дня", "datetime"),
+    ("ru", "через 3 дня", "duration"),
+    ("en", "in 3 days", "duration"),
+    ("ru", "1 января 2027 года", "duration"),
+    ("ru", "три часа дня", "duration"),
+    # a bare hour after "в" is read only where the phrase ends
+    ("ru", "в 2 раза больше", "time"),
+    ("ru", "в 3 магазинах", "time"),
+    ("ru", "17 30", "time"),  # without a preposition two numbers
+    ("ru", "3 дня", "time"),  # three days
+    ("ru", "на 2 ночи", "time"),  # two nights
+    ("ru", "12.01", "time"),  # 12 January
+    ("ru", "в 10.30", "date"),  # a time, not 30 October
+    ("ru", "с 12.01 до 14.01", "time"),  # dates
+    ("ru", "раз в два дня", "time"),  # how often
+    ("ru", "раз в час", "time"),
+    ("en", "it costs 4.50", "time"),
+    ("en", "the day after", "date"),  # after a date said before: not resolved here
 ]
 
 
@@ -223,6 +303,51 @@ def test_value_is_resolved(language: str, text: str, builtin: str, value: Any, s
     found = extract_values(text, language, NOW, region=region, wanted=frozenset({builtin}))
     assert [(e.entity, e.value, e.text) for e in found] == [(builtin, value, span)]
     assert all(text[e.start : e.end] == e.text and e.source == "builtin" for e in found)
+
+
+REPORTED_NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+"""Tuesday 1 December 2026, 10:00, when a new user reported these."""
+
+# (language, text, the date and the time a booking form with a date slot and a time slot reads)
+REPORTED: list[tuple[str, str, Any, Any]] = [
+    ("ru", "через 3 дня", "2026-12-04", None),  # was also 15:00, "3 дня" read as 3 p.m.
+    ("ru", "в 3 дня", None, "15:00:00"),
+    ("ru", "в 11", None, "11:00:00"),
+    ("ru", "в одиннадцать", None, "11:00:00"),
+    ("ru", "в 2 раза", None, None),
+    ("ru", "в 3 магазинах", None, None),
+    ("ru", "в 17 30", None, "17:30:00"),
+    ("ru", "17.30", None, "17:30:00"),
+    ("en", "2.30pm", None, "14:30:00"),
+    ("en", "at 5.30", None, "17:30:00"),
+    ("en", "half 4", None, "16:30:00"),
+    ("en", "at half nine", None, "09:30:00"),
+    ("en", "5 30ish", None, "17:30:00"),
+    ("en", "noonish", None, "12:00:00"),
+    ("en", "3ish", None, "15:00:00"),
+    ("ru", "после обеда", None, {"from": "12:00:00", "to": "18:00:00"}),
+    ("ru", "в четверг после обеда", "2026-12-03", {"from": "12:00:00", "to": "18:00:00"}),
+    ("en", "thursday the 10th", "2026-12-10", None),
+    ("en", "first monday of january", "2027-01-04", None),
+    ("en", "last friday of the month", "2026-12-25", None),
+    ("ru", "второй вторник января", "2027-01-12", None),
+    ("en", "Monday week", "2026-12-14", None),
+    ("ru", "на следующей неделе в среду", "2026-12-09", None),
+    ("ru", "в среду на следующей неделе", "2026-12-09", None),
+    ("en", "wednesday next week", "2026-12-09", None),
+    ("en", "next week on wednesday", "2026-12-09", None),
+    ("en", "the day after", None, None),
+    ("en", "tmrw morning", "2026-12-02", {"from": "08:00:00", "to": "12:00:00"}),
+    ("en", "tomorrow morning", "2026-12-02", {"from": "08:00:00", "to": "12:00:00"}),
+    ("en", "tomorrow at 3pm", "2026-12-02", "15:00:00"),  # both parts of a datetime stay
+]
+
+
+@pytest.mark.parametrize(("language", "text", "day", "hour"), REPORTED, ids=[f"{r[0]}:{r[1]}" for r in REPORTED])
+def test_what_a_booking_form_reads(language: str, text: str, day: Any, hour: Any) -> None:
+    found = extract_values(text, language, REPORTED_NOW, region="GB", wanted=frozenset({"date", "time"}))
+    assert [e.value for e in found if e.entity == "date"] == ([day] if day else [])
+    assert [e.value for e in found if e.entity == "time"] == ([hour] if hour else [])
 
 
 def test_months_later_keep_the_day_or_take_the_shorter_months_last() -> None:

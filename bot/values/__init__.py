@@ -64,7 +64,7 @@ def extract_values(
     if timezone is not None:
         now = now.astimezone(ZoneInfo(timezone))
     lowered = prepare(text)
-    asked, wanted = wanted, BUILTINS if "number" in wanted else wanted  # what may cover a number, too
+    asked, wanted = wanted, BUILTINS if wanted & _PARTS else wanted  # and what may hold one of them
     found: list[Entity] = []
     if wanted & {"number", "amount_of_money", "duration"}:
         numbers = find_numbers(lowered, language)
@@ -84,18 +84,33 @@ def extract_values(
         found += url_entities(text)
     if "email" in wanted:
         found += email_entities(text)
-    return [e for e in longest(without_covered_numbers(found)) if e.entity in asked]
+    return [e for e in longest(without_covered(found)) if e.entity in asked]
 
 
-def without_covered_numbers(found: list[Entity]) -> list[Entity]:
-    """A number that a wider value of another built-in overlaps is part of that value, not a
-    number of its own: none in "2026-12-24", "$20", "+1 415 555 2671" or "tomorrow at 3pm"."""
-    return [
-        e
-        for e in found
-        if e.entity != "number"
-        or not any(o.entity != "number" and o.overlaps(e) and o.end - o.start > e.end - e.start for o in found)
-    ]
+_PARTS = frozenset({"number", "date", "time", "datetime", "duration"})
+"""Built-ins whose words another built-in's wider value may hold as a part of it."""
+
+
+def without_covered(found: list[Entity]) -> list[Entity]:
+    """A value inside a wider value of another built-in is part of that value, not one of its own.
+
+    A number overlapped by one: none in "2026-12-24", "$20", "+1 415 555 2671" or "tomorrow at
+    3pm". A date, time, datetime or duration held in one: no duration "3 days" in the date "in 3
+    days", no time in "2026-12-14" or in the date "через 3 дня". A `datetime` is made of the date
+    and the time it holds, which stay ("tomorrow at 3pm" is also "tomorrow" and "3pm"); others
+    stay too: "the 3rd" is the ordinal 3rd as well as a date.
+    """
+    return [e for e in found if not any(_holds(o, e) for o in found)]
+
+
+def _holds(wider: Entity, part: Entity) -> bool:
+    if wider.entity == part.entity or part.entity not in _PARTS or wider.end - wider.start <= part.end - part.start:
+        return False
+    if part.entity == "number":
+        return wider.overlaps(part)
+    if wider.entity == "datetime" and part.entity in ("date", "time"):
+        return False
+    return wider.start <= part.start and part.end <= wider.end
 
 
 def _temporal(
