@@ -224,10 +224,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request, lang: str | None = None) -> Response:
-        """The demo page in the bot's language, or in `/?lang=ru`: the page's `<html lang>` is what
-        the widget speaks and sends."""
-        wanted = lang if lang is not None and LANGUAGE_TAG.fullmatch(lang) else None
-        page = demo_page(wanted or services_of(request).nlu.model.domain.language)
+        """The demo page in the bot's language, or in `/?lang=ru` if the bot speaks it: the page's
+        `<html lang>` is what the widget speaks and sends."""
+        domain = services_of(request).nlu.model.domain
+        spoken = domain.languages or (domain.language,)
+        wanted = lang if lang is not None and LANGUAGE_TAG.fullmatch(lang) and lang in spoken else None
+        page = demo_page(wanted or domain.language)
         if page is None:
             return RedirectResponse("/docs")
         if wanted is None or page.name != "index.html":

@@ -35,6 +35,8 @@ def test_the_english_bot_serves_the_english_page(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and html_lang(page.text) == "en"
     assert "Chat bot demo" in page.text and '<script src="/widget.js"' in page.text
+    asked = client.get("/?lang=ru")  # a language this bot does not speak: its own page, not a Russian one
+    assert html_lang(asked.text) == "en" and "Chat bot demo" in asked.text
 
 
 def test_a_russian_bot_serves_the_russian_page(tmp_path: Path) -> None:
