@@ -98,19 +98,25 @@ def _requested(view: TurnView, shop: Shop, form: str) -> datetime | list[Step]:
 
 
 def _alternatives(shop: Shop, wanted: datetime, why: str) -> list[Step]:
-    """Say why the slot cannot be had, offer the nearest free ones, and ask again."""
+    """Say why the slot cannot be had, offer the nearest free ones, and ask again: for another
+    time that day while it has free ones (the date kept), else for another day."""
     free = shop.nearest_free(wanted)
+    # "4 December at 09:30": what a person would type, read whole by the date and time built-ins.
+    buttons = [
+        (f"{at:%a} {at.day} {at:%b}, {say_time(at.time())}", f"{at.day} {at:%B} at {say_time(at.time())}")
+        for at in free
+    ]
+    if any(at.date() == wanted.date() for at in free):
+        return [
+            Reply(f"{why} The nearest free times are below; pick one, or tell me another time.", buttons=buttons),
+            SetSlot("time", None),
+        ]
     if not free:
         return [
             Reply(f"{why} We have no free slots in the next two weeks, sorry."),
             SetSlot("date", None),
             SetSlot("time", None),
         ]
-    # "4 December at 09:30": what a person would type, read whole by the date and time built-ins.
-    buttons = [
-        (f"{at:%a} {at.day} {at:%b}, {say_time(at.time())}", f"{at.day} {at:%B} at {say_time(at.time())}")
-        for at in free
-    ]
     return [
         Reply(f"{why} The nearest free times are below; pick one, or tell me another day.", buttons=buttons),
         SetSlot("date", None),

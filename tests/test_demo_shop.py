@@ -92,7 +92,12 @@ def test_a_full_slot_offers_the_nearest_free_times_and_booking_one_stores_it(
         f"{on_day} at 12:00",
         f"{on_day} at 12:30",
     ]
-    assert dict(full.set_slots) == {"date": None, "time": None} and full.followup == "book_appointment"
+    assert text(full).endswith("pick one, or tell me another time.")  # the day has room: only the time asked again
+    assert dict(full.set_slots) == {"time": None} and full.followup == "book_appointment"
+    sunday = date.today() + timedelta(days=(6 - date.today().weekday()) % 7 or 7)
+    closed = act(runner, "book_appointment", service="repair", date=sunday.isoformat(), time="10am")
+    assert text(closed).endswith("pick one, or tell me another day.")
+    assert dict(closed.set_slots) == {"date": None, "time": None}
 
     booked = act(runner, "book_appointment", service="repair", date=busy.isoformat(), time="11:30")
     assert text(booked).startswith(f"You're booked in: repair on {say_day(busy)} at 11:30")
@@ -297,7 +302,8 @@ def test_the_russian_bot_books_a_free_time_and_offers_free_ones_for_a_full_slot(
     full = russian("book_appointment", date=busy.isoformat(), time="10:00:00")
     said = humanize("datetime", f"{busy.isoformat()}T10:00:00", "ru")
     assert text(full).startswith(f"Извините, время «{said}» уже занято. Ближайшее свободное время — ниже")
-    assert dict(full.set_slots) == {"date": None, "time": None} and full.followup == "book_appointment"
+    assert text(full).endswith("назовите другое время.")  # в этот день ещё есть время: дата остаётся
+    assert dict(full.set_slots) == {"time": None} and full.followup == "book_appointment"
     title, payload = full.messages[0].buttons[0]
     assert title == humanize("datetime", f"{busy.isoformat()}T11:30:00", "ru")
     now = datetime.combine(date.today(), time(8, 0), tzinfo=UTC)  # the button's text, read back as the user sends it

@@ -105,6 +105,12 @@ def _alternatives(shop: Shop, wanted: datetime, why: str, form: str = "book_appo
     """Почему нельзя, ближайшее свободное время кнопками (их текст читают встроенные дата и время)
     и вопрос формы `form` заново."""
     free = shop.nearest_free(wanted)
+    if any(at.date() == wanted.date() for at in free):  # в этот день ещё есть время: дата остаётся
+        buttons = [(_when(at), f"{at.day} {_MONTHS[at.month - 1]} в {at:%H:%M}") for at in free]
+        reply = Reply(
+            f"{why} Ближайшее свободное время — ниже: выберите его или назовите другое время.", buttons=buttons
+        )
+        return [reply, SetSlot("time", None), Followup(form)]
     cleared: list[Step] = [SetSlot("date", None), SetSlot("time", None), Followup(form)]
     if not free:
         return [Reply(f"{why} В ближайшие две недели свободного времени нет, извините."), *cleared]
