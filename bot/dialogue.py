@@ -72,6 +72,7 @@ __all__ = [
     "after_action",
     "decide",
     "decide_parts",
+    "decide_some_parts",
 ]
 
 PLAUSIBLE = 0.25
@@ -151,20 +152,36 @@ def decide_parts(
     """Answer the requests of one message in order ("thanks, bye"), at most `MAX_PARTS`.
 
     Stops at a part whose decision needs the service (an action to run, values to validate):
-    its decision comes back with the earlier parts' messages first, and later parts are dropped."""
+    its decision comes back with the earlier parts' messages first; `decide_some_parts` also
+    says how many parts it took, so that the turn can go on with the rest."""
+    return decide_some_parts(parts, state, domain, rng, verdicts, now=now)[0]
+
+
+def decide_some_parts(
+    parts: Sequence[Part],
+    state: State,
+    domain: Domain,
+    rng: random.Random,
+    verdicts: Mapping[str, Validation] | None = None,
+    *,
+    now: datetime,
+) -> tuple[Decision, int]:
+    """`decide_parts`, and the number of parts it decided (the one that needs the service included)."""
     before: tuple[Say, ...] = ()
     decision: Decision | None = None
+    used = 0
     for text, prediction, entities in parts[:MAX_PARTS]:
         turn_state = state if decision is None else replace(decision.state, turns=state.turns)
         decision = decide(text, prediction, entities, turn_state, domain, rng, verdicts, now=now)
         tagged = tuple(replace(m, intent=m.intent or decision.intent) for m in decision.messages)
         decision = replace(decision, messages=(*before, *tagged))
+        used += 1
         if decision.run or decision.validate:
             break
         before = decision.messages
     if decision is None:
         raise ValueError("decide_parts needs at least one part")
-    return decision
+    return decision, used
 
 
 def after_action(decision: Decision, result: ActionResult, domain: Domain, rng: random.Random) -> Decision:

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bot.actions.results import ActionResult, Validation
 from bot.actions.view import TurnView
 from bot.clauses import answer_separately, split_clauses
-from bot.dialogue import INTENT_PAYLOAD_PREFIX, Decision, State, after_action, decide, decide_parts
+from bot.dialogue import (
+    INTENT_PAYLOAD_PREFIX,
+    MAX_PARTS,
+    Decision,
+    Say,
+    State,
+    after_action,
+    decide,
+    decide_some_parts,
+)
 from bot.domain import Domain
 from bot.understanding import Prediction, Understanding
 
@@ -97,12 +106,17 @@ def turn_steps(
             if answer_separately(whole.prediction, [u.prediction for u in understood], domain, in_form=False):
                 parts = tuple(understood)
 
-    def decide_now(verdicts: dict[str, Validation] | None = None) -> Decision:
-        if parts:
-            return decide_parts(
-                [(u.text, u.prediction, u.entities) for u in parts], state, domain, rng, verdicts, now=now
-            )
-        return decide(text, whole.prediction, whole.entities, state, domain, rng, verdicts, now=now)
+    done = 0  # the parts answered, their actions run, before this round
+    earlier: tuple[Say, ...] = ()  # what those parts said
+    current = state
+
+    def decide_now(verdicts: dict[str, Validation] | None = None) -> tuple[Decision, int]:
+        """The next round's decision: the parts from `done` on up to one that needs the service."""
+        if not parts:
+            return decide(text, whole.prediction, whole.entities, state, domain, rng, verdicts, now=now), 0
+        rest = [(u.text, u.prediction, u.entities) for u in parts[done:MAX_PARTS]]
+        decision, used = decide_some_parts(rest, current, domain, rng, verdicts, now=now)
+        return replace(decision, messages=(*earlier, *decision.messages)), used
 
     def view(decision: Decision) -> TurnView:
         return TurnView(
@@ -118,24 +132,32 @@ def turn_steps(
             correcting=decision.correcting,
         )
 
-    decision = decide_now()
     validations: list[tuple[str, Any, Validation]] = []
-    if decision.validate:
-        verdicts: dict[str, Validation] = {}
-        for slot, value, check in decision.validate:
-            verdict = yield NeedVerdict(slot, value, check, view(decision))
-            if not isinstance(verdict, Validation):
-                raise TypeError(f"a validator must return a Validation, not {type(verdict).__name__}")
-            verdicts[slot] = verdict
-            validations.append((slot, value, verdict))
-        decision = decide_now(verdicts)
     actions: list[tuple[str, ActionResult]] = []
-    while decision.run and len(actions) < MAX_ACTIONS_PER_TURN:
-        result = yield NeedAction(decision.run, view(decision))
-        if not isinstance(result, ActionResult):
-            raise TypeError(f"an action must return an ActionResult, not {type(result).__name__}")
-        actions.append((decision.run, result))
-        decision = after_action(decision, result, domain, rng)
+    while True:
+        decision, used = decide_now()
+        if decision.validate:
+            verdicts: dict[str, Validation] = {}
+            for slot, value, check in decision.validate:
+                verdict = yield NeedVerdict(slot, value, check, view(decision))
+                if not isinstance(verdict, Validation):
+                    raise TypeError(f"a validator must return a Validation, not {type(verdict).__name__}")
+                verdicts[slot] = verdict
+                validations.append((slot, value, verdict))
+            decision, used = decide_now(verdicts)
+        while decision.run and len(actions) < MAX_ACTIONS_PER_TURN:
+            result = yield NeedAction(decision.run, view(decision))
+            if not isinstance(result, ActionResult):
+                raise TypeError(f"an action must return an ActionResult, not {type(result).__name__}")
+            actions.append((decision.run, result))
+            decision = after_action(decision, result, domain, rng)
+        done += used
+        # An action's part done, the later parts are answered too ("where is AB123456, and are you
+        # open sunday?"), unless the conversation moved on: a question asked, a person, an end.
+        moved_on = decision.state.active_form or decision.run or decision.end_session or decision.handoff
+        if done >= min(len(parts), MAX_PARTS) or moved_on:
+            break
+        earlier, current = decision.messages, replace(decision.state, turns=state.turns)
     return TurnOutcome(whole, parts, decision, tuple(actions), tuple(validations))
 
 

@@ -65,8 +65,16 @@ def leaving_for(t: Turn, form: Intent) -> bool:
 
 def refuses_free_text(t: Turn, form: Intent) -> bool:
     """A free-text answer (a name, an address) is refused only for another intent that is sure
-    and likely: any text scores something, and an address is no request to track an order."""
-    return _sure_of_other(t, form) and t.prediction.confidence >= FREE_TEXT_REFUSAL
+    and likely: any text scores something, and an address is no request to track an order.
+    Torn between two other intents, both likely ("thanks, bye"), it is no answer either."""
+    p = t.prediction
+    if p.confidence < FREE_TEXT_REFUSAL:
+        return False
+    if _sure_of_other(t, form):
+        return True
+    runner_up = p.ranking[1] if len(p.ranking) > 1 else None
+    torn = p.ambiguous and not p.is_fallback and runner_up is not None and runner_up[1] >= FREE_TEXT_REFUSAL
+    return torn and form.name not in (p.intent, runner_up[0] if runner_up else None)
 
 
 def _sure_of_other(t: Turn, form: Intent) -> bool:

@@ -524,6 +524,15 @@ def test_a_free_text_answer_close_to_the_form_itself_is_the_answer(domain: Domai
     assert decision.action == "form_done" and decision.state.slots["name"] == "Ada"
 
 
+def test_a_free_text_question_is_not_answered_by_a_message_torn_between_two_other_requests(domain: Domain) -> None:
+    """ "thanks, bye": sure it is one of two other requests, just not which; no name either."""
+    torn = Prediction(
+        intent="thanks", confidence=0.99, ranking=[("thanks", 0.99), ("greet", 0.97)], is_fallback=False, ambiguous=True
+    )
+    decision = run(domain, "thanks, hi", torn, [], FORM_BOOK_NAME)
+    assert "name" not in decision.state.slots and decision.action != "form_done"
+
+
 def test_the_policy_loads_without_spacy_or_numpy() -> None:
     """The dialogue and its values stay light: a policy test or a tool never pays for the NLU."""
     code = "import sys, bot.dialogue, bot.understanding; print(sorted({m.split('.')[0] for m in sys.modules}))"

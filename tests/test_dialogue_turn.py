@@ -100,3 +100,23 @@ def test_an_action_is_told_when_its_run_corrects_the_form_just_finished() -> Non
     asked = State("track", "order_id")
     play_turn("AB123456", asked, DOMAIN, understand, random.Random(0), record, validate, now=NOW)
     assert seen == [("lookup_order", True, "AB654321"), ("lookup_order", False, "AB123456")]
+
+
+def test_the_requests_after_one_with_an_action_are_answered_too() -> None:
+    """ "where is my order AB123456, and is it in stock": the order's action runs, then the stock's."""
+    table = {"where is my order AB123456": ("track", 0.95), "and is it in stock": ("stock", 0.95)}
+
+    def several(texts: list[str]) -> list[Understanding]:
+        out = []
+        for text in texts:
+            intent, confidence = table.get(text, ("book", 0.4))
+            found = [Entity("order_number", "AB123456", 18, 26, "AB123456")] if "AB123456" in text else []
+            prediction = Prediction(intent, confidence, [(intent, confidence)], False, intent == "book")
+            out.append(Understanding(text, text, found, prediction))
+        return out
+
+    text = "where is my order AB123456, and is it in stock"
+    outcome = play_turn(text, State(), DOMAIN, several, random.Random(0), run_action, validate, now=NOW)
+    assert [u.prediction.intent for u in outcome.parts] == ["track", "stock"]
+    assert [name for name, _ in outcome.actions] == ["lookup_order", "check_stock"]
+    assert [m.text for m in outcome.decision.messages] == ["lookup_order for AB123456", "check_stock for AB123456"]
