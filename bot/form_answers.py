@@ -84,7 +84,10 @@ def _sure_of_other(t: Turn, form: Intent) -> bool:
 
 def confident_other(t: Turn, form: Intent) -> bool:
     """The user turned to another intent: the classifier is sure of it, or hesitates only
-    between it and the active form itself ("no, don't cancel it" while cancelling)."""
+    between it and the active form itself ("no, don't cancel it" while cancelling), or between
+    two ways of saying the same here ("ой, всё, не надо": a stop or a no, both cancel the form)."""
     p = t.prediction
     runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
-    return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name)
+    cancels = t.domain.forms.cancel_intents
+    same = p.intent in cancels and runner_up in cancels
+    return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name or same)

@@ -270,6 +270,18 @@ BOOK_TIME = State(active_form="book", requested_slot="time", slots={"day": "frid
 CONFIRM_TABLE = [
     # (name, text, prediction, entities, state, action, replies, next form, next requested slot, slots)
     (
+        "torn between two ways of cancelling, it cancels",
+        "oh, stop, no",
+        close("stop", "deny"),
+        [],
+        BOOK_TIME,
+        "form_cancelled",
+        ["Okay, I've stopped that. What else can I do for you?"],
+        None,
+        None,
+        {"day": "friday"},
+    ),
+    (
         "asks before acting",
         "cancel order AB123456",
         predict("cancel_order"),
