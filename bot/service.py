@@ -381,7 +381,7 @@ class ChatService:
             conv = await self.open(Principal(), language=conv.language)
             text = texts.logged_out
             frames.append(self.session_info(conv))
-        notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id)
+        notice = Reply(text=text, intent=None, confidence=None, reply_to=frame.id, time=self.clock().isoformat())
         if frame.id is not None:
             conv.remember(frame.id, [notice])
         return conv, [notice, *frames]

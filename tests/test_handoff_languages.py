@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -97,12 +98,15 @@ def test_queue_and_resume_notices_follow_each_sessions_language(server: LiveServ
 @pytest.mark.parametrize(("lang", "texts"), SESSIONS)
 def test_chat_commands_answer_in_the_sessions_language(server: LiveServer, lang: str, texts: SystemTexts) -> None:
     chat, session_id = chat_in(server, lang)
-    answers = []
+    answers, times = [], []
     for i, command in enumerate(("/whoami", "/reset", "/logout")):
         chat.send({"type": "message", "text": command, "id": f"c{i}"})
-        answers.append(chat.wait("reply", reply_to=f"c{i}")["text"])
+        reply = chat.wait("reply", reply_to=f"c{i}")
+        answers.append(reply["text"])
+        times.append(reply["time"])
     chat.close()
     assert answers == [texts.whoami_guest.format(session_id=session_id), texts.reset, texts.not_logged_in]
+    assert all(datetime.fromisoformat(t).tzinfo is not None for t in times)  # stamped like any reply
 
 
 @pytest.mark.parametrize(("lang", "expected"), [("ru", "ru"), ("ru-RU", "ru"), ("en", "en"), (None, None)])
