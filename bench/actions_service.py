@@ -1,7 +1,7 @@
 """Actions in the whole service: the bot with a webhook action on every turn against the same bot without.
 
-    python bench/actions_service.py [--connections 100] [--seconds 5] [--rounds 3] [--delay 0.02] [--python]
-                                    [--variant "NAME=VALUE ..." ...]
+    python bench/actions_service.py [--connections 100] [--seconds 5] [--warmup 1] [--rounds 3]
+                                    [--delay 0.02] [--python] [--variant "NAME=VALUE ..." ...]
 
 Two bots (`python -m bot`, real uvicorn, SQLite) serve the same demo-like domain (the demo
 intents.yaml's intents and examples, no forms); in one, every intent runs `hook`, an HTTP
@@ -167,13 +167,16 @@ class Runs:
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace, runs: Runs) -> None:
-    """One closed-loop run against the bot, with its CPU and batches over the run."""
+    """One closed-loop run against the bot, with its CPU and batches over the run; after
+    `--warmup` seconds of the same load not measured (the action server's connections, closed
+    while the other bots were driven, opened again; the clients' first burst spread out)."""
+    url = f"ws://127.0.0.1:{port}/ws"
+    if args.warmup > 0:
+        asyncio.run(ws_load.drive(url, args.connections, args.warmup, 10_000_000, "reply"))
     parts = ws_load.cpu_seconds(proc.pid, port)
     in_kernel = kernel_seconds(proc.pid)
     batches = worker_batches(port)
-    result = asyncio.run(
-        ws_load.drive(f"ws://127.0.0.1:{port}/ws", args.connections, args.seconds, 10_000_000, "reply")
-    )
+    result = asyncio.run(ws_load.drive(url, args.connections, args.seconds, 10_000_000, "reply"))
     parts_after = ws_load.cpu_seconds(proc.pid, port)
     n = max(result.messages, 1)
     for part, seconds in parts_after.items():
@@ -238,6 +241,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each bot, alternating")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each run, not measured")
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the action server takes to answer")
     parser.add_argument(
         "--action-concurrency", type=int, help="the hook's `concurrency:` (default: the runner's own default)"
