@@ -54,14 +54,37 @@ def answer_separately(whole: Prediction, parts: Sequence[Prediction], domain: Do
     ("no, don't cancel it"). `whole` is the message's own prediction, kept for the rule's callers."""
     if in_form or not 2 <= len(parts) <= MAX_CLAUSES:
         return False
+    names = [p.intent for p in parts]
+    return all(_request(p, domain) for p in parts) and len(set(names)) == len(names)
+
+
+def leave_form_then_answer(parts: Sequence[Prediction], domain: Domain, form: str) -> bool:
+    """Inside a form, "never mind, what time do you close?": a sure cancellation first, then
+    requests the classifier is sure of, none of them the form itself or a yes, no or correction
+    ("no, friday instead" stays an answer). The caller drops the form and answers the rest where
+    the message as a whole would keep the form going."""
+    if not 2 <= len(parts) <= MAX_CLAUSES:
+        return False
+    first, rest = parts[0], parts[1:]
+    cancels = domain.forms.cancel_intents
+    runner_up = first.ranking[1][0] if len(first.ranking) > 1 else None
+    cancelling = (
+        not first.is_fallback
+        and first.confidence >= MIN_PART_CONFIDENCE
+        and first.intent in cancels
+        and (not first.ambiguous or runner_up in cancels)
+    )
+    return cancelling and all(_request(p, domain) and p.intent != form for p in rest)
+
+
+def _request(p: Prediction, domain: Domain) -> bool:
+    """A part sure of an answerable intent that is not a yes, a no, a correction or "I don't have it"."""
     forms = domain.forms
     qualifiers = {*forms.affirm_intents, *forms.cancel_intents, *forms.correct_intents, *forms.missing_intents}
-    names = [p.intent for p in parts]
-    return all(
+    return (
         not p.is_fallback
         and not p.ambiguous
         and p.confidence >= MIN_PART_CONFIDENCE
         and p.intent in domain.answerable
         and p.intent not in qualifiers
-        for p in parts
-    ) and len(set(names)) == len(names)
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.actions.results import ActionResult, Validation
 from bot.actions.view import TurnView
-from bot.clauses import answer_separately, split_clauses
+from bot.clauses import answer_separately, leave_form_then_answer, split_clauses
 from bot.dialogue import (
     INTENT_PAYLOAD_PREFIX,
     MAX_PARTS,
@@ -99,11 +99,18 @@ def turn_steps(
     else:
         whole = _understood((yield NeedUnderstanding((text,))))[0]
     parts: tuple[Understanding, ...] = ()
-    if multi_intent and state.active_form is None and not payload:
+    if multi_intent and not payload:
         clauses = split_clauses(text, domain.language)
         if len(clauses) > 1:
             understood = _understood((yield NeedUnderstanding(tuple(clauses))))
-            if answer_separately(whole.prediction, [u.prediction for u in understood], domain, in_form=False):
+            predictions = [u.prediction for u in understood]
+            if state.active_form is None:
+                separately = answer_separately(whole.prediction, predictions, domain)
+            else:  # "never mind, what time do you close?", where the whole message keeps the form going
+                separately = leave_form_then_answer(predictions, domain, state.active_form) and _keeps_form(
+                    whole, state, domain, rng, now
+                )
+            if separately:
                 parts = tuple(understood)
 
     done = 0  # the parts answered, their actions run, before this round
@@ -159,6 +166,18 @@ def turn_steps(
             break
         earlier, current = decision.messages, replace(decision.state, turns=state.turns)
     return TurnOutcome(whole, parts, decision, tuple(actions), tuple(validations))
+
+
+def _keeps_form(whole: Understanding, state: State, domain: Domain, rng: random.Random, now: datetime) -> bool:
+    """Whether the message read as a whole leaves its form open (asked with a copy of `rng`, its
+    values taken as valid)."""
+    trial = random.Random()
+    trial.setstate(rng.getstate())
+    decision = decide(whole.text, whole.prediction, whole.entities, state, domain, trial, now=now)
+    if decision.validate:
+        valid = {slot: Validation.accept(value) for slot, value, _ in decision.validate}
+        decision = decide(whole.text, whole.prediction, whole.entities, state, domain, trial, valid, now=now)
+    return decision.state.active_form == state.active_form
 
 
 def _understood(answer: Answer) -> list[Understanding]:

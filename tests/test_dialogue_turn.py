@@ -120,3 +120,31 @@ def test_the_requests_after_one_with_an_action_are_answered_too() -> None:
     assert [u.prediction.intent for u in outcome.parts] == ["track", "stock"]
     assert [name for name, _ in outcome.actions] == ["lookup_order", "check_stock"]
     assert [m.text for m in outcome.decision.messages] == ["lookup_order for AB123456", "check_stock for AB123456"]
+
+
+def test_inside_a_form_never_mind_then_a_question_drops_the_form_and_answers_it() -> None:
+    hours = '  hours: {examples: [when are you open, opening hours], responses: ["9 to 5."]}\n'
+    domain = parse_domain(ACTIONS.rstrip("\n") + "\n" + hours)
+    table = {"never mind": ("stop", 0.95), "when are you open": ("hours", 0.95), "is it in stock": ("stock", 0.95)}
+
+    def clauses(texts: list[str]) -> list[Understanding]:
+        out = []
+        for text in texts:
+            intent, confidence = table.get(text, ("track", 0.4))
+            prediction = Prediction(intent, confidence, [(intent, confidence)], False, intent == "track")
+            out.append(Understanding(text, text, [], prediction))
+        return out
+
+    def turn(text: str, state: State) -> TurnOutcome:
+        return play_turn(text, state, domain, clauses, random.Random(0), run_action, validate, now=NOW)
+
+    dropped = turn("never mind, when are you open", State("track", "order_id"))
+    assert [m.text for m in dropped.decision.messages] == [domain.forms.cancelled, "9 to 5."]
+    assert dropped.decision.state.active_form is None
+    task = turn("never mind, is it in stock", State("track", "order_id"))
+    assert [m.text for m in task.decision.messages] == [domain.forms.cancelled, "check_stock for None"]
+    # Read whole, this one leaves the form by itself (the form set aside, the task begun): as it was.
+    table["forget it, is it in stock"] = ("stock", 0.95)
+    table["forget it"] = ("stop", 0.95)
+    whole = turn("forget it, is it in stock", State("track", "order_id"))
+    assert whole.parts == () and [n for n, _ in whole.actions] == ["check_stock"]
