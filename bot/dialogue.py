@@ -72,7 +72,6 @@ __all__ = [
     "after_action",
     "decide",
     "decide_parts",
-    "decide_some_parts",
 ]
 
 PLAUSIBLE = 0.25
@@ -148,25 +147,12 @@ def decide_parts(
     verdicts: Mapping[str, Validation] | None = None,
     *,
     now: datetime,
-) -> Decision:
+) -> tuple[Decision, int]:
     """Answer the requests of one message in order ("thanks, bye"), at most `MAX_PARTS`.
 
     Stops at a part whose decision needs the service (an action to run, values to validate):
-    its decision comes back with the earlier parts' messages first; `decide_some_parts` also
-    says how many parts it took, so that the turn can go on with the rest."""
-    return decide_some_parts(parts, state, domain, rng, verdicts, now=now)[0]
-
-
-def decide_some_parts(
-    parts: Sequence[Part],
-    state: State,
-    domain: Domain,
-    rng: random.Random,
-    verdicts: Mapping[str, Validation] | None = None,
-    *,
-    now: datetime,
-) -> tuple[Decision, int]:
-    """`decide_parts`, and the number of parts it decided (the one that needs the service included)."""
+    its decision comes back with the earlier parts' messages first, with the number of parts it
+    took (that one included), so that the turn can go on with the rest after the action."""
     before: tuple[Say, ...] = ()
     decision: Decision | None = None
     used = 0

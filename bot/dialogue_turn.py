@@ -25,7 +25,7 @@ from bot.dialogue import (
     State,
     after_action,
     decide,
-    decide_some_parts,
+    decide_parts,
 )
 from bot.domain import Domain
 from bot.understanding import Prediction, Understanding
@@ -122,7 +122,7 @@ def turn_steps(
         if not parts:
             return decide(text, whole.prediction, whole.entities, state, domain, rng, verdicts, now=now), 0
         rest = [(u.text, u.prediction, u.entities) for u in parts[done:MAX_PARTS]]
-        decision, used = decide_some_parts(rest, current, domain, rng, verdicts, now=now)
+        decision, used = decide_parts(rest, current, domain, rng, verdicts, now=now)
         return replace(decision, messages=(*earlier, *decision.messages)), used
 
     def view(decision: Decision) -> TurnView:

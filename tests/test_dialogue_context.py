@@ -323,7 +323,7 @@ def part(text: str, intent: str, entities: list[Entity] | None = None) -> tuple[
 
 
 def test_several_requests_are_answered_in_order(domain: Domain) -> None:
-    decision = decide_parts(
+    decision, _ = decide_parts(
         [part("thanks", "thanks"), part("bye", "goodbye")], State(), domain, random.Random(0), now=NOW
     )
     assert [(m.text, m.intent) for m in decision.messages] == [("You're welcome.", "thanks"), ("Bye!", "goodbye")]
@@ -331,7 +331,7 @@ def test_several_requests_are_answered_in_order(domain: Domain) -> None:
 
 
 def test_a_greeting_then_a_form(domain: Domain) -> None:
-    decision = decide_parts(
+    decision, _ = decide_parts(
         [part("hi", "greet"), part("where is my order", "track")], State(), domain, random.Random(0), now=NOW
     )
     assert [m.text for m in decision.messages] == ["Hello!", "Which order?"]
@@ -340,13 +340,13 @@ def test_a_greeting_then_a_form(domain: Domain) -> None:
 
 def test_a_form_then_a_question_repeats_the_form_question(domain: Domain) -> None:
     parts = [part("where is my order", "track"), part("when are you open", "hours")]
-    decision = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
+    decision, _ = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == ["Which order?", "9 to 5.", "Which order?"]
 
 
 def test_at_most_three_parts(domain: Domain) -> None:
     parts = [part("hi", "greet"), part("thanks", "thanks"), part("hours", "hours"), part("bye", "goodbye")]
-    decision = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
+    decision, _ = decide_parts(parts, State(), domain, random.Random(0), now=NOW)
     assert [m.text for m in decision.messages] == ["Hello!", "You're welcome.", "9 to 5."]
 
 
