@@ -150,12 +150,9 @@ def test_the_widget_words_its_handoff_notices_in_the_sessions_language(
     page.evaluate(
         "([k, v]) => localStorage.setItem(k, JSON.stringify(v))", [f"chatwidget:{server.ws_url}:session", session_id]
     )
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(server.url + "/")
     w = Widget(page, server)
     expect(w.input).to_be_visible()  # "Message": the page's language
-    assert errors == []  # the demo page loads without a console error
     w.send("???")  # not understood: handed over
     expect(w.bot.last).to_have_text(RUSSIAN.queued.format(ahead=RUSSIAN.queued_next))
     agent_joins_and_leaves_in_russian(desk, w, session_id)
