@@ -271,7 +271,7 @@ class ChatService:
         return sent
 
     async def _instead(self, conv: Conversation, text: str) -> Instead:
-        """What a message in `ticket` mode clearly asks instead (see `HandoffManager.take_message`).
+        """What a message in `ticket` mode clearly asks instead (see `Handoff.take_message`).
         A wrong guess there drops the user's message for the team, so the bar is
         `LEAVE_TICKET_CONFIDENCE`, not the fallback threshold."""
         ((model, understood),) = await self.nlu.understand_all([text], self._now(conv), conv.language)
