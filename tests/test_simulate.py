@@ -15,8 +15,8 @@ from bot.database import make_engine
 from bot.domain import load_domain
 from bot.tables import ChatSession, Message, utcnow
 from tests.helpers import SHOP, LiveServer
-from training.simulate import OUT_OF_SCOPE, Speaker, perturb
 from training.simulate import main as simulate
+from training.simulated_users import OUT_OF_SCOPE, Speaker, perturb
 
 
 def log_of(url: str) -> tuple[list[Message], int]:
