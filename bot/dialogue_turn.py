@@ -164,7 +164,9 @@ def turn_steps(
         moved_on = decision.state.active_form or decision.run or decision.end_session or decision.handoff
         if done >= min(len(parts), MAX_PARTS) or moved_on:
             break
-        earlier, current = decision.messages, replace(decision.state, turns=state.turns)
+        # What this round said is this round's intent's (an action's messages come untagged).
+        earlier = tuple(replace(m, intent=m.intent or decision.intent) for m in decision.messages)
+        current = replace(decision.state, turns=state.turns)
     return TurnOutcome(whole, parts, decision, tuple(actions), tuple(validations))
 
 

@@ -277,6 +277,15 @@ def test_the_russian_bot_really_cancels_and_refuses_a_delivered_order(shop_file:
     assert dict(missing.set_slots) == {"order_id": None}
 
 
+def test_the_russian_bot_checks_order_numbers_in_the_form(shop_file: Path) -> None:
+    runner = ActionRunner(load_domain(ROOT / "examples" / "ru" / "intents.yaml"))
+    view = TurnView(text="", intent="cancel_order", confidence=1.0, session_id="s", language="ru")
+    good = asyncio.run(runner.validate("check_order", "order_id", "кт 5518203", view))
+    assert (good.accepted, good.value) == (True, "KT5518203")  # Cyrillic look-alikes and a space, normalised
+    bad = asyncio.run(runner.validate("check_order", "order_id", "ЯЯ000000", view))
+    assert not bad.accepted and bad.message is not None and bad.message.startswith("Не нахожу заказ ЯЯ000000.")
+
+
 def test_the_russian_bot_reads_the_stock_instead_of_promising_it(shop_file: Path) -> None:
     assert text(russian("check_stock", product="ноутбук")) == (
         "Ноутбук: в наличии 14 шт. Закажите до 14:00 — привезём на следующий день."

@@ -120,6 +120,7 @@ def test_the_requests_after_one_with_an_action_are_answered_too() -> None:
     assert [u.prediction.intent for u in outcome.parts] == ["track", "stock"]
     assert [name for name, _ in outcome.actions] == ["lookup_order", "check_stock"]
     assert [m.text for m in outcome.decision.messages] == ["lookup_order for AB123456", "check_stock for AB123456"]
+    assert outcome.decision.messages[0].intent == "track"  # each part's reply is its own intent's
 
 
 def test_inside_a_form_never_mind_then_a_question_drops_the_form_and_answers_it() -> None:

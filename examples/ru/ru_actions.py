@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from actions.backend import Appointment, Shop, normalise_order_id, shop_path
 from actions.dates import parse_day, parse_time
-from bot.actions import Followup, Reply, SetSlot, Step, TurnView
+from bot.actions import Followup, Reply, SetSlot, Step, TurnView, Validation
 from bot.values import humanize
 
 _MONTHS = (
@@ -39,6 +39,14 @@ def _day(day: date | None) -> str:
 
 def _order_id(view: TurnView) -> str:
     return normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+
+
+def check_order(value: object, view: TurnView) -> Validation:
+    """Номер заказа, который знает магазин, в каноническом виде (валидатор слота order_id)."""
+    order = Shop(shop_path()).order(normalise_order_id(str(value).translate(_LOOKALIKES)))
+    if order is None:
+        return Validation.reject(f"Не нахожу заказ {normalise_order_id(str(value))}. {ORDER_HELP}")
+    return Validation.accept(order.id)
 
 
 def order_status(view: TurnView) -> list[Step]:
