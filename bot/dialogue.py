@@ -312,7 +312,7 @@ def _dropped(t: Turn, form: Intent) -> Say:
 def _outside(t: Turn) -> Decision:
     p, domain = t.prediction, t.domain
     last = domain.intents.get(t.state.last_form or "")
-    correcting = p.is_fallback or t.means(domain.forms.correct_intents)
+    correcting = p.is_fallback or t.means(domain.forms.correct_intents) or _follows_up(t, last)
     if last is not None and (t.filled | t.broken.keys()) & last.slots.keys() and correcting:
         return replace(_begin(last, t), correcting=True)  # "actually, make it friday": the form just finished
     if p.is_fallback or p.intent not in domain.answerable:
@@ -322,6 +322,15 @@ def _outside(t: Turn) -> Decision:
         reply = Say(fill(response.text, t.slots, domain), offered or buttons(response))
         return Decision((reply,), state, None, "fallback")
     return _start_or_respond(domain.intents[p.intent], t)
+
+
+def _follows_up(t: Turn, last: Intent | None) -> bool:
+    """Only new values for the form just finished ("а можно в 15?" after the booking, "а
+    телефоны?" after a stock answer): that form again with them, whatever the classifier says of
+    so few words; "I'd like to book an installation" is a request of its own."""
+    if last is None or not t.filled or not t.filled <= last.slots.keys() or not t.only_values():
+        return False
+    return any(t.state.slots.get(name) != t.slots.get(name) for name in t.filled)
 
 
 def _start_or_respond(intent: Intent, t: Turn, before: tuple[Say, ...] = ()) -> Decision:

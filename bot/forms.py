@@ -35,6 +35,14 @@ _INTERROGATIVES = {
     "ru": {"что", "когда", "где", "куда", "какой", "какая", "какие", "каком", "почему", "зачем", "как"}
     | {"сколько", "можно", "ли", "кто", "чем", "откуда"},
 }
+_FOLLOW_UP_WORDS = {
+    "en": {"and", "or", "what", "about", "how", "then", "instead", "can", "we", "it", "do", "is", "make", "maybe"}
+    | {"please", "ok", "okay", "so", "actually", "rather", "better", "at", "on", "for", "the", "any", "those"},
+    "ru": {"а", "и", "или", "можно", "тогда", "лучше", "давайте", "как", "насчёт", "насчет", "ну", "ли", "ещё"}
+    | {"еще", "есть", "на", "в", "во", "к", "пожалуйста", "может", "вот", "эти", "такие", "там"},
+}
+"""Words that leave a message a bare follow-up of values: "а можно в 15?", "what about 3pm?",
+"а телефоны есть?" say nothing but the values."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,14 @@ class Turn:
         for e in sorted(self.entities, key=lambda e: -e.start):
             text = text[: e.start] + " " + text[e.end :]
         return len(_WORD.findall(text))
+
+    def only_values(self) -> bool:
+        """Nothing but values and follow-up words ("а можно в 15?", "and phones?")."""
+        text = self.text
+        for e in sorted(self.entities, key=lambda e: -e.start):
+            text = text[: e.start] + " " + text[e.end :]
+        words = _FOLLOW_UP_WORDS.get(self.domain.language, set())
+        return all(w in words for w in _WORD.findall(text.lower()))
 
     def is_question(self) -> bool:
         words = self.text.strip().lower().split()

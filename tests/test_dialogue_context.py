@@ -296,6 +296,17 @@ def test_only_a_correction_of_the_form_just_finished_asks_its_action_to_correct_
     assert not again.correcting
 
 
+def test_only_new_values_for_the_form_just_finished_change_it(domain: Domain) -> None:
+    """ "and friday?" right after the booking, whatever the classifier makes of two words, is
+    that booking again with the new day; a request in words of its own is a new one."""
+    moved = run(domain, "and friday?", sure("hours", 0.7), [value("day", "friday", 4)], BOOKED)
+    assert moved.correcting and [m.text for m in moved.messages] == ["Booked for friday at 3pm."]
+    again = run(domain, "I'd like another visit on friday", sure("book"), [value("day", "friday", 26)], BOOKED)
+    assert not again.correcting
+    unchanged = run(domain, "and monday?", sure("hours", 0.7), [value("day", "monday", 4)], BOOKED)
+    assert not unchanged.correcting
+
+
 def test_the_ways_out_are_buttons(domain: Domain) -> None:
     decision = run(domain, "dunno", UNSURE, [], State("track", "order_id", failures=1))
     assert decision.messages[0].buttons == (
