@@ -67,7 +67,7 @@ def leave_form_then_answer(parts: Sequence[Prediction], domain: Domain, form: st
         return False
     first, rest = parts[0], parts[1:]
     cancels = domain.forms.cancel_intents
-    runner_up = first.ranking[1][0] if len(first.ranking) > 1 else None
+    runner_up = first.runner_up[0] if first.runner_up else None
     cancelling = (
         not first.is_fallback
         and first.confidence >= MIN_PART_CONFIDENCE

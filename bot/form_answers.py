@@ -55,7 +55,7 @@ def is_answer_intent(t: Turn) -> bool:
 def leaving_for(t: Turn, form: Intent) -> bool:
     """Sure of another intent, or torn only between it and a cancel ("never mind, cancel X instead")."""
     p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
+    runner_up = p.runner_up[0] if p.runner_up else None
     torn_with_cancel = (
         not p.is_fallback and p.confidence >= LEAVING_CONFIDENCE and runner_up in t.domain.forms.cancel_intents
     )
@@ -72,9 +72,10 @@ def refuses_free_text(t: Turn, form: Intent) -> bool:
         return False
     if _sure_of_other(t, form):
         return True
-    runner_up = p.ranking[1] if len(p.ranking) > 1 else None
-    torn = p.ambiguous and not p.is_fallback and runner_up is not None and runner_up[1] >= FREE_TEXT_REFUSAL
-    return torn and form.name not in (p.intent, runner_up[0] if runner_up else None)
+    runner_up = p.runner_up
+    if not p.ambiguous or p.is_fallback or runner_up is None or runner_up[1] < FREE_TEXT_REFUSAL:
+        return False
+    return form.name not in (p.intent, runner_up[0])
 
 
 def _sure_of_other(t: Turn, form: Intent) -> bool:
@@ -87,7 +88,7 @@ def confident_other(t: Turn, form: Intent) -> bool:
     between it and the active form itself ("no, don't cancel it" while cancelling), or between
     two ways of saying the same here ("ой, всё, не надо": a stop or a no, both cancel the form)."""
     p = t.prediction
-    runner_up = p.ranking[1][0] if len(p.ranking) > 1 else None
+    runner_up = p.runner_up[0] if p.runner_up else None
     cancels = t.domain.forms.cancel_intents
     same = p.intent in cancels and runner_up in cancels
     return not p.is_fallback and p.intent != form.name and (not p.ambiguous or runner_up == form.name or same)

@@ -124,20 +124,21 @@ class Turn:
     def sure(self) -> bool:
         return not self.prediction.is_fallback and not self.prediction.ambiguous
 
-    def words_besides_values(self) -> int:
-        """Words outside the values found: "monday then" is a value, "cancel order X instead" a request."""
+    def _other_words(self) -> list[str]:
+        """The words of the message outside the values found in it."""
         text = self.text
         for e in sorted(self.entities, key=lambda e: -e.start):
             text = text[: e.start] + " " + text[e.end :]
-        return len(_WORD.findall(text))
+        return _WORD.findall(text)
+
+    def words_besides_values(self) -> int:
+        """Words outside the values found: "monday then" is a value, "cancel order X instead" a request."""
+        return len(self._other_words())
 
     def only_values(self) -> bool:
         """Nothing but values and follow-up words ("а можно в 15?", "and phones?")."""
-        text = self.text
-        for e in sorted(self.entities, key=lambda e: -e.start):
-            text = text[: e.start] + " " + text[e.end :]
         words = _FOLLOW_UP_WORDS.get(self.domain.language, set())
-        return all(w in words for w in _WORD.findall(text.lower()))
+        return all(w.lower() in words for w in self._other_words())
 
     def is_question(self) -> bool:
         words = self.text.strip().lower().split()

@@ -59,6 +59,11 @@ class Prediction:
     is_fallback: bool
     ambiguous: bool
 
+    @property
+    def runner_up(self) -> tuple[str, float] | None:
+        """The second-best intent and its confidence, if the ranking has one."""
+        return self.ranking[1] if len(self.ranking) > 1 else None
+
     @classmethod
     def certain(cls, intent: str) -> Prediction:
         """An intent named outright (a button's payload), not guessed."""

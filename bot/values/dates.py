@@ -21,6 +21,12 @@ from bot.values.lexicon import MONTHS, ORDINAL_WORDS, RELATIVE_DAYS, WEEKDAYS, a
 from bot.values.numbers import _RU_ORDINAL_ENDINGS, _vocabulary
 from bot.values.times import find_times
 
+_WEEKDAYS = WEEKDAYS["en"] | WEEKDAYS["ru"]
+_MONTHS = MONTHS["en"] | MONTHS["ru"]
+_RELATIVE_DAYS = RELATIVE_DAYS["en"] | RELATIVE_DAYS["ru"]
+_ORDINAL_WORDS = ORDINAL_WORDS["en"] | ORDINAL_WORDS["ru"]
+"""Both languages' words in one table each: a pattern of either language resolves through them."""
+
 MONTH_FIRST_REGIONS = frozenset({"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "UM", "VI"})
 """Regions that write 12/05 for December 5; elsewhere it is 12 May."""
 
@@ -126,8 +132,7 @@ def _dashed(language: str) -> Resolver:
 
 
 def _day_month(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
-    months = MONTHS["en"] | MONTHS["ru"]
-    return _absolute(today, int(m["d"]), months[m["mon"]], _year(m["y"]))
+    return _absolute(today, int(m["d"]), _MONTHS[m["mon"]], _year(m["y"]))
 
 
 def _day_only(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
@@ -136,8 +141,7 @@ def _day_only(m: re.Match[str], today: date, month_first: bool) -> tuple[date, d
 
 
 def _relative(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
-    words = RELATIVE_DAYS["en"] | RELATIVE_DAYS["ru"]
-    return today + timedelta(days=words[" ".join(m["rel"].split())]), None
+    return today + timedelta(days=_RELATIVE_DAYS[" ".join(m["rel"].split())]), None
 
 
 _NEXT = ("next", "следующ", "будущ")
@@ -150,7 +154,7 @@ def _coming(today: date, weekday: int) -> date:
 
 
 def _weekday(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
-    weekday = (WEEKDAYS["en"] | WEEKDAYS["ru"])[m["wd"]]
+    weekday = _WEEKDAYS[m["wd"]]
     modifier = m["mod"] or ""
     if modifier.startswith(_NEXT):
         monday = today - timedelta(days=today.weekday()) + timedelta(weeks=1)
@@ -163,8 +167,8 @@ def _weekday(m: re.Match[str], today: date, month_first: bool) -> tuple[date, da
 def _week_after(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
     """British "Monday week", "tomorrow week": a week after that day."""
     if m["wd"]:
-        return _coming(today, (WEEKDAYS["en"] | WEEKDAYS["ru"])[m["wd"]]) + timedelta(weeks=1), None
-    return today + timedelta(days=(RELATIVE_DAYS["en"] | RELATIVE_DAYS["ru"])[m["rel"]] + 7), None
+        return _coming(today, _WEEKDAYS[m["wd"]]) + timedelta(weeks=1), None
+    return today + timedelta(days=_RELATIVE_DAYS[m["rel"]] + 7), None
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date | None:
@@ -179,15 +183,15 @@ def nth_weekday(year: int, month: int, weekday: int, n: int) -> date | None:
 def _ordinal(word: str) -> int:
     if word[0].isdigit():
         return int(word[0])
-    return next(n for stem, n in (ORDINAL_WORDS["en"] | ORDINAL_WORDS["ru"]).items() if word.startswith(stem))
+    return next(n for stem, n in _ORDINAL_WORDS.items() if word.startswith(stem))
 
 
 def _nth_weekday(m: re.Match[str], today: date, month_first: bool) -> tuple[date, date | None] | None:
     """ "the first monday of january", "last friday of the month", "второй вторник января": the
     next one not past, unless a year or "this month" is said."""
-    weekday, n = (WEEKDAYS["en"] | WEEKDAYS["ru"])[m["wd"]], _ordinal(m["ord"])
+    weekday, n = _WEEKDAYS[m["wd"]], _ordinal(m["ord"])
     if m["mon"]:
-        month = (MONTHS["en"] | MONTHS["ru"])[m["mon"]]
+        month = _MONTHS[m["mon"]]
         years = [int(m["y"])] if m["y"] else [today.year + i for i in range(8)]
         months = [(year, month) for year in years]
     else:
@@ -268,8 +272,8 @@ def patterns(language: str) -> tuple[tuple[re.Pattern[str], Resolver, str], ...]
     """The date patterns of a language, each with the function that resolves its match and its kind."""
     months = alternation(MONTHS[language])
     weekdays = alternation(WEEKDAYS[language])
-    relative = alternation(RELATIVE_DAYS[language]).replace(r"\ ", r"\s+")
-    coming = alternation(w for w, days in RELATIVE_DAYS[language].items() if days >= 0).replace(r"\ ", r"\s+")
+    relative = alternation(RELATIVE_DAYS[language], any_space=True)
+    coming = alternation((w for w, days in RELATIVE_DAYS[language].items() if days >= 0), any_space=True)
     numbers = alternation(_vocabulary(language)[0])
     iso = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:\b|(?=t\d))")  # also 2026-12-14T10:00
     if language == "en":

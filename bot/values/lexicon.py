@@ -9,9 +9,11 @@ import re
 from collections.abc import Iterable
 
 
-def alternation(words: Iterable[object]) -> str:
-    """A regular expression matching any of `words` (a table's keys), longest first."""
-    return "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))
+def alternation(words: Iterable[object], any_space: bool = False) -> str:
+    """A regular expression matching any of `words` (a table's keys), longest first; with
+    `any_space`, a space inside one matches any run of white space ("next  week")."""
+    pattern = "|".join(sorted((re.escape(str(w)) for w in words), key=len, reverse=True))
+    return pattern.replace(r"\ ", r"\s+") if any_space else pattern
 
 
 WEEKDAYS = {

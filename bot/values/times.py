@@ -97,9 +97,9 @@ def patterns(language: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Patter
     dashed = re.compile(
         rf"(?<![\w:])(?<!\d-)(?P<a>\d{{1,2}}(?::\d{{2}})?(?:\s*[ap]\.?m\.?)?){dash}(?P<b>{side})(?![\w:]|-\d)"
     )  # not two numbers of a date ("12-04-2026") or a phone number
-    parts = alternation(PARTS_OF_DAY[language]).replace(r"\ ", r"\s+")
+    parts = alternation(PARTS_OF_DAY[language], any_space=True)
     if language == "en":
-        days = alternation([*RELATIVE_DAYS[language], *WEEKDAYS[language]]).replace(r"\ ", r"\s+")
+        days = alternation([*RELATIVE_DAYS[language], *WEEKDAYS[language]], any_space=True)
         pod = re.compile(
             rf"\b(?:this|in\s+the|{days}|\w+day)\s+(?P<pod>{parts})\b|\b(?P<alone>tonight)\b"
         )  # "tmrw morning", "fri afternoon"
@@ -156,7 +156,7 @@ def _parse(m: re.Match[str], language: str, lenient: bool) -> tuple[time, bool] 
 def _said(m: re.Match[str], hour: int, language: str) -> bool:
     """Whether an hour written as a number is a time, not a count (the module's docstring says when)."""
     g = m.groupdict()
-    pre = " ".join((g.get("pre") or "").split())
+    pre = _preposition(g)
     if pre and _FREQUENCY.search(m.string, 0, m.start()):
         return False  # "раз в два дня", "раз в час": how often, not when
     if g.get("m") or g.get("ampm") or g.get("oclock") or g.get("mw") or g.get("ish"):
@@ -175,18 +175,22 @@ def _said(m: re.Match[str], hour: int, language: str) -> bool:
     return _phrase_end(language).match(m.string, m.end()) is not None
 
 
+def _preposition(g: dict[str, str | None]) -> str:
+    """The word before the time ("at", "в", "примерно в"), its spaces made single."""
+    return " ".join((g.get("pre") or "").split())
+
+
 def _a_date(g: dict[str, str | None], language: str) -> bool:
     """Russian "12.01" (also in "с 12.01 до 14.01") is a date, "в 12.01" a time."""
     month = language == "ru" and g.get("dm") is not None and 1 <= int(g["dm"] or 0) <= 12
-    return month and " ".join((g.get("pre") or "").split()) not in ("в", "во", "около", "примерно в")
+    return month and _preposition(g) not in ("в", "во", "около", "примерно в")
 
 
 @cache
 def _phrase_end(language: str) -> re.Pattern[str]:
     """What may follow a bare hour after a preposition ("в 11", "at 5 30") for it to be a time:
     the end of the text, punctuation, "or", or a word of a day or a part of the day."""
-    days = alternation([*RELATIVE_DAYS[language], *WEEKDAYS[language], *PARTS_OF_DAY[language]])
-    days = days.replace(r"\ ", r"\s+")
+    days = alternation([*RELATIVE_DAYS[language], *WEEKDAYS[language], *PARTS_OF_DAY[language]], any_space=True)
     if language == "en":
         words = rf"(?:or|please|on|this|next|in\s+the|{days})"
     else:

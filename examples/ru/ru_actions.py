@@ -37,13 +37,18 @@ def _day(day: date | None) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]}" if day else ""
 
 
+def _canonical(value: object) -> str:
+    """Номер заказа в каноническом виде: «кт 5518203» — это KT5518203."""
+    return normalise_order_id(str(value).translate(_LOOKALIKES))
+
+
 def _order_id(view: TurnView) -> str:
-    return normalise_order_id(str(view.slot("order_id", "")).translate(_LOOKALIKES))
+    return _canonical(view.slot("order_id", ""))
 
 
 def check_order(value: object, view: TurnView) -> Validation:
     """Номер заказа, который знает магазин, в каноническом виде (валидатор слота order_id)."""
-    order = Shop(shop_path()).order(normalise_order_id(str(value).translate(_LOOKALIKES)))
+    order = Shop(shop_path()).order(_canonical(value))
     if order is None:
         return Validation.reject(f"Не нахожу заказ {normalise_order_id(str(value))}. {ORDER_HELP}")
     return Validation.accept(order.id)
