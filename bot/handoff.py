@@ -50,6 +50,7 @@ HELD = ("waiting", "agent")
 
 Instead = Literal["cancel", "request"] | None
 """What a message in `ticket` mode was understood as, instead of the email or message asked for."""
+Understood = Callable[[], Awaitable[Instead]]
 
 
 class NotAllowed(ClientError):
@@ -139,13 +140,13 @@ class Handoff:
         return [Received(reply_to=client_id, message_id=message_id)]
 
     async def take_message(
-        self, conv: Conversation, text: str, client_id: str | None, instead: Instead = None
+        self, conv: Conversation, text: str, client_id: str | None, instead: Understood | None = None
     ) -> list[Reply] | None:
         """`ticket` mode: the email first, then the message; the button or "cancel" gives up.
 
-        Where an email is awaited, a message the bot understood (`instead`) as a cancellation
-        gives up too, and as another request hands the session back to the bot: None, and the
-        message is then a turn like any other. Once the email is given, anything is the message.
+        Where an email is awaited and the message is none, `instead` says what the bot makes of
+        it: a cancellation gives up too, another request hands the session back to the bot (None:
+        the message is then a turn like any other). Once the email is given, anything is the message.
         """
         replies = await self._take_message(conv, text, client_id, instead)
         if client_id is not None and replies is not None:
@@ -153,7 +154,7 @@ class Handoff:
         return replies
 
     async def _take_message(
-        self, conv: Conversation, text: str, client_id: str | None, instead: Instead
+        self, conv: Conversation, text: str, client_id: str | None, instead: Understood | None
     ) -> list[Reply] | None:
         now = self.clock()
         inbound = note(conv.session_id, conv.principal.user_id, "in", text, now, client_id=client_id)
@@ -163,12 +164,13 @@ class Handoff:
         email = row.ticket_email if row is not None else None
         awaited = email is None and not EMAIL.fullmatch(answer)
         typed = answer == CANCEL or answer.lower() in ("cancel", "never mind", texts.never_mind.lower())
-        if typed or (awaited and instead == "cancel"):
+        meant = await instead() if awaited and not typed and instead is not None else None  # asked only here
+        if typed or meant == "cancel":
             out = self._out(conv, texts.ticket_cancelled, now, client_id)
             ids = await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",), rows=[inbound, out])
             conv.mode = "bot"
             return _replies([out], (ids or [0, 0])[1:], client_id)
-        moved = awaited and instead == "request"
+        moved = meant == "request"
         if moved and await self.db.set_mode(conv.session_id, "bot", only_from=("ticket",)) is not None:
             conv.mode = "bot"
             return None

@@ -229,7 +229,7 @@ class ChatService:
         if (replayed := conv.replay(client_id)) is not None:
             return replayed
         if conv.mode == "ticket":  # handoff with nobody online: the bot takes a message for the team
-            taken = await self.handoff.take_message(conv, text, client_id, await self._instead(conv, text))
+            taken = await self.handoff.take_message(conv, text, client_id, lambda: self._instead(conv, text))
             if taken is not None:
                 return taken
         async with self._lock(conv.session_id):
