@@ -31,8 +31,12 @@ def runner() -> ActionRunner:
     return ActionRunner(load_domain(ROOT / "intents.yaml"))
 
 
-def act(runner: ActionRunner, name: str, session: str = "s1", **slots: Any) -> ActionResult:
-    view = TurnView(text="", intent=name, confidence=1.0, session_id=session, language="en", slots=slots)
+def act(
+    runner: ActionRunner, name: str, session: str = "s1", *, correcting: bool = False, **slots: Any
+) -> ActionResult:
+    view = TurnView(
+        text="", intent=name, confidence=1.0, session_id=session, language="en", slots=slots, correcting=correcting
+    )
     result = asyncio.run(runner.run(name, view))
     assert result.outcome in ("ok", "rejected"), result.error
     return result
@@ -154,25 +158,16 @@ def test_a_booking_corrected_right_after_it_was_made_is_moved_not_made_twice(
     first = next_working_day(next_working_day(date.today()))
     later = next_working_day(first)
     act(runner, "book_appointment", service="repair", date=first.isoformat(), time="11:00")
-    view = TurnView(
-        text="oh wait, make it the next day",
-        intent="book_appointment",
-        confidence=1.0,
-        session_id="s1",
-        language="en",
-        slots={"service": "repair", "date": later.isoformat(), "time": "11:00"},
-        correcting=True,
-    )
-    moved = asyncio.run(runner.run("book_appointment", view))
+    moved = act(runner, "book_appointment", service="repair", date=later.isoformat(), time="11:00", correcting=True)
     assert text(moved) == (
         f"All done: your repair appointment moved from {say_day(first)} at 11:00 to {say_day(later)} at 11:00."
     )
     (appointment,) = Shop(shop_file).appointments("session:s1")
     assert (appointment.day, appointment.time) == (later, time(11, 0))
-    service = replace(view, slots={**view.slots, "service": "diagnostics"})
-    assert text(asyncio.run(runner.run("book_appointment", service))) == (
-        f"All done: your appointment on {say_day(later)} at 11:00 is now for diagnostics."
+    service = act(
+        runner, "book_appointment", service="diagnostics", date=later.isoformat(), time="11:00", correcting=True
     )
+    assert text(service) == f"All done: your appointment on {say_day(later)} at 11:00 is now for diagnostics."
     assert [a.service for a in Shop(shop_file).appointments("session:s1")] == ["diagnostics"]
     act(runner, "book_appointment", service="repair", date=first.isoformat(), time="11:00")  # not a correction
     assert len(Shop(shop_file).appointments("session:s1")) == 2
